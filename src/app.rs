@@ -1,0 +1,145 @@
+//! The imperative shell: load, plan, check the inputs, then print or exec.
+
+use std::path::{Path, PathBuf};
+
+use crate::argv::{self, Group};
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Kind};
+use crate::exec;
+use crate::explain;
+use crate::inputs;
+use crate::load::{self, Loaded, Request};
+use crate::medium;
+use crate::plan::{self, Inputs, Mode, Plan, Stage};
+use crate::rootfs::Root;
+use crate::settings::{Origin, Setting};
+
+fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
+    p.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::new(Kind::Usage, format!("{option}: the path is not UTF-8")))
+}
+
+/// `--update-file` or `--update-medium`, as a device path with its origin.
+fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error> {
+    if let Some(f) = &cli.update_file {
+        return Ok(Some(Setting {
+            value: utf8_path(f, "--update-file")?,
+            origin: Origin::CommandLine("--update-file"),
+        }));
+    }
+    let Some(m) = &cli.update_medium else {
+        return Ok(None);
+    };
+    let picked = medium::pick(&root.host(m))?;
+    // Back from this machine's path to the device's, which the plan places under the root.
+    let device: PathBuf = match root.dir() {
+        Some(r) => {
+            let r = std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf());
+            Path::new("/").join(picked.strip_prefix(&r).unwrap_or(&picked))
+        }
+        None => picked,
+    };
+    Ok(Some(Setting {
+        value: utf8_path(&device, "--update-medium")?,
+        origin: Origin::CommandLine("--update-medium"),
+    }))
+}
+
+fn plan_and_argv(
+    loaded: &Loaded,
+    over: Option<Setting>,
+    root: &Root,
+    stage: Stage,
+) -> Result<(Plan, Vec<Group>), Error> {
+    let plan = plan::build(&Inputs {
+        topology: &loaded.topology,
+        vars: &loaded.vars,
+        update_file_override: over,
+        root,
+        stage,
+    })?;
+    let groups = match (&plan.mode, stage) {
+        // Nothing to run yet: the agent writes URL at run time.
+        (Mode::Download { url: None, .. }, Stage::Image) => Vec::new(),
+        _ => argv::build(&plan)?,
+    };
+    Ok((plan, groups))
+}
+
+/// One line for the journal / terminal about what is about to start.
+fn announcement(plan: &Plan) -> String {
+    match &plan.mode {
+        Mode::File { update_file } => format!(
+            "file mode: installing {} with {}",
+            update_file.value.display(),
+            plan.bin.value.display()
+        ),
+        Mode::Download { url, .. } => format!(
+            "download mode: streaming {} with {}",
+            url.as_ref()
+                .map_or_else(|| "(no URL)".to_string(), |u| u.value.redacted()),
+            plan.bin.value.display()
+        ),
+        Mode::Daemon { .. } => format!("daemon mode: starting {}", plan.bin.value.display()),
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let root = Root::new(cli.root.clone());
+    let env = |n: &str| std::env::var(n).ok();
+    let loaded = load::load(&Request {
+        env_file: cli.env_file.as_deref(),
+        root: &root,
+        env: &env,
+    })?;
+    let over = update_file_override(&cli, &root)?;
+    let stage = match cli.command {
+        Some(Command::Check { static_only: true }) => Stage::Image,
+        _ => Stage::Device,
+    };
+    let outcome = plan_and_argv(&loaded, over, &root, stage).and_then(|(plan, groups)| {
+        inputs::check(
+            &plan,
+            stage,
+            matches!(cli.command, Some(Command::Check { .. })),
+        )?;
+        Ok((plan, groups))
+    });
+
+    match cli.command {
+        Some(Command::Explain) => {
+            print!("{}", explain::render(&loaded, &outcome));
+            outcome.map(|_| ())
+        }
+        Some(Command::Check { .. }) => {
+            let (plan, groups) = outcome?;
+            let files = loaded
+                .files
+                .iter()
+                .filter(|f| f.verdict == crate::confd::Verdict::Read)
+                .count();
+            println!(
+                "ok: {} mode (from {}), {files} fragment(s) read{}",
+                plan.mode.name(),
+                plan.mode_origin,
+                if groups.is_empty() {
+                    ", URL not written yet"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Some(Command::Run) | None => {
+            let (plan, groups) = outcome?;
+            let argv = argv::flatten(&groups);
+            if cli.print_argv {
+                println!("{}", argv::shell_line(&argv));
+                return Ok(());
+            }
+            eprintln!("swupdate-launcher: {}", announcement(&plan));
+            Err(exec::exec(&argv))
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! From the plan to swupdate's argv: a vector of words, never a string for a shell, each group
+//! of words with the variables that asked for it.
+
+use crate::error::{Error, Kind};
+use crate::plan::{Mode, Plan, Traced};
+use crate::settings::Origin;
+
+/// Some consecutive words of the argv and why they are there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub words: Vec<String>,
+    pub because: Vec<(&'static str, Origin)>,
+}
+
+fn group<T>(words: Vec<String>, from: &[&Traced<T>]) -> Group {
+    Group {
+        words,
+        because: from.iter().map(|t| (t.name, t.origin.clone())).collect(),
+    }
+}
+
+/// The argv in groups; argv[0] is the binary. Order: binary, key, the user's options, the mode.
+pub fn build(plan: &Plan) -> Result<Vec<Group>, Error> {
+    let mut out = vec![group(
+        vec![plan.bin.value.to_string_lossy().into_owned()],
+        &[&plan.bin],
+    )];
+    if let Some(k) = &plan.public_key {
+        out.push(group(
+            vec!["-k".into(), k.value.to_string_lossy().into_owned()],
+            &[k],
+        ));
+    }
+    for a in &plan.user_args {
+        out.push(group(a.value.clone(), &[a]));
+    }
+    let mode_because = ("SWUPDATE_SOURCE", plan.mode_origin.clone());
+    match &plan.mode {
+        Mode::File { update_file } => {
+            let mut g = group(
+                vec![
+                    "-i".into(),
+                    update_file.value.to_string_lossy().into_owned(),
+                ],
+                &[update_file],
+            );
+            g.because.insert(0, mode_because);
+            out.push(g);
+        }
+        Mode::Download {
+            url,
+            retries,
+            timeout,
+        } => {
+            let url = url.as_ref().ok_or_else(|| {
+                Error::new(Kind::Config, "download mode has no URL yet: nothing to run")
+            })?;
+            // swupdate splits this string on whitespace: every part is free of it by
+            // construction (the URL is encoded, the numbers are numbers, the credentials
+            // were checked by the plan).
+            let mut parts = vec!["-u".to_string(), url.value.for_downloader()];
+            let mut because = vec![mode_because, (url.name, url.origin.clone())];
+            for (flag, n) in [("-r", retries), ("-t", timeout)] {
+                if let Some(n) = n {
+                    parts.push(flag.into());
+                    parts.push(n.value.to_string());
+                    because.push((n.name, n.origin.clone()));
+                }
+            }
+            if let Ok(Some(c)) = url.value.credentials() {
+                parts.push("-a".into());
+                parts.push(c);
+            }
+            out.push(Group {
+                words: vec!["-d".into(), parts.join(" ")],
+                because,
+            });
+        }
+        Mode::Daemon {
+            webserver,
+            suricatta,
+        } => {
+            for (flag, s) in [("-w", webserver), ("-u", suricatta)] {
+                if let Some(s) = s {
+                    out.push(group(vec![flag.into(), s.value.clone()], &[s]));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The argv as one vector.
+pub fn flatten(groups: &[Group]) -> Vec<String> {
+    groups
+        .iter()
+        .flat_map(|g| g.words.iter().cloned())
+        .collect()
+}
+
+/// The argv as a line a person can paste into a shell.
+pub fn shell_line(argv: &[String]) -> String {
+    shell_words::join(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{self, Inputs, Stage};
+    use crate::rootfs::Root;
+    use crate::settings::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Settings};
+
+    fn argv(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
+        let mut t = Settings::default();
+        t.set(SWUPDATE_BIN, "/usr/bin/swupdate", Origin::Default);
+        for (n, v) in topo {
+            t.set(n, *v, Origin::Environment);
+        }
+        let mut s = Settings::default();
+        for (n, v) in plan::SCRIPT_DEFAULTS {
+            s.set(n, v, Origin::Default);
+        }
+        for (n, v) in vars {
+            s.set(n, *v, Origin::Environment);
+        }
+        let p = plan::build(&Inputs {
+            topology: &t,
+            vars: &s,
+            update_file_override: None,
+            root: &Root::default(),
+            stage: Stage::Device,
+        })
+        .unwrap();
+        flatten(&build(&p).unwrap())
+    }
+
+    #[test]
+    fn file_mode_argv() {
+        assert_eq!(
+            argv(
+                &[(SWUPDATE_PUBLIC_KEY, "/etc/k.pem")],
+                &[
+                    ("SWUPDATE_SOURCE", "file"),
+                    ("UPDATE_FILE", "/data/a b.swu")
+                ]
+            ),
+            [
+                "/usr/bin/swupdate",
+                "-k",
+                "/etc/k.pem",
+                "-v",
+                "-i",
+                "/data/a b.swu"
+            ]
+        );
+    }
+
+    #[test]
+    fn download_mode_argv_is_one_whitespace_split_string() {
+        assert_eq!(
+            argv(
+                &[],
+                &[
+                    ("SWUPDATE_SOURCE", "download"),
+                    ("URL", "https://u:p@h/my file.swu"),
+                    ("SWUPDATE_DOWNLOAD_RETRIES", "2"),
+                    ("SWUPDATE_DOWNLOAD_TIMEOUT", "60"),
+                ]
+            ),
+            [
+                "/usr/bin/swupdate",
+                "-v",
+                "-d",
+                "-u https://h/my%20file.swu -r 2 -t 60 -a u:p"
+            ]
+        );
+    }
+
+    #[test]
+    fn daemon_argv_as_swupdate_sh() {
+        assert_eq!(
+            argv(
+                &[],
+                &[
+                    ("SWUPDATE_WEBSERVER_ARGS", "-r /www -p 8080"),
+                    ("SWUPDATE_SURICATTA_ARGS", "-t d -i x")
+                ]
+            ),
+            [
+                "/usr/bin/swupdate",
+                "-v",
+                "-w",
+                "-r /www -p 8080",
+                "-u",
+                "-t d -i x"
+            ]
+        );
+    }
+
+    #[test]
+    fn bare_daemon_argv_is_swupdate_v() {
+        assert_eq!(argv(&[], &[]), ["/usr/bin/swupdate", "-v"]);
+    }
+
+    #[test]
+    fn extra_args_follow_swupdate_args() {
+        assert_eq!(
+            argv(&[], &[("SWUPDATE_EXTRA_ARGS", "-e 'stable,copy 1'")]),
+            ["/usr/bin/swupdate", "-v", "-e", "stable,copy 1"]
+        );
+    }
+
+    #[test]
+    fn every_group_says_why() {
+        let mut t = Settings::default();
+        t.set(SWUPDATE_BIN, "/b", Origin::Default);
+        let mut s = Settings::default();
+        s.set("SWUPDATE_SOURCE", "file", Origin::Environment);
+        s.set("UPDATE_FILE", "/u", Origin::Environment);
+        let p = plan::build(&Inputs {
+            topology: &t,
+            vars: &s,
+            update_file_override: None,
+            root: &Root::default(),
+            stage: Stage::Device,
+        })
+        .unwrap();
+        let g = build(&p).unwrap();
+        assert!(g.iter().all(|g| !g.because.is_empty()));
+        assert_eq!(g[1].because[0].0, "SWUPDATE_SOURCE");
+        assert_eq!(g[1].because[1].0, "UPDATE_FILE");
+    }
+
+    #[test]
+    fn shell_line_quotes_for_pasting() {
+        assert_eq!(
+            shell_line(&["a".into(), "b c".into(), "it's".into()]),
+            r#"a 'b c' 'it'\''s'"#
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The command line. Without a command the launcher does the service's job: `run`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    check, explain or --print-argv succeeded (run does not return: swupdate replaces it)
+  64   bad command line
+  65   configuration error (syntax, invalid or contradictory value)
+  66   an input the configuration names is missing or unreadable (update file, key, --env-file)
+  74   a configuration file or directory could not be read
+  75   another update is running
+  126  swupdate could not be executed
+  127  swupdate not found
+  1, 2 are never the launcher's: they are swupdate's own.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "swupdate-launcher",
+    version,
+    about = "Starts swupdate from /etc/default/swupdate and the conf.d fragments, without a shell",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// EnvironmentFile with the path topology [default: /etc/default/swupdate]
+    #[arg(long, value_name = "PATH", global = true)]
+    pub env_file: Option<PathBuf>,
+
+    /// Resolve every configured path under DIR (tests, image builds)
+    #[arg(long, value_name = "DIR", global = true)]
+    pub root: Option<PathBuf>,
+
+    /// Install this file (file mode) instead of UPDATE_FILE, for this run
+    #[arg(
+        long,
+        value_name = "PATH",
+        global = true,
+        conflicts_with = "update_medium"
+    )]
+    pub update_file: Option<PathBuf>,
+
+    /// Install the one *.swu file at the top level of this mounted medium
+    #[arg(long, value_name = "DIR", global = true)]
+    pub update_medium: Option<PathBuf>,
+
+    /// Print the argv, shell-quoted, and exit without exec (a dry run)
+    #[arg(long)]
+    pub print_argv: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exec swupdate with the configured argv (the default)
+    Run,
+    /// Validate the whole configuration and exit; nothing is executed
+    Check {
+        /// Image-build check: skip what only exists at run time (UPDATE_FILE, URL)
+        #[arg(long = "static")]
+        static_only: bool,
+    },
+    /// Show every variable, where it came from, which files were read, and why each argument
+    Explain,
+}

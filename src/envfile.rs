@@ -1,0 +1,321 @@
+//! The systemd EnvironmentFile format, as `systemd.exec(5)` and systemd's own parser read it.
+//!
+//! The launcher must see the same values that systemd put into its environment from the same
+//! file, so this follows systemd's state machine (not shell, not INI). Where systemd silently
+//! drops a line (no `=`, an invalid name, an unterminated quote) this parser refuses instead:
+//! a topology file that is only half understood must not start an update.
+
+use crate::syntax::{Cursor, Pos, SyntaxError, decode_utf8, is_valid_name};
+
+/// systemd's WHITESPACE set; Unicode spaces are ordinary characters to it.
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// One `KEY=value` line, in file order; later duplicates win when applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: String,
+    pub line: usize,
+}
+
+/// Parses a whole EnvironmentFile.
+pub fn parse(bytes: &[u8]) -> Result<Vec<Assignment>, SyntaxError> {
+    let text = decode_utf8(bytes)?;
+    let mut cur = Cursor::new(text);
+    let mut out = Vec::new();
+    loop {
+        // Before a key: blank space and empty lines.
+        while matches!(cur.peek(), Some(c) if is_blank(c)) {
+            cur.bump();
+        }
+        let Some(c) = cur.peek() else { break };
+        if c == '#' || c == ';' {
+            skip_comment(&mut cur);
+            continue;
+        }
+        out.push(assignment(&mut cur)?);
+    }
+    Ok(out)
+}
+
+/// A comment runs to the end of the line; as in systemd, a trailing backslash continues it.
+fn skip_comment(cur: &mut Cursor) {
+    while let Some(c) = cur.bump() {
+        match c {
+            '\\' => {
+                cur.bump();
+            }
+            '\n' => break,
+            _ => {}
+        }
+    }
+}
+
+fn assignment(cur: &mut Cursor) -> Result<Assignment, SyntaxError> {
+    let start = cur.pos();
+    let mut key = String::new();
+    loop {
+        match cur.peek() {
+            None | Some('\n') => {
+                return Err(SyntaxError::new(
+                    start,
+                    format!("`{}` is not an assignment (no `=`)", key.trim_end()),
+                )
+                .hint("write KEY=value; systemd would silently ignore this line"));
+            }
+            Some('=') => {
+                cur.bump();
+                break;
+            }
+            Some(c) => {
+                key.push(c);
+                cur.bump();
+            }
+        }
+    }
+    let key = key.trim_end_matches(is_blank).to_string();
+    if !is_valid_name(&key) {
+        return Err(SyntaxError::new(
+            start,
+            format!("`{key}` is not a valid variable name"),
+        )
+        .hint("names are letters, digits and `_`, not starting with a digit; systemd would silently ignore this line (and `export` is not part of this format)"));
+    }
+    let value = value(cur)?;
+    Ok(Assignment {
+        name: key,
+        value,
+        line: start.line,
+    })
+}
+
+/// The value after `=`: systemd's PRE_VALUE / VALUE / quote states.
+fn value(cur: &mut Cursor) -> Result<String, SyntaxError> {
+    let mut value = String::new();
+    // Length of `value` up to which it is not trailing unescaped whitespace.
+    let mut keep = 0;
+    // systemd's PRE_VALUE state: whitespace is skipped and a quote may open.
+    let mut pre_value = true;
+    while let Some(c) = cur.peek() {
+        if c == '\n' {
+            cur.bump();
+            break;
+        }
+        if pre_value && is_blank(c) {
+            cur.bump();
+            continue;
+        }
+        if pre_value && (c == '\'' || c == '"') {
+            let open = cur.pos();
+            cur.bump();
+            quoted(cur, c, open, &mut value)?;
+            keep = value.len();
+            continue;
+        }
+        pre_value = false;
+        cur.bump();
+        match c {
+            '\\' => match cur.bump() {
+                // Line continuation.
+                Some('\n') | None => {}
+                Some(e) => {
+                    value.push(e);
+                    keep = value.len();
+                }
+            },
+            c if is_blank(c) => value.push(c),
+            c => {
+                value.push(c);
+                keep = value.len();
+            }
+        }
+    }
+    value.truncate(keep);
+    Ok(value)
+}
+
+fn quoted(cur: &mut Cursor, quote: char, open: Pos, value: &mut String) -> Result<(), SyntaxError> {
+    loop {
+        let Some(c) = cur.bump() else {
+            return Err(
+                SyntaxError::new(open, format!("unterminated {quote} quote"))
+                    .hint("close the quote; systemd would take the rest of the file as the value"),
+            );
+        };
+        match c {
+            c if c == quote => return Ok(()),
+            '\\' if quote == '"' => match cur.bump() {
+                Some(e @ ('"' | '\\' | '`' | '$')) => value.push(e),
+                Some('\n') => {}
+                Some(e) => {
+                    value.push('\\');
+                    value.push(e);
+                }
+                None => value.push('\\'),
+            },
+            c => value.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> String {
+        let a = parse(text.as_bytes()).unwrap();
+        assert_eq!(a.len(), 1, "{a:?}");
+        a[0].value.clone()
+    }
+
+    fn err(text: &str) -> SyntaxError {
+        parse(text.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn plain_assignment() {
+        assert_eq!(one("A=b\n"), "b");
+    }
+
+    #[test]
+    fn assignment_without_final_newline() {
+        assert_eq!(one("A=b"), "b");
+    }
+
+    #[test]
+    fn empty_value() {
+        assert_eq!(one("A=\n"), "");
+    }
+
+    #[test]
+    fn whitespace_around_key_and_before_value_is_dropped() {
+        let a = parse(b"  A =   b\n").unwrap();
+        assert_eq!((a[0].name.as_str(), a[0].value.as_str()), ("A", "b"));
+    }
+
+    #[test]
+    fn interior_whitespace_is_kept_trailing_is_dropped() {
+        assert_eq!(one("A=b  c   \n"), "b  c");
+    }
+
+    #[test]
+    fn hash_and_semicolon_lines_are_comments() {
+        assert!(parse(b"# x\n; y\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn indented_comment_is_a_comment() {
+        let a = parse(b"   # A=1\nB=2\n").unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].name, "B");
+    }
+
+    #[test]
+    fn comment_continues_after_trailing_backslash() {
+        assert!(parse(b"# x \\\nA=1\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn hash_inside_a_value_is_literal() {
+        assert_eq!(one("A=b # c\n"), "b # c");
+    }
+
+    #[test]
+    fn unquoted_backslash_escapes_the_next_character() {
+        assert_eq!(one(r"A=a\nb\\c\ "), r"anb\c ");
+    }
+
+    #[test]
+    fn unquoted_trailing_backslash_continues_the_line() {
+        let a = parse(b"A=one\\\ntwo\nB=3\n").unwrap();
+        assert_eq!(a[0].value, "onetwo");
+        assert_eq!(a[1].name, "B");
+    }
+
+    #[test]
+    fn quotes_after_the_first_character_are_literal() {
+        assert_eq!(one("A=x\"y\"\n"), "x\"y\"");
+    }
+
+    #[test]
+    fn single_quotes_take_no_escapes() {
+        assert_eq!(one(r"A='a\b $c'"), r"a\b $c");
+    }
+
+    #[test]
+    fn double_quotes_unescape_only_shell_specials() {
+        assert_eq!(one(r#"A="q\" b\\ t\` d\$ n\n""#), r#"q" b\ t` d$ n\n"#);
+    }
+
+    #[test]
+    fn double_quotes_keep_whitespace_and_newlines() {
+        assert_eq!(one("A=\" a\nb \"\n"), " a\nb ");
+    }
+
+    #[test]
+    fn backslash_newline_in_double_quotes_continues() {
+        assert_eq!(one("A=\"a\\\nb\"\n"), "ab");
+    }
+
+    #[test]
+    fn text_after_a_closing_quote_is_joined_like_systemd() {
+        assert_eq!(one("A=\"a\" b\n"), "ab");
+    }
+
+    #[test]
+    fn last_duplicate_is_last_in_order() {
+        let a = parse(b"A=1\nA=2\n").unwrap();
+        assert_eq!(a.last().unwrap().value, "2");
+        assert_eq!(a.last().unwrap().line, 2);
+    }
+
+    #[test]
+    fn lines_are_counted_across_continuations() {
+        let a = parse(b"A=\"x\ny\"\n\nB=1\n").unwrap();
+        assert_eq!(a[1].line, 4);
+    }
+
+    #[test]
+    fn a_line_without_equals_is_an_error() {
+        let e = err("A=1\nfoo\n");
+        assert_eq!((e.line, e.column), (2, 1));
+        assert!(e.message.contains("no `=`"), "{}", e.message);
+    }
+
+    #[test]
+    fn export_prefix_is_an_invalid_name() {
+        let e = err("export A=1\n");
+        assert!(e.message.contains("`export A`"), "{}", e.message);
+    }
+
+    #[test]
+    fn invalid_name_is_an_error() {
+        let e = err("  1A=2\n");
+        assert_eq!((e.line, e.column), (1, 3));
+    }
+
+    #[test]
+    fn unterminated_quote_is_an_error_at_the_quote() {
+        let e = err("A=1\nB=  'abc\n");
+        assert_eq!((e.line, e.column), (2, 5));
+        assert!(e.message.contains("unterminated"), "{}", e.message);
+    }
+
+    #[test]
+    fn invalid_utf8_refuses_the_whole_file() {
+        let e = parse(b"A=1\nB=\xc3\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3));
+    }
+
+    #[test]
+    fn non_breaking_space_is_not_whitespace_for_systemd() {
+        assert_eq!(one("A=b\u{a0}\n"), "b\u{a0}");
+    }
+
+    #[test]
+    fn crlf_line_ends_leave_no_carriage_return() {
+        assert_eq!(one("A=b\r\n"), "b");
+    }
+}

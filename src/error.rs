@@ -1,0 +1,161 @@
+//! Every way the launcher can refuse to start swupdate, and the exit code each one gets.
+//!
+//! The codes are part of the interface: the management agent and the unit read them, so each
+//! category keeps its number and none of them collides with swupdate's own 1 and 2.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The category of a failure; decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The command line itself is wrong.
+    Usage,
+    /// Syntax or meaning of the configuration is wrong.
+    Config,
+    /// An input that the configuration names (update file, key, explicit env file) is missing.
+    MissingInput,
+    /// A configuration file or directory exists but cannot be read.
+    Io,
+    /// Another update holds the lock.
+    Busy,
+    /// swupdate exists but cannot be executed.
+    ExecFailed,
+    /// swupdate is not there.
+    ExecNotFound,
+}
+
+impl Kind {
+    /// The documented exit code (README, "Exit codes").
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Usage => 64,
+            Kind::Config => 65,
+            Kind::MissingInput => 66,
+            Kind::Io => 74,
+            Kind::Busy => 75,
+            Kind::ExecFailed => 126,
+            Kind::ExecNotFound => 127,
+        }
+    }
+}
+
+/// Where in a file something was found; columns count characters, both are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)?;
+        if let Some(c) = self.column {
+            write!(f, ":{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A refusal: what is wrong, where, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    pub location: Option<Box<Location>>,
+    /// Names a file without a line (a missing key, an unreadable directory).
+    pub path: Option<PathBuf>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            location: None,
+            path: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(Box::new(location));
+        self
+    }
+
+    pub fn on(mut self, path: &Path) -> Self {
+        self.path = Some(path.to_path_buf());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+
+    /// One line, for STATUS= and the journal: no newlines.
+    pub fn summary(&self) -> String {
+        match (&self.location, &self.path) {
+            (Some(l), _) => format!("{l}: {}", self.message),
+            (None, Some(p)) => format!("{}: {}", p.display(), self.message),
+            (None, None) => self.message.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct_and_never_swupdates_own() {
+        let all = [
+            Kind::Usage,
+            Kind::Config,
+            Kind::MissingInput,
+            Kind::Io,
+            Kind::Busy,
+            Kind::ExecFailed,
+            Kind::ExecNotFound,
+        ];
+        let codes: Vec<u8> = all.iter().map(|k| k.exit_code()).collect();
+        for (i, c) in codes.iter().enumerate() {
+            assert!(*c > 2, "{c} collides with swupdate's own codes");
+            assert!(!codes[i + 1..].contains(c), "{c} used twice");
+        }
+    }
+
+    #[test]
+    fn summary_names_file_line_and_column() {
+        let e = Error::new(Kind::Config, "bad").at(Location {
+            file: "/etc/x".into(),
+            line: 3,
+            column: Some(7),
+        });
+        assert_eq!(e.summary(), "/etc/x:3:7: bad");
+    }
+
+    #[test]
+    fn hint_goes_on_its_own_line() {
+        let e = Error::new(Kind::Config, "bad").hint("do this");
+        assert_eq!(e.to_string(), "bad\n  hint: do this");
+    }
+}

@@ -1,0 +1,191 @@
+//! `explain`: the whole path from files to argv, for a person. Secrets (URL credentials and
+//! query values, the downloader's `-a`) are redacted here as everywhere else.
+
+use std::fmt::Write as _;
+
+use crate::argv::Group;
+use crate::confd::{Dir, Verdict};
+use crate::error::Error;
+use crate::load::Loaded;
+use crate::plan::{Plan, VOCABULARY};
+use crate::settings::{Settings, TOPOLOGY};
+use crate::url::redact_text;
+
+fn dir_name(d: Dir) -> &'static str {
+    match d {
+        Dir::Lib => "lib",
+        Dir::Etc => "etc",
+    }
+}
+
+/// A value as it may be shown: URLs redacted.
+pub fn shown(value: &str) -> String {
+    redact_text(value)
+}
+
+/// Argv words as they may be shown: the downloader's credentials and URL secrets redacted.
+pub fn shown_words(words: &[String]) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| {
+            let mut after_a = false;
+            w.split(' ')
+                .map(|t| {
+                    let out = if after_a {
+                        "***".to_string()
+                    } else {
+                        redact_text(t)
+                    };
+                    after_a = t == "-a" && w.starts_with("-u ");
+                    out
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str]) {
+    for name in s.names() {
+        if only.is_some_and(|o| !o.contains(&name)) {
+            continue;
+        }
+        let history = s.history(name);
+        let Some(last) = history.last() else { continue };
+        let note = if used.contains(&name) {
+            ""
+        } else {
+            "   (not used by the launcher)"
+        };
+        let _ = writeln!(
+            out,
+            "  {name}={}\n      from {}{note}",
+            shell_words::quote(&shown(&last.value)),
+            last.origin
+        );
+        for earlier in history.iter().rev().skip(1) {
+            let _ = writeln!(
+                out,
+                "      overrides {} from {}",
+                shell_words::quote(&shown(&earlier.value)),
+                earlier.origin
+            );
+        }
+    }
+}
+
+/// The report; `outcome` is the plan and argv, or why there are none.
+pub fn render(loaded: &Loaded, outcome: &Result<(Plan, Vec<Group>), Error>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "swupdate-launcher {}: what it does, and why\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(
+        out,
+        "EnvironmentFile {}: {}",
+        loaded.env_file.path.display(),
+        if loaded.env_file.found {
+            "read"
+        } else {
+            "not found, built-in defaults"
+        }
+    );
+    let _ = writeln!(out, "\nTopology (the environment wins over the file):");
+    variables(&mut out, &loaded.topology, Some(&TOPOLOGY), &TOPOLOGY);
+    let others: Vec<&str> = loaded
+        .topology
+        .names()
+        .filter(|n| !TOPOLOGY.contains(n))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(out, "  ignored, not topology: {}", others.join(", "));
+    }
+
+    let _ = writeln!(out, "\nconf.d directories:");
+    for (d, path, exists) in &loaded.conf_dirs {
+        let _ = writeln!(
+            out,
+            "  {}: {}{}",
+            dir_name(*d),
+            path.display(),
+            if *exists {
+                ""
+            } else {
+                " (missing: nothing to read)"
+            }
+        );
+    }
+    let _ = writeln!(out, "\nconf.d files, in the order they are read:");
+    if loaded.files.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for f in &loaded.files {
+        let other = loaded
+            .files
+            .iter()
+            .find(|o| o.dir != f.dir && o.path.file_name() == f.path.file_name());
+        let by = other
+            .map(|o| o.path.display().to_string())
+            .unwrap_or_default();
+        let line = match f.verdict {
+            Verdict::Read => format!("read      {}", f.path.display()),
+            Verdict::Shadowed => format!("shadowed  {}  by {by}", f.path.display()),
+            Verdict::Masked => format!("masked    {}  by {by}", f.path.display()),
+            Verdict::Mask if other.is_some() => format!(
+                "mask      {}  (empty or /dev/null: hides the {} file)",
+                f.path.display(),
+                dir_name(Dir::Lib)
+            ),
+            Verdict::Mask => format!("empty     {}", f.path.display()),
+            Verdict::Skipped(why) => format!("skipped   {}  ({why})", f.path.display()),
+        };
+        let _ = writeln!(out, "  {line}");
+    }
+
+    let _ = writeln!(out, "\nVariables (last assignment wins):");
+    variables(&mut out, &loaded.vars, None, &VOCABULARY);
+
+    match outcome {
+        Ok((plan, groups)) => {
+            let _ = writeln!(
+                out,
+                "\nMode: {} (from {})",
+                plan.mode.name(),
+                plan.mode_origin
+            );
+            let _ = writeln!(out, "\nswupdate argv, and why:");
+            for g in groups {
+                let words = shell_words::join(shown_words(&g.words));
+                let why: Vec<String> = g
+                    .because
+                    .iter()
+                    .map(|(n, o)| format!("{n} ({o})"))
+                    .collect();
+                let _ = writeln!(out, "  {words}\n      because {}", why.join(", "));
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "\nswupdate would not be started:\n  {e}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downloader_credentials_are_hidden() {
+        let w = shown_words(&["-d".into(), "-u https://h/x?t=1 -r 3 -a user:pw".into()]);
+        assert_eq!(w[1], "-u https://h/x?t=*** -r 3 -a ***");
+    }
+
+    #[test]
+    fn words_outside_the_download_string_are_kept() {
+        let w = shown_words(&["-e".into(), "a -a b".into()]);
+        assert_eq!(w[1], "a -a b");
+    }
+}

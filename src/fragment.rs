@@ -1,0 +1,906 @@
+//! conf.d fragments: the subset of POSIX shell that `swupdate.sh` fragments use, read and
+//! evaluated here, never executed.
+//!
+//! The fragments in the wild are shell (`SWUPDATE_WEBSERVER_ARGS="-r /www ${EXTRA}"`), so
+//! assignments, quoting and simple parameter expansion must give exactly what `sh` would give.
+//! Anything beyond that (a command, a substitution, an operator) cannot be evaluated without
+//! running code; it is refused at its position, with what to do instead, so that swupdate is
+//! never started from a half-understood configuration.
+
+use crate::syntax::{Cursor, Pos, SyntaxError, decode_utf8, is_name_char, is_name_start};
+
+/// One assignment, in the order the shell would perform it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: String,
+    pub line: usize,
+}
+
+/// Evaluates a fragment. `lookup` answers for variables not assigned earlier in this file
+/// (earlier fragments, then the environment); `None` means unset.
+pub fn evaluate(
+    bytes: &[u8],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Assignment>, SyntaxError> {
+    let text = decode_utf8(bytes)?;
+    let mut p = Parser {
+        cur: Cursor::new(text),
+        lookup,
+        out: Vec::new(),
+    };
+    p.script()?;
+    Ok(p.out)
+}
+
+/// Where a word is being read; decides what ends it and what quotes mean.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    /// An assignment value: ends at a blank, a newline or an operator.
+    Value,
+    /// The default word of `${NAME:-word}`: ends at `}`; `in_quotes` when the `${` itself
+    /// stands inside double quotes, where single quotes are literal.
+    Braced { in_quotes: bool },
+}
+
+/// `${NAME-word}` (unset) or `${NAME:-word}` (unset or empty).
+#[derive(Clone, Copy)]
+enum DefaultIf {
+    Unset,
+    UnsetOrEmpty,
+}
+
+struct Parser<'a, 'l> {
+    cur: Cursor<'a>,
+    lookup: &'l dyn Fn(&str) -> Option<String>,
+    out: Vec<Assignment>,
+}
+
+const OPERATORS: &[char] = &[';', '&', '|', '<', '>', '(', ')'];
+
+impl Parser<'_, '_> {
+    fn script(&mut self) -> Result<(), SyntaxError> {
+        loop {
+            self.skip_blanks();
+            match self.cur.peek() {
+                None => return Ok(()),
+                Some('\n') => {
+                    self.cur.bump();
+                }
+                Some('#') => self.skip_comment(),
+                Some(_) => self.statement()?,
+            }
+        }
+    }
+
+    /// Spaces, tabs and backslash-newline continuations.
+    fn skip_blanks(&mut self) {
+        loop {
+            match self.cur.peek() {
+                Some(' ' | '\t') => {
+                    self.cur.bump();
+                }
+                Some('\\') if self.cur.peek2() == Some('\n') => {
+                    self.cur.bump();
+                    self.cur.bump();
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn skip_comment(&mut self) {
+        while !matches!(self.cur.peek(), None | Some('\n')) {
+            self.cur.bump();
+        }
+    }
+
+    /// A simple command made only of assignments, optionally behind `export`.
+    fn statement(&mut self) -> Result<(), SyntaxError> {
+        let start = self.cur.pos();
+        let line_text = self.cur.rest_of_line();
+        let export = self.peek_word_is("export");
+        if export {
+            for _ in 0.."export".len() {
+                self.cur.bump();
+            }
+        }
+        let mut first = !export;
+        loop {
+            self.skip_blanks();
+            match self.cur.peek() {
+                None => return Ok(()),
+                Some('\n') => {
+                    self.cur.bump();
+                    return Ok(());
+                }
+                Some('#') => {
+                    self.skip_comment();
+                    return Ok(());
+                }
+                Some(c) if OPERATORS.contains(&c) => return Err(self.operator_error(c)),
+                Some(_) => {}
+            }
+            let pos = self.cur.pos();
+            if let Some(name) = self.assignment_name() {
+                let value = self.word(Ctx::Value)?;
+                self.out.push(Assignment {
+                    name,
+                    value,
+                    line: pos.line,
+                });
+            } else if export && self.export_name().is_some() {
+                // `export NAME`: everything is passed on anyway.
+            } else if first {
+                return Err(command_error(start, &line_text));
+            } else {
+                return Err(command_error(pos, &self.cur.rest_of_line()).hint(
+                    "a command after assignments (`NAME=value cmd`) runs cmd; \
+                     fragments are read, never executed: only NAME=value assignments are understood",
+                ));
+            }
+            first = false;
+        }
+    }
+
+    /// True when the next word is exactly `word`, followed by a blank or the end of the line.
+    fn peek_word_is(&self, word: &str) -> bool {
+        let mut probe = self.cur.clone();
+        for w in word.chars() {
+            if probe.bump() != Some(w) {
+                return false;
+            }
+        }
+        matches!(probe.peek(), None | Some(' ' | '\t' | '\n' | '#'))
+    }
+
+    /// Consumes `NAME=` and returns NAME, or consumes nothing.
+    fn assignment_name(&mut self) -> Option<String> {
+        let mut probe = self.cur.clone();
+        let name = take_name(&mut probe)?;
+        if probe.peek() != Some('=') {
+            return None;
+        }
+        probe.bump();
+        self.cur = probe;
+        Some(name)
+    }
+
+    /// Consumes a bare `NAME` that ends the word (`export NAME`), or consumes nothing.
+    fn export_name(&mut self) -> Option<String> {
+        let mut probe = self.cur.clone();
+        let name = take_name(&mut probe)?;
+        if !matches!(probe.peek(), None | Some(' ' | '\t' | '\n' | '#')) {
+            return None;
+        }
+        self.cur = probe;
+        Some(name)
+    }
+
+    fn operator_error(&mut self, c: char) -> SyntaxError {
+        let pos = self.cur.pos();
+        let what = match (c, self.cur.peek2()) {
+            ('&', Some('&')) => "`&&` joins commands",
+            ('|', Some('|')) => "`||` joins commands",
+            ('&', _) => "`&` starts a background command",
+            (';', _) => "`;` separates commands",
+            ('|', _) => "`|` is a pipe",
+            ('<' | '>', _) => "a redirection",
+            _ => "a subshell or function",
+        };
+        SyntaxError::new(pos, format!("unquoted `{c}`: {what}")).hint(
+            "fragments are read, never executed: only NAME=value assignments are understood; \
+             quote the character if it belongs to the value",
+        )
+    }
+
+    /// Reads one word, performing quote removal and parameter expansion.
+    fn word(&mut self, ctx: Ctx) -> Result<String, SyntaxError> {
+        let mut out = String::new();
+        let mut first = true;
+        while let Some(c) = self.cur.peek() {
+            let pos = self.cur.pos();
+            match (c, ctx) {
+                (' ' | '\t' | '\n', Ctx::Value) => break,
+                (c, Ctx::Value) if OPERATORS.contains(&c) => break,
+                ('}', Ctx::Braced { .. }) => break,
+                ('"', _) => self.double_quoted(&mut out)?,
+                ('\'', Ctx::Braced { in_quotes: true }) => {
+                    self.cur.bump();
+                    out.push('\'');
+                }
+                ('\'', _) => self.single_quoted(&mut out)?,
+                ('\\', Ctx::Braced { in_quotes: true }) => {
+                    self.cur.bump();
+                    self.quoted_backslash(&mut out);
+                }
+                ('\\', _) => {
+                    self.cur.bump();
+                    match self.cur.bump() {
+                        Some('\n') => {}
+                        Some(e) => out.push(e),
+                        None => {
+                            return Err(SyntaxError::new(pos, "backslash at the end of the file"));
+                        }
+                    }
+                }
+                ('$', _) => {
+                    self.cur.bump();
+                    let in_quotes = matches!(ctx, Ctx::Braced { in_quotes: true });
+                    let v = self.expansion(pos, in_quotes)?;
+                    out.push_str(&v);
+                }
+                ('`', _) => return Err(backtick_error(pos)),
+                ('~', Ctx::Value) if first => {
+                    return Err(SyntaxError::new(pos, "a leading `~` (tilde expansion)")
+                        .hint("write the absolute path, or quote the `~` if it is literal"));
+                }
+                ('\r', Ctx::Value) => {
+                    return Err(SyntaxError::new(pos, "a carriage return")
+                        .hint("the file has DOS line ends; convert it to Unix line ends (LF)"));
+                }
+                (c, _) => {
+                    self.cur.bump();
+                    out.push(c);
+                }
+            }
+            first = false;
+        }
+        Ok(out)
+    }
+
+    fn single_quoted(&mut self, out: &mut String) -> Result<(), SyntaxError> {
+        let open = self.cur.pos();
+        self.cur.bump();
+        loop {
+            match self.cur.bump() {
+                None => return Err(unterminated(open, "single quote (')")),
+                Some('\'') => return Ok(()),
+                Some(c) => out.push(c),
+            }
+        }
+    }
+
+    fn double_quoted(&mut self, out: &mut String) -> Result<(), SyntaxError> {
+        let open = self.cur.pos();
+        self.cur.bump();
+        loop {
+            let pos = self.cur.pos();
+            match self.cur.peek() {
+                None => return Err(unterminated(open, "double quote (\")")),
+                Some('"') => {
+                    self.cur.bump();
+                    return Ok(());
+                }
+                Some('\\') => {
+                    self.cur.bump();
+                    self.quoted_backslash(out);
+                }
+                Some('$') => {
+                    self.cur.bump();
+                    let v = self.expansion(pos, true)?;
+                    out.push_str(&v);
+                }
+                Some('`') => return Err(backtick_error(pos)),
+                Some(c) => {
+                    self.cur.bump();
+                    out.push(c);
+                }
+            }
+        }
+    }
+
+    /// A backslash inside double quotes: it escapes only `$`, `` ` ``, `"`, `\` and newline.
+    fn quoted_backslash(&mut self, out: &mut String) {
+        match self.cur.peek() {
+            Some(e @ ('$' | '`' | '"' | '\\')) => {
+                self.cur.bump();
+                out.push(e);
+            }
+            Some('\n') => {
+                self.cur.bump();
+            }
+            _ => out.push('\\'),
+        }
+    }
+
+    /// After a `$` at `dollar`; `in_quotes` when it stands inside double quotes.
+    fn expansion(&mut self, dollar: Pos, in_quotes: bool) -> Result<String, SyntaxError> {
+        match self.cur.peek() {
+            Some('{') => {
+                self.cur.bump();
+                self.braced(dollar, in_quotes)
+            }
+            Some('(') => Err(if self.cur.peek2() == Some('(') {
+                SyntaxError::new(dollar, "arithmetic expansion `$((…))`")
+                    .hint("write the computed number")
+            } else {
+                SyntaxError::new(dollar, "command substitution `$(…)`").hint(
+                    "fragments are read, never executed: write the value itself, \
+                     or have the image build write it",
+                )
+            }),
+            Some(c) if is_name_start(c) => {
+                let name = take_name(&mut self.cur).unwrap_or_default();
+                Ok(self.value_of(&name).unwrap_or_default())
+            }
+            Some(c) if is_special_parameter(c) => Err(special_parameter_error(dollar, c)),
+            // A `$` that starts no expansion is literal, as in sh.
+            _ => Ok("$".to_string()),
+        }
+    }
+
+    /// After `${`.
+    fn braced(&mut self, dollar: Pos, in_quotes: bool) -> Result<String, SyntaxError> {
+        let supported = "supported: ${NAME}, ${NAME:-default}, ${NAME-default}";
+        if self.cur.peek() == Some('#') && self.cur.peek2() != Some('}') {
+            return Err(
+                SyntaxError::new(dollar, "`${#NAME}` (string length) is not supported")
+                    .hint(supported),
+            );
+        }
+        let name = match self.cur.peek() {
+            Some(c) if is_name_start(c) => take_name(&mut self.cur).unwrap_or_default(),
+            Some(c) if is_special_parameter(c) => return Err(special_parameter_error(dollar, c)),
+            None => return Err(unterminated(dollar, "`${`")),
+            Some(_) => {
+                return Err(SyntaxError::new(
+                    dollar,
+                    "bad substitution: `${` needs a variable name",
+                )
+                .hint(supported));
+            }
+        };
+        let op = match self.cur.peek() {
+            Some('}') => {
+                self.cur.bump();
+                return Ok(self.value_of(&name).unwrap_or_default());
+            }
+            Some(':') if self.cur.peek2() == Some('-') => {
+                self.cur.bump();
+                self.cur.bump();
+                DefaultIf::UnsetOrEmpty
+            }
+            Some('-') => {
+                self.cur.bump();
+                DefaultIf::Unset
+            }
+            None => return Err(unterminated(dollar, "`${`")),
+            Some(_) => {
+                let form: String = self.cur.rest_of_line().chars().take(3).collect();
+                return Err(SyntaxError::new(
+                    dollar,
+                    format!("`${{{name}{form}…}}` is not a supported expansion"),
+                )
+                .hint(supported));
+            }
+        };
+        let default = self.word(Ctx::Braced { in_quotes })?;
+        if !self.cur.eat('}') {
+            return Err(unterminated(dollar, "`${`"));
+        }
+        let current = self.value_of(&name);
+        Ok(match (op, current) {
+            (DefaultIf::Unset, Some(v)) => v,
+            (DefaultIf::UnsetOrEmpty, Some(v)) if !v.is_empty() => v,
+            _ => default,
+        })
+    }
+
+    /// Variables assigned earlier in this file win over everything the caller knows.
+    fn value_of(&self, name: &str) -> Option<String> {
+        self.out
+            .iter()
+            .rev()
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone())
+            .or_else(|| (self.lookup)(name))
+    }
+}
+
+fn take_name(cur: &mut Cursor) -> Option<String> {
+    let mut name = String::new();
+    match cur.peek() {
+        Some(c) if is_name_start(c) => {}
+        _ => return None,
+    }
+    while let Some(c) = cur.peek() {
+        if !is_name_char(c) {
+            break;
+        }
+        name.push(c);
+        cur.bump();
+    }
+    Some(name)
+}
+
+fn is_special_parameter(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!')
+}
+
+fn special_parameter_error(dollar: Pos, c: char) -> SyntaxError {
+    SyntaxError::new(
+        dollar,
+        format!("`${c}` is a positional or special parameter"),
+    )
+    .hint("fragments have no arguments or exit statuses; write the value itself, or escape the `$` (\\$)")
+}
+
+fn backtick_error(pos: Pos) -> SyntaxError {
+    SyntaxError::new(pos, "command substitution with backticks").hint(
+        "fragments are read, never executed: write the value itself, or quote it with '…' if the backtick is literal",
+    )
+}
+
+fn unterminated(open: Pos, what: &str) -> SyntaxError {
+    SyntaxError::new(open, format!("unterminated {what}"))
+        .hint("close it; the shell would report the same error")
+}
+
+fn command_error(pos: Pos, text: &str) -> SyntaxError {
+    let text = text.trim_end();
+    let first = text.split_whitespace().next().unwrap_or("");
+    let hint = if text.contains("swupdate-progress") {
+        "swupdate-progress runs as a service of its own: enable swupdate-progress.service \
+         (meta-swupdate's swupdate-progress package ships it) and mask this fragment with an \
+         empty file of the same name in /etc/swupdate/conf.d"
+    } else if text.ends_with('&') {
+        "a background program belongs in a systemd unit of its own (with After=/Wants= on the \
+         swupdate unit), not in a fragment"
+    } else if matches!(
+        first,
+        "if" | "then"
+            | "else"
+            | "elif"
+            | "fi"
+            | "for"
+            | "while"
+            | "until"
+            | "case"
+            | "do"
+            | "done"
+            | "["
+            | "[["
+            | "test"
+    ) {
+        "conditions are not evaluated: compute the value when the image is built, or use \
+         ${NAME:-default}"
+    } else if matches!(first, "." | "source") {
+        "fragments cannot include files: every file in the conf.d directories is read already"
+    } else if first == "unset" {
+        "to drop a shipped fragment, mask it with an empty file of the same name in \
+         /etc/swupdate/conf.d; to clear a variable, assign it an empty value"
+    } else {
+        "fragments are read, never executed: only NAME=value assignments (optionally after \
+         export) are understood; run programs from a systemd unit (ExecStartPre=)"
+    };
+    SyntaxError::new(pos, format!("`{text}` is a command, not an assignment")).hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn eval_with(text: &str, env: &[(&str, &str)]) -> Result<Vec<Assignment>, SyntaxError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        evaluate(text.as_bytes(), &|n| env.get(n).cloned())
+    }
+
+    fn vars(text: &str) -> Vec<(String, String)> {
+        eval_with(text, &[])
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name, a.value))
+            .collect()
+    }
+
+    fn value(text: &str) -> String {
+        let v = vars(text);
+        assert_eq!(v.len(), 1, "{v:?}");
+        v[0].1.clone()
+    }
+
+    fn value_env(text: &str, env: &[(&str, &str)]) -> String {
+        eval_with(text, env).unwrap().pop().unwrap().value
+    }
+
+    fn error(text: &str) -> SyntaxError {
+        eval_with(text, &[]).unwrap_err()
+    }
+
+    fn at(e: &SyntaxError) -> (usize, usize) {
+        (e.line, e.column)
+    }
+
+    // --- what is understood ---
+
+    #[test]
+    fn empty_file_has_no_assignments() {
+        assert!(vars("").is_empty());
+    }
+
+    #[test]
+    fn blank_lines_and_comments_are_ignored() {
+        assert!(vars("\n  \n# c\n   # indented\n").is_empty());
+    }
+
+    #[test]
+    fn plain_assignment() {
+        assert_eq!(value("A=b\n"), "b");
+    }
+
+    #[test]
+    fn empty_assignment() {
+        assert_eq!(value("A=\n"), "");
+    }
+
+    #[test]
+    fn trailing_comment_after_assignment() {
+        assert_eq!(value("A=b # comment\n"), "b");
+    }
+
+    #[test]
+    fn hash_inside_a_word_is_literal() {
+        assert_eq!(value("A=b#c\n"), "b#c");
+    }
+
+    #[test]
+    fn export_assignment() {
+        assert_eq!(vars("export A=1\n"), [("A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn export_of_a_bare_name_is_accepted() {
+        assert_eq!(vars("A=1\nexport A\n"), [("A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn several_assignments_on_one_line_apply_left_to_right() {
+        assert_eq!(
+            vars("A=1 B=$A\n"),
+            [("A".into(), "1".into()), ("B".into(), "1".into())]
+        );
+    }
+
+    #[test]
+    fn export_of_several_assignments() {
+        assert_eq!(vars("export A=1 B=2\n").len(), 2);
+    }
+
+    #[test]
+    fn a_variable_named_export_can_be_assigned() {
+        assert_eq!(vars("export=1\n"), [("export".into(), "1".into())]);
+    }
+
+    #[test]
+    fn single_quotes_are_literal() {
+        assert_eq!(value(r#"A='a $B \n "c"'"#), r#"a $B \n "c""#);
+    }
+
+    #[test]
+    fn double_quotes_keep_blanks() {
+        assert_eq!(value("A=\"a  b\"\n"), "a  b");
+    }
+
+    #[test]
+    fn double_quotes_unescape_only_specials() {
+        assert_eq!(value(r#"A="\$ \` \" \\ \n""#), r#"$ ` " \ \n"#);
+    }
+
+    #[test]
+    fn quotes_concatenate_within_a_word() {
+        assert_eq!(value(r#"A=a'b c'"d e"f"#), "ab cd ef");
+    }
+
+    #[test]
+    fn quoted_values_span_lines() {
+        assert_eq!(value("A='a\nb'\n"), "a\nb");
+    }
+
+    #[test]
+    fn unquoted_backslash_escapes_anything() {
+        assert_eq!(value(r"A=a\ b\;c\$d\\"), r"a b;c$d\");
+    }
+
+    #[test]
+    fn line_continuation_joins_unquoted_words() {
+        assert_eq!(value("A=ab\\\ncd\n"), "abcd");
+    }
+
+    #[test]
+    fn line_continuation_between_assignments() {
+        assert_eq!(vars("A=1 \\\n  B=2\n").len(), 2);
+    }
+
+    #[test]
+    fn line_continuation_inside_double_quotes() {
+        assert_eq!(value("A=\"ab\\\ncd\"\n"), "abcd");
+    }
+
+    #[test]
+    fn glob_characters_are_literal_in_assignments() {
+        assert_eq!(value("A=*.swu?[a]\n"), "*.swu?[a]");
+    }
+
+    #[test]
+    fn dollar_name_expands_an_earlier_assignment() {
+        assert_eq!(vars("A=x\nB=$A/y\n")[1].1, "x/y");
+    }
+
+    #[test]
+    fn braced_name_expands() {
+        assert_eq!(vars("A=x\nB=${A}y\n")[1].1, "xy");
+    }
+
+    #[test]
+    fn name_ends_at_first_non_name_character() {
+        assert_eq!(vars("A=x\nB=$A-y\n")[1].1, "x-y");
+    }
+
+    #[test]
+    fn expansion_falls_back_to_the_lookup() {
+        assert_eq!(value_env("B=$E\n", &[("E", "env")]), "env");
+    }
+
+    #[test]
+    fn earlier_assignment_wins_over_the_lookup() {
+        assert_eq!(value_env("E=file\nB=$E\n", &[("E", "env")]), "file");
+    }
+
+    #[test]
+    fn unset_variable_expands_to_empty() {
+        assert_eq!(value("B=a${NOPE}b\n"), "ab");
+    }
+
+    #[test]
+    fn expansion_inside_double_quotes() {
+        assert_eq!(
+            value_env("B=\"[$E] [${E}]\"\n", &[("E", "a b")]),
+            "[a b] [a b]"
+        );
+    }
+
+    #[test]
+    fn expansion_result_is_not_split_or_reparsed() {
+        assert_eq!(value_env("B=$E\n", &[("E", "a 'b' $C")]), "a 'b' $C");
+    }
+
+    #[test]
+    fn colon_dash_default_applies_to_unset_and_empty() {
+        assert_eq!(value("B=${N:-d}\n"), "d");
+        assert_eq!(value_env("B=${N:-d}\n", &[("N", "")]), "d");
+        assert_eq!(value_env("B=${N:-d}\n", &[("N", "v")]), "v");
+    }
+
+    #[test]
+    fn dash_default_applies_only_to_unset() {
+        assert_eq!(value("B=${N-d}\n"), "d");
+        assert_eq!(value_env("B=${N-d}\n", &[("N", "")]), "");
+    }
+
+    #[test]
+    fn default_word_may_hold_blanks_quotes_and_expansions() {
+        assert_eq!(value_env("B=${N:-a 'b c' $E}\n", &[("E", "e")]), "a b c e");
+    }
+
+    #[test]
+    fn single_quotes_are_literal_in_a_default_inside_double_quotes() {
+        assert_eq!(value("B=\"${N:-'x'}\"\n"), "'x'");
+    }
+
+    #[test]
+    fn nested_defaults() {
+        assert_eq!(value_env("B=${N:-${M:-$E}}\n", &[("E", "e")]), "e");
+    }
+
+    #[test]
+    fn operators_inside_a_default_are_literal() {
+        assert_eq!(value("B=${N:-a;b}\n"), "a;b");
+    }
+
+    #[test]
+    fn lone_dollar_is_literal() {
+        assert_eq!(value("A=$\n"), "$");
+        assert_eq!(value("A=\"a$\"\n"), "a$");
+        assert_eq!(value("A=a$/b\n"), "a$/b");
+    }
+
+    #[test]
+    fn later_assignments_are_listed_after_earlier_ones() {
+        let v = eval_with("A=1\n\nA=2\n", &[]).unwrap();
+        assert_eq!((v[1].value.as_str(), v[1].line), ("2", 3));
+    }
+
+    #[test]
+    fn meta_swupdate_mongoose_fragment_behaves_as_the_shell() {
+        let text = "SWUPDATE_WEBSERVER_ARGS=\"-r /www ${SWUPDATE_MONGOOSE_EXTRA_ARGS}\"\n";
+        assert_eq!(value(text), "-r /www ");
+        assert_eq!(
+            value_env(text, &[("SWUPDATE_MONGOOSE_EXTRA_ARGS", "-p 8080")]),
+            "-r /www -p 8080"
+        );
+    }
+
+    // --- what is refused, and where ---
+
+    #[test]
+    fn meta_swupdate_start_progress_fragment_is_refused_with_advice() {
+        let e = error("exec /usr/bin/swupdate-progress -w -p -r &\n");
+        assert_eq!(at(&e), (1, 1));
+        assert!(e.message.contains("is a command"), "{}", e.message);
+        assert!(
+            e.hint.unwrap().contains("swupdate-progress.service"),
+            "the hint names the unit to use instead"
+        );
+    }
+
+    #[test]
+    fn a_plain_command_is_refused_at_its_start() {
+        let e = error("A=1\n  echo hi\n");
+        assert_eq!(at(&e), (2, 3));
+        assert!(e.message.contains("`echo hi`"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_background_command_gets_the_unit_advice() {
+        let e = error("/usr/bin/helper &\n");
+        assert!(e.hint.unwrap().contains("systemd unit"));
+    }
+
+    #[test]
+    fn a_condition_is_refused() {
+        let e = error("if [ -x /bin/x ]; then A=1; fi\n");
+        assert!(e.hint.unwrap().contains("conditions"));
+    }
+
+    #[test]
+    fn sourcing_another_file_is_refused() {
+        let e = error(". /etc/other\n");
+        assert!(e.hint.unwrap().contains("cannot include"));
+    }
+
+    #[test]
+    fn a_command_after_assignments_is_refused_at_the_command() {
+        let e = error("A=1 run\n");
+        assert_eq!(at(&e), (1, 5));
+    }
+
+    #[test]
+    fn command_substitution_is_refused() {
+        let e = error("A=$(cat /x)\n");
+        assert_eq!(at(&e), (1, 3));
+        assert!(e.message.contains("command substitution"));
+    }
+
+    #[test]
+    fn command_substitution_in_double_quotes_is_refused() {
+        let e = error("A=\"x $(cat /x)\"\n");
+        assert_eq!(at(&e), (1, 6));
+    }
+
+    #[test]
+    fn arithmetic_expansion_is_refused() {
+        assert!(error("A=$((1+2))\n").message.contains("arithmetic"));
+    }
+
+    #[test]
+    fn backticks_are_refused() {
+        let e = error("A=`date`\n");
+        assert_eq!(at(&e), (1, 3));
+        let e = error("A=\"`date`\"\n");
+        assert_eq!(at(&e), (1, 4));
+    }
+
+    #[test]
+    fn each_operator_is_refused_at_its_column() {
+        for (text, col) in [
+            ("A=1; B=2\n", 4),
+            ("A=1 & \n", 5),
+            ("A=1 && B=2\n", 5),
+            ("A=1 | x\n", 5),
+            ("A=1 > x\n", 5),
+            ("A=1 <x\n", 5),
+            ("A=(1)\n", 3),
+            ("A=1)\n", 4),
+        ] {
+            let e = error(text);
+            assert_eq!(at(&e), (1, col), "{text:?}: {}", e.message);
+            assert!(e.message.contains("unquoted"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_operators_are_values() {
+        assert_eq!(value("A='a;b&c|d<e>f(g)'\n"), "a;b&c|d<e>f(g)");
+    }
+
+    #[test]
+    fn unterminated_single_quote_is_reported_at_the_quote() {
+        let e = error("A=1\nB=x'abc\n");
+        assert_eq!(at(&e), (2, 4));
+        assert!(e.message.contains("unterminated single quote"));
+    }
+
+    #[test]
+    fn unterminated_double_quote_is_reported_at_the_quote() {
+        let e = error("B=\"abc\n\n");
+        assert_eq!(at(&e), (1, 3));
+    }
+
+    #[test]
+    fn unterminated_brace_is_reported_at_the_dollar() {
+        let e = error("B=${A:-x\n");
+        assert_eq!(at(&e), (1, 3));
+        assert!(e.message.contains("unterminated"));
+    }
+
+    #[test]
+    fn bad_names_are_commands() {
+        let e = error("1A=2\n");
+        assert!(e.message.contains("is a command"));
+        let e = error("A-B=2\n");
+        assert!(e.message.contains("is a command"));
+    }
+
+    #[test]
+    fn positional_and_special_parameters_are_refused() {
+        for text in ["A=$1\n", "A=$@\n", "A=$?\n", "A=$$\n", "A=${1}\n", "A=$#\n"] {
+            let e = error(text);
+            assert_eq!(at(&e), (1, 3), "{text:?}");
+            assert!(e.message.contains("special parameter"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn other_brace_forms_are_refused() {
+        for text in [
+            "A=${B:=x}\n",
+            "A=${B=x}\n",
+            "A=${B:?x}\n",
+            "A=${B+x}\n",
+            "A=${B%x}\n",
+            "A=${B#x}\n",
+            "A=${#B}\n",
+            "A=${}\n",
+            "A=${ B}\n",
+        ] {
+            let e = error(text);
+            assert_eq!(at(&e), (1, 3), "{text:?}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn leading_tilde_is_refused() {
+        let e = error("A=~/x\n");
+        assert_eq!(at(&e), (1, 3));
+        assert_eq!(value("A=a~b\n"), "a~b");
+        assert_eq!(value("A='~'\n"), "~");
+    }
+
+    #[test]
+    fn dos_line_ends_are_refused() {
+        let e = error("A=1\r\n");
+        assert!(e.hint.unwrap().contains("DOS"));
+    }
+
+    #[test]
+    fn backslash_at_end_of_file_is_refused() {
+        assert_eq!(at(&error("A=x\\")), (1, 4));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_with_its_position() {
+        let e = evaluate(b"A=1\nB=\"\xfe\"\n", &|_| None).unwrap_err();
+        assert_eq!(at(&e), (2, 4));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let e = error("A=\"é\" ;\n");
+        assert_eq!(at(&e), (1, 7));
+    }
+}

@@ -1,0 +1,639 @@
+//! What the configuration means: a typed, validated plan, or the reason there is none.
+//!
+//! Everything that can be decided without touching the file system is decided here, so it can
+//! be tested exhaustively; every error names the variable and the file and line that set it.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Kind, Location};
+use crate::rootfs::Root;
+use crate::settings::{Origin, SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Setting, Settings};
+use crate::swupdate_options;
+use crate::url::Url;
+
+pub const SWUPDATE_SOURCE: &str = "SWUPDATE_SOURCE";
+pub const UPDATE_FILE: &str = "UPDATE_FILE";
+pub const URL: &str = "URL";
+pub const SWUPDATE_DOWNLOAD_RETRIES: &str = "SWUPDATE_DOWNLOAD_RETRIES";
+pub const SWUPDATE_DOWNLOAD_TIMEOUT: &str = "SWUPDATE_DOWNLOAD_TIMEOUT";
+pub const SWUPDATE_ARGS: &str = "SWUPDATE_ARGS";
+pub const SWUPDATE_EXTRA_ARGS: &str = "SWUPDATE_EXTRA_ARGS";
+pub const SWUPDATE_WEBSERVER_ARGS: &str = "SWUPDATE_WEBSERVER_ARGS";
+pub const SWUPDATE_SURICATTA_ARGS: &str = "SWUPDATE_SURICATTA_ARGS";
+
+/// The conf.d variables the launcher reads.
+pub const VOCABULARY: [&str; 9] = [
+    SWUPDATE_SOURCE,
+    UPDATE_FILE,
+    URL,
+    SWUPDATE_DOWNLOAD_RETRIES,
+    SWUPDATE_DOWNLOAD_TIMEOUT,
+    SWUPDATE_ARGS,
+    SWUPDATE_EXTRA_ARGS,
+    SWUPDATE_WEBSERVER_ARGS,
+    SWUPDATE_SURICATTA_ARGS,
+];
+
+/// Values `swupdate.sh` assigned before it read conf.d (fragments may expand them), less the
+/// `${SWUPDATE_EXTRA_ARGS}` it folded into SWUPDATE_ARGS: that one is appended separately.
+pub const SCRIPT_DEFAULTS: [(&str, &str); 3] = [
+    (SWUPDATE_ARGS, "-v"),
+    (SWUPDATE_WEBSERVER_ARGS, ""),
+    (SWUPDATE_SURICATTA_ARGS, ""),
+];
+
+/// conf.d variables that the process environment provides when no fragment sets them, as a
+/// shell's environment would (the rest are assigned by SCRIPT_DEFAULTS, as in swupdate.sh).
+pub const FROM_ENVIRONMENT: [&str; 6] = [
+    SWUPDATE_SOURCE,
+    UPDATE_FILE,
+    URL,
+    SWUPDATE_DOWNLOAD_RETRIES,
+    SWUPDATE_DOWNLOAD_TIMEOUT,
+    SWUPDATE_EXTRA_ARGS,
+];
+
+/// A value and the variable (with its origin) that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traced<T> {
+    pub value: T,
+    pub name: &'static str,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `-i`: install one file and exit.
+    File { update_file: Traced<PathBuf> },
+    /// `-d "-u …"`: stream one URL, install, exit. `url` is `None` only in an image-build check,
+    /// before the agent has written it.
+    Download {
+        url: Option<Traced<Url>>,
+        retries: Option<Traced<u32>>,
+        timeout: Option<Traced<u32>>,
+    },
+    /// Long-lived swupdate, as `swupdate.sh` ran it: IPC, and the webserver and suricatta if set.
+    Daemon {
+        webserver: Option<Traced<String>>,
+        suricatta: Option<Traced<String>>,
+    },
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::File { .. } => "file",
+            Mode::Download { .. } => "download",
+            Mode::Daemon { .. } => "daemon",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Host path of the swupdate binary.
+    pub bin: Traced<PathBuf>,
+    /// Host path of the public key.
+    pub public_key: Option<Traced<PathBuf>>,
+    /// The words of SWUPDATE_ARGS and SWUPDATE_EXTRA_ARGS, each list with its variable.
+    pub user_args: Vec<Traced<Vec<String>>>,
+    pub mode: Mode,
+    /// The SWUPDATE_SOURCE setting (or the command-line option) that chose the mode.
+    pub mode_origin: Origin,
+}
+
+/// When the configuration is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// On the device, about to start: every input must be there.
+    Device,
+    /// While the image is built: what the agent provides at run time may be missing.
+    Image,
+}
+
+/// Everything the plan is made from.
+pub struct Inputs<'a> {
+    pub topology: &'a Settings,
+    pub vars: &'a Settings,
+    /// `--update-file`/`--update-medium`: file mode with this device path, for this run.
+    pub update_file_override: Option<Setting>,
+    pub root: &'a Root,
+    pub stage: Stage,
+}
+
+/// An error about a setting, located where it was set.
+pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
+    let message = message.into();
+    match &s.origin {
+        Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
+            Error::new(Kind::Config, format!("{name}: {message}")).at(Location {
+                file: path.clone(),
+                line: *line,
+                column: None,
+            })
+        }
+        other => Error::new(Kind::Config, format!("{name} ({other}): {message}")),
+    }
+}
+
+fn traced<T>(value: T, name: &'static str, s: &Setting) -> Traced<T> {
+    Traced {
+        value,
+        name,
+        origin: s.origin.clone(),
+    }
+}
+
+/// A set, non-empty value.
+fn non_empty<'a>(vars: &'a Settings, name: &str) -> Option<&'a Setting> {
+    vars.get(name).filter(|s| !s.value.trim().is_empty())
+}
+
+fn absolute_path(name: &'static str, s: &Setting, root: &Root) -> Result<Traced<PathBuf>, Error> {
+    let p = Path::new(&s.value);
+    if !p.is_absolute() {
+        return Err(setting_error(
+            name,
+            s,
+            format!("`{}` is not an absolute path", s.value),
+        ));
+    }
+    Ok(traced(root.host(p), name, s))
+}
+
+fn whole_number(name: &'static str, s: &Setting, min: u32) -> Result<Traced<u32>, Error> {
+    match s.value.parse::<u32>() {
+        Ok(n) if n >= min && !s.value.starts_with('+') => Ok(traced(n, name, s)),
+        _ => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is not a whole number of at least {min}", s.value),
+        )),
+    }
+}
+
+/// The words of an options variable, split with shell quoting and checked against swupdate's
+/// option table.
+fn user_words(name: &'static str, s: &Setting) -> Result<Traced<Vec<String>>, Error> {
+    let words = shell_words::split(&s.value)
+        .map_err(|_| setting_error(name, s, format!("`{}` has an unterminated quote", s.value)))?;
+    swupdate_options::check(&words).map_err(|e| {
+        let err = setting_error(name, s, e.message);
+        match e.hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    })?;
+    Ok(traced(words, name, s))
+}
+
+/// A `-w`/`-u` string: swupdate splits it on whitespace and parses no quotes.
+fn daemon_string(name: &'static str, vars: &Settings) -> Result<Option<Traced<String>>, Error> {
+    let Some(s) = non_empty(vars, name) else {
+        return Ok(None);
+    };
+    if let Some(q) = s.value.chars().find(|c| matches!(c, '\'' | '"' | '\\')) {
+        return Err(setting_error(
+            name,
+            s,
+            format!("contains `{q}`; swupdate splits this string on whitespace and does not parse quotes or escapes"),
+        )
+        .hint("a value with blanks cannot be passed this way: set it in swupdate's configuration file (-f) instead"));
+    }
+    Ok(Some(traced(
+        s.value.split_whitespace().collect::<Vec<_>>().join(" "),
+        name,
+        s,
+    )))
+}
+
+pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
+    let Inputs {
+        topology,
+        vars,
+        root,
+        ..
+    } = inputs;
+
+    let bin_setting = topology
+        .get(SWUPDATE_BIN)
+        .ok_or_else(|| Error::new(Kind::Config, "SWUPDATE_BIN is not set"))?;
+    let bin = absolute_path(SWUPDATE_BIN, bin_setting, root)?;
+    let public_key = match non_empty(topology, SWUPDATE_PUBLIC_KEY) {
+        Some(s) => Some(absolute_path(SWUPDATE_PUBLIC_KEY, s, root)?),
+        None => None,
+    };
+
+    let mut user_args = Vec::new();
+    for name in [SWUPDATE_ARGS, SWUPDATE_EXTRA_ARGS] {
+        if let Some(s) = vars.get(name) {
+            let t = user_words(name, s)?;
+            if !t.value.is_empty() {
+                user_args.push(t);
+            }
+        }
+    }
+
+    let (source, mode_origin) = match (&inputs.update_file_override, vars.get(SWUPDATE_SOURCE)) {
+        (Some(o), _) => ("file", o.origin.clone()),
+        (None, Some(s)) => match s.value.as_str() {
+            v @ ("file" | "download" | "daemon") => (v, s.origin.clone()),
+            other => {
+                return Err(setting_error(
+                    SWUPDATE_SOURCE,
+                    s,
+                    format!("`{other}` is not a mode"),
+                )
+                .hint("use file, download or daemon (or leave it unset for daemon, as swupdate.sh)"));
+            }
+        },
+        (None, None) => ("daemon", Origin::Default),
+    };
+
+    // The daemon variables have no meaning in a one-shot mode: refuse rather than guess,
+    // unless this run was told on its command line to install one file.
+    if source != "daemon" && inputs.update_file_override.is_none() {
+        for name in [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS] {
+            if let Some(s) = non_empty(vars, name) {
+                return Err(setting_error(
+                    name,
+                    s,
+                    format!("is set, but SWUPDATE_SOURCE={source} ({mode_origin}) runs swupdate once"),
+                )
+                .hint("a one-shot update and the long-lived webserver/suricatta exclude each other: unset one of them"));
+            }
+        }
+    }
+
+    let mode = match source {
+        "file" => {
+            let s = match &inputs.update_file_override {
+                Some(o) => o,
+                None => non_empty(vars, UPDATE_FILE).ok_or_else(|| {
+                    Error::new(
+                        Kind::Config,
+                        format!("SWUPDATE_SOURCE=file ({mode_origin}) needs UPDATE_FILE, which is not set"),
+                    )
+                })?,
+            };
+            Mode::File {
+                update_file: absolute_path(UPDATE_FILE, s, root)?,
+            }
+        }
+        "download" => {
+            let retries = non_empty(vars, SWUPDATE_DOWNLOAD_RETRIES)
+                .map(|s| whole_number(SWUPDATE_DOWNLOAD_RETRIES, s, 0))
+                .transpose()?;
+            let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
+                .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
+                .transpose()?;
+            let url = match non_empty(vars, URL) {
+                Some(s) => {
+                    let u = Url::parse(&s.value)
+                        .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
+                    u.credentials()
+                        .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
+                    Some(traced(u, URL, s))
+                }
+                None if inputs.stage == Stage::Image => None,
+                None => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        format!("SWUPDATE_SOURCE=download ({mode_origin}) needs URL, which is not set"),
+                    )
+                    .hint("the management agent writes URL to descriptor.env in the etc conf.d directory before it starts the service"));
+                }
+            };
+            Mode::Download {
+                url,
+                retries,
+                timeout,
+            }
+        }
+        _ => Mode::Daemon {
+            webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
+            suricatta: daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?,
+        },
+    };
+
+    Ok(Plan {
+        bin,
+        public_key,
+        user_args,
+        mode,
+        mode_origin,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: usize) -> Origin {
+        Origin::Fragment {
+            path: "/etc/swupdate/conf.d/10-x".into(),
+            line,
+        }
+    }
+
+    struct T {
+        topology: Settings,
+        vars: Settings,
+        over: Option<Setting>,
+        stage: Stage,
+    }
+
+    impl T {
+        fn new() -> T {
+            let mut topology = Settings::default();
+            topology.set(SWUPDATE_BIN, "/usr/bin/swupdate", Origin::Default);
+            let mut vars = Settings::default();
+            for (n, v) in SCRIPT_DEFAULTS {
+                vars.set(n, v, Origin::Default);
+            }
+            T {
+                topology,
+                vars,
+                over: None,
+                stage: Stage::Device,
+            }
+        }
+        fn var(mut self, n: &str, v: &str) -> T {
+            let line = self.vars.names().count() + 1;
+            self.vars.set(n, v, at(line));
+            self
+        }
+        fn topo(mut self, n: &str, v: &str) -> T {
+            self.topology.set(n, v, Origin::Environment);
+            self
+        }
+        fn build(&self) -> Result<Plan, Error> {
+            build(&Inputs {
+                topology: &self.topology,
+                vars: &self.vars,
+                update_file_override: self.over.clone(),
+                root: &Root::default(),
+                stage: self.stage,
+            })
+        }
+        fn ok(&self) -> Plan {
+            self.build().unwrap()
+        }
+        fn err(&self) -> Error {
+            self.build().unwrap_err()
+        }
+    }
+
+    fn file_mode() -> T {
+        T::new()
+            .var(SWUPDATE_SOURCE, "file")
+            .var(UPDATE_FILE, "/data/u.swu")
+    }
+
+    fn download_mode() -> T {
+        T::new()
+            .var(SWUPDATE_SOURCE, "download")
+            .var(URL, "https://h/u.swu")
+    }
+
+    #[test]
+    fn unset_source_is_the_daemon_of_swupdate_sh() {
+        let p = T::new().ok();
+        assert_eq!(p.mode.name(), "daemon");
+        assert_eq!(p.mode_origin, Origin::Default);
+    }
+
+    #[test]
+    fn file_mode_takes_update_file() {
+        let p = file_mode().ok();
+        match p.mode {
+            Mode::File { update_file } => {
+                assert_eq!(update_file.value, PathBuf::from("/data/u.swu"));
+                assert_eq!(update_file.name, UPDATE_FILE);
+            }
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn file_mode_without_update_file_is_an_error() {
+        let e = T::new().var(SWUPDATE_SOURCE, "file").err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(e.message.contains("needs UPDATE_FILE"), "{}", e.message);
+    }
+
+    #[test]
+    fn relative_update_file_is_an_error_at_its_line() {
+        let e = T::new()
+            .var(SWUPDATE_SOURCE, "file")
+            .var(UPDATE_FILE, "u.swu")
+            .err();
+        assert!(e.message.contains("not an absolute path"));
+        assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn unknown_source_is_an_error_at_its_line() {
+        let e = T::new().var(SWUPDATE_SOURCE, "usb").err();
+        let loc = e.location.unwrap();
+        assert_eq!(loc.file, PathBuf::from("/etc/swupdate/conf.d/10-x"));
+        assert!(e.message.contains("`usb` is not a mode"));
+    }
+
+    #[test]
+    fn empty_source_is_an_error_not_the_daemon() {
+        assert!(T::new().var(SWUPDATE_SOURCE, "").build().is_err());
+    }
+
+    #[test]
+    fn download_mode_takes_the_url_and_settings() {
+        let p = download_mode()
+            .var(SWUPDATE_DOWNLOAD_RETRIES, "0")
+            .var(SWUPDATE_DOWNLOAD_TIMEOUT, "30")
+            .ok();
+        match p.mode {
+            Mode::Download {
+                url,
+                retries,
+                timeout,
+            } => {
+                assert_eq!(url.unwrap().value.for_downloader(), "https://h/u.swu");
+                assert_eq!(retries.unwrap().value, 0);
+                assert_eq!(timeout.unwrap().value, 30);
+            }
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn download_without_url_is_an_error_on_the_device() {
+        let e = T::new().var(SWUPDATE_SOURCE, "download").err();
+        assert!(e.message.contains("needs URL"));
+        assert!(e.hint.unwrap().contains("descriptor.env"));
+    }
+
+    #[test]
+    fn download_without_url_passes_an_image_build_check() {
+        let mut t = T::new().var(SWUPDATE_SOURCE, "download");
+        t.stage = Stage::Image;
+        assert!(matches!(t.ok().mode, Mode::Download { url: None, .. }));
+    }
+
+    #[test]
+    fn bad_url_is_an_error_at_its_line() {
+        let e = T::new()
+            .var(SWUPDATE_SOURCE, "download")
+            .var(URL, "ftp://h/x")
+            .err();
+        assert!(e.message.starts_with("URL: the URL has the scheme"));
+        assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn credentials_with_blanks_are_an_error() {
+        let e = T::new()
+            .var(SWUPDATE_SOURCE, "download")
+            .var(URL, "https://u:a%20b@h/x")
+            .err();
+        assert!(e.message.contains("whitespace"));
+    }
+
+    #[test]
+    fn retries_must_be_a_whole_number() {
+        for bad in ["-1", "three", "1.5", "+3", " 3"] {
+            assert!(
+                download_mode()
+                    .var(SWUPDATE_DOWNLOAD_RETRIES, bad)
+                    .build()
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeout_must_be_positive() {
+        assert!(
+            download_mode()
+                .var(SWUPDATE_DOWNLOAD_TIMEOUT, "0")
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn daemon_takes_webserver_and_suricatta_strings() {
+        let p = T::new()
+            .var(SWUPDATE_WEBSERVER_ARGS, "-r /www  -p 8080 ")
+            .var(SWUPDATE_SURICATTA_ARGS, "-t default -u http://h -i dev")
+            .ok();
+        match p.mode {
+            Mode::Daemon {
+                webserver,
+                suricatta,
+            } => {
+                assert_eq!(webserver.unwrap().value, "-r /www -p 8080");
+                assert_eq!(suricatta.unwrap().value, "-t default -u http://h -i dev");
+            }
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_daemon_strings_are_not_passed() {
+        match T::new().ok().mode {
+            Mode::Daemon {
+                webserver,
+                suricatta,
+            } => assert!(webserver.is_none() && suricatta.is_none()),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn quotes_in_a_daemon_string_are_an_error() {
+        let e = T::new().var(SWUPDATE_WEBSERVER_ARGS, "-r '/tmp/a b'").err();
+        assert!(e.message.contains("does not parse quotes"));
+    }
+
+    #[test]
+    fn one_shot_mode_with_daemon_strings_is_an_error() {
+        let e = file_mode().var(SWUPDATE_WEBSERVER_ARGS, "-r /www").err();
+        assert!(e.message.contains("runs swupdate once"));
+    }
+
+    #[test]
+    fn update_file_override_selects_file_mode_over_anything() {
+        let mut t = download_mode().var(SWUPDATE_WEBSERVER_ARGS, "-r /www");
+        t.over = Some(Setting {
+            value: "/media/u.swu".into(),
+            origin: Origin::CommandLine("--update-file"),
+        });
+        let p = t.ok();
+        assert_eq!(p.mode.name(), "file");
+        assert_eq!(p.mode_origin, Origin::CommandLine("--update-file"));
+    }
+
+    #[test]
+    fn user_args_are_split_with_shell_quoting() {
+        let p = T::new().var(SWUPDATE_EXTRA_ARGS, "-e 'stable,copy 1'").ok();
+        assert_eq!(p.user_args[0].value, ["-v"]);
+        assert_eq!(p.user_args[1].value, ["-e", "stable,copy 1"]);
+    }
+
+    #[test]
+    fn empty_swupdate_args_drops_the_default_verbose() {
+        let p = T::new().var(SWUPDATE_ARGS, "").ok();
+        assert!(p.user_args.is_empty());
+    }
+
+    #[test]
+    fn unterminated_quote_in_user_args_is_an_error() {
+        let e = T::new().var(SWUPDATE_EXTRA_ARGS, "-e 'x").err();
+        assert!(e.message.contains("unterminated quote"));
+    }
+
+    #[test]
+    fn owned_option_in_user_args_is_an_error_with_the_variable_to_use() {
+        let e = T::new().var(SWUPDATE_ARGS, "-v -k /other.pem").err();
+        assert!(e.message.contains("set by the launcher"));
+        assert!(e.hint.unwrap().contains("SWUPDATE_PUBLIC_KEY"));
+    }
+
+    #[test]
+    fn public_key_is_taken_from_topology() {
+        let p = T::new().topo(SWUPDATE_PUBLIC_KEY, "/etc/k.pem").ok();
+        assert_eq!(p.public_key.unwrap().value, PathBuf::from("/etc/k.pem"));
+    }
+
+    #[test]
+    fn empty_public_key_means_none() {
+        assert!(
+            T::new()
+                .topo(SWUPDATE_PUBLIC_KEY, "")
+                .ok()
+                .public_key
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn relative_binary_is_an_error_naming_the_environment() {
+        let e = T::new().topo(SWUPDATE_BIN, "swupdate").err();
+        assert!(e.message.contains("(environment)"), "{}", e.message);
+    }
+
+    #[test]
+    fn paths_are_placed_under_the_root() {
+        let t = file_mode();
+        let p = build(&Inputs {
+            topology: &t.topology,
+            vars: &t.vars,
+            update_file_override: None,
+            root: &Root::new(Some("/img".into())),
+            stage: Stage::Device,
+        })
+        .unwrap();
+        assert_eq!(p.bin.value, PathBuf::from("/img/usr/bin/swupdate"));
+    }
+}

@@ -1,0 +1,196 @@
+//! What the user said, before it means anything: variables with their values and provenance.
+//!
+//! Nothing here is validated; [`crate::plan`] does that. Keeping the raw layer separate is what
+//! lets `explain` say, for every argument, which file and line asked for it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::envfile;
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The launcher's built-in default (README, "Configuration reference").
+    Default,
+    /// The process environment (systemd loaded it, or an operator set it).
+    Environment,
+    /// The EnvironmentFile.
+    EnvFile { path: PathBuf, line: usize },
+    /// A conf.d fragment.
+    Fragment { path: PathBuf, line: usize },
+    /// An option of this run (`--update-file`, `--update-medium`).
+    CommandLine(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::Environment => f.write_str("environment"),
+            Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
+                write!(f, "{}:{line}", path.display())
+            }
+            Origin::CommandLine(option) => write!(f, "command line {option}"),
+        }
+    }
+}
+
+/// One value of a variable, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// Variables in name order, each with every value it was given; the last one counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    vars: BTreeMap<String, Vec<Setting>>,
+}
+
+impl Settings {
+    pub fn set(&mut self, name: &str, value: impl Into<String>, origin: Origin) {
+        self.vars
+            .entry(name.to_string())
+            .or_default()
+            .push(Setting {
+                value: value.into(),
+                origin,
+            });
+    }
+
+    /// The value in force.
+    pub fn get(&self, name: &str) -> Option<&Setting> {
+        self.vars.get(name).and_then(|h| h.last())
+    }
+
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.get(name).map(|s| s.value.as_str())
+    }
+
+    /// Every value the variable had, first to last.
+    pub fn history(&self, name: &str) -> &[Setting] {
+        self.vars.get(name).map_or(&[], |h| h.as_slice())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+}
+
+/// The four topology variables of the EnvironmentFile.
+pub const SWUPDATE_BIN: &str = "SWUPDATE_BIN";
+pub const SWUPDATE_PUBLIC_KEY: &str = "SWUPDATE_PUBLIC_KEY";
+pub const SWUPDATE_CONF_DIR_LIB: &str = "SWUPDATE_CONF_DIR_LIB";
+pub const SWUPDATE_CONF_DIR_ETC: &str = "SWUPDATE_CONF_DIR_ETC";
+
+pub const TOPOLOGY: [&str; 4] = [
+    SWUPDATE_BIN,
+    SWUPDATE_PUBLIC_KEY,
+    SWUPDATE_CONF_DIR_LIB,
+    SWUPDATE_CONF_DIR_ETC,
+];
+
+/// Built-in topology for a device without an EnvironmentFile; the public key has none.
+pub fn topology_default(name: &str) -> Option<&'static str> {
+    match name {
+        SWUPDATE_BIN => Some("/usr/bin/swupdate"),
+        SWUPDATE_CONF_DIR_LIB => Some("/usr/lib/swupdate/conf.d"),
+        SWUPDATE_CONF_DIR_ETC => Some("/etc/swupdate/conf.d"),
+        _ => None,
+    }
+}
+
+/// Topology from defaults, the EnvironmentFile and the environment, in rising precedence:
+/// under systemd the environment holds what systemd loaded from the same file, plus whatever an
+/// operator overrode, so it wins. Other variables of the file are kept too (for `explain`).
+pub fn topology(
+    file: &[envfile::Assignment],
+    file_path: &std::path::Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Settings {
+    let mut s = Settings::default();
+    for name in TOPOLOGY {
+        if let Some(d) = topology_default(name) {
+            s.set(name, d, Origin::Default);
+        }
+    }
+    for a in file {
+        s.set(
+            &a.name,
+            a.value.clone(),
+            Origin::EnvFile {
+                path: file_path.to_path_buf(),
+                line: a.line,
+            },
+        );
+    }
+    for name in TOPOLOGY {
+        if let Some(v) = env(name) {
+            s.set(name, v, Origin::Environment);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn assign(name: &str, value: &str, line: usize) -> envfile::Assignment {
+        envfile::Assignment {
+            name: name.into(),
+            value: value.into(),
+            line,
+        }
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let s = topology(&[], Path::new("/f"), &|_| None);
+        assert_eq!(s.value(SWUPDATE_BIN), Some("/usr/bin/swupdate"));
+        assert_eq!(s.get(SWUPDATE_BIN).unwrap().origin, Origin::Default);
+        assert_eq!(s.value(SWUPDATE_PUBLIC_KEY), None);
+    }
+
+    #[test]
+    fn file_overrides_defaults_with_its_line() {
+        let s = topology(
+            &[assign(SWUPDATE_BIN, "/opt/sw", 4)],
+            Path::new("/f"),
+            &|_| None,
+        );
+        assert_eq!(s.value(SWUPDATE_BIN), Some("/opt/sw"));
+        assert_eq!(s.get(SWUPDATE_BIN).unwrap().origin.to_string(), "/f:4");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let s = topology(
+            &[assign(SWUPDATE_PUBLIC_KEY, "/file.pem", 1)],
+            Path::new("/f"),
+            &|n| (n == SWUPDATE_PUBLIC_KEY).then(|| "/env.pem".to_string()),
+        );
+        assert_eq!(s.value(SWUPDATE_PUBLIC_KEY), Some("/env.pem"));
+        assert_eq!(s.history(SWUPDATE_PUBLIC_KEY).len(), 2);
+    }
+
+    #[test]
+    fn last_duplicate_in_the_file_wins() {
+        let s = topology(
+            &[assign(SWUPDATE_BIN, "/a", 1), assign(SWUPDATE_BIN, "/b", 2)],
+            Path::new("/f"),
+            &|_| None,
+        );
+        assert_eq!(s.value(SWUPDATE_BIN), Some("/b"));
+    }
+
+    #[test]
+    fn unrelated_environment_variables_are_not_topology() {
+        let s = topology(&[], Path::new("/f"), &|_| Some("x".into()));
+        assert_eq!(s.names().count(), 4);
+    }
+}

@@ -1,0 +1,167 @@
+//! What the two configuration parsers share: positions, syntax errors, UTF-8 decoding with a
+//! position, and a character cursor that knows its line and column.
+
+use std::iter::Peekable;
+use std::str::Chars;
+
+/// A syntax error inside one file; the caller adds the file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl SyntaxError {
+    pub fn new(pos: Pos, message: impl Into<String>) -> Self {
+        SyntaxError {
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Decodes a whole file, or says where the first invalid byte is: both file formats are
+/// UTF-8 only, and a half-decoded file must not be half-applied.
+pub fn decode_utf8(bytes: &[u8]) -> Result<&str, SyntaxError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        // The valid prefix decodes, so counting its characters is exact.
+        let text = std::str::from_utf8(good).unwrap_or_default();
+        let line = text.matches('\n').count() + 1;
+        let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        SyntaxError::new(
+            Pos { line, column },
+            format!(
+                "invalid UTF-8 (byte 0x{:02x}); the file must be UTF-8",
+                bytes[e.valid_up_to()]
+            ),
+        )
+    })
+}
+
+/// A peekable character stream that tracks the position of the next character.
+#[derive(Clone)]
+pub struct Cursor<'a> {
+    chars: Peekable<Chars<'a>>,
+    pos: Pos,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Cursor {
+            chars: text.chars().peekable(),
+            pos: Pos { line: 1, column: 1 },
+        }
+    }
+
+    /// Position of the next character (or of the end of input).
+    pub fn pos(&self) -> Pos {
+        self.pos
+    }
+
+    pub fn peek(&mut self) -> Option<char> {
+        self.chars.peek().copied()
+    }
+
+    /// The character after the next one, without consuming anything.
+    pub fn peek2(&self) -> Option<char> {
+        let mut it = self.chars.clone();
+        it.next();
+        it.next()
+    }
+
+    pub fn bump(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        if c == '\n' {
+            self.pos.line += 1;
+            self.pos.column = 1;
+        } else {
+            self.pos.column += 1;
+        }
+        Some(c)
+    }
+
+    /// Consumes the next character if it is `c`.
+    pub fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The rest of the current line, without consuming it (for error messages).
+    pub fn rest_of_line(&self) -> String {
+        self.chars.clone().take_while(|&c| c != '\n').collect()
+    }
+}
+
+/// A portable shell variable name: what both sh and systemd accept.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+pub fn is_name_start(c: char) -> bool {
+    c == '_' || c.is_ascii_alphabetic()
+}
+
+pub fn is_name_char(c: char) -> bool {
+    c == '_' || c.is_ascii_alphanumeric()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_is_located_by_line_and_column() {
+        let e = decode_utf8(b"A=1\nB\xc3\xa9=\xff").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 4));
+        assert!(e.message.contains("0xff"), "{}", e.message);
+    }
+
+    #[test]
+    fn valid_utf8_decodes() {
+        assert_eq!(decode_utf8("é".as_bytes()).unwrap(), "é");
+    }
+
+    #[test]
+    fn cursor_tracks_lines_and_columns() {
+        let mut c = Cursor::new("ab\ncd");
+        c.bump();
+        c.bump();
+        assert_eq!(c.pos(), Pos { line: 1, column: 3 });
+        c.bump();
+        assert_eq!(c.pos(), Pos { line: 2, column: 1 });
+        assert_eq!(c.peek2(), Some('d'));
+        assert_eq!(c.rest_of_line(), "cd");
+    }
+
+    #[test]
+    fn names_follow_the_shell_rules() {
+        assert!(is_valid_name("_A1"));
+        assert!(!is_valid_name("1A"));
+        assert!(!is_valid_name("A-B"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name("É"));
+    }
+}
