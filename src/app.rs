@@ -98,22 +98,24 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Some(Command::Check { static_only: true }) => Stage::Image,
         _ => Stage::Device,
     };
-    let outcome = plan_and_argv(&loaded, over, &root, stage).and_then(|(plan, groups)| {
-        inputs::check(
-            &plan,
-            stage,
-            matches!(cli.command, Some(Command::Check { .. })),
-        )?;
-        Ok((plan, groups))
-    });
+    let outcome = plan_and_argv(&loaded, over, &root, stage);
+    let is_check = matches!(cli.command, Some(Command::Check { .. }));
+    let inputs = match &outcome {
+        Ok((plan, _)) => inputs::check(plan, stage, is_check),
+        Err(_) => Ok(()),
+    };
 
     match cli.command {
         Some(Command::Explain) => {
-            print!("{}", explain::render(&loaded, &outcome));
-            outcome.map(|_| ())
+            print!(
+                "{}",
+                explain::render(&loaded, &outcome, inputs.as_ref().err())
+            );
+            outcome.and(inputs)
         }
         Some(Command::Check { .. }) => {
             let (plan, groups) = outcome?;
+            inputs?;
             let files = loaded
                 .files
                 .iter()
@@ -133,6 +135,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         }
         Some(Command::Run) | None => {
             let (plan, groups) = outcome?;
+            inputs?;
             let argv = argv::flatten(&groups);
             if cli.print_argv {
                 println!("{}", argv::shell_line(&argv));

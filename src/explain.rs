@@ -55,7 +55,7 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
         let note = if used.contains(&name) {
             ""
         } else {
-            "   (not used by the launcher)"
+            "   (not read by the launcher; fragments may expand it)"
         };
         let _ = writeln!(
             out,
@@ -75,7 +75,12 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
 }
 
 /// The report; `outcome` is the plan and argv, or why there are none.
-pub fn render(loaded: &Loaded, outcome: &Result<(Plan, Vec<Group>), Error>) -> String {
+/// `inputs` is the problem with the files the plan names, if any.
+pub fn render(
+    loaded: &Loaded,
+    outcome: &Result<(Plan, Vec<Group>), Error>,
+    inputs: Option<&Error>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -164,6 +169,9 @@ pub fn render(loaded: &Loaded, outcome: &Result<(Plan, Vec<Group>), Error>) -> S
                     .map(|(n, o)| format!("{n} ({o})"))
                     .collect();
                 let _ = writeln!(out, "  {words}\n      because {}", why.join(", "));
+            }
+            if let Some(e) = inputs {
+                let _ = writeln!(out, "\nswupdate would not be started:\n  {e}");
             }
         }
         Err(e) => {

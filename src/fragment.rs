@@ -97,14 +97,29 @@ impl Parser<'_, '_> {
 
     /// A simple command made only of assignments, optionally behind `export`.
     fn statement(&mut self) -> Result<(), SyntaxError> {
+        let export = self.peek_word_is("export");
+        if !export {
+            return self.assignments(None);
+        }
+        for _ in 0.."export".len() {
+            self.cur.bump();
+        }
+        // `export` is a command: sh expands all its words before it assigns any of them, so
+        // `export A=1 B=$A` gives B the value A had before the line.
+        let mut pending = Vec::new();
+        self.assignments(Some(&mut pending))?;
+        self.out.append(&mut pending);
+        Ok(())
+    }
+
+    /// The assignments of one line; with `export` they are collected in `pending`.
+    fn assignments(
+        &mut self,
+        mut pending: Option<&mut Vec<Assignment>>,
+    ) -> Result<(), SyntaxError> {
         let start = self.cur.pos();
         let line_text = self.cur.rest_of_line();
-        let export = self.peek_word_is("export");
-        if export {
-            for _ in 0.."export".len() {
-                self.cur.bump();
-            }
-        }
+        let export = pending.is_some();
         let mut first = !export;
         loop {
             self.skip_blanks();
@@ -124,11 +139,15 @@ impl Parser<'_, '_> {
             let pos = self.cur.pos();
             if let Some(name) = self.assignment_name() {
                 let value = self.word(Ctx::Value)?;
-                self.out.push(Assignment {
+                let a = Assignment {
                     name,
                     value,
                     line: pos.line,
-                });
+                };
+                match pending.as_deref_mut() {
+                    Some(p) => p.push(a),
+                    None => self.out.push(a),
+                }
             } else if export && self.export_name().is_some() {
                 // `export NAME`: everything is passed on anyway.
             } else if first {
@@ -569,6 +588,11 @@ mod tests {
     #[test]
     fn export_of_several_assignments() {
         assert_eq!(vars("export A=1 B=2\n").len(), 2);
+    }
+
+    #[test]
+    fn export_expands_all_its_words_before_assigning_as_sh_does() {
+        assert_eq!(vars("A=0\nexport A=1 B=$A\n")[2], ("B".into(), "0".into()));
     }
 
     #[test]

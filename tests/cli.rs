@@ -1,0 +1,419 @@
+//! The built binary on temporary device trees (`--root`): what a person or the service sees.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A device's root file system in a temp dir.
+struct Root {
+    dir: tempfile::TempDir,
+}
+
+impl Root {
+    fn new() -> Root {
+        Root {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn host(&self, device: &str) -> PathBuf {
+        self.path().join(device.trim_start_matches('/'))
+    }
+
+    fn write(&self, device: &str, text: &str) -> &Root {
+        let p = self.host(device);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+        self
+    }
+
+    fn lib(&self, name: &str, text: &str) -> &Root {
+        self.write(&format!("/usr/lib/swupdate/conf.d/{name}"), text)
+    }
+
+    fn etc(&self, name: &str, text: &str) -> &Root {
+        self.write(&format!("/etc/swupdate/conf.d/{name}"), text)
+    }
+
+    fn symlink(&self, target: &str, device: &str) -> &Root {
+        let p = self.host(device);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).unwrap();
+        self
+    }
+
+    fn executable(&self, device: &str) -> &Root {
+        self.write(device, "#!/bin/sh\nexit 0\n");
+        fs::set_permissions(self.host(device), fs::Permissions::from_mode(0o755)).unwrap();
+        self
+    }
+
+    /// A device with swupdate, a key and an update file in place, in file mode.
+    fn file_mode() -> Root {
+        let r = Root::new();
+        r.executable("/usr/bin/swupdate")
+            .write("/etc/swupdate/public.pem", "key")
+            .write("/data/update.swu", "swu")
+            .write(
+                "/etc/default/swupdate",
+                "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\n",
+            )
+            .lib(
+                "10-source",
+                "SWUPDATE_SOURCE=file\nUPDATE_FILE=/data/update.swu\n",
+            );
+        r
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_swupdate-launcher"));
+        cmd.arg("--root").arg(self.path()).args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SWUPDATE_") || k == "URL" || k == "UPDATE_FILE" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output().unwrap()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+#[test]
+fn print_argv_prints_the_exact_argv_shell_quoted() {
+    let r = Root::file_mode();
+    r.etc("50-extra", "SWUPDATE_EXTRA_ARGS=\"-e 'stable,copy 1'\"\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = r.path().display();
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{p}/usr/bin/swupdate -k {p}/etc/swupdate/public.pem -v -e 'stable,copy 1' -i {p}/data/update.swu\n"
+        )
+    );
+}
+
+#[test]
+fn check_accepts_a_complete_configuration() {
+    let o = Root::file_mode().run(&["check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ok: file mode"), "{}", stdout(&o));
+}
+
+#[test]
+fn check_refuses_a_missing_update_file_with_66() {
+    let r = Root::file_mode();
+    fs::remove_file(r.host("/data/update.swu")).unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 66);
+    assert!(
+        stderr(&o).contains("update file (UPDATE_FILE"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn static_check_accepts_a_missing_update_file() {
+    let r = Root::file_mode();
+    fs::remove_file(r.host("/data/update.swu")).unwrap();
+    assert_eq!(code(&r.run(&["check", "--static"])), 0);
+}
+
+#[test]
+fn missing_key_is_refused_with_66_naming_it() {
+    let r = Root::file_mode();
+    fs::remove_file(r.host("/etc/swupdate/public.pem")).unwrap();
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 66);
+    assert!(stderr(&o).contains("public.pem"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_refuses_a_missing_binary_with_127() {
+    let r = Root::file_mode();
+    fs::remove_file(r.host("/usr/bin/swupdate")).unwrap();
+    assert_eq!(code(&r.run(&["check"])), 127);
+}
+
+#[test]
+fn a_fragment_syntax_error_names_file_line_and_column_with_65() {
+    let r = Root::file_mode();
+    r.etc("30-bad", "A=1\nB=\"x $(date)\"\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 65);
+    let e = stderr(&o);
+    assert!(
+        e.contains("etc/swupdate/conf.d/30-bad:2:6: command substitution"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty(), "nothing printed as argv");
+}
+
+#[test]
+fn meta_swupdate_start_progress_fragment_is_refused_with_advice() {
+    let r = Root::file_mode();
+    r.lib(
+        "90-start-progress",
+        "exec /usr/bin/swupdate-progress -w -p -r &\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("90-start-progress:1:1:"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("swupdate-progress.service"));
+}
+
+#[test]
+fn a_dev_null_symlink_in_etc_masks_the_lib_fragment() {
+    let r = Root::file_mode();
+    r.lib(
+        "90-start-progress",
+        "exec /usr/bin/swupdate-progress -w -p -r &\n",
+    );
+    r.symlink("/dev/null", "/etc/swupdate/conf.d/90-start-progress");
+    assert_eq!(code(&r.run(&["check"])), 0);
+}
+
+#[test]
+fn an_empty_etc_file_masks_the_lib_fragment() {
+    let r = Root::file_mode();
+    r.lib("20-x", "SWUPDATE_ARGS=-q\n").etc("20-x", "");
+    let o = r.run(&["--print-argv"]);
+    assert!(stdout(&o).contains(" -v "), "{}", stdout(&o));
+}
+
+#[test]
+fn etc_fragment_shadows_lib_fragment_of_the_same_name() {
+    let r = Root::file_mode();
+    r.lib("20-args", "SWUPDATE_ARGS=\"-l 2\"\n")
+        .etc("20-args", "SWUPDATE_ARGS=\"-l 5\"\n");
+    let o = r.run(&["--print-argv"]);
+    assert!(stdout(&o).contains(" -l 5 "), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("-l 2"));
+}
+
+#[test]
+fn later_names_override_earlier_ones_across_directories() {
+    let r = Root::file_mode();
+    r.etc("15-args", "SWUPDATE_ARGS=\"-l 3\"\n")
+        .lib("20-args", "SWUPDATE_ARGS=\"-l 4\"\n");
+    assert!(stdout(&r.run(&["--print-argv"])).contains(" -l 4 "));
+}
+
+#[test]
+fn hidden_temp_files_and_leftovers_are_not_read() {
+    let r = Root::file_mode();
+    r.etc(".descriptor.env.XXXX", "garbage $(\n")
+        .etc("10-source.dpkg-old", "garbage `\n")
+        .etc("10-source~", "garbage ;\n");
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("(hidden file)"));
+    assert!(stdout(&o).contains("(dpkg leftover)"));
+}
+
+#[test]
+fn an_unreadable_fragment_is_an_io_error_74() {
+    let r = Root::file_mode();
+    r.symlink("/nonexistent/x", "/etc/swupdate/conf.d/40-dangling");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 74);
+    assert!(stderr(&o).contains("40-dangling"), "{}", stderr(&o));
+}
+
+#[test]
+fn topology_set_in_conf_d_is_refused() {
+    let r = Root::file_mode();
+    r.etc("50-key", "SWUPDATE_PUBLIC_KEY=/tmp/other.pem\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("50-key:1: SWUPDATE_PUBLIC_KEY is path topology"));
+}
+
+#[test]
+fn the_environment_wins_over_the_environment_file() {
+    let r = Root::file_mode();
+    r.write("/etc/other.pem", "k");
+    let o = r.run_env(
+        &["--print-argv"],
+        &[("SWUPDATE_PUBLIC_KEY", "/etc/other.pem")],
+    );
+    assert!(stdout(&o).contains("/etc/other.pem"), "{}", stdout(&o));
+}
+
+#[test]
+fn missing_default_environment_file_means_built_in_defaults() {
+    let r = Root::new();
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("{}/usr/bin/swupdate -v\n", r.path().display())
+    );
+}
+
+#[test]
+fn missing_explicit_environment_file_is_66() {
+    let o = Root::new().run(&["--env-file", "/etc/nope", "check"]);
+    assert_eq!(code(&o), 66);
+}
+
+#[test]
+fn environment_file_syntax_error_is_65_with_its_line() {
+    let r = Root::file_mode();
+    r.write(
+        "/etc/default/swupdate",
+        "SWUPDATE_BIN=/usr/bin/swupdate\nexport X=1\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("etc/default/swupdate:2:1:"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn update_file_option_overrides_the_configuration() {
+    let r = Root::file_mode();
+    r.write("/media/other.swu", "x");
+    let o = r.run(&["--update-file", "/media/other.swu", "--print-argv"]);
+    assert!(
+        stdout(&o).ends_with(&format!("-i {}/media/other.swu\n", r.path().display())),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn update_medium_installs_its_only_swu() {
+    let r = Root::file_mode();
+    r.write("/run/media/sda1/fw-2.0.swu", "x")
+        .write("/run/media/sda1/notes.txt", "x");
+    let o = r.run(&["--update-medium", "/run/media/sda1", "--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("/run/media/sda1/fw-2.0.swu"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn update_medium_with_two_updates_is_refused() {
+    let r = Root::file_mode();
+    r.write("/m/a.swu", "x").write("/m/b.swu", "x");
+    let o = r.run(&["--update-medium", "/m", "--print-argv"]);
+    assert_eq!(code(&o), 66);
+    assert!(stderr(&o).contains("a.swu, b.swu"), "{}", stderr(&o));
+}
+
+#[test]
+fn download_mode_needs_the_agents_url_on_the_device_but_not_at_image_build() {
+    let r = Root::file_mode();
+    r.etc("10-source", "SWUPDATE_SOURCE=download\n");
+    assert_eq!(code(&r.run(&["check"])), 65);
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("URL not written yet"));
+}
+
+#[test]
+fn explain_says_why_each_argument_is_there() {
+    let r = Root::file_mode();
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let p = r.path().display();
+    assert!(
+        out.contains(&format!(
+            "because SWUPDATE_SOURCE ({p}/usr/lib/swupdate/conf.d/10-source:1), UPDATE_FILE ({p}/usr/lib/swupdate/conf.d/10-source:2)"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("because SWUPDATE_ARGS (default)"), "{out}");
+    assert!(out.contains(&format!(
+        "because SWUPDATE_PUBLIC_KEY ({p}/etc/default/swupdate:1)"
+    )));
+}
+
+#[test]
+fn explain_of_a_broken_configuration_says_why_and_fails() {
+    let r = Root::file_mode();
+    r.etc("10-source", "SWUPDATE_SOURCE=usb\n");
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 65);
+    assert!(stdout(&o).contains("swupdate would not be started"));
+    assert!(stdout(&o).contains("`usb` is not a mode"));
+}
+
+#[test]
+fn secrets_in_the_url_never_reach_explain_or_errors() {
+    let r = Root::file_mode();
+    r.etc("10-source", "SWUPDATE_SOURCE=download\n").etc(
+        "descriptor.env",
+        "URL=https://user:secret@host/x.swu?token=abc\n",
+    );
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let all = stdout(&o) + &stderr(&o);
+    assert!(!all.contains("secret") && !all.contains("abc"), "{all}");
+    assert!(all.contains("-a ***"), "{all}");
+
+    r.etc("50-bad", "SWUPDATE_DOWNLOAD_RETRIES=x\n");
+    let o = r.run(&["explain"]);
+    let all = stdout(&o) + &stderr(&o);
+    assert!(!all.contains("secret") && !all.contains("abc"), "{all}");
+}
+
+#[test]
+fn bad_command_line_is_64() {
+    let o = Root::new().run(&["--frobnicate"]);
+    assert_eq!(code(&o), 64);
+}
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let o = Root::new().run(&["--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains("65   configuration error"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn version_is_printed() {
+    let o = Root::new().run(&["--version"]);
+    assert_eq!(
+        stdout(&o),
+        format!("swupdate-launcher {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
