@@ -9,10 +9,14 @@ use crate::exec;
 use crate::explain;
 use crate::inputs;
 use crate::load::{self, Loaded, Request};
+use crate::lock;
+use crate::logging::{Level, Logger};
 use crate::medium;
+use crate::notify;
 use crate::plan::{self, Inputs, Mode, Plan, Stage};
 use crate::rootfs::Root;
 use crate::settings::{Origin, Setting};
+use crate::url::redact_text;
 
 fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
     p.to_str()
@@ -85,15 +89,76 @@ fn announcement(plan: &Plan) -> String {
     }
 }
 
-pub fn run(cli: Cli) -> Result<(), Error> {
-    let root = Root::new(cli.root.clone());
+/// Journal fields that say what the launcher is about to do.
+fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
+    let mut f = vec![("SWUPDATE_MODE", plan.mode.name().to_string())];
+    match &plan.mode {
+        Mode::File { update_file } => f.push((
+            "SWUPDATE_UPDATE_FILE",
+            update_file.value.display().to_string(),
+        )),
+        Mode::Download { url: Some(u), .. } => f.push(("SWUPDATE_URL", u.value.redacted())),
+        _ => {}
+    }
+    f
+}
+
+/// Journal fields that locate an error.
+fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
+    let mut f = vec![("EXIT_CODE", e.exit_code().to_string())];
+    if let Some(l) = &e.location {
+        f.push(("CONFIG_FILE", l.file.display().to_string()));
+        f.push(("CONFIG_LINE", l.line.to_string()));
+        if let Some(c) = l.column {
+            f.push(("CONFIG_COLUMN", c.to_string()));
+        }
+    } else if let Some(p) = &e.path {
+        f.push(("CONFIG_FILE", p.display().to_string()));
+    }
+    if let Some(h) = &e.hint {
+        f.push(("HINT", h.clone()));
+    }
+    f
+}
+
+/// Runs the command line; reports any failure (stderr or journal, and STATUS/ERRNO for the
+/// service) and returns the exit code.
+pub fn run(cli: Cli) -> u8 {
     let env = |n: &str| std::env::var(n).ok();
+    let service = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
+    let logger = if service {
+        Logger::for_service(&env)
+    } else {
+        Logger::for_terminal()
+    };
+    match execute(&cli, &env, &logger) {
+        Ok(()) => 0,
+        Err(e) => {
+            let summary = redact_text(&e.summary());
+            if logger.is_journal() {
+                logger.log(Level::Error, &summary, &error_fields(&e));
+            } else {
+                logger.log(Level::Error, &e.to_string(), &[]);
+            }
+            if service {
+                let _ = notify::send(
+                    env("NOTIFY_SOCKET").as_deref(),
+                    &notify::failure(&format!("not started: {summary}"), e.kind),
+                );
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
+    let root = Root::new(cli.root.clone());
     let loaded = load::load(&Request {
         env_file: cli.env_file.as_deref(),
         root: &root,
-        env: &env,
+        env,
     })?;
-    let over = update_file_override(&cli, &root)?;
+    let over = update_file_override(cli, &root)?;
     let stage = match cli.command {
         Some(Command::Check { static_only: true }) => Stage::Image,
         _ => Stage::Device,
@@ -141,7 +206,11 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 println!("{}", argv::shell_line(&argv));
                 return Ok(());
             }
-            eprintln!("swupdate-launcher: {}", announcement(&plan));
+            let held = lock::acquire(&root.host(std::path::Path::new(lock::LOCK_FILE)))?;
+            let what = announcement(&plan);
+            logger.log(Level::Info, &what, &plan_fields(&plan));
+            let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+            held.hand_over();
             Err(exec::exec(&argv))
         }
     }
