@@ -23,6 +23,24 @@ pub enum Kind {
     ExecFailed,
     /// swupdate is not there.
     ExecNotFound,
+    /// Download preflight: the server's name does not resolve.
+    PreflightDns,
+    /// Download preflight: the connection is refused or the network unreachable.
+    PreflightConnect,
+    /// Download preflight: no answer within the configured time.
+    PreflightTimeout,
+    /// Download preflight: TLS failed (unknown CA, wrong host name, expired certificate).
+    PreflightTls,
+    /// Download preflight: 401 or 403.
+    PreflightDenied,
+    /// Download preflight: 404 or 410.
+    PreflightNotFound,
+    /// Download preflight: 5xx or 429 until the retry budget ran out.
+    PreflightServer,
+    /// Download preflight: the answer cannot be an update (content type, length).
+    PreflightNotAnUpdate,
+    /// Download preflight: more redirects than allowed.
+    PreflightRedirects,
 }
 
 impl Kind {
@@ -36,6 +54,15 @@ impl Kind {
             Kind::Busy => 75,
             Kind::ExecFailed => 126,
             Kind::ExecNotFound => 127,
+            Kind::PreflightDns => 80,
+            Kind::PreflightConnect => 81,
+            Kind::PreflightTimeout => 82,
+            Kind::PreflightTls => 83,
+            Kind::PreflightDenied => 84,
+            Kind::PreflightNotFound => 85,
+            Kind::PreflightServer => 86,
+            Kind::PreflightNotAnUpdate => 87,
+            Kind::PreflightRedirects => 88,
         }
     }
 }
@@ -135,6 +162,15 @@ mod tests {
             Kind::Busy,
             Kind::ExecFailed,
             Kind::ExecNotFound,
+            Kind::PreflightDns,
+            Kind::PreflightConnect,
+            Kind::PreflightTimeout,
+            Kind::PreflightTls,
+            Kind::PreflightDenied,
+            Kind::PreflightNotFound,
+            Kind::PreflightServer,
+            Kind::PreflightNotAnUpdate,
+            Kind::PreflightRedirects,
         ];
         let codes: Vec<u8> = all.iter().map(|k| k.exit_code()).collect();
         for (i, c) in codes.iter().enumerate() {

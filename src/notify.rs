@@ -48,6 +48,15 @@ pub fn errno(kind: Kind) -> i32 {
         Kind::Io => libc::EIO,
         Kind::Busy => libc::EBUSY,
         Kind::ExecFailed => libc::EACCES,
+        Kind::PreflightDns => libc::EHOSTUNREACH,
+        Kind::PreflightConnect => libc::ECONNREFUSED,
+        Kind::PreflightTimeout => libc::ETIMEDOUT,
+        Kind::PreflightTls => libc::EPROTO,
+        Kind::PreflightDenied => libc::EACCES,
+        Kind::PreflightNotFound => libc::ENOENT,
+        Kind::PreflightServer => libc::EAGAIN,
+        Kind::PreflightNotAnUpdate => libc::EBADMSG,
+        Kind::PreflightRedirects => libc::ELOOP,
     }
 }
 
