@@ -25,4 +25,5 @@ pub mod rootfs;
 pub mod settings;
 pub mod swupdate_options;
 pub mod syntax;
+pub mod trust;
 pub mod url;

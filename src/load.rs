@@ -16,6 +16,7 @@ use crate::settings::{
     self, Origin, SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, Settings, TOPOLOGY,
 };
 use crate::syntax::SyntaxError;
+use crate::trust::{self, Policy, Role};
 
 pub const DEFAULT_ENV_FILE: &str = "/etc/default/swupdate";
 
@@ -50,6 +51,13 @@ pub struct Loaded {
     pub conf_dirs: [(Dir, PathBuf, bool); 2],
     pub files: Vec<ConfFile>,
     pub vars: Settings,
+}
+
+impl Loaded {
+    /// The etc conf.d directory (host path): where the agent hands over.
+    pub fn etc_dir(&self) -> &Path {
+        &self.conf_dirs[1].1
+    }
 }
 
 fn located(e: SyntaxError, file: &Path) -> Error {
@@ -121,6 +129,26 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         })
         .collect();
 
+    let policy = trust_policy(&topology)?;
+    if let Some(policy) = &policy {
+        if found {
+            trust::check(&env_path, Role::Image, policy)?;
+        }
+        for (dir, path, exists) in [
+            (Dir::Lib, &lib_dir, lib.is_some()),
+            (Dir::Etc, &etc_dir, etc.is_some()),
+        ] {
+            if exists {
+                trust::check(path, role_of(dir, None), policy)?;
+            }
+        }
+        for f in &files {
+            if matches!(f.verdict, Verdict::Read | Verdict::Mask) {
+                trust::check(&f.path, role_of(f.dir, f.path.file_name()), policy)?;
+            }
+        }
+    }
+
     let mut vars = Settings::default();
     for (name, value) in SCRIPT_DEFAULTS {
         vars.set(name, value, Origin::Default);
@@ -142,7 +170,20 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
             };
             fragment::evaluate(&bytes, &lookup).map_err(|e| located(e, &f.path))?
         };
+        let handoff = role_of(f.dir, f.path.file_name()) == Role::Handoff;
         for a in assignments {
+            if handoff && !HANDOFF.contains(&a.name.as_str()) {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("{DESCRIPTOR} may only set {}, not {}", HANDOFF.join(", "), a.name),
+                )
+                .at(Location {
+                    file: f.path.clone(),
+                    line: a.line,
+                    column: None,
+                })
+                .hint("the management agent hands over what to install; how it is verified belongs to the image"));
+            }
             if TOPOLOGY.contains(&a.name.as_str()) {
                 return Err(Error::new(
                     Kind::Config,
@@ -184,6 +225,47 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         files,
         vars,
     })
+}
+
+/// The management agent's file in the etc directory.
+pub const DESCRIPTOR: &str = "descriptor.env";
+/// What the agent may set in it: what to install, nothing about how.
+pub const HANDOFF: [&str; 1] = ["URL"];
+
+/// The etc directory and the agent's descriptor are the agent's to write; the rest the image's.
+fn role_of(dir: Dir, name: Option<&std::ffi::OsStr>) -> Role {
+    match (dir, name) {
+        (Dir::Etc, None) => Role::Handoff,
+        (Dir::Etc, Some(n)) if n == DESCRIPTOR => Role::Handoff,
+        _ => Role::Image,
+    }
+}
+
+/// The ownership policy, or `None` when SWUPDATE_STRICT_MODES=no.
+fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
+    let uid = |name: &str| -> Result<Option<u32>, Error> {
+        match topology.get(name).filter(|s| !s.value.is_empty()) {
+            None => Ok(None),
+            Some(s) => s.value.parse::<u32>().map(Some).map_err(|_| {
+                crate::plan::setting_error(name, s, format!("`{}` is not a numeric uid", s.value))
+            }),
+        }
+    };
+    match topology.get(trust::SWUPDATE_STRICT_MODES) {
+        Some(s) if s.value == "no" => return Ok(None),
+        Some(s) if s.value != "yes" => {
+            return Err(crate::plan::setting_error(
+                trust::SWUPDATE_STRICT_MODES,
+                s,
+                format!("`{}` is neither yes nor no", s.value),
+            ));
+        }
+        _ => {}
+    }
+    Ok(Some(Policy {
+        trusted_uid: uid(trust::SWUPDATE_TRUSTED_UID)?.unwrap_or(0),
+        agent_uid: uid(trust::SWUPDATE_AGENT_UID)?,
+    }))
 }
 
 /// Lists a conf.d directory; `None` when it does not exist (that is fine).

@@ -20,9 +20,13 @@ pub const SWUPDATE_ARGS: &str = "SWUPDATE_ARGS";
 pub const SWUPDATE_EXTRA_ARGS: &str = "SWUPDATE_EXTRA_ARGS";
 pub const SWUPDATE_WEBSERVER_ARGS: &str = "SWUPDATE_WEBSERVER_ARGS";
 pub const SWUPDATE_SURICATTA_ARGS: &str = "SWUPDATE_SURICATTA_ARGS";
+pub const SWUPDATE_ALLOW_HTTP: &str = "SWUPDATE_ALLOW_HTTP";
+
+/// Longest URL accepted: far beyond any real artifact URL, short of abuse.
+pub const MAX_URL_LEN: usize = 4096;
 
 /// The conf.d variables the launcher reads.
-pub const VOCABULARY: [&str; 9] = [
+pub const VOCABULARY: [&str; 10] = [
     SWUPDATE_SOURCE,
     UPDATE_FILE,
     URL,
@@ -32,6 +36,7 @@ pub const VOCABULARY: [&str; 9] = [
     SWUPDATE_EXTRA_ARGS,
     SWUPDATE_WEBSERVER_ARGS,
     SWUPDATE_SURICATTA_ARGS,
+    SWUPDATE_ALLOW_HTTP,
 ];
 
 /// Values `swupdate.sh` assigned before it read conf.d (fragments may expand them), less the
@@ -287,10 +292,36 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
             let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
                 .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
                 .transpose()?;
+            let allow_http = match non_empty(vars, SWUPDATE_ALLOW_HTTP) {
+                None => false,
+                Some(s) if s.value == "yes" => true,
+                Some(s) if s.value == "no" => false,
+                Some(s) => {
+                    return Err(setting_error(
+                        SWUPDATE_ALLOW_HTTP,
+                        s,
+                        format!("`{}` is neither yes nor no", s.value),
+                    ));
+                }
+            };
             let url = match non_empty(vars, URL) {
                 Some(s) => {
+                    if s.value.len() > MAX_URL_LEN {
+                        return Err(setting_error(
+                            URL,
+                            s,
+                            format!(
+                                "is {} bytes long; at most {MAX_URL_LEN} are accepted",
+                                s.value.len()
+                            ),
+                        ));
+                    }
                     let u = Url::parse(&s.value)
                         .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
+                    if u.scheme() == "http" && !allow_http {
+                        return Err(setting_error(URL, s, format!("plain http ({}) is not allowed", u.redacted()))
+                            .hint("use https, or set SWUPDATE_ALLOW_HTTP=yes in the image's conf.d if the artifact is verified by its signature alone"));
+                    }
                     u.credentials()
                         .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
                     Some(traced(u, URL, s))
@@ -394,6 +425,41 @@ mod tests {
         T::new()
             .var(SWUPDATE_SOURCE, "download")
             .var(URL, "https://h/u.swu")
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_allowed() {
+        let e = T::new()
+            .var(SWUPDATE_SOURCE, "download")
+            .var(URL, "http://h/u.swu")
+            .err();
+        assert!(e.message.contains("plain http"), "{}", e.message);
+        let p = T::new()
+            .var(SWUPDATE_SOURCE, "download")
+            .var(SWUPDATE_ALLOW_HTTP, "yes")
+            .var(URL, "http://h/u.swu")
+            .ok();
+        assert_eq!(p.mode.name(), "download");
+    }
+
+    #[test]
+    fn allow_http_takes_yes_or_no_only() {
+        assert!(
+            download_mode()
+                .var(SWUPDATE_ALLOW_HTTP, "1")
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn overlong_urls_are_refused() {
+        let long = format!("https://h/{}", "a".repeat(MAX_URL_LEN));
+        let e = T::new()
+            .var(SWUPDATE_SOURCE, "download")
+            .var(URL, &long)
+            .err();
+        assert!(e.message.contains("bytes long"));
     }
 
     #[test]

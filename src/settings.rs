@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::envfile;
+use crate::trust;
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,19 +87,27 @@ pub const SWUPDATE_PUBLIC_KEY: &str = "SWUPDATE_PUBLIC_KEY";
 pub const SWUPDATE_CONF_DIR_LIB: &str = "SWUPDATE_CONF_DIR_LIB";
 pub const SWUPDATE_CONF_DIR_ETC: &str = "SWUPDATE_CONF_DIR_ETC";
 
-pub const TOPOLOGY: [&str; 4] = [
+/// The EnvironmentFile's variables: the paths, and who is trusted to write configuration
+/// (which a fragment must never be able to change, hence here).
+pub const TOPOLOGY: [&str; 7] = [
     SWUPDATE_BIN,
     SWUPDATE_PUBLIC_KEY,
     SWUPDATE_CONF_DIR_LIB,
     SWUPDATE_CONF_DIR_ETC,
+    trust::SWUPDATE_STRICT_MODES,
+    trust::SWUPDATE_TRUSTED_UID,
+    trust::SWUPDATE_AGENT_UID,
 ];
 
-/// Built-in topology for a device without an EnvironmentFile; the public key has none.
+/// Built-in topology for a device without an EnvironmentFile; the public key and the agent
+/// have none.
 pub fn topology_default(name: &str) -> Option<&'static str> {
     match name {
         SWUPDATE_BIN => Some("/usr/bin/swupdate"),
         SWUPDATE_CONF_DIR_LIB => Some("/usr/lib/swupdate/conf.d"),
         SWUPDATE_CONF_DIR_ETC => Some("/etc/swupdate/conf.d"),
+        trust::SWUPDATE_STRICT_MODES => Some("yes"),
+        trust::SWUPDATE_TRUSTED_UID => Some("0"),
         _ => None,
     }
 }
@@ -191,6 +200,6 @@ mod tests {
     #[test]
     fn unrelated_environment_variables_are_not_topology() {
         let s = topology(&[], Path::new("/f"), &|_| Some("x".into()));
-        assert_eq!(s.names().count(), 4);
+        assert_eq!(s.names().count(), TOPOLOGY.len());
     }
 }

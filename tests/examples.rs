@@ -57,6 +57,11 @@ fn check(example: &str, extra: &[&str]) -> String {
         .env_remove("UPDATE_FILE")
         .env_remove("SWUPDATE_SOURCE")
         .env_remove("SWUPDATE_EXTRA_ARGS")
+        // SAFETY: getuid has no preconditions.
+        .env(
+            "SWUPDATE_TRUSTED_UID",
+            unsafe { libc::getuid() }.to_string(),
+        )
         .output()
         .unwrap();
     assert!(

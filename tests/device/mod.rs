@@ -97,6 +97,12 @@ impl Root {
             cmd.env_remove(k);
         }
         cmd.env("SWUPDATE_LAUNCHER_JOURNAL_SOCKET", "/nonexistent/journal");
+        // The files were written by whoever runs the tests; that user is the "image" here.
+        // SAFETY: getuid has no preconditions.
+        cmd.env(
+            "SWUPDATE_TRUSTED_UID",
+            unsafe { libc::getuid() }.to_string(),
+        );
         cmd.envs(env.iter().copied());
         cmd
     }

@@ -1,0 +1,197 @@
+//! The management agent's handoff: what descriptor.env may say, who may have written the
+//! configuration, and what happens to a descriptor once it was used.
+
+mod device;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use device::Root;
+
+fn download_device() -> Root {
+    let r = Root::file_mode();
+    r.lib("10-source", "SWUPDATE_SOURCE=download\n")
+        .etc("descriptor.env", "URL=https://updates.example.com/fw.swu\n");
+    r
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_descriptor_with_only_the_url_is_accepted() {
+    let o = download_device().run(&["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn a_descriptor_setting_anything_else_is_refused() {
+    for var in [
+        "SWUPDATE_PUBLIC_KEY=/tmp/k.pem",
+        "SWUPDATE_EXTRA_ARGS=-v",
+        "SWUPDATE_ARGS=",
+        "SWUPDATE_BIN=/tmp/evil",
+        "SWUPDATE_SOURCE=file",
+        "UPDATE_FILE=/tmp/x.swu",
+        "SWUPDATE_ALLOW_HTTP=yes",
+        "SWUPDATE_STRICT_MODES=no",
+    ] {
+        let r = download_device();
+        r.etc(
+            "descriptor.env",
+            &format!("URL=https://updates.example.com/fw.swu\n{var}\n"),
+        );
+        let o = r.run(&["--print-argv"]);
+        assert_eq!(o.status.code(), Some(65), "{var}");
+        let name = var.split('=').next().unwrap();
+        assert!(
+            stderr(&o).contains(&format!(
+                "descriptor.env:2: descriptor.env may only set URL, not {name}"
+            )),
+            "{var}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn plain_http_from_the_agent_is_refused_unless_the_image_allows_it() {
+    let r = download_device();
+    r.etc("descriptor.env", "URL=http://updates.example.com/fw.swu\n");
+    let o = r.run(&["check"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(stderr(&o).contains("plain http"), "{}", stderr(&o));
+    r.lib("20-http", "SWUPDATE_ALLOW_HTTP=yes\n");
+    assert_eq!(r.run(&["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_group_writable_fragment_is_refused_naming_file_and_mode() {
+    let r = download_device();
+    let f = r.host("/usr/lib/swupdate/conf.d/10-source");
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o664)).unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}: refusing a configuration file that is writable by group (mode 0664)",
+            f.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_world_writable_conf_directory_is_refused() {
+    let r = download_device();
+    let d = r.host("/etc/swupdate/conf.d");
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        stderr(&o).contains(
+            "refusing a configuration directory that is writable by group and others (mode 0777)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_world_writable_environment_file_is_refused() {
+    let r = download_device();
+    let f = r.host("/etc/default/swupdate");
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o646)).unwrap();
+    assert_eq!(r.run(&["check"]).status.code(), Some(65));
+}
+
+/// Makes `device` look owned by someone else: chown as root; otherwise trust another uid.
+fn owned_by_another_user(r: &Root, device: &str) -> Vec<(&'static str, String)> {
+    let p = r.host(device);
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: chown on a path we created.
+    if unsafe { libc::chown(c.as_ptr(), 4242, 4242) } == 0 {
+        Vec::new()
+    } else {
+        // Not root: the test's files are "another user's" when another uid is trusted.
+        // SAFETY: getuid has no preconditions.
+        vec![(
+            "SWUPDATE_TRUSTED_UID",
+            (unsafe { libc::getuid() } + 1).to_string(),
+        )]
+    }
+}
+
+#[test]
+fn a_fragment_owned_by_another_user_is_refused() {
+    let r = download_device();
+    let env = owned_by_another_user(&r, "/usr/lib/swupdate/conf.d/10-source");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = r.run_env(&["check"], &env);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(stderr(&o).contains("is owned by uid"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_agent_user_may_own_the_descriptor_only() {
+    let r = download_device();
+    let p = r.host("/etc/swupdate/conf.d/descriptor.env");
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: chown on a path we created.
+    if unsafe { libc::chown(c.as_ptr(), 4242, 4242) } != 0 {
+        panic!("this test needs root (scripts/test runs as root in CI)");
+    }
+    assert_eq!(
+        r.run(&["check"]).status.code(),
+        Some(65),
+        "no agent configured"
+    );
+    let agent = [("SWUPDATE_AGENT_UID", "4242")];
+    let o = r.run_env(&["check"], &agent);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let p = r.host("/usr/lib/swupdate/conf.d/10-source");
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::chown(c.as_ptr(), 4242, 4242) };
+    assert_eq!(r.run_env(&["check"], &agent).status.code(), Some(65));
+}
+
+#[test]
+fn strict_modes_can_be_turned_off_in_the_environment_file_only() {
+    let r = download_device();
+    let f = r.host("/usr/lib/swupdate/conf.d/10-source");
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o666)).unwrap();
+    r.write(
+        "/etc/default/swupdate",
+        "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\nSWUPDATE_STRICT_MODES=no\n",
+    );
+    assert_eq!(r.run(&["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_used_descriptor_is_moved_aside_so_a_restart_does_not_repeat_it() {
+    let r = download_device();
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!r.host("/etc/swupdate/conf.d/descriptor.env").exists());
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/.descriptor.env.last")).unwrap(),
+        "URL=https://updates.example.com/fw.swu\n"
+    );
+    let again = r.run(&[]);
+    assert_eq!(again.status.code(), Some(65));
+    assert!(stderr(&again).contains("needs URL"), "{}", stderr(&again));
+}
+
+#[test]
+fn check_and_print_argv_leave_the_descriptor_in_place() {
+    let r = download_device();
+    r.run(&["check"]);
+    r.run(&["--print-argv"]);
+    r.run(&["explain"]);
+    assert!(r.host("/etc/swupdate/conf.d/descriptor.env").exists());
+}
