@@ -110,7 +110,7 @@ mod tests {
     use crate::rootfs::Root;
     use crate::settings::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Settings};
 
-    fn argv(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
+    fn plan_of(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Plan {
         let mut t = Settings::default();
         t.set(SWUPDATE_BIN, "/usr/bin/swupdate", Origin::Default);
         for (n, v) in topo {
@@ -123,15 +123,18 @@ mod tests {
         for (n, v) in vars {
             s.set(n, *v, Origin::Environment);
         }
-        let p = plan::build(&Inputs {
+        plan::build(&Inputs {
             topology: &t,
             vars: &s,
             update_file_override: None,
             root: &Root::default(),
             stage: Stage::Device,
         })
-        .unwrap();
-        flatten(&build(&p).unwrap())
+        .unwrap()
+    }
+
+    fn argv(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
+        flatten(&build(&plan_of(topo, vars)).unwrap())
     }
 
     #[test]
@@ -212,23 +215,12 @@ mod tests {
 
     #[test]
     fn every_group_says_why() {
-        let mut t = Settings::default();
-        t.set(SWUPDATE_BIN, "/b", Origin::Default);
-        let mut s = Settings::default();
-        s.set("SWUPDATE_SOURCE", "file", Origin::Environment);
-        s.set("UPDATE_FILE", "/u", Origin::Environment);
-        let p = plan::build(&Inputs {
-            topology: &t,
-            vars: &s,
-            update_file_override: None,
-            root: &Root::default(),
-            stage: Stage::Device,
-        })
-        .unwrap();
+        let p = plan_of(&[], &[("SWUPDATE_SOURCE", "file"), ("UPDATE_FILE", "/u")]);
         let g = build(&p).unwrap();
         assert!(g.iter().all(|g| !g.because.is_empty()));
-        assert_eq!(g[1].because[0].0, "SWUPDATE_SOURCE");
-        assert_eq!(g[1].because[1].0, "UPDATE_FILE");
+        let mode = g.last().unwrap();
+        assert_eq!(mode.because[0].0, "SWUPDATE_SOURCE");
+        assert_eq!(mode.because[1].0, "UPDATE_FILE");
     }
 
     #[test]
