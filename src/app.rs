@@ -13,7 +13,7 @@ use crate::lock;
 use crate::logging::{Level, Logger};
 use crate::medium;
 use crate::notify;
-use crate::plan::{self, Inputs, Mode, Plan, Stage};
+use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
 use crate::rootfs::Root;
 use crate::settings::{Origin, Setting};
 use crate::url::redact_text;
@@ -55,8 +55,10 @@ fn plan_and_argv(
     over: Option<Setting>,
     root: &Root,
     stage: Stage,
+    expect: Expect,
 ) -> Result<(Plan, Vec<Group>), Error> {
     let plan = plan::build(&Inputs {
+        expect,
         topology: &loaded.topology,
         vars: &loaded.vars,
         update_file_override: over,
@@ -152,7 +154,9 @@ fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
 /// Runs the command line; reports any failure (stderr or journal, and STATUS/ERRNO for the
 /// service) and returns the exit code.
 pub fn run(cli: Cli) -> u8 {
-    let env = |n: &str| std::env::var(n).ok();
+    // A value that is not UTF-8 is kept (lossily) rather than dropped: dropping it would let the
+    // file's value win silently; this way the path does not exist and says so.
+    let env = |n: &str| std::env::var_os(n).map(|v| v.to_string_lossy().into_owned());
     let service = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
     let logger = if service {
         Logger::for_service(&env)
@@ -191,7 +195,12 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         Some(Command::Check { static_only: true }) => Stage::Image,
         _ => Stage::Device,
     };
-    let outcome = plan_and_argv(&loaded, over, &root, stage);
+    let expect = match (cli.one_shot, cli.daemon) {
+        (true, _) => Expect::OneShot,
+        (_, true) => Expect::Daemon,
+        _ => Expect::Any,
+    };
+    let outcome = plan_and_argv(&loaded, over, &root, stage, expect);
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let inputs = match &outcome {
         Ok((plan, _)) => inputs::check(plan, stage, is_check),

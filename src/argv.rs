@@ -124,6 +124,7 @@ mod tests {
             s.set(n, *v, Origin::Environment);
         }
         plan::build(&Inputs {
+            expect: plan::Expect::Any,
             topology: &t,
             vars: &s,
             update_file_override: None,

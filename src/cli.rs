@@ -45,6 +45,16 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", global = true)]
     pub update_medium: Option<PathBuf>,
 
+    /// Refuse unless the configuration runs swupdate once (file or download): for the OTA unit,
+    /// whose start blocks until swupdate exits
+    #[arg(long, global = true, conflicts_with = "daemon")]
+    pub one_shot: bool,
+
+    /// Refuse unless the configuration runs the long-lived daemon: for the daemon unit, so a
+    /// leftover one-shot configuration does not install at every boot
+    #[arg(long, global = true)]
+    pub daemon: bool,
+
     /// Print the argv, shell-quoted, and exit without exec (a dry run)
     #[arg(long)]
     pub print_argv: bool,

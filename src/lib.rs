@@ -21,6 +21,8 @@ pub mod logging;
 pub mod medium;
 pub mod notify;
 pub mod plan;
+#[cfg(feature = "streaming")]
+pub mod preflight;
 pub mod rootfs;
 pub mod settings;
 pub mod swupdate_options;

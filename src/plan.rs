@@ -116,8 +116,19 @@ pub enum Stage {
     Image,
 }
 
+/// What the unit that starts the launcher can handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Any,
+    /// `--one-shot`: file or download.
+    OneShot,
+    /// `--daemon`: the long-lived daemon.
+    Daemon,
+}
+
 /// Everything the plan is made from.
 pub struct Inputs<'a> {
+    pub expect: Expect,
     pub topology: &'a Settings,
     pub vars: &'a Settings,
     /// `--update-file`/`--update-medium`: file mode with this device path, for this run.
@@ -255,6 +266,24 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         (None, None) => ("daemon", Origin::Default),
     };
 
+    match (inputs.expect, source) {
+        (Expect::OneShot, "daemon") => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("--one-shot: the configuration runs the long-lived daemon (SWUPDATE_SOURCE from {mode_origin}), which would never finish"),
+            )
+            .hint("set SWUPDATE_SOURCE=file or download, or start swupdate-daemon.service instead"));
+        }
+        (Expect::Daemon, "file" | "download") => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("--daemon: SWUPDATE_SOURCE={source} ({mode_origin}) installs one update and exits"),
+            )
+            .hint("the daemon unit runs swupdate for webserver/suricatta/IPC: leave SWUPDATE_SOURCE unset or set it to daemon"));
+        }
+        _ => {}
+    }
+
     // The daemon variables have no meaning in a one-shot mode: refuse rather than guess,
     // unless this run was told on its command line to install one file.
     if source != "daemon" && inputs.update_file_override.is_none() {
@@ -372,6 +401,7 @@ mod tests {
         vars: Settings,
         over: Option<Setting>,
         stage: Stage,
+        expect: Expect,
     }
 
     impl T {
@@ -387,6 +417,7 @@ mod tests {
                 vars,
                 over: None,
                 stage: Stage::Device,
+                expect: Expect::Any,
             }
         }
         fn var(mut self, n: &str, v: &str) -> T {
@@ -400,6 +431,7 @@ mod tests {
         }
         fn build(&self) -> Result<Plan, Error> {
             build(&Inputs {
+                expect: self.expect,
                 topology: &self.topology,
                 vars: &self.vars,
                 update_file_override: self.over.clone(),
@@ -425,6 +457,26 @@ mod tests {
         T::new()
             .var(SWUPDATE_SOURCE, "download")
             .var(URL, "https://h/u.swu")
+    }
+
+    #[test]
+    fn one_shot_unit_refuses_the_daemon() {
+        let mut t = T::new();
+        t.expect = Expect::OneShot;
+        assert!(t.err().message.contains("--one-shot"));
+        let mut t = file_mode();
+        t.expect = Expect::OneShot;
+        assert_eq!(t.ok().mode.name(), "file");
+    }
+
+    #[test]
+    fn daemon_unit_refuses_a_one_shot_configuration() {
+        let mut t = download_mode();
+        t.expect = Expect::Daemon;
+        assert!(t.err().message.contains("--daemon: SWUPDATE_SOURCE=download"));
+        let mut t = T::new();
+        t.expect = Expect::Daemon;
+        assert_eq!(t.ok().mode.name(), "daemon");
     }
 
     #[test]
@@ -693,6 +745,7 @@ mod tests {
     fn paths_are_placed_under_the_root() {
         let t = file_mode();
         let p = build(&Inputs {
+            expect: Expect::Any,
             topology: &t.topology,
             vars: &t.vars,
             update_file_override: None,

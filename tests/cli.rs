@@ -337,3 +337,20 @@ fn version_is_printed() {
         format!("swupdate-launcher {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn one_shot_unit_refuses_a_daemon_configuration() {
+    let r = Root::new();
+    r.executable("/usr/bin/swupdate");
+    let o = r.run(&["--one-shot", "--print-argv"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("would never finish"), "{}", stderr(&o));
+    assert_eq!(code(&Root::file_mode().run(&["--one-shot", "check"])), 0);
+}
+
+#[test]
+fn daemon_unit_refuses_a_one_shot_configuration() {
+    let o = Root::file_mode().run(&["--daemon", "check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("installs one update and exits"), "{}", stderr(&o));
+}

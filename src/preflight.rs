@@ -1,0 +1,1318 @@
+//! Download preflight (cargo feature `streaming`): before swupdate is exec'd in download mode,
+//! ask the server whether the update is there, so that a wrong URL, an expired signed link or a
+//! certificate problem is reported with its own exit code instead of a failed install.
+//!
+//! One probe is a `HEAD` request; where the server refuses `HEAD` (405, 501, or 403, which S3
+//! answers to a `HEAD` on a URL presigned for `GET`) a one-byte ranged `GET` (`Range: bytes=0-0`)
+//! asks again; a 403 there is final (access denied). Only the headers are read, never the body.
+//!
+//! Failures and what is done about them ([`crate::error::Kind`], exit codes 80-88):
+//!
+//! | failure | kind | retried |
+//! |---|---|---|
+//! | the name does not resolve | `PreflightDns` (80) | no |
+//! | connection refused, reset, unreachable, closed without an answer | `PreflightConnect` (81) | yes |
+//! | no answer within the connect or request timeout, 408 | `PreflightTimeout` (82) | yes |
+//! | TLS: unknown CA, wrong host name, expired or not yet valid certificate | `PreflightTls` (83) | no |
+//! | 401, 403 (407) | `PreflightDenied` (84) | no |
+//! | 404, 410 | `PreflightNotFound` (85) | no |
+//! | 5xx (but 501), 429 | `PreflightServer` (86) | yes, honouring `Retry-After` |
+//! | 501 to the ranged GET, any other 4xx | `PreflightServer` (86) | no |
+//! | a content type that is no update, a length below one cpio header (110 bytes), 204, 416 | `PreflightNotAnUpdate` (87) | no |
+//! | more redirects than allowed, a 3xx without a usable `Location` | `PreflightRedirects` (88) | no |
+//!
+//! DNS failures are not retried: the management agent reached its server to write the URL, so a
+//! name that does not resolve is almost always a wrong URL, and it should be reported in
+//! milliseconds rather than after the whole retry budget; a resolver that is not up yet is the
+//! unit's ordering problem (`After=network-online.target`), and systemd's `Restart=` and the
+//! agent retry the whole start anyway.
+//!
+//! Retries use exponential backoff with full jitter ([`Backoff::delay`]): the wait before retry
+//! `n` (0-based) is uniformly random in `[0, min(cap, base·2ⁿ)]`, plus `Retry-After` when the
+//! server sent one, so ten thousand devices told at once do not come back in step. No retry
+//! starts after `budget` has passed since the first request; a wait is cut to what is left of it.
+//! The worst case is therefore about `budget + 2 × request_timeout`.
+//!
+//! Messages name the URL only as [`Url::redacted`] (no credentials, no query values); texts of
+//! lower layers are used only where they cannot carry the URL. The URL's credentials are sent as
+//! HTTP Basic auth (reqwest drops the header on a redirect to another host).
+//!
+//! The TLS client is reqwest's blocking client on rustls with the ring provider. With a
+//! configured CA file only that file's certificates are trusted; without one, the system's store
+//! through rustls-platform-verifier (on Linux: `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the
+//! distribution's bundle and directory). The client is built only when a preflight runs.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Kind};
+use crate::url::Url;
+
+/// An update (`.swu`) is a cpio archive: anything shorter than one header cannot be one.
+pub const CPIO_HEADER_LEN: u64 = 110;
+
+/// Content types an update may be served with (besides none at all).
+pub const ACCEPTED_CONTENT_TYPES: [&str; 4] = [
+    "application/octet-stream",
+    "application/x-cpio",
+    "application/vnd.swupdate",
+    "binary/octet-stream",
+];
+
+/// Exponential backoff with full jitter within a total time budget; see [`Backoff::delay`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The ceiling of the first wait.
+    pub base: Duration,
+    /// No wait's ceiling grows beyond this.
+    pub cap: Duration,
+    /// No retry starts later than this after the first request started; zero: no retries.
+    pub budget: Duration,
+}
+
+impl Backoff {
+    /// The ceiling of the wait before retry `retry` (0-based): `min(cap, base·2^retry)`.
+    pub fn ceiling(&self, retry: u32) -> Duration {
+        if retry >= 64 {
+            return self.cap.min(if self.base.is_zero() {
+                Duration::ZERO
+            } else {
+                Duration::MAX
+            });
+        }
+        let nanos = self.base.as_nanos().saturating_mul(1u128 << retry);
+        duration_from_nanos(nanos).min(self.cap)
+    }
+
+    /// Full jitter: `random` (uniform over all of `u64`) scaled into `[0, ceiling(retry)]`.
+    pub fn jitter(&self, retry: u32, random: u64) -> Duration {
+        let ceiling = self.ceiling(retry).as_nanos();
+        // ceiling · (random + 1) / 2⁶⁴: 0 for small `random`, exactly `ceiling` for u64::MAX.
+        let scaled = (ceiling.saturating_mul(u128::from(random) + 1)) >> 64;
+        // The multiplication saturates only for ceilings beyond 2⁶⁴ ns (585 years).
+        duration_from_nanos(scaled)
+    }
+
+    /// How long to wait before retry `retry` (0-based), `elapsed` after the first request
+    /// started, or `None` to give up: the budget is spent, or the server's `Retry-After` asks for
+    /// more than is left of it. The wait is `Retry-After` (or nothing) plus [`Self::jitter`], cut
+    /// to what is left of the budget.
+    pub fn delay(
+        &self,
+        retry: u32,
+        elapsed: Duration,
+        retry_after: Option<Duration>,
+        random: u64,
+    ) -> Option<Duration> {
+        let left = self.budget.checked_sub(elapsed).filter(|l| !l.is_zero())?;
+        let floor = retry_after.unwrap_or(Duration::ZERO);
+        if floor > left {
+            return None;
+        }
+        Some(floor.saturating_add(self.jitter(retry, random)).min(left))
+    }
+}
+
+fn duration_from_nanos(nanos: u128) -> Duration {
+    let secs = nanos / 1_000_000_000;
+    match u64::try_from(secs) {
+        Ok(s) => Duration::new(s, (nanos % 1_000_000_000) as u32),
+        Err(_) => Duration::MAX,
+    }
+}
+
+/// What one preflight needs to know.
+#[derive(Clone)]
+pub struct Settings {
+    pub url: Url,
+    /// PEM bundle: when set, the only trusted CAs; otherwise the system's store.
+    pub ca_file: Option<PathBuf>,
+    /// Limit for the TCP (and proxy) connection of each request.
+    pub connect_timeout: Duration,
+    /// Limit for each request as a whole: connect, TLS, redirects, headers.
+    pub request_timeout: Duration,
+    /// Redirects followed per request; one more is a `PreflightRedirects` error.
+    pub max_redirects: usize,
+    pub backoff: Backoff,
+}
+
+impl Settings {
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+    pub const DEFAULT_BACKOFF: Backoff = Backoff {
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(30),
+        budget: Duration::from_secs(120),
+    };
+
+    /// The defaults: connect 10 s, request 30 s, 5 redirects, backoff 1 s doubling to 30 s
+    /// within 120 s, the system's CA store.
+    pub fn new(url: Url) -> Settings {
+        Settings {
+            url,
+            ca_file: None,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            max_redirects: Self::DEFAULT_MAX_REDIRECTS,
+            backoff: Self::DEFAULT_BACKOFF,
+        }
+    }
+}
+
+/// Never shows the credentials or query values of the URL.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &self.url.redacted())
+            .field("ca_file", &self.ca_file)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_redirects", &self.max_redirects)
+            .field("backoff", &self.backoff)
+            .finish()
+    }
+}
+
+/// What the server said about the update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// 200 (HEAD, or a GET whose range the server ignored) or 206.
+    pub status: u16,
+    /// The whole update's size, where the server told it.
+    pub content_length: Option<u64>,
+    pub content_type: Option<String>,
+    /// Requests made, the ranged GET included.
+    pub attempts: u32,
+    /// HEAD was refused and the answer came from `Range: bytes=0-0`.
+    pub used_range_get: bool,
+}
+
+/// Time, sleep and randomness, injectable so tests run instantly and deterministically.
+pub trait Clock {
+    fn sleep(&mut self, d: Duration);
+    fn now(&self) -> Instant;
+    /// Uniformly random over all of `u64`.
+    fn random(&mut self) -> u64;
+    /// Wall-clock time, for a `Retry-After` given as an HTTP date.
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// The real clock: `thread::sleep`, `Instant::now`, `getrandom(2)`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn sleep(&mut self, d: Duration) {
+        std::thread::sleep(d);
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn random(&mut self) -> u64 {
+        let mut buf = [0u8; 8];
+        // SAFETY: the buffer is valid for writes of its length.
+        let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n == buf.len() as isize {
+            return u64::from_ne_bytes(buf);
+        }
+        // No getrandom (a very old kernel): std's per-process random hash keys.
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(Instant::now())
+    }
+}
+
+/// A wait between two attempts, reported before the sleep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    /// How long the preflight is about to sleep.
+    pub delay: Duration,
+    /// Requests made so far.
+    pub attempts: u32,
+    /// Why, in a few words (`503 Service Unavailable`, `connection refused`); never the URL.
+    pub reason: String,
+    /// What the service's start timeout must grow by to cover the wait and the next attempt
+    /// (up to two requests: HEAD and the ranged GET): `delay + 2 × request_timeout`.
+    pub extend_by: Duration,
+}
+
+impl Wait {
+    /// One line for STATUS= and the journal.
+    pub fn describe(&self) -> String {
+        format!(
+            "preflight: {}; retrying in {} (after {} request{})",
+            self.reason,
+            human(self.delay),
+            self.attempts,
+            if self.attempts == 1 { "" } else { "s" }
+        )
+    }
+
+    /// The datagram for NOTIFY_SOCKET: `STATUS=…` and `EXTEND_TIMEOUT_USEC=…`, so a unit with a
+    /// start timeout is not killed while the preflight waits (send it with
+    /// [`crate::notify::send`]).
+    pub fn notify_state(&self) -> String {
+        format!(
+            "{}\nEXTEND_TIMEOUT_USEC={}",
+            crate::notify::status(&self.describe()),
+            self.extend_by.as_micros()
+        )
+    }
+}
+
+/// Asks the server whether the update at `settings.url` is there, retrying transient failures
+/// within the budget; `on_wait` is called before every sleep (to extend the unit's start
+/// timeout and say why in STATUS). Builds the TLS client (and loads the CA store) only now.
+pub fn run(
+    settings: &Settings,
+    clock: &mut dyn Clock,
+    on_wait: &mut dyn FnMut(&Wait),
+) -> Result<Probe, Error> {
+    let shown = settings.url.redacted();
+    let credentials = settings
+        .url
+        .credentials()
+        .map_err(|e| Error::new(Kind::Config, format!("preflight: the URL {shown} {}", e.0)))?;
+    let client = build_client(settings)?;
+    let target = settings.url.for_downloader();
+
+    let start = clock.now();
+    let mut attempts: u32 = 0;
+    let mut retries: u32 = 0;
+    let mut range_get = false;
+    loop {
+        attempts += 1;
+        let assessment = match send(&client, &target, credentials.as_deref(), range_get, clock) {
+            Ok(answer) => assess(&answer, range_get),
+            Err(e) => classify_transport(&e, settings),
+        };
+        match assessment {
+            Assessment::Found {
+                status,
+                content_length,
+                content_type,
+            } => {
+                return Ok(Probe {
+                    status,
+                    content_length,
+                    content_type,
+                    attempts,
+                    used_range_get: range_get,
+                });
+            }
+            Assessment::FallBack => {
+                range_get = true;
+            }
+            Assessment::Fail { kind, reason } => {
+                return Err(failure(kind, &shown, &reason, settings, range_get));
+            }
+            Assessment::Retry {
+                kind,
+                reason,
+                retry_after,
+            } => {
+                let elapsed = clock.now().saturating_duration_since(start);
+                let random = clock.random();
+                match settings
+                    .backoff
+                    .delay(retries, elapsed, retry_after, random)
+                {
+                    Some(delay) => {
+                        on_wait(&Wait {
+                            delay,
+                            attempts,
+                            reason,
+                            extend_by: delay.saturating_add(settings.request_timeout * 2),
+                        });
+                        clock.sleep(delay);
+                        retries += 1;
+                    }
+                    None => {
+                        let mut why = if settings.backoff.budget.is_zero() {
+                            format!("{reason} (retries are off: the retry budget is 0)")
+                        } else {
+                            format!(
+                                "{reason}; gave up after {attempts} request{} in {} (retry budget {})",
+                                if attempts == 1 { "" } else { "s" },
+                                human(elapsed),
+                                human(settings.backoff.budget),
+                            )
+                        };
+                        if let Some(ra) = retry_after {
+                            why.push_str(&format!(
+                                "; the server asked to wait {} (Retry-After)",
+                                human(ra)
+                            ));
+                        }
+                        return Err(failure(kind, &shown, &why, settings, range_get));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The error of a failure: what happened to which (redacted) URL, and what to do.
+fn failure(kind: Kind, shown: &str, reason: &str, settings: &Settings, range_get: bool) -> Error {
+    let (what, hint) = match kind {
+        Kind::PreflightDns => (
+            "cannot resolve the server's name",
+            "check the host name in URL and the device's DNS configuration".to_string(),
+        ),
+        Kind::PreflightConnect => (
+            "cannot connect to the server",
+            "check that the server is up and reachable from the device (routes, firewall, proxy)"
+                .to_string(),
+        ),
+        Kind::PreflightTimeout => (
+            "no answer in time",
+            "check the network path to the server and the server's load".to_string(),
+        ),
+        Kind::PreflightTls => (
+            "TLS failed",
+            match &settings.ca_file {
+                Some(p) => format!(
+                    "the server's certificate must chain to a CA in {} and name the URL's host",
+                    p.display()
+                ),
+                None => "the server's certificate must chain to a CA in the system's store \
+                         (or configure a CA file) and name the URL's host; check the device's clock"
+                    .to_string(),
+            },
+        ),
+        Kind::PreflightDenied => (
+            "access denied",
+            "check the credentials in URL, or ask the management server for a fresh signed URL"
+                .to_string(),
+        ),
+        Kind::PreflightNotFound => (
+            "the update is not there",
+            "check the path in URL; the management server may have removed the artifact"
+                .to_string(),
+        ),
+        Kind::PreflightServer => (
+            "the server failed",
+            "the server reported an error; nothing is wrong on the device".to_string(),
+        ),
+        Kind::PreflightNotAnUpdate => (
+            "this is not an update",
+            "the URL must point at the .swu file itself, served as application/octet-stream"
+                .to_string(),
+        ),
+        Kind::PreflightRedirects => (
+            "too many redirects",
+            format!(
+                "at most {} redirects are followed; point URL closer to the file",
+                settings.max_redirects
+            ),
+        ),
+        _ => ("failed", String::new()),
+    };
+    let how = if range_get { " (ranged GET)" } else { "" };
+    let e = Error::new(kind, format!("preflight of {shown}{how}: {what}: {reason}"));
+    if hint.is_empty() { e } else { e.hint(hint) }
+}
+
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// The headers of one answer: everything the verdict depends on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Answer {
+    status: u16,
+    /// `503 Service Unavailable`
+    status_text: String,
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    /// The total of `Content-Range: bytes 0-0/TOTAL` (`Some(None)` for `/*`).
+    range_total: Option<Option<u64>>,
+    retry_after: Option<Duration>,
+    has_location: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Assessment {
+    Found {
+        status: u16,
+        content_length: Option<u64>,
+        content_type: Option<String>,
+    },
+    /// HEAD refused: ask again with a ranged GET, at once.
+    FallBack,
+    Retry {
+        kind: Kind,
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    Fail {
+        kind: Kind,
+        reason: String,
+    },
+}
+
+/// The verdict on an answer; pure.
+fn assess(a: &Answer, range_get: bool) -> Assessment {
+    let fail = |kind, reason: String| Assessment::Fail { kind, reason };
+    let answered = format!("the server answered {}", a.status_text);
+    match a.status {
+        405 | 501 | 403 if !range_get => Assessment::FallBack,
+        401 | 403 | 407 => fail(Kind::PreflightDenied, answered),
+        404 | 410 => fail(Kind::PreflightNotFound, answered),
+        408 => Assessment::Retry {
+            kind: Kind::PreflightTimeout,
+            reason: answered,
+            retry_after: a.retry_after,
+        },
+        429 => Assessment::Retry {
+            kind: Kind::PreflightServer,
+            reason: answered,
+            retry_after: a.retry_after,
+        },
+        416 => fail(
+            Kind::PreflightNotAnUpdate,
+            format!("{answered} to `Range: bytes=0-0`: the file is empty"),
+        ),
+        501 => fail(Kind::PreflightServer, answered),
+        500..=599 => Assessment::Retry {
+            kind: Kind::PreflightServer,
+            reason: answered,
+            retry_after: a.retry_after,
+        },
+        204 | 205 => fail(
+            Kind::PreflightNotAnUpdate,
+            format!("{answered}: there is no content"),
+        ),
+        200..=299 => {
+            let length = if a.status == 206 {
+                a.range_total.flatten()
+            } else {
+                a.content_length
+            };
+            match check_content(a.content_type.as_deref(), length) {
+                Ok(()) => Assessment::Found {
+                    status: a.status,
+                    content_length: length,
+                    content_type: a.content_type.clone(),
+                },
+                Err(reason) => fail(Kind::PreflightNotAnUpdate, reason),
+            }
+        }
+        300..=399 => fail(
+            Kind::PreflightRedirects,
+            if a.has_location {
+                format!("{answered} with a Location that cannot be followed")
+            } else {
+                format!("{answered} without a Location to follow")
+            },
+        ),
+        _ => fail(Kind::PreflightServer, answered),
+    }
+}
+
+/// Whether headers can describe an update: an accepted (or no) content type and, where the
+/// length is known, at least one cpio header. Pure; `Err` says why not.
+pub fn check_content(content_type: Option<&str>, length: Option<u64>) -> Result<(), String> {
+    if let Some(t) = content_type {
+        let media = t
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !media.is_empty() && !ACCEPTED_CONTENT_TYPES.contains(&media.as_str()) {
+            return Err(format!(
+                "the server serves it as `{}`, which cannot be an update (accepted: {}, or none)",
+                printable(&media),
+                ACCEPTED_CONTENT_TYPES.join(", ")
+            ));
+        }
+    }
+    match length {
+        Some(n) if n < CPIO_HEADER_LEN => Err(format!(
+            "the server says it is {n} byte{} long; an update is at least {CPIO_HEADER_LEN} bytes (one cpio header)",
+            if n == 1 { "" } else { "s" }
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A server-supplied text made safe to print: printable ASCII, at most 64 characters.
+fn printable(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+/// `Retry-After`: delta-seconds or an IMF-fixdate (RFC 9110 10.2.3), relative to `now`.
+/// Anything else is ignored (`None`): the backoff alone decides.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly long numbers mean "later than any budget".
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
+    }
+    let at = parse_imf_fixdate(v)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` as seconds since the epoch.
+fn parse_imf_fixdate(v: &str) -> Option<u64> {
+    let (_weekday, rest) = v.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let num = |s: &str, len: usize| -> Option<u64> {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let day = num(day, 2)?;
+    let year = num(year, 4)?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
+        + 1;
+    let hms: Vec<&str> = time.split(':').collect();
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    let (h, m, s) = (num(h, 2)?, num(m, 2)?, num(s, 2)?);
+    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), for years from 1970 on.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// `Content-Range: bytes 0-0/TOTAL` (or `bytes */TOTAL`): `Some(Some(TOTAL))`, `Some(None)` for
+/// an unknown total, `None` when unreadable.
+fn parse_content_range_total(v: &str) -> Option<Option<u64>> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (_, total) = rest.rsplit_once('/')?;
+    match total.trim() {
+        "*" => Some(None),
+        t => t.parse().ok().map(Some),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The network side.
+
+fn build_client(settings: &Settings) -> Result<reqwest::blocking::Client, Error> {
+    // reqwest built with `rustls-no-provider` panics (an abort in release) without a process
+    // default; another one already installed is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let mut builder = reqwest::blocking::Client::builder()
+        .user_agent(concat!(
+            "swupdate-launcher/",
+            env!("CARGO_PKG_VERSION"),
+            " (preflight)"
+        ))
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .redirect(reqwest::redirect::Policy::limited(settings.max_redirects))
+        .pool_max_idle_per_host(0);
+    if let Some(path) = &settings.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::new(
+                Kind::MissingInput,
+                format!("preflight: cannot read the CA file: {e}"),
+            )
+            .on(path)
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    "preflight: the CA file holds no PEM certificate",
+                )
+                .on(path)
+                .hint("give a PEM bundle: one or more -----BEGIN CERTIFICATE----- blocks")
+            })?;
+        builder = builder.tls_certs_only(certs);
+    }
+    builder.build().map_err(|e| {
+        let e = Error::new(
+            Kind::PreflightTls,
+            format!("preflight: cannot set up TLS: {}", cause(&e)),
+        );
+        match &settings.ca_file {
+            Some(p) => e.on(p),
+            None => e.hint("the system's CA store could not be loaded; configure a CA file"),
+        }
+    })
+}
+
+/// One request; only the headers are read.
+fn send(
+    client: &reqwest::blocking::Client,
+    target: &str,
+    credentials: Option<&str>,
+    range_get: bool,
+    clock: &dyn Clock,
+) -> Result<Answer, reqwest::Error> {
+    let mut request = if range_get {
+        client
+            .get(target)
+            .header(reqwest::header::RANGE, "bytes=0-0")
+    } else {
+        client.head(target)
+    };
+    if let Some(c) = credentials {
+        let (user, password) = match c.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (c, None),
+        };
+        request = request.basic_auth(user, password);
+    }
+    let response = request.send()?;
+    let headers = response.headers();
+    let text = |name: reqwest::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let status = response.status();
+    let answer = Answer {
+        status: status.as_u16(),
+        status_text: match status.canonical_reason() {
+            Some(r) => format!("{} {r}", status.as_u16()),
+            None => status.as_u16().to_string(),
+        },
+        content_type: text(reqwest::header::CONTENT_TYPE),
+        // From the header: reqwest's content_length() is 0 for every HEAD answer.
+        content_length: text(reqwest::header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok()),
+        range_total: text(reqwest::header::CONTENT_RANGE)
+            .as_deref()
+            .and_then(parse_content_range_total),
+        retry_after: text(reqwest::header::RETRY_AFTER)
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, clock.wall())),
+        has_location: headers.contains_key(reqwest::header::LOCATION),
+    };
+    // Dropping the response closes the connection without reading a body.
+    drop(response);
+    Ok(answer)
+}
+
+/// The verdict on a request that got no answer.
+fn classify_transport(e: &reqwest::Error, settings: &Settings) -> Assessment {
+    let fail = |kind, reason: String| Assessment::Fail { kind, reason };
+    let retry = |kind, reason: String| Assessment::Retry {
+        kind,
+        reason,
+        retry_after: None,
+    };
+    if e.is_redirect() {
+        return fail(
+            Kind::PreflightRedirects,
+            format!(
+                "the server redirected more than {} times",
+                settings.max_redirects
+            ),
+        );
+    }
+    if e.is_builder() {
+        return fail(
+            Kind::Config,
+            format!("the URL cannot be requested: {}", cause(e)),
+        );
+    }
+    if let Some(tls) = rustls_error(e) {
+        return fail(Kind::PreflightTls, describe_tls(tls));
+    }
+    if e.is_timeout() {
+        return retry(
+            Kind::PreflightTimeout,
+            format!(
+                "no answer within {} (connect {})",
+                human(settings.request_timeout),
+                human(settings.connect_timeout)
+            ),
+        );
+    }
+    if e.is_dns() {
+        return fail(Kind::PreflightDns, cause(e));
+    }
+    retry(Kind::PreflightConnect, cause(e))
+}
+
+/// The rustls error somewhere in the chain. tokio-rustls wraps it in an `io::Error`, and the
+/// connector that again in another: `io::Error::source()` skips the wrapped error itself, so
+/// custom `io::Error`s are opened with `get_ref()`.
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+fn describe_tls(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => "the server's certificate is not signed by a trusted CA".into(),
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the server's certificate is not valid for the URL's host name".into()
+            }
+            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the server's certificate is not valid yet (check the device's clock)".into()
+            }
+            C::Revoked => "the server's certificate is revoked".into(),
+            C::BadSignature => "the server's certificate has a bad signature".into(),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                "the server's certificate is not meant for a TLS server".into()
+            }
+            other => format!("the server's certificate is invalid: {other:?}"),
+        },
+        other => format!("TLS error: {other}"),
+    }
+}
+
+/// The innermost description of an error, never the reqwest level (which names the URL).
+fn cause(e: &reqwest::Error) -> String {
+    let mut last: Option<String> = None;
+    let mut next = std::error::Error::source(e);
+    while let Some(err) = next {
+        if err.downcast_ref::<reqwest::Error>().is_none() {
+            last = Some(err.to_string());
+        }
+        next = err.source();
+    }
+    let text = last.unwrap_or_else(|| "request failed".to_string());
+    // Lower layers do not quote the URL, but make sure.
+    crate::url::redact_text(&printable_line(&text))
+}
+
+fn printable_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: Backoff = Backoff {
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(30),
+        budget: Duration::from_secs(120),
+    };
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    // --- backoff -------------------------------------------------------------------------
+
+    #[test]
+    fn ceiling_doubles_from_base() {
+        let got: Vec<u64> = (0..5).map(|r| B.ceiling(r).as_secs()).collect();
+        assert_eq!(got, [1, 2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn ceiling_stops_at_cap() {
+        assert_eq!(B.ceiling(5), s(30));
+        assert_eq!(B.ceiling(6), s(30));
+        assert_eq!(B.ceiling(63), s(30));
+        assert_eq!(B.ceiling(64), s(30));
+        assert_eq!(B.ceiling(u32::MAX), s(30));
+    }
+
+    #[test]
+    fn ceiling_of_a_zero_base_stays_zero() {
+        let z = Backoff {
+            base: Duration::ZERO,
+            ..B
+        };
+        for r in [0, 1, 10, 63, 64, 1000] {
+            assert_eq!(z.ceiling(r), Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn ceiling_with_a_huge_base_saturates() {
+        let h = Backoff {
+            base: Duration::MAX,
+            cap: Duration::MAX,
+            budget: Duration::MAX,
+        };
+        assert_eq!(h.ceiling(0), Duration::MAX);
+        assert_eq!(h.ceiling(40), Duration::MAX);
+    }
+
+    #[test]
+    fn jitter_spans_zero_to_the_ceiling() {
+        for r in 0..8 {
+            assert_eq!(B.jitter(r, 0), Duration::ZERO);
+            assert_eq!(B.jitter(r, u64::MAX), B.ceiling(r));
+        }
+        // The middle of the random range is the middle of the interval.
+        assert_eq!(B.jitter(3, 1 << 63), s(4));
+        assert_eq!(B.jitter(0, u64::MAX / 4), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn jitter_is_monotonic_in_the_random_value() {
+        let mut prev = Duration::ZERO;
+        for k in 0..=64u32 {
+            let random = if k == 64 { u64::MAX } else { (1u64 << k) - 1 };
+            let j = B.jitter(4, random);
+            assert!(j >= prev);
+            prev = j;
+        }
+    }
+
+    #[test]
+    fn delay_is_the_jitter_while_budget_is_left() {
+        assert_eq!(B.delay(0, s(0), None, u64::MAX), Some(s(1)));
+        assert_eq!(B.delay(2, s(10), None, u64::MAX), Some(s(4)));
+        assert_eq!(B.delay(2, s(10), None, 0), Some(Duration::ZERO));
+        assert_eq!(B.delay(9, s(10), None, u64::MAX), Some(s(30)));
+    }
+
+    #[test]
+    fn delay_is_cut_to_what_is_left_of_the_budget() {
+        assert_eq!(B.delay(9, s(100), None, u64::MAX), Some(s(20)));
+        assert_eq!(
+            B.delay(9, Duration::from_millis(119_999), None, u64::MAX),
+            Some(Duration::from_millis(1))
+        );
+    }
+
+    #[test]
+    fn no_delay_once_the_budget_is_spent() {
+        assert_eq!(B.delay(0, s(120), None, 0), None);
+        assert_eq!(B.delay(0, s(121), None, u64::MAX), None);
+        let none = Backoff {
+            budget: Duration::ZERO,
+            ..B
+        };
+        assert_eq!(none.delay(0, Duration::ZERO, None, 0), None);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor_and_jitter_comes_on_top() {
+        assert_eq!(B.delay(0, s(0), Some(s(10)), 0), Some(s(10)));
+        assert_eq!(B.delay(0, s(0), Some(s(10)), u64::MAX), Some(s(11)));
+        assert_eq!(B.delay(3, s(0), Some(s(10)), u64::MAX), Some(s(18)));
+    }
+
+    #[test]
+    fn retry_after_beyond_the_budget_gives_up() {
+        assert_eq!(B.delay(0, s(100), Some(s(21)), 0), None);
+        assert_eq!(B.delay(0, s(0), Some(s(3600)), 0), None);
+        // Exactly what is left is still honoured.
+        assert_eq!(B.delay(0, s(100), Some(s(20)), u64::MAX), Some(s(20)));
+    }
+
+    #[test]
+    fn retry_after_of_zero_is_plain_backoff() {
+        assert_eq!(
+            B.delay(2, s(5), Some(Duration::ZERO), u64::MAX),
+            B.delay(2, s(5), None, u64::MAX)
+        );
+    }
+
+    /// A whole schedule with the largest jitter: 1, 2, 4, 8, 16, 30, 30, then cut, then over.
+    #[test]
+    fn a_schedule_with_maximal_jitter_fills_the_budget() {
+        let mut elapsed = Duration::ZERO;
+        let mut waits = Vec::new();
+        let mut retry = 0;
+        while let Some(d) = B.delay(retry, elapsed, None, u64::MAX) {
+            waits.push(d.as_secs());
+            elapsed += d;
+            retry += 1;
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 29]);
+        assert_eq!(elapsed, s(120));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn delay_stays_within_bounds(
+            base_ms in 0u64..100_000,
+            cap_ms in 0u64..1_000_000,
+            budget_ms in 0u64..10_000_000,
+            retry in 0u32..200,
+            elapsed_ms in 0u64..20_000_000,
+            retry_after in proptest::option::of(0u64..100_000),
+            random in proptest::num::u64::ANY,
+        ) {
+            let b = Backoff {
+                base: Duration::from_millis(base_ms),
+                cap: Duration::from_millis(cap_ms),
+                budget: Duration::from_millis(budget_ms),
+            };
+            let elapsed = Duration::from_millis(elapsed_ms);
+            let ra = retry_after.map(Duration::from_millis);
+            let ceiling = b.ceiling(retry);
+            proptest::prop_assert!(ceiling <= b.cap);
+            proptest::prop_assert!(b.jitter(retry, random) <= ceiling);
+            match b.delay(retry, elapsed, ra, random) {
+                Some(d) => {
+                    proptest::prop_assert!(elapsed < b.budget);
+                    proptest::prop_assert!(elapsed + d <= b.budget);
+                    proptest::prop_assert!(d <= ra.unwrap_or_default() + ceiling);
+                    proptest::prop_assert!(d >= ra.unwrap_or_default());
+                }
+                None => proptest::prop_assert!(
+                    elapsed >= b.budget || ra.unwrap_or_default() > b.budget - elapsed
+                ),
+            }
+        }
+
+        #[test]
+        fn ceiling_never_shrinks(base_ms in 0u64..10_000, cap_ms in 0u64..10_000_000, retry in 0u32..100) {
+            let b = Backoff {
+                base: Duration::from_millis(base_ms),
+                cap: Duration::from_millis(cap_ms),
+                budget: Duration::ZERO,
+            };
+            proptest::prop_assert!(b.ceiling(retry + 1) >= b.ceiling(retry));
+        }
+    }
+
+    // --- Retry-After ---------------------------------------------------------------------
+
+    #[test]
+    fn retry_after_in_seconds() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("120", now), Some(s(120)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(s(0)));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(s(u64::MAX))
+        );
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date() {
+        // Sun, 06 Nov 1994 08:49:37 GMT = 784111777.
+        let now = UNIX_EPOCH + s(784_111_777 - 90);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(s(90))
+        );
+        // A date in the past: at once.
+        let later = UNIX_EPOCH + s(784_111_777 + 5);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", later),
+            Some(s(0))
+        );
+    }
+
+    #[test]
+    fn imf_fixdate_matches_known_epochs() {
+        assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_imf_fixdate("Tue, 29 Feb 2000 12:00:00 GMT"),
+            Some(951_825_600)
+        );
+        assert_eq!(
+            parse_imf_fixdate("Fri, 31 Dec 2038 23:59:59 GMT"),
+            Some(2_177_452_799)
+        );
+    }
+
+    #[test]
+    fn retry_after_garbage_is_ignored() {
+        let now = SystemTime::now();
+        for v in [
+            "",
+            "-5",
+            "1.5",
+            "soon",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 CET",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+        ] {
+            assert_eq!(parse_retry_after(v, now), None, "{v:?}");
+        }
+    }
+
+    // --- answers ---------------------------------------------------------------------------
+
+    fn answer(status: u16) -> Answer {
+        Answer {
+            status,
+            status_text: status.to_string(),
+            content_type: Some("application/octet-stream".into()),
+            content_length: Some(4096),
+            ..Answer::default()
+        }
+    }
+
+    fn kind_of(a: Assessment) -> Option<(Kind, bool)> {
+        match a {
+            Assessment::Fail { kind, .. } => Some((kind, false)),
+            Assessment::Retry { kind, .. } => Some((kind, true)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn head_refusals_fall_back_to_a_ranged_get() {
+        for st in [403, 405, 501] {
+            assert_eq!(assess(&answer(st), false), Assessment::FallBack, "{st}");
+        }
+    }
+
+    #[test]
+    fn refusals_of_the_ranged_get_are_final() {
+        assert_eq!(
+            kind_of(assess(&answer(403), true)),
+            Some((Kind::PreflightDenied, false))
+        );
+        assert_eq!(
+            kind_of(assess(&answer(501), true)),
+            Some((Kind::PreflightServer, false))
+        );
+        assert_eq!(
+            kind_of(assess(&answer(405), true)),
+            Some((Kind::PreflightServer, false))
+        );
+    }
+
+    #[test]
+    fn status_table() {
+        let table = [
+            (401, Some((Kind::PreflightDenied, false))),
+            (407, Some((Kind::PreflightDenied, false))),
+            (404, Some((Kind::PreflightNotFound, false))),
+            (410, Some((Kind::PreflightNotFound, false))),
+            (408, Some((Kind::PreflightTimeout, true))),
+            (429, Some((Kind::PreflightServer, true))),
+            (500, Some((Kind::PreflightServer, true))),
+            (502, Some((Kind::PreflightServer, true))),
+            (503, Some((Kind::PreflightServer, true))),
+            (504, Some((Kind::PreflightServer, true))),
+            (599, Some((Kind::PreflightServer, true))),
+            (400, Some((Kind::PreflightServer, false))),
+            (418, Some((Kind::PreflightServer, false))),
+            (416, Some((Kind::PreflightNotAnUpdate, false))),
+            (204, Some((Kind::PreflightNotAnUpdate, false))),
+            (300, Some((Kind::PreflightRedirects, false))),
+            (304, Some((Kind::PreflightRedirects, false))),
+            (302, Some((Kind::PreflightRedirects, false))),
+            (100, Some((Kind::PreflightServer, false))),
+            (200, None),
+            (203, None),
+        ];
+        for get in [false, true] {
+            for (st, want) in table {
+                assert_eq!(kind_of(assess(&answer(st), get)), want, "{st} get={get}");
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_travels_with_429_and_5xx() {
+        for st in [429, 503] {
+            let a = Answer {
+                retry_after: Some(s(7)),
+                ..answer(st)
+            };
+            match assess(&a, false) {
+                Assessment::Retry { retry_after, .. } => assert_eq!(retry_after, Some(s(7))),
+                other => panic!("{st}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_206_takes_its_length_from_content_range() {
+        let a = Answer {
+            content_length: Some(1),
+            range_total: Some(Some(1_000_000)),
+            ..answer(206)
+        };
+        assert_eq!(
+            assess(&a, true),
+            Assessment::Found {
+                status: 206,
+                content_length: Some(1_000_000),
+                content_type: Some("application/octet-stream".into()),
+            }
+        );
+        // Unknown total: accepted, length unknown.
+        let a = Answer {
+            content_length: Some(1),
+            range_total: Some(None),
+            ..answer(206)
+        };
+        assert!(matches!(
+            assess(&a, true),
+            Assessment::Found {
+                content_length: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_206_of_a_tiny_file_is_not_an_update() {
+        let a = Answer {
+            range_total: Some(Some(1)),
+            ..answer(206)
+        };
+        assert_eq!(
+            kind_of(assess(&a, true)),
+            Some((Kind::PreflightNotAnUpdate, false))
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        for ok in [
+            None,
+            Some(""),
+            Some("application/octet-stream"),
+            Some("Application/Octet-Stream; charset=binary"),
+            Some("application/x-cpio"),
+            Some("application/vnd.swupdate"),
+            Some("binary/octet-stream"),
+        ] {
+            assert_eq!(check_content(ok, Some(1 << 20)), Ok(()), "{ok:?}");
+        }
+        for bad in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "application/json",
+            "text/plain",
+            "application/xml",
+        ] {
+            let e = check_content(Some(bad), Some(1 << 20)).unwrap_err();
+            assert!(e.contains(bad.split(';').next().unwrap()), "{e}");
+        }
+    }
+
+    #[test]
+    fn lengths() {
+        assert_eq!(check_content(None, None), Ok(()));
+        assert_eq!(check_content(None, Some(110)), Ok(()));
+        assert!(
+            check_content(None, Some(0))
+                .unwrap_err()
+                .contains("0 bytes")
+        );
+        assert!(check_content(None, Some(109)).unwrap_err().contains("109"));
+    }
+
+    #[test]
+    fn server_text_is_made_printable() {
+        let e = check_content(Some("text/\u{1b}[31mred"), None).unwrap_err();
+        assert!(!e.contains('\u{1b}'));
+        let long = format!("x/{}", "y".repeat(200));
+        let e = check_content(Some(&long), None).unwrap_err();
+        assert!(
+            e.contains(&"y".repeat(62)) && !e.contains(&"y".repeat(63)),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn content_range_totals() {
+        assert_eq!(
+            parse_content_range_total("bytes 0-0/1234"),
+            Some(Some(1234))
+        );
+        assert_eq!(parse_content_range_total("bytes */0"), Some(Some(0)));
+        assert_eq!(parse_content_range_total("bytes 0-0/*"), Some(None));
+        assert_eq!(parse_content_range_total("items 0-0/5"), None);
+        assert_eq!(parse_content_range_total("bytes 0-0/x"), None);
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(250)), "250 ms");
+        assert_eq!(human(s(3)), "3 s");
+        assert_eq!(human(Duration::from_millis(2500)), "2.5 s");
+    }
+
+    #[test]
+    fn wait_tells_systemd_how_long() {
+        let w = Wait {
+            delay: Duration::from_millis(1500),
+            attempts: 2,
+            reason: "the server answered 503 Service Unavailable".into(),
+            extend_by: s(61),
+        };
+        assert_eq!(
+            w.notify_state(),
+            "STATUS=preflight: the server answered 503 Service Unavailable; retrying in 1.5 s (after 2 requests)\nEXTEND_TIMEOUT_USEC=61000000"
+        );
+    }
+
+    #[test]
+    fn settings_debug_hides_secrets() {
+        let u = Url::parse("https://user:pw@h/x.swu?sig=abc").unwrap();
+        let d = format!("{:?}", Settings::new(u));
+        assert!(
+            !d.contains("pw") && !d.contains("abc") && !d.contains("user"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn system_clock_random_varies() {
+        let mut c = SystemClock;
+        let a: Vec<u64> = (0..4).map(|_| c.random()).collect();
+        assert!(a.windows(2).any(|w| w[0] != w[1]));
+    }
+}
