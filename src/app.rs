@@ -119,6 +119,59 @@ fn consume_descriptor(plan: &Plan, etc_dir: &Path) -> Result<(), Error> {
     })
 }
 
+/// Asks the server whether the artifact is there before swupdate streams it.
+#[cfg(feature = "streaming")]
+fn preflight(
+    plan: &Plan,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    use crate::preflight::{self, SystemClock};
+    use std::time::Duration;
+    let Mode::Download {
+        url: Some(url),
+        preflight: config,
+        ..
+    } = &plan.mode
+    else {
+        return Ok(());
+    };
+    if !config.enabled.value {
+        return Ok(());
+    }
+    let mut s = preflight::Settings::new(url.value.clone());
+    s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
+    if let Some(t) = &config.timeout {
+        s.request_timeout = Duration::from_secs(t.value.into());
+    }
+    if let Some(b) = &config.budget {
+        s.backoff.budget = Duration::from_secs(b.value.into());
+    }
+    let sock = env("NOTIFY_SOCKET");
+    let probe = preflight::run(&s, &mut SystemClock, &mut |w| {
+        logger.log(Level::Info, &w.describe(), &[]);
+        let _ = notify::send(sock.as_deref(), &w.notify_state());
+    })?;
+    logger.log(
+        Level::Info,
+        &format!(
+            "preflight: {} answered {} ({} bytes)",
+            url.value.redacted(),
+            probe.status,
+            probe
+                .content_length
+                .map_or_else(|| "unknown".to_string(), |l| l.to_string())
+        ),
+        &[],
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "streaming"))]
+fn preflight(_: &Plan, _: &dyn Fn(&str) -> Option<String>, _: &Logger) -> Result<(), Error> {
+    Ok(())
+}
+
 /// Journal fields that say what the launcher is about to do.
 fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
     let mut f = vec![("SWUPDATE_MODE", plan.mode.name().to_string())];
@@ -203,7 +256,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
     let outcome = plan_and_argv(&loaded, over, &root, stage, expect);
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let inputs = match &outcome {
-        Ok((plan, _)) => inputs::check(plan, stage, is_check),
+        Ok((plan, _)) => inputs::check(plan, stage, is_check, &root),
         Err(_) => Ok(()),
     };
 
@@ -244,6 +297,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 return Ok(());
             }
             let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+            preflight(&plan, env, logger)?;
             consume_descriptor(&plan, loaded.etc_dir())?;
             let what = announcement(&plan);
             logger.log(Level::Info, &what, &plan_fields(&plan));

@@ -51,6 +51,7 @@ pub fn build(plan: &Plan) -> Result<Vec<Group>, Error> {
             url,
             retries,
             timeout,
+            ..
         } => {
             let url = url.as_ref().ok_or_else(|| {
                 Error::new(Kind::Config, "download mode has no URL yet: nothing to run")

@@ -7,7 +7,7 @@ use crate::argv::Group;
 use crate::confd::{Dir, Verdict};
 use crate::error::Error;
 use crate::load::Loaded;
-use crate::plan::{Plan, VOCABULARY};
+use crate::plan::{Mode, Plan, Preflight, VOCABULARY};
 use crate::settings::{Settings, TOPOLOGY};
 use crate::url::redact_text;
 
@@ -72,6 +72,38 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
             );
         }
     }
+}
+
+#[cfg(not(feature = "streaming"))]
+fn describe_preflight(_: &Preflight) -> String {
+    "not compiled in (built without the `streaming` feature): swupdate's downloader does all the network work".into()
+}
+
+#[cfg(feature = "streaming")]
+fn describe_preflight(p: &Preflight) -> String {
+    use crate::preflight::Settings;
+    if !p.enabled.value {
+        return format!("off (SWUPDATE_PREFLIGHT from {})", p.enabled.origin);
+    }
+    let ca = p.ca_file.as_ref().map_or_else(
+        || "the system's CA store".to_string(),
+        |c| {
+            format!(
+                "only {} (SWUPDATE_CA_FILE from {})",
+                c.value.display(),
+                c.origin
+            )
+        },
+    );
+    let secs = |t: &Option<crate::plan::Traced<u32>>, default: std::time::Duration| {
+        t.as_ref()
+            .map_or_else(|| default.as_secs(), |t| t.value.into())
+    };
+    format!(
+        "HEAD (or a one-byte GET) before swupdate starts; trusts {ca}; {} s per request; transient failures retried for {} s",
+        secs(&p.timeout, Settings::DEFAULT_REQUEST_TIMEOUT),
+        secs(&p.budget, Settings::DEFAULT_BACKOFF.budget)
+    )
 }
 
 /// The report; `outcome` is the plan and argv, or why there are none.
@@ -160,6 +192,9 @@ pub fn render(
                 plan.mode.name(),
                 plan.mode_origin
             );
+            if let Mode::Download { preflight, .. } = &plan.mode {
+                let _ = writeln!(out, "Preflight: {}", describe_preflight(preflight));
+            }
             let _ = writeln!(out, "\nswupdate argv, and why:");
             for g in groups {
                 let words = shell_words::join(shown_words(&g.words));

@@ -3,10 +3,11 @@
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind};
 use crate::plan::{Mode, Plan, Stage, Traced};
+use crate::rootfs::Root;
 
 /// A readable regular file.
 fn readable_file(t: &Traced<std::path::PathBuf>, what: &str) -> Result<(), Error> {
@@ -38,17 +39,136 @@ fn executable(path: &Path) -> Result<(), Error> {
     }
 }
 
-/// Checks the key and the update file. `with_binary` also checks swupdate itself (for
-/// `check`; a run lets exec report it, with the same exit codes).
-pub fn check(plan: &Plan, stage: Stage, with_binary: bool) -> Result<(), Error> {
+/// Checks the key, the update file and the preflight's CA. `with_binary` also checks swupdate
+/// itself (for `check`; a run lets exec report it, with the same exit codes).
+pub fn check(plan: &Plan, stage: Stage, with_binary: bool, root: &Root) -> Result<(), Error> {
     if with_binary {
         executable(&plan.bin.value)?;
     }
     if let Some(k) = &plan.public_key {
         readable_file(k, "public key")?;
     }
-    if let (Mode::File { update_file }, Stage::Device) = (&plan.mode, stage) {
-        readable_file(update_file, "update file")?;
+    match (&plan.mode, stage) {
+        (Mode::File { update_file }, Stage::Device) => readable_file(update_file, "update file")?,
+        (Mode::Download { preflight, .. }, _) => {
+            if let Some(ca) = &preflight.ca_file {
+                readable_file(ca, "CA bundle")?;
+                downloader_agrees(plan, ca, root)?;
+            }
+        }
+        _ => {}
     }
     Ok(())
+}
+
+/// The configuration file swupdate will read: `-f`/`--file` among the user's options, else
+/// `/etc/swupdate.cfg` (which swupdate reads when it exists).
+fn swupdate_config(plan: &Plan) -> PathBuf {
+    let words: Vec<&String> = plan.user_args.iter().flat_map(|a| a.value.iter()).collect();
+    let mut found = None;
+    for (i, w) in words.iter().enumerate() {
+        let value = match w.as_str() {
+            "-f" | "--file" => words.get(i + 1).map(|v| v.to_string()),
+            w => w
+                .strip_prefix("--file=")
+                .or_else(|| w.strip_prefix("-f").filter(|v| !v.is_empty()))
+                .map(str::to_string),
+        };
+        if value.is_some() {
+            found = value;
+        }
+    }
+    PathBuf::from(found.unwrap_or_else(|| "/etc/swupdate.cfg".to_string()))
+}
+
+/// Every `cafile = "…"` (or `cafile: "…"`) setting in libconfig text, outside `#` and `//`
+/// line comments.
+pub fn cafile_settings(text: &str) -> Vec<String> {
+    let text: String = text
+        .lines()
+        .map(|l| {
+            let cut = [l.find('#'), l.find("//")].into_iter().flatten().min();
+            &l[..cut.unwrap_or(l.len())]
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("cafile") {
+        let after = rest[at + "cafile".len()..].trim_start();
+        rest = &rest[at + "cafile".len()..];
+        let Some(after) = after.strip_prefix(['=', ':']) else {
+            continue;
+        };
+        let Some(quoted) = after.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        if let Some(end) = quoted.find('"') {
+            out.push(quoted[..end].to_string());
+        }
+    }
+    out
+}
+
+/// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
+/// option, so a configured CA file must also be the `cafile` of swupdate's configuration.
+fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(), Error> {
+    let device_ca = match root.dir() {
+        Some(r) => Path::new("/").join(ca.value.strip_prefix(r).unwrap_or(&ca.value)),
+        None => ca.value.clone(),
+    };
+    let cfg = swupdate_config(plan);
+    let host_cfg = root.host(&cfg);
+    let hint = format!(
+        "set `cafile = \"{}\";` in the download section of {} (the -d string has no CA option), or leave SWUPDATE_CA_FILE unset so both use the system store",
+        device_ca.display(),
+        cfg.display()
+    );
+    let text = fs::read_to_string(&host_cfg).map_err(|e| {
+        Error::new(
+            Kind::Config,
+            format!(
+                "SWUPDATE_CA_FILE ({}) is set, but swupdate's configuration file cannot be read ({e}): its downloader would trust other CAs than the preflight",
+                ca.origin
+            ),
+        )
+        .on(&host_cfg)
+        .hint(hint.clone())
+    })?;
+    let found = cafile_settings(&text);
+    if found.iter().any(|f| Path::new(f) == device_ca) {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::Config,
+        format!(
+            "SWUPDATE_CA_FILE ({}) is {}, but swupdate's downloader is told {}",
+            ca.origin,
+            device_ca.display(),
+            if found.is_empty() {
+                "no cafile (it would use the system store)".to_string()
+            } else {
+                format!("cafile {}", found.join(", "))
+            }
+        ),
+    )
+    .on(&host_cfg)
+    .hint(hint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cafile_settings_are_found_in_libconfig_text() {
+        let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
+        assert_eq!(cafile_settings(text), ["/etc/ssl/a.pem", "/b.pem"]);
+    }
+
+    #[test]
+    fn words_that_merely_contain_cafile_are_not_settings() {
+        assert!(cafile_settings("# cafile is unset\nmycafile_note = 1;\n").is_empty());
+        assert!(cafile_settings("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n").is_empty());
+    }
 }

@@ -21,12 +21,16 @@ pub const SWUPDATE_EXTRA_ARGS: &str = "SWUPDATE_EXTRA_ARGS";
 pub const SWUPDATE_WEBSERVER_ARGS: &str = "SWUPDATE_WEBSERVER_ARGS";
 pub const SWUPDATE_SURICATTA_ARGS: &str = "SWUPDATE_SURICATTA_ARGS";
 pub const SWUPDATE_ALLOW_HTTP: &str = "SWUPDATE_ALLOW_HTTP";
+pub const SWUPDATE_PREFLIGHT: &str = "SWUPDATE_PREFLIGHT";
+pub const SWUPDATE_CA_FILE: &str = "SWUPDATE_CA_FILE";
+pub const SWUPDATE_PREFLIGHT_TIMEOUT: &str = "SWUPDATE_PREFLIGHT_TIMEOUT";
+pub const SWUPDATE_PREFLIGHT_BUDGET: &str = "SWUPDATE_PREFLIGHT_BUDGET";
 
 /// Longest URL accepted: far beyond any real artifact URL, short of abuse.
 pub const MAX_URL_LEN: usize = 4096;
 
 /// The conf.d variables the launcher reads.
-pub const VOCABULARY: [&str; 10] = [
+pub const VOCABULARY: [&str; 14] = [
     SWUPDATE_SOURCE,
     UPDATE_FILE,
     URL,
@@ -37,6 +41,10 @@ pub const VOCABULARY: [&str; 10] = [
     SWUPDATE_WEBSERVER_ARGS,
     SWUPDATE_SURICATTA_ARGS,
     SWUPDATE_ALLOW_HTTP,
+    SWUPDATE_PREFLIGHT,
+    SWUPDATE_CA_FILE,
+    SWUPDATE_PREFLIGHT_TIMEOUT,
+    SWUPDATE_PREFLIGHT_BUDGET,
 ];
 
 /// Values `swupdate.sh` assigned before it read conf.d (fragments may expand them), less the
@@ -66,6 +74,20 @@ pub struct Traced<T> {
     pub origin: Origin,
 }
 
+/// The launcher's own check that the artifact is there, before swupdate starts streaming it
+/// (with the `streaming` feature; configured the same way without it, so a configuration does
+/// not depend on how the binary was built).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preflight {
+    pub enabled: Traced<bool>,
+    /// Host path of the only CA bundle trusted; `None`: the system's store.
+    pub ca_file: Option<Traced<PathBuf>>,
+    /// Seconds for each request.
+    pub timeout: Option<Traced<u32>>,
+    /// Seconds within which transient failures are retried.
+    pub budget: Option<Traced<u32>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// `-i`: install one file and exit.
@@ -76,6 +98,7 @@ pub enum Mode {
         url: Option<Traced<Url>>,
         retries: Option<Traced<u32>>,
         timeout: Option<Traced<u32>>,
+        preflight: Box<Preflight>,
     },
     /// Long-lived swupdate, as `swupdate.sh` ran it: IPC, and the webserver and suricatta if set.
     Daemon {
@@ -175,6 +198,24 @@ fn absolute_path(name: &'static str, s: &Setting, root: &Root) -> Result<Traced<
         ));
     }
     Ok(traced(root.host(p), name, s))
+}
+
+/// A yes/no switch; unset or empty means `default`.
+fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Traced<bool>, Error> {
+    match non_empty(vars, name) {
+        None => Ok(Traced {
+            value: default,
+            name,
+            origin: Origin::Default,
+        }),
+        Some(s) if s.value == "yes" => Ok(traced(true, name, s)),
+        Some(s) if s.value == "no" => Ok(traced(false, name, s)),
+        Some(s) => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is neither yes nor no", s.value),
+        )),
+    }
 }
 
 fn whole_number(name: &'static str, s: &Setting, min: u32) -> Result<Traced<u32>, Error> {
@@ -321,18 +362,19 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
             let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
                 .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
                 .transpose()?;
-            let allow_http = match non_empty(vars, SWUPDATE_ALLOW_HTTP) {
-                None => false,
-                Some(s) if s.value == "yes" => true,
-                Some(s) if s.value == "no" => false,
-                Some(s) => {
-                    return Err(setting_error(
-                        SWUPDATE_ALLOW_HTTP,
-                        s,
-                        format!("`{}` is neither yes nor no", s.value),
-                    ));
-                }
-            };
+            let allow_http = yes_no(vars, SWUPDATE_ALLOW_HTTP, false)?.value;
+            let preflight = Box::new(Preflight {
+                enabled: yes_no(vars, SWUPDATE_PREFLIGHT, true)?,
+                ca_file: non_empty(vars, SWUPDATE_CA_FILE)
+                    .map(|s| absolute_path(SWUPDATE_CA_FILE, s, root))
+                    .transpose()?,
+                timeout: non_empty(vars, SWUPDATE_PREFLIGHT_TIMEOUT)
+                    .map(|s| whole_number(SWUPDATE_PREFLIGHT_TIMEOUT, s, 1))
+                    .transpose()?,
+                budget: non_empty(vars, SWUPDATE_PREFLIGHT_BUDGET)
+                    .map(|s| whole_number(SWUPDATE_PREFLIGHT_BUDGET, s, 0))
+                    .transpose()?,
+            });
             let url = match non_empty(vars, URL) {
                 Some(s) => {
                     if s.value.len() > MAX_URL_LEN {
@@ -368,6 +410,7 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
                 url,
                 retries,
                 timeout,
+                preflight,
             }
         }
         _ => Mode::Daemon {
@@ -473,7 +516,11 @@ mod tests {
     fn daemon_unit_refuses_a_one_shot_configuration() {
         let mut t = download_mode();
         t.expect = Expect::Daemon;
-        assert!(t.err().message.contains("--daemon: SWUPDATE_SOURCE=download"));
+        assert!(
+            t.err()
+                .message
+                .contains("--daemon: SWUPDATE_SOURCE=download")
+        );
         let mut t = T::new();
         t.expect = Expect::Daemon;
         assert_eq!(t.ok().mode.name(), "daemon");
@@ -492,6 +539,44 @@ mod tests {
             .var(URL, "http://h/u.swu")
             .ok();
         assert_eq!(p.mode.name(), "download");
+    }
+
+    #[test]
+    fn preflight_settings_are_read_and_checked() {
+        let p = download_mode()
+            .var(SWUPDATE_PREFLIGHT, "no")
+            .var(SWUPDATE_CA_FILE, "/etc/ssl/fleet-ca.pem")
+            .var(SWUPDATE_PREFLIGHT_TIMEOUT, "20")
+            .var(SWUPDATE_PREFLIGHT_BUDGET, "0")
+            .ok();
+        let Mode::Download { preflight, .. } = p.mode else {
+            panic!("download mode expected")
+        };
+        assert!(!preflight.enabled.value);
+        assert_eq!(
+            preflight.ca_file.unwrap().value,
+            PathBuf::from("/etc/ssl/fleet-ca.pem")
+        );
+        assert_eq!(preflight.timeout.unwrap().value, 20);
+        assert_eq!(preflight.budget.unwrap().value, 0);
+        assert!(
+            download_mode()
+                .var(SWUPDATE_CA_FILE, "ca.pem")
+                .build()
+                .is_err()
+        );
+        assert!(
+            download_mode()
+                .var(SWUPDATE_PREFLIGHT_TIMEOUT, "0")
+                .build()
+                .is_err()
+        );
+        assert!(
+            download_mode()
+                .var(SWUPDATE_PREFLIGHT, "off")
+                .build()
+                .is_err()
+        );
     }
 
     #[test]
@@ -574,7 +659,10 @@ mod tests {
                 url,
                 retries,
                 timeout,
+                preflight,
             } => {
+                assert!(preflight.enabled.value, "on unless switched off");
+                assert!(preflight.ca_file.is_none());
                 assert_eq!(url.unwrap().value.for_downloader(), "https://h/u.swu");
                 assert_eq!(retries.unwrap().value, 0);
                 assert_eq!(timeout.unwrap().value, 30);

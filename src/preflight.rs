@@ -327,7 +327,8 @@ pub fn run(
                             delay,
                             attempts,
                             reason,
-                            extend_by: delay.saturating_add(settings.request_timeout * 2),
+                            extend_by: delay
+                                .saturating_add(settings.request_timeout.saturating_mul(2)),
                         });
                         clock.sleep(delay);
                         retries += 1;

@@ -352,5 +352,86 @@ fn one_shot_unit_refuses_a_daemon_configuration() {
 fn daemon_unit_refuses_a_one_shot_configuration() {
     let o = Root::file_mode().run(&["--daemon", "check"]);
     assert_eq!(code(&o), 65);
-    assert!(stderr(&o).contains("installs one update and exits"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("installs one update and exits"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn download_device() -> Root {
+    let r = Root::file_mode();
+    r.lib("10-source", "SWUPDATE_SOURCE=download\n")
+        .etc("descriptor.env", "URL=https://updates.example.com/fw.swu\n")
+        .write("/etc/ssl/fleet-ca.pem", "ca");
+    r
+}
+
+#[test]
+fn explain_says_whether_a_preflight_runs() {
+    let o = download_device().run(&["explain"]);
+    let out = stdout(&o);
+    if cfg!(feature = "streaming") {
+        assert!(out.contains("Preflight: HEAD (or a one-byte GET) before swupdate starts; trusts the system's CA store"), "{out}");
+    } else {
+        assert!(out.contains("Preflight: not compiled in"), "{out}");
+    }
+}
+
+#[test]
+fn a_preflight_ca_must_also_be_swupdates_downloader_ca() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("swupdate's configuration file cannot be read"),
+        "{}",
+        stderr(&o)
+    );
+
+    r.write(
+        "/etc/swupdate.cfg",
+        "globals: { };\ndownload: { cafile = \"/etc/ssl/other.pem\"; };\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("is told cafile /etc/ssl/other.pem"),
+        "{}",
+        stderr(&o)
+    );
+
+    r.write(
+        "/etc/swupdate.cfg",
+        "globals: { };\ndownload: { cafile = \"/etc/ssl/fleet-ca.pem\"; };\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn the_configuration_file_given_with_f_is_the_one_compared() {
+    let r = download_device();
+    r.lib(
+        "20-ca",
+        "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\nSWUPDATE_EXTRA_ARGS=\"-f /etc/sw.cfg\"\n",
+    )
+    .write(
+        "/etc/swupdate.cfg",
+        "download: { cafile = \"/etc/ssl/other.pem\"; };\n",
+    )
+    .write(
+        "/etc/sw.cfg",
+        "download: { cafile = \"/etc/ssl/fleet-ca.pem\"; };\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn a_missing_preflight_ca_is_66() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/missing.pem\n");
+    assert_eq!(code(&r.run(&["check"])), 66);
 }

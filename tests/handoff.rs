@@ -10,8 +10,12 @@ use device::Root;
 
 fn download_device() -> Root {
     let r = Root::file_mode();
-    r.lib("10-source", "SWUPDATE_SOURCE=download\n")
-        .etc("descriptor.env", "URL=https://updates.example.com/fw.swu\n");
+    // The handoff, not the network, is under test here (tests/streaming.rs has the preflight).
+    r.lib(
+        "10-source",
+        "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
+    )
+    .etc("descriptor.env", "URL=https://updates.example.com/fw.swu\n");
     r
 }
 

@@ -179,7 +179,11 @@ fn journal_error_record_locates_the_configuration_error() {
 #[test]
 fn url_secrets_never_reach_the_journal_or_status() {
     let r = Root::file_mode();
-    r.etc("10-source", "SWUPDATE_SOURCE=download\n").etc(
+    r.etc(
+        "10-source",
+        "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
+    )
+    .etc(
         "descriptor.env",
         "URL=https://user:secret@host/x.swu?token=abc\n",
     );
