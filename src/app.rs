@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::argv::{self, Group};
+use crate::argv::{self, Group, Runtime};
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Kind};
 use crate::exec;
 use crate::explain;
 use crate::inputs;
-use crate::load::{self, Loaded, Request};
+use crate::load::{self, Request};
 use crate::lock;
 use crate::logging::{Level, Logger};
 use crate::medium;
@@ -17,6 +17,7 @@ use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
 use crate::rootfs::Root;
 use crate::settings::{Origin, Setting};
 use crate::url::redact_text;
+use crate::verify;
 
 fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
     p.to_str()
@@ -50,27 +51,42 @@ fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error
     }))
 }
 
-fn plan_and_argv(
-    loaded: &Loaded,
-    over: Option<Setting>,
-    root: &Root,
-    stage: Stage,
-    expect: Expect,
-) -> Result<(Plan, Vec<Group>), Error> {
-    let plan = plan::build(&Inputs {
-        expect,
-        topology: &loaded.topology,
-        vars: &loaded.vars,
-        update_file_override: over,
-        root,
-        stage,
-    })?;
-    let groups = match (&plan.mode, stage) {
-        // Nothing to run yet: the agent writes URL at run time.
-        (Mode::Download { url: None, .. }, Stage::Image) => Vec::new(),
-        _ => argv::build(&plan)?,
+/// The argv for a plan, or none yet in an image-build check of download mode (the agent
+/// writes URL at run time).
+fn groups_for(plan: &Plan, runtime: &Runtime, stage: Stage) -> Result<Vec<Group>, Error> {
+    match (&plan.mode, stage) {
+        (Mode::Download { url: None, .. }, Stage::Image) => Ok(Vec::new()),
+        _ => argv::build(plan, runtime),
+    }
+}
+
+/// Runs the verification stage, if any, and records the private copy for the argv.
+fn verify_update(
+    plan: &Plan,
+    runtime: &mut Runtime,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let (Some(v), Mode::File { update_file }) = (&plan.verification, &plan.mode) else {
+        return Ok(());
     };
-    Ok((plan, groups))
+    let what = format!(
+        "verifying {} with {}",
+        update_file.value.display(),
+        v.argv.value.join(" ")
+    );
+    logger.log(Level::Info, &what, &plan_fields(plan));
+    let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+    let stage = verify::Stage {
+        argv: v.argv.value.clone(),
+        uid: v.user.value.0,
+        gid: v.user.value.1,
+        dir: v.dir.value.clone(),
+        timeout: std::time::Duration::from_secs(v.timeout.value.into()),
+    };
+    let copy = verify::run(&stage, &update_file.value)?;
+    runtime.verified_input = Some(verify::hand_over(copy));
+    Ok(())
 }
 
 /// One line for the journal / terminal about what is about to start.
@@ -253,24 +269,42 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         (_, true) => Expect::Daemon,
         _ => Expect::Any,
     };
-    let outcome = plan_and_argv(&loaded, over, &root, stage, expect);
+    let plan = plan::build(&Inputs {
+        expect,
+        topology: &loaded.topology,
+        vars: &loaded.vars,
+        update_file_override: over,
+        root: &root,
+        stage,
+    });
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
-    let inputs = match &outcome {
-        Ok((plan, _)) => inputs::check(plan, stage, is_check, &root),
-        Err(_) => Ok(()),
+    let runtime = match &plan {
+        Ok(p) => inputs::check(p, stage, is_check, &root, loaded.policy.as_ref()),
+        Err(_) => Ok(Runtime::default()),
     };
 
     match cli.command {
         Some(Command::Explain) => {
+            // Shown even when an input is missing, with what is known.
+            let shown_runtime = match &runtime {
+                Ok(rt) => rt.clone(),
+                Err(_) => Runtime {
+                    current_version: Some("<unknown>".into()),
+                    verified_input: None,
+                },
+            };
+            let outcome = plan
+                .clone()
+                .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
             print!(
                 "{}",
-                explain::render(&loaded, &outcome, inputs.as_ref().err())
+                explain::render(&loaded, &outcome, runtime.as_ref().err())
             );
-            outcome.and(inputs)
+            outcome.and(runtime).map(|_| ())
         }
         Some(Command::Check { .. }) => {
-            let (plan, groups) = outcome?;
-            inputs?;
+            let plan = plan?;
+            let groups = groups_for(&plan, &runtime?, stage)?;
             let files = loaded
                 .files
                 .iter()
@@ -289,15 +323,17 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
             Ok(())
         }
         Some(Command::Run) | None => {
-            let (plan, groups) = outcome?;
-            inputs?;
-            let argv = argv::flatten(&groups);
+            let plan = plan?;
+            let mut runtime = runtime?;
             if cli.print_argv {
+                let argv = argv::flatten(&argv::build(&plan, &runtime)?);
                 println!("{}", argv::shell_line(&argv));
                 return Ok(());
             }
             let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
             preflight(&plan, env, logger)?;
+            verify_update(&plan, &mut runtime, env, logger)?;
+            let argv = argv::flatten(&argv::build(&plan, &runtime)?);
             consume_descriptor(&plan, loaded.etc_dir())?;
             let what = announcement(&plan);
             logger.log(Level::Info, &what, &plan_fields(&plan));

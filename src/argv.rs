@@ -2,6 +2,8 @@
 //! of words with the variables that asked for it.
 
 use crate::error::{Error, Kind};
+use std::path::PathBuf;
+
 use crate::plan::{Mode, Plan, Traced};
 use crate::settings::Origin;
 
@@ -19,8 +21,18 @@ fn group<T>(words: Vec<String>, from: &[&Traced<T>]) -> Group {
     }
 }
 
-/// The argv in groups; argv[0] is the binary. Order: binary, key, the user's options, the mode.
-pub fn build(plan: &Plan) -> Result<Vec<Group>, Error> {
+/// Facts known only when the launcher runs: read from the device, or made by it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Runtime {
+    /// The version the device runs, when anti-rollback is on.
+    pub current_version: Option<String>,
+    /// The verification stage's private copy, as swupdate will open it.
+    pub verified_input: Option<PathBuf>,
+}
+
+/// The argv in groups; argv[0] is the binary. Order: binary, key, the user's options,
+/// anti-rollback, the mode.
+pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     let mut out = vec![group(
         vec![plan.bin.value.to_string_lossy().into_owned()],
         &[&plan.bin],
@@ -34,17 +46,44 @@ pub fn build(plan: &Plan) -> Result<Vec<Group>, Error> {
     for a in &plan.user_args {
         out.push(group(a.value.clone(), &[a]));
     }
+    let ar = &plan.anti_rollback;
+    if ar.enabled.value {
+        let version = runtime.current_version.clone().ok_or_else(|| {
+            Error::new(
+                Kind::Config,
+                "anti-rollback is on but the running version is unknown",
+            )
+        })?;
+        let mut words = vec!["-N".to_string(), version.clone()];
+        let mut from = vec![&ar.enabled, &ar.reinstall];
+        if !ar.reinstall.value {
+            words.extend(["-R".to_string(), version]);
+        } else {
+            from.pop();
+        }
+        let mut g = group(words, &from);
+        g.because
+            .push((ar.version_file.name, ar.version_file.origin.clone()));
+        g.because.push((ar.key.name, ar.key.origin.clone()));
+        out.push(g);
+    }
+    if let Some(m) = &ar.max_version {
+        out.push(group(vec!["--max-version".into(), m.value.clone()], &[m]));
+    }
     let mode_because = ("SWUPDATE_SOURCE", plan.mode_origin.clone());
     match &plan.mode {
         Mode::File { update_file } => {
-            let mut g = group(
-                vec![
-                    "-i".into(),
-                    update_file.value.to_string_lossy().into_owned(),
-                ],
-                &[update_file],
-            );
+            let input = match (&runtime.verified_input, &plan.verification) {
+                (Some(p), _) => p.to_string_lossy().into_owned(),
+                // Known only at run time: the private copy's descriptor.
+                (None, Some(_)) => "/proc/self/fd/N".to_string(),
+                (None, None) => update_file.value.to_string_lossy().into_owned(),
+            };
+            let mut g = group(vec!["-i".into(), input], &[update_file]);
             g.because.insert(0, mode_because);
+            if let Some(v) = &plan.verification {
+                g.because.push((v.argv.name, v.argv.origin.clone()));
+            }
             out.push(g);
         }
         Mode::Download {
@@ -135,8 +174,20 @@ mod tests {
         .unwrap()
     }
 
+    /// A device running release 1.0.
+    fn running() -> Runtime {
+        Runtime {
+            current_version: Some("1.0".into()),
+            verified_input: None,
+        }
+    }
+
     fn argv(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
-        flatten(&build(&plan_of(topo, vars)).unwrap())
+        argv_at(topo, vars, &running())
+    }
+
+    fn argv_at(topo: &[(&str, &str)], vars: &[(&str, &str)], rt: &Runtime) -> Vec<String> {
+        flatten(&build(&plan_of(topo, vars), rt).unwrap())
     }
 
     #[test]
@@ -154,6 +205,8 @@ mod tests {
                 "-k",
                 "/etc/k.pem",
                 "-v",
+                "-N",
+                "1.0",
                 "-i",
                 "/data/a b.swu"
             ]
@@ -175,6 +228,8 @@ mod tests {
             [
                 "/usr/bin/swupdate",
                 "-v",
+                "-N",
+                "1.0",
                 "-d",
                 "-u https://h/my%20file.swu -r 2 -t 60 -a u:p"
             ]
@@ -218,11 +273,70 @@ mod tests {
     #[test]
     fn every_group_says_why() {
         let p = plan_of(&[], &[("SWUPDATE_SOURCE", "file"), ("UPDATE_FILE", "/u")]);
-        let g = build(&p).unwrap();
+        let g = build(&p, &running()).unwrap();
         assert!(g.iter().all(|g| !g.because.is_empty()));
         let mode = g.last().unwrap();
         assert_eq!(mode.because[0].0, "SWUPDATE_SOURCE");
         assert_eq!(mode.because[1].0, "UPDATE_FILE");
+    }
+
+    const FILE: [(&str, &str); 2] = [("SWUPDATE_SOURCE", "file"), ("UPDATE_FILE", "/u.swu")];
+
+    fn file_with(more: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        FILE.iter().chain(more).copied().collect()
+    }
+
+    #[test]
+    fn anti_rollback_passes_the_running_version_as_n() {
+        let a = argv(&[], &FILE);
+        assert_eq!(a[2..4], ["-N", "1.0"]);
+    }
+
+    #[test]
+    fn no_reinstall_adds_r_with_the_same_version() {
+        let a = argv(&[], &file_with(&[("SWUPDATE_REINSTALL", "no")]));
+        assert_eq!(a[2..6], ["-N", "1.0", "-R", "1.0"]);
+    }
+
+    #[test]
+    fn max_version_is_passed() {
+        let a = argv(&[], &file_with(&[("SWUPDATE_MAX_VERSION", "2.0")]));
+        assert_eq!(a[4..6], ["--max-version", "2.0"]);
+    }
+
+    #[test]
+    fn anti_rollback_can_be_switched_off() {
+        let a = argv(&[], &file_with(&[("SWUPDATE_ANTI_ROLLBACK", "no")]));
+        assert!(!a.contains(&"-N".to_string()), "{a:?}");
+    }
+
+    #[test]
+    fn the_daemon_has_no_anti_rollback_unless_asked() {
+        assert_eq!(argv(&[], &[]), ["/usr/bin/swupdate", "-v"]);
+        let a = argv(&[], &[("SWUPDATE_ANTI_ROLLBACK", "yes")]);
+        assert_eq!(a, ["/usr/bin/swupdate", "-v", "-N", "1.0"]);
+    }
+
+    #[test]
+    fn an_unknown_running_version_builds_no_argv() {
+        let p = plan_of(&[], &FILE);
+        assert!(build(&p, &Runtime::default()).is_err());
+    }
+
+    #[test]
+    fn a_verified_copy_replaces_the_update_file() {
+        let vars = file_with(&[("SWUPDATE_VERIFY_PROGRAM", "/usr/bin/unpack --strict")]);
+        let p = plan_of(&[], &vars);
+        let rt = Runtime {
+            verified_input: Some("/proc/self/fd/7".into()),
+            ..running()
+        };
+        let g = build(&p, &rt).unwrap();
+        let mode = g.last().unwrap();
+        assert_eq!(mode.words, ["-i", "/proc/self/fd/7"]);
+        assert_eq!(mode.because.last().unwrap().0, "SWUPDATE_VERIFY_PROGRAM");
+        let before = flatten(&build(&p, &running()).unwrap());
+        assert_eq!(before.last().unwrap(), "/proc/self/fd/N");
     }
 
     #[test]

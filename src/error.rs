@@ -41,6 +41,18 @@ pub enum Kind {
     PreflightNotAnUpdate,
     /// Download preflight: more redirects than allowed.
     PreflightRedirects,
+    /// Verification stage: the program said the pack is not authentic (its exit code 1).
+    VerifySecurity,
+    /// Verification stage: the program failed otherwise (any other non-zero exit).
+    VerifyFailed,
+    /// Verification stage: the program was killed by a signal.
+    VerifyCrashed,
+    /// Verification stage: the program did not finish in time.
+    VerifyTimeout,
+    /// Verification stage: the program exited 0 but wrote nothing.
+    VerifyNoOutput,
+    /// Verification stage: not enough room for the verified copy.
+    VerifyNoRoom,
 }
 
 impl Kind {
@@ -63,6 +75,12 @@ impl Kind {
             Kind::PreflightServer => 86,
             Kind::PreflightNotAnUpdate => 87,
             Kind::PreflightRedirects => 88,
+            Kind::VerifySecurity => 90,
+            Kind::VerifyFailed => 91,
+            Kind::VerifyCrashed => 92,
+            Kind::VerifyTimeout => 93,
+            Kind::VerifyNoOutput => 94,
+            Kind::VerifyNoRoom => 95,
         }
     }
 }
@@ -171,6 +189,12 @@ mod tests {
             Kind::PreflightServer,
             Kind::PreflightNotAnUpdate,
             Kind::PreflightRedirects,
+            Kind::VerifySecurity,
+            Kind::VerifyFailed,
+            Kind::VerifyCrashed,
+            Kind::VerifyTimeout,
+            Kind::VerifyNoOutput,
+            Kind::VerifyNoRoom,
         ];
         let codes: Vec<u8> = all.iter().map(|k| k.exit_code()).collect();
         for (i, c) in codes.iter().enumerate() {

@@ -195,6 +195,44 @@ pub fn render(
             if let Mode::Download { preflight, .. } = &plan.mode {
                 let _ = writeln!(out, "Preflight: {}", describe_preflight(preflight));
             }
+            if let Some(v) = &plan.verification {
+                let _ = writeln!(
+                    out,
+                    "Verification: {} (SWUPDATE_VERIFY_PROGRAM from {}) reads the update on stdin as uid:gid {}:{}; its output, a private copy in {} removed whatever the outcome, is what swupdate installs; exit 1 = security violation; killed after {} s",
+                    v.argv.value.join(" "),
+                    v.argv.origin,
+                    v.user.value.0,
+                    v.user.value.1,
+                    v.dir.value.display(),
+                    v.timeout.value
+                );
+            }
+            let ar = &plan.anti_rollback;
+            let _ = writeln!(
+                out,
+                "Anti-rollback: {}",
+                if ar.enabled.value {
+                    format!(
+                        "on (SWUPDATE_ANTI_ROLLBACK from {}): -N <{} in {}>{}{}",
+                        ar.enabled.origin,
+                        ar.key.value,
+                        ar.version_file.value.display(),
+                        if ar.reinstall.value {
+                            ""
+                        } else {
+                            ", -R (no reinstall of the running release)"
+                        },
+                        ar.max_version
+                            .as_ref()
+                            .map_or_else(String::new, |m| format!(", --max-version {}", m.value))
+                    )
+                } else {
+                    format!(
+                        "off (SWUPDATE_ANTI_ROLLBACK from {}): older releases install",
+                        ar.enabled.origin
+                    )
+                }
+            );
             let _ = writeln!(out, "\nswupdate argv, and why:");
             for g in groups {
                 let words = shell_words::join(shown_words(&g.words));

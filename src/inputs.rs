@@ -5,9 +5,12 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::argv::Runtime;
 use crate::error::{Error, Kind};
 use crate::plan::{Mode, Plan, Stage, Traced};
+use crate::rollback;
 use crate::rootfs::Root;
+use crate::trust::{self, Policy};
 
 /// A readable regular file.
 fn readable_file(t: &Traced<std::path::PathBuf>, what: &str) -> Result<(), Error> {
@@ -41,7 +44,14 @@ fn executable(path: &Path) -> Result<(), Error> {
 
 /// Checks the key, the update file and the preflight's CA. `with_binary` also checks swupdate
 /// itself (for `check`; a run lets exec report it, with the same exit codes).
-pub fn check(plan: &Plan, stage: Stage, with_binary: bool, root: &Root) -> Result<(), Error> {
+/// Returns what only the device can tell: the running version for anti-rollback.
+pub fn check(
+    plan: &Plan,
+    stage: Stage,
+    with_binary: bool,
+    root: &Root,
+    policy: Option<&Policy>,
+) -> Result<Runtime, Error> {
     if with_binary {
         executable(&plan.bin.value)?;
     }
@@ -58,7 +68,60 @@ pub fn check(plan: &Plan, stage: Stage, with_binary: bool, root: &Root) -> Resul
         }
         _ => {}
     }
-    Ok(())
+    if let Some(v) = &plan.verification {
+        let program = Path::new(&v.argv.value[0]);
+        executable(program).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "verification program (SWUPDATE_VERIFY_PROGRAM from {}): {}",
+                    v.argv.origin, e.message
+                ),
+            )
+            .on(program)
+        })?;
+        // It decides what swupdate gets: it must be the image's, like the configuration.
+        if let Some(policy) = policy {
+            trust::check(program, trust::Role::Image, policy)?;
+        }
+    }
+    Ok(Runtime {
+        current_version: current_version(plan)?,
+        verified_input: None,
+    })
+}
+
+/// The version the device runs, when anti-rollback is on; its absence is an error, so that an
+/// unknown version never means "any version".
+fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
+    let ar = &plan.anti_rollback;
+    if !ar.enabled.value {
+        return Ok(None);
+    }
+    let file = &ar.version_file;
+    let hint = "set SWUPDATE_VERSION_FILE and SWUPDATE_VERSION_KEY to where the image records its release, or SWUPDATE_ANTI_ROLLBACK=no to allow installing older releases";
+    let text = fs::read_to_string(&file.value).map_err(|e| {
+        Error::new(
+            Kind::Config,
+            format!("anti-rollback needs the running version, but the version file ({} from {}) cannot be read: {e}", file.name, file.origin),
+        )
+        .on(&file.value)
+        .hint(hint)
+    })?;
+    match rollback::find_version(&text, &ar.key.value) {
+        Some(v) if rollback::usable(&v) => Ok(Some(v)),
+        Some(v) => Err(Error::new(
+            Kind::Config,
+            format!("the running version `{v}` ({} in the version file) cannot be passed to swupdate", ar.key.value),
+        )
+        .on(&file.value)),
+        None => Err(Error::new(
+            Kind::Config,
+            format!("anti-rollback needs the running version, but the version file has no {} ({} from {})", ar.key.value, ar.key.name, ar.key.origin),
+        )
+        .on(&file.value)
+        .hint(hint)),
+    }
 }
 
 /// The configuration file swupdate will read: `-f`/`--file` among the user's options, else

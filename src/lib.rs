@@ -23,9 +23,11 @@ pub mod notify;
 pub mod plan;
 #[cfg(feature = "streaming")]
 pub mod preflight;
+pub mod rollback;
 pub mod rootfs;
 pub mod settings;
 pub mod swupdate_options;
 pub mod syntax;
 pub mod trust;
 pub mod url;
+pub mod verify;

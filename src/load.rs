@@ -51,6 +51,8 @@ pub struct Loaded {
     pub conf_dirs: [(Dir, PathBuf, bool); 2],
     pub files: Vec<ConfFile>,
     pub vars: Settings,
+    /// Whose files are trusted; `None` with SWUPDATE_STRICT_MODES=no.
+    pub policy: Option<Policy>,
 }
 
 impl Loaded {
@@ -224,6 +226,7 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         ],
         files,
         vars,
+        policy,
     })
 }
 

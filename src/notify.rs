@@ -57,6 +57,10 @@ pub fn errno(kind: Kind) -> i32 {
         Kind::PreflightServer => libc::EAGAIN,
         Kind::PreflightNotAnUpdate => libc::EBADMSG,
         Kind::PreflightRedirects => libc::ELOOP,
+        Kind::VerifySecurity => libc::EBADMSG,
+        Kind::VerifyFailed | Kind::VerifyCrashed | Kind::VerifyNoOutput => libc::EIO,
+        Kind::VerifyTimeout => libc::ETIMEDOUT,
+        Kind::VerifyNoRoom => libc::ENOSPC,
     }
 }
 

@@ -25,12 +25,29 @@ pub const SWUPDATE_PREFLIGHT: &str = "SWUPDATE_PREFLIGHT";
 pub const SWUPDATE_CA_FILE: &str = "SWUPDATE_CA_FILE";
 pub const SWUPDATE_PREFLIGHT_TIMEOUT: &str = "SWUPDATE_PREFLIGHT_TIMEOUT";
 pub const SWUPDATE_PREFLIGHT_BUDGET: &str = "SWUPDATE_PREFLIGHT_BUDGET";
+pub const SWUPDATE_ANTI_ROLLBACK: &str = "SWUPDATE_ANTI_ROLLBACK";
+pub const SWUPDATE_VERSION_FILE: &str = "SWUPDATE_VERSION_FILE";
+pub const SWUPDATE_VERSION_KEY: &str = "SWUPDATE_VERSION_KEY";
+pub const SWUPDATE_REINSTALL: &str = "SWUPDATE_REINSTALL";
+pub const SWUPDATE_MAX_VERSION: &str = "SWUPDATE_MAX_VERSION";
+pub const SWUPDATE_VERIFY_PROGRAM: &str = "SWUPDATE_VERIFY_PROGRAM";
+pub const SWUPDATE_VERIFY_USER: &str = "SWUPDATE_VERIFY_USER";
+pub const SWUPDATE_VERIFY_DIR: &str = "SWUPDATE_VERIFY_DIR";
+pub const SWUPDATE_VERIFY_TIMEOUT: &str = "SWUPDATE_VERIFY_TIMEOUT";
+
+/// Where the running version is read by default, and under which key.
+pub const DEFAULT_VERSION_FILE: &str = "/etc/os-release";
+pub const DEFAULT_VERSION_KEY: &str = "VERSION_ID";
+/// The verification program's defaults: nobody (65534:65534), a directory on persistent
+/// storage, 10 minutes.
+pub const DEFAULT_VERIFY_DIR: &str = "/var/lib/swupdate/verify";
+pub const DEFAULT_VERIFY_TIMEOUT: u32 = 600;
 
 /// Longest URL accepted: far beyond any real artifact URL, short of abuse.
 pub const MAX_URL_LEN: usize = 4096;
 
 /// The conf.d variables the launcher reads.
-pub const VOCABULARY: [&str; 14] = [
+pub const VOCABULARY: [&str; 23] = [
     SWUPDATE_SOURCE,
     UPDATE_FILE,
     URL,
@@ -45,6 +62,15 @@ pub const VOCABULARY: [&str; 14] = [
     SWUPDATE_CA_FILE,
     SWUPDATE_PREFLIGHT_TIMEOUT,
     SWUPDATE_PREFLIGHT_BUDGET,
+    SWUPDATE_ANTI_ROLLBACK,
+    SWUPDATE_VERSION_FILE,
+    SWUPDATE_VERSION_KEY,
+    SWUPDATE_REINSTALL,
+    SWUPDATE_MAX_VERSION,
+    SWUPDATE_VERIFY_PROGRAM,
+    SWUPDATE_VERIFY_USER,
+    SWUPDATE_VERIFY_DIR,
+    SWUPDATE_VERIFY_TIMEOUT,
 ];
 
 /// Values `swupdate.sh` assigned before it read conf.d (fragments may expand them), less the
@@ -128,6 +154,31 @@ pub struct Plan {
     pub mode: Mode,
     /// The SWUPDATE_SOURCE setting (or the command-line option) that chose the mode.
     pub mode_origin: Origin,
+    pub anti_rollback: AntiRollback,
+    /// File mode only: the product's program that vets the update before swupdate sees it.
+    pub verification: Option<Box<Verification>>,
+}
+
+/// `-N`/`-R`/`--max-version` from the version the device runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AntiRollback {
+    pub enabled: Traced<bool>,
+    /// Host path of the file that holds the running version.
+    pub version_file: Traced<PathBuf>,
+    pub key: Traced<String>,
+    pub reinstall: Traced<bool>,
+    pub max_version: Option<Traced<String>>,
+}
+
+/// The verification stage (see [`crate::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The program (host path) and its arguments.
+    pub argv: Traced<Vec<String>>,
+    pub user: Traced<(u32, u32)>,
+    /// Host path of the directory for the private copy.
+    pub dir: Traced<PathBuf>,
+    pub timeout: Traced<u32>,
 }
 
 /// When the configuration is checked.
@@ -419,12 +470,150 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         },
     };
 
+    let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
+    let verification = match (&mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
+        (_, None) => None,
+        (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, root)?)),
+        (Mode::Download { .. }, Some(s)) => {
+            return Err(setting_error(
+                SWUPDATE_VERIFY_PROGRAM,
+                s,
+                "a verification stage in download mode needs the launcher to download the artifact itself, which this version does not do yet",
+            )
+            .hint("use file mode (the agent places the artifact), or unset SWUPDATE_VERIFY_PROGRAM"));
+        }
+        (Mode::Daemon { .. }, Some(s)) => {
+            return Err(setting_error(
+                SWUPDATE_VERIFY_PROGRAM,
+                s,
+                "the daemon receives updates over IPC, where the launcher cannot vet them",
+            ));
+        }
+    };
+
     Ok(Plan {
         bin,
         public_key,
         user_args,
         mode,
         mode_origin,
+        anti_rollback,
+        verification,
+    })
+}
+
+/// A default that is not a setting of the user's.
+fn default_of<T>(value: T, name: &'static str) -> Traced<T> {
+    Traced {
+        value,
+        name,
+        origin: Origin::Default,
+    }
+}
+
+/// On by default where the launcher installs (file, download): a device never installs an
+/// older release unless its image says so. Off by default for the daemon, which reproduces
+/// swupdate.sh (that never passed -N) for existing meta-swupdate configurations.
+fn anti_rollback(vars: &Settings, root: &Root, one_shot: bool) -> Result<AntiRollback, Error> {
+    let version_file = match non_empty(vars, SWUPDATE_VERSION_FILE) {
+        Some(s) => absolute_path(SWUPDATE_VERSION_FILE, s, root)?,
+        None => default_of(
+            root.host(Path::new(DEFAULT_VERSION_FILE)),
+            SWUPDATE_VERSION_FILE,
+        ),
+    };
+    let key = match non_empty(vars, SWUPDATE_VERSION_KEY) {
+        Some(s) => traced(s.value.clone(), SWUPDATE_VERSION_KEY, s),
+        None => default_of(DEFAULT_VERSION_KEY.to_string(), SWUPDATE_VERSION_KEY),
+    };
+    let max_version = match non_empty(vars, SWUPDATE_MAX_VERSION) {
+        Some(s) if !crate::rollback::usable(&s.value) => {
+            return Err(setting_error(
+                SWUPDATE_MAX_VERSION,
+                s,
+                format!("`{}` is not a version swupdate can take", s.value),
+            ));
+        }
+        Some(s) => Some(traced(s.value.clone(), SWUPDATE_MAX_VERSION, s)),
+        None => None,
+    };
+    Ok(AntiRollback {
+        enabled: yes_no(vars, SWUPDATE_ANTI_ROLLBACK, one_shot)?,
+        version_file,
+        key,
+        reinstall: yes_no(vars, SWUPDATE_REINSTALL, true)?,
+        max_version,
+    })
+}
+
+fn verification(vars: &Settings, program: &Setting, root: &Root) -> Result<Verification, Error> {
+    let mut argv = shell_words::split(&program.value).map_err(|_| {
+        setting_error(
+            SWUPDATE_VERIFY_PROGRAM,
+            program,
+            "has an unterminated quote",
+        )
+    })?;
+    let Some(first) = argv.first_mut() else {
+        return Err(setting_error(
+            SWUPDATE_VERIFY_PROGRAM,
+            program,
+            "names no program",
+        ));
+    };
+    if !Path::new(first.as_str()).is_absolute() {
+        return Err(setting_error(
+            SWUPDATE_VERIFY_PROGRAM,
+            program,
+            format!("`{first}` is not an absolute path"),
+        ));
+    }
+    *first = root
+        .host(Path::new(first.as_str()))
+        .to_string_lossy()
+        .into_owned();
+    let user = match non_empty(vars, SWUPDATE_VERIFY_USER) {
+        Some(s) => {
+            let parsed = match s.value.split_once(':') {
+                Some((u, g)) => u.parse::<u32>().ok().zip(g.parse::<u32>().ok()),
+                None => s.value.parse::<u32>().ok().map(|u| (u, u)),
+            };
+            match parsed {
+                Some((0, _)) | Some((_, 0)) => {
+                    return Err(setting_error(
+                        SWUPDATE_VERIFY_USER,
+                        s,
+                        "is root; the verification program must run unprivileged",
+                    ));
+                }
+                Some(ug) => traced(ug, SWUPDATE_VERIFY_USER, s),
+                None => {
+                    return Err(setting_error(
+                        SWUPDATE_VERIFY_USER,
+                        s,
+                        format!("`{}` is not uid[:gid] (numbers)", s.value),
+                    ));
+                }
+            }
+        }
+        None => default_of((65534, 65534), SWUPDATE_VERIFY_USER),
+    };
+    let dir = match non_empty(vars, SWUPDATE_VERIFY_DIR) {
+        Some(s) => absolute_path(SWUPDATE_VERIFY_DIR, s, root)?,
+        None => default_of(
+            root.host(Path::new(DEFAULT_VERIFY_DIR)),
+            SWUPDATE_VERIFY_DIR,
+        ),
+    };
+    let timeout = match non_empty(vars, SWUPDATE_VERIFY_TIMEOUT) {
+        Some(s) => whole_number(SWUPDATE_VERIFY_TIMEOUT, s, 1)?,
+        None => default_of(DEFAULT_VERIFY_TIMEOUT, SWUPDATE_VERIFY_TIMEOUT),
+    };
+    Ok(Verification {
+        argv: traced(argv, SWUPDATE_VERIFY_PROGRAM, program),
+        user,
+        dir,
+        timeout,
     })
 }
 

@@ -58,9 +58,18 @@ const OPTIONS: &[Opt] = &[
     long_only("ca-path", true),
     opt('K', "key-aes", true),
     opt('n', "dry-run", false),
-    opt('N', "no-downgrading", true),
-    opt('R', "no-reinstalling", true),
-    long_only("max-version", true),
+    owned(
+        'N',
+        "no-downgrading",
+        "SWUPDATE_ANTI_ROLLBACK (with SWUPDATE_VERSION_FILE and SWUPDATE_VERSION_KEY)",
+    ),
+    owned('R', "no-reinstalling", "SWUPDATE_REINSTALL=no"),
+    Opt {
+        short: None,
+        long: "max-version",
+        takes_value: true,
+        owner: Some("SWUPDATE_MAX_VERSION"),
+    },
     opt('M', "no-transaction-marker", false),
     opt('m', "no-state-marker", false),
     opt('o', "output", true),
@@ -215,7 +224,7 @@ mod tests {
 
     #[test]
     fn flags_and_options_with_values() {
-        ok("-v -l 5 -H board:1.0 -e stable,copy1 --max-version 2.0");
+        ok("-v -l 5 -H board:1.0 -e stable,copy1 --cert-purpose codeSigning");
     }
 
     #[test]
@@ -284,6 +293,9 @@ mod tests {
             ("-u x", "SWUPDATE_SURICATTA_ARGS"),
             ("-w x", "SWUPDATE_WEBSERVER_ARGS"),
             ("-vi/x.swu", "UPDATE_FILE"),
+            ("-N 1.0", "SWUPDATE_ANTI_ROLLBACK"),
+            ("-R 1.0", "SWUPDATE_REINSTALL"),
+            ("--max-version=2.0", "SWUPDATE_MAX_VERSION"),
         ] {
             let e = err(w);
             assert!(e.message.contains("set by the launcher"), "{w}");

@@ -29,7 +29,7 @@ fn print_argv_prints_the_exact_argv_shell_quoted() {
     assert_eq!(
         stdout(&o),
         format!(
-            "{p}/usr/bin/swupdate -k {p}/etc/swupdate/public.pem -v -e 'stable,copy 1' -i {p}/data/update.swu\n"
+            "{p}/usr/bin/swupdate -k {p}/etc/swupdate/public.pem -v -e 'stable,copy 1' -N 1.0 -i {p}/data/update.swu\n"
         )
     );
 }

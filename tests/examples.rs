@@ -39,6 +39,10 @@ fn device(example: &str) -> tempfile::TempDir {
     fs::set_permissions(bin, fs::Permissions::from_mode(0o755)).unwrap();
     add("etc/swupdate/public.pem", "certificate");
     add("var/lib/swupdate/update.swu", "artifact");
+    add(
+        "etc/os-release",
+        "NAME=\"Product OS\"\nVERSION_ID=\"2026.10\"\n",
+    );
     root
 }
 

@@ -60,6 +60,8 @@ impl Root {
         r.executable("/usr/bin/swupdate")
             .write("/etc/swupdate/public.pem", "key")
             .write("/data/update.swu", "swu")
+            // Anti-rollback (on by default in one-shot modes) reads the running release here.
+            .write("/etc/os-release", "NAME=Tolomeo\nVERSION_ID=\"1.0\"\n")
             .write(
                 "/etc/default/swupdate",
                 "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\n",
