@@ -12,6 +12,10 @@ Exit codes:
   66   an input the configuration names is missing or unreadable (update file, key, --env-file)
   74   a configuration file or directory could not be read
   75   another update is running
+  80-88  download preflight (streaming builds): 80 DNS, 81 connect, 82 timeout, 83 TLS,
+       84 denied, 85 not found, 86 server error, 87 not an update, 88 redirects
+  90-95  verification stage: 90 security violation, 91 failed, 92 crashed, 93 timeout,
+       94 no output, 95 no room
   126  swupdate could not be executed
   127  swupdate not found
   1, 2 are never the launcher's: they are swupdate's own.";
