@@ -1,0 +1,32 @@
+# The single place where meta-tolomeo-rust reads its DISTRO_FEATURES. Inherited by the swupdate
+# bbappend and by the swupdate-launcher recipe, so both see the same values and the same checks.
+#
+#   update-ota            the management agent hands an update to swupdate.service
+#   update-ota-streaming  ... and swupdate streams it from a URL (download mode); needs update-ota
+#   update-local          an update from removable media: a udev rule starts swupdate-local@.service
+#
+# The flags are independent and composable, with one rule: update-ota-streaming is a way of doing
+# update-ota, so it is refused without it.
+
+# How the launcher gets an OTA update (the conf.d variable SWUPDATE_SOURCE, see the launcher's
+# README): "download" streams the URL the agent writes into descriptor.env, "file" installs
+# UPDATE_FILE. meta-swupdate never reads this variable: swupdate-launcher's recipe installs it
+# in a conf.d fragment, and the swupdate bbappend turns on swupdate's downloader for "download".
+SWUPDATE_SOURCE = "${@bb.utils.contains('DISTRO_FEATURES', 'update-ota-streaming', 'download', 'file', d)}"
+
+def tolomeo_update_features_error(d):
+    """The error of an invalid combination of the flags, or None when the combination is valid."""
+    features = (d.getVar('DISTRO_FEATURES') or '').split()
+    if 'update-ota-streaming' in features and 'update-ota' not in features:
+        return ("DISTRO_FEATURES has 'update-ota-streaming' without 'update-ota': streaming is a way "
+                "of doing OTA updates and needs 'update-ota'. Fix: add 'update-ota' to DISTRO_FEATURES "
+                "(DISTRO_FEATURES:append = \" update-ota update-ota-streaming\"), or remove "
+                "'update-ota-streaming'.")
+    return None
+
+# nooelint: oelint.task.noanonpython - an invalid DISTRO_FEATURES combination must stop the parse
+python __anonymous() {
+    error = tolomeo_update_features_error(d)
+    if error:
+        bb.fatal(error)
+}

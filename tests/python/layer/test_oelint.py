@@ -1,0 +1,90 @@
+"""oelint-adv passes on every recipe, bbappend, class and conf file of meta-tolomeo-rust, with the
+settings of meta-tolomeo-rust/.oelint.cfg, whose every suppression carries its reason."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import bitbake_harness as h
+
+OELINT = shutil.which("oelint-adv", path=os.path.dirname(sys.executable)) or shutil.which("oelint-adv")
+CONFIG = h.LAYER / ".oelint.cfg"
+CONSTANTS = h.LAYER / ".oelint-constants.json"
+
+
+def layer_files(*suffixes):
+    return sorted(p for p in h.LAYER.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+
+
+# oelint-adv lints an .inc as part of the recipe that requires it.
+TARGETS = [[p] for p in layer_files(".conf", ".bbclass", ".bbappend")] + [[p, h.CRATES_INC] for p in layer_files(".bb")]
+
+
+def oelint(files):
+    env = {k: v for k, v in os.environ.items() if k not in ("OELINT_CONFIG", "OELINT_SKIP_CONFIG")}
+    return subprocess.run(
+        [OELINT, "--quiet", *[str(f) for f in files]],
+        cwd=h.LAYER, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_every_layer_recipe_append_class_and_conf_file_is_linted():
+    linted = {f for target in TARGETS for f in target}
+    assert linted == set(layer_files(".conf", ".bbclass", ".bbappend", ".bb", ".inc"))
+
+
+@pytest.mark.parametrize("files", TARGETS, ids=[str(t[0].relative_to(h.LAYER)) for t in TARGETS])
+def test_oelint_adv_passes(files):
+    assert OELINT, "oelint-adv is not installed (tests/requirements.txt)"
+    result = oelint(files)
+    assert result.returncode == 0 and result.stdout.strip() == "" and "error:" not in result.stderr, (
+        result.stdout + result.stderr
+    )
+
+
+def test_oelint_adv_fails_on_a_finding(tmp_path):
+    # The check above can fail: the same settings on a copy with one bad line.
+    bad = tmp_path / "bad.bbclass"
+    bad.write_text(h.LAYER.joinpath("classes", "tolomeo-update-features.bbclass").read_text() + 'FOO = "bar" \n')
+    assert oelint([bad]).returncode == 1
+
+
+def suppressed_rules_with_reasons():
+    lines = CONFIG.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("suppress ="))
+    rules = []
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        if not line.startswith("  "):
+            break
+        if not line.strip().startswith("#"):
+            reason = lines[i - 1].strip()
+            rules.append((line.strip(), reason[1:].strip() if reason.startswith("#") else ""))
+    return rules
+
+
+def test_every_suppressed_rule_has_its_reason_on_the_line_above():
+    rules = suppressed_rules_with_reasons()
+    assert rules
+    for rule, reason in rules:
+        assert re.fullmatch(r"oelint\.[\w.]+", rule), rule
+        assert len(reason) > 10, "no reason above %s" % rule
+
+
+def test_every_inline_suppression_names_the_rule_and_its_reason():
+    for path in layer_files(".conf", ".bbclass", ".bbappend", ".bb", ".inc"):
+        for line in path.read_text().splitlines():
+            if "nooelint" in line:
+                assert re.fullmatch(r"# nooelint: oelint\.[\w.]+ - \S.{10,}", line.strip()), (path, line)
+
+
+def test_every_constant_declared_for_oelint_is_a_variable_of_the_layer():
+    text = "\n".join(p.read_text() for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb"))
+    for name in json.loads(CONSTANTS.read_text())["variables"]["known"]:
+        assert re.search(r"\b%s\b" % name, text), name
+
