@@ -42,15 +42,25 @@ pub fn exec(argv: &[String]) -> Error {
     };
     let mut cmd = Command::new(program);
     cmd.args(args);
-    if sigpipe_inherited_ignored() {
-        // SAFETY: signal() is async-signal-safe; nothing else runs between fork-less pre_exec
-        // and execve.
-        unsafe {
-            cmd.pre_exec(|| {
+    // `Command` resets SIGPIPE before it runs the pre_exec hooks, and some std versions also
+    // empty the blocked-signal mask; the hook puts back exactly what the launcher was given.
+    // SAFETY: pthread_sigmask only reads the calling thread's mask into the zeroed set we own.
+    let mask = unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut mask);
+        mask
+    };
+    let ignore_sigpipe = sigpipe_inherited_ignored();
+    // SAFETY: the hook makes only async-signal-safe calls (pthread_sigmask, signal) on the way
+    // to execve; there is no fork here, the process itself is replaced.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+            if ignore_sigpipe {
                 libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
     }
     let e = cmd.exec();
     let kind = match e.kind() {

@@ -1,0 +1,340 @@
+//! The launcher exec'ing Debian's real swupdate on real signed `.swu` files: what an update
+//! does to its target, and which exit code the caller sees.
+//!
+//! Every test runs on a device tree of its own (`--root`), with its own `TMPDIR`; a failure
+//! test also checks swupdate's message, so that it cannot pass for the wrong reason (the
+//! success tests are the control: the same fixture installs when nothing is wrong).
+
+#[allow(dead_code)]
+mod support;
+
+use std::fs;
+use std::path::PathBuf;
+use std::thread;
+
+use support::{Device, HttpServer, IMAGE_LEN, Pki, Swu, SwuBuilder, prefill};
+
+/// Where the device keeps its public key and the update file.
+const KEY: &str = "/etc/swupdate/public.pem";
+const UPDATE_FILE: &str = "/var/lib/swupdate/update.swu";
+
+/// The `-H` swupdate needs for the test sw-description.
+const HW: &str = "SWUPDATE_EXTRA_ARGS=\"-H board:1.0\"\n";
+
+/// What swupdate prints first when it starts (stdout).
+const SWUPDATE_BANNER: &str = "SWUpdate v";
+
+/// A device with the real swupdate and a signing key; a target file pre-filled with known
+/// bytes; a signed `.swu` whose raw image goes into that target.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    device: Device,
+    pki: Pki,
+    target: PathBuf,
+    untouched: Vec<u8>,
+    swu: Swu,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut device = Device::with_swupdate(&dir);
+        let pki = Pki::generate(&dir.join("pki"), "signer");
+        device.install(KEY, &pki.cert);
+        device.set("SWUPDATE_PUBLIC_KEY", KEY);
+        let target = dir.join("target.img");
+        let untouched = prefill(&target, IMAGE_LEN);
+        let swu = SwuBuilder::new(&target).build(&dir.join("update.swu"), &pki);
+        Fixture {
+            _dir: tmp,
+            dir,
+            device,
+            pki,
+            target,
+            untouched,
+            swu,
+        }
+    }
+
+    /// File mode: the update file in place, `SWUPDATE_SOURCE=file`.
+    fn file_mode() -> Fixture {
+        let f = Fixture::new();
+        f.device.install(UPDATE_FILE, &f.swu.path);
+        f.device.lib(
+            "10-source",
+            &format!("SWUPDATE_SOURCE=file\nUPDATE_FILE={UPDATE_FILE}\n{HW}"),
+        );
+        f
+    }
+
+    /// Download mode, with the agent's descriptor naming `url`.
+    fn download_mode(url: &str, extra: &str) -> Fixture {
+        let f = Fixture::new();
+        f.device.lib(
+            "10-source",
+            &format!(
+                "SWUPDATE_SOURCE=download\nSWUPDATE_ALLOW_HTTP=yes\n\
+                 SWUPDATE_DOWNLOAD_RETRIES=1\nSWUPDATE_DOWNLOAD_TIMEOUT=10\n{HW}{extra}"
+            ),
+        );
+        f.device.etc("descriptor.env", &format!("URL={url}\n"));
+        f
+    }
+
+    fn target(&self) -> Vec<u8> {
+        fs::read(&self.target).unwrap()
+    }
+
+    fn assert_target_untouched(&self) {
+        assert!(
+            self.target() == self.untouched,
+            "the target was written to, although the update must have been refused"
+        );
+    }
+
+    fn assert_target_installed(&self) {
+        assert!(
+            self.target() == self.swu.image,
+            "the target does not hold the image after the update"
+        );
+    }
+}
+
+/// The launcher stopped before the exec: no announcement, no swupdate.
+fn assert_swupdate_not_started(o: &support::Outcome) {
+    assert!(
+        !o.stdout.contains(SWUPDATE_BANNER),
+        "swupdate ran:\n{}",
+        o.stdout
+    );
+    assert!(
+        !o.stderr.contains("file mode: installing"),
+        "the launcher announced the exec:\n{}",
+        o.stderr
+    );
+}
+
+fn assert_output_contains(o: &support::Outcome, needle: &str) {
+    assert!(
+        o.output().contains(needle),
+        "expected {needle:?} in the output\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.stdout,
+        o.stderr
+    );
+}
+
+#[test]
+fn file_mode_installs_the_raw_image_into_the_target() {
+    let f = Fixture::file_mode();
+    let o = f.device.launch();
+    o.assert_code(0);
+    assert_output_contains(&o, SWUPDATE_BANNER);
+    f.assert_target_installed();
+}
+
+#[test]
+fn download_mode_streams_the_swu_from_the_server_and_installs_it() {
+    let www = tempfile::tempdir().unwrap();
+    let server = HttpServer::serve(www.path());
+    let f = Fixture::download_mode(&server.url("update.swu"), "");
+    fs::copy(&f.swu.path, www.path().join("update.swu")).unwrap();
+    let o = f.device.launch();
+    o.assert_code(0);
+    f.assert_target_installed();
+    assert!(
+        server.count("GET", "/update.swu") >= 1,
+        "swupdate did not GET the update: {:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn tampered_image_fails_with_exit_1_and_leaves_the_target_untouched() {
+    let f = Fixture::file_mode();
+    let tampered = f.swu.tampered(&f.dir.join("tampered.swu"));
+    f.device.install(UPDATE_FILE, &tampered);
+    let o = f.device.launch();
+    o.assert_code(1);
+    assert_output_contains(&o, "HASH mismatch");
+    f.assert_target_untouched();
+}
+
+#[test]
+fn image_signed_with_another_key_fails_with_exit_1_and_leaves_the_target_untouched() {
+    let f = Fixture::file_mode();
+    let other = Pki::generate(&f.dir.join("other"), "other");
+    assert_ne!(
+        fs::read(&other.cert).unwrap(),
+        fs::read(&f.pki.cert).unwrap()
+    );
+    f.device.install(KEY, &other.cert);
+    let o = f.device.launch();
+    o.assert_code(1);
+    assert_output_contains(&o, "Authentication of all signatures failed");
+    f.assert_target_untouched();
+}
+
+#[test]
+fn download_of_a_missing_url_fails_with_exit_1_and_leaves_the_target_untouched() {
+    let www = tempfile::tempdir().unwrap();
+    let server = HttpServer::serve(www.path());
+    // Without the launcher's own preflight (`streaming` builds), so swupdate's downloader meets
+    // the 404 and its failure is what the caller sees.
+    let f = Fixture::download_mode(&server.url("missing.swu"), "SWUPDATE_PREFLIGHT=no\n");
+    fs::copy(&f.swu.path, www.path().join("update.swu")).unwrap();
+    let o = f.device.launch();
+    o.assert_code(1);
+    assert_output_contains(&o, SWUPDATE_BANNER);
+    assert!(
+        server.count("GET", "/missing.swu") >= 1,
+        "swupdate did not ask for the URL: {:?}",
+        server.requests()
+    );
+    f.assert_target_untouched();
+}
+
+/// With the `streaming` feature the launcher asks the server first and starts nothing.
+#[cfg(feature = "streaming")]
+#[test]
+fn download_of_a_missing_url_is_refused_by_the_preflight_with_85_before_swupdate() {
+    let www = tempfile::tempdir().unwrap();
+    let server = HttpServer::serve(www.path());
+    let f = Fixture::download_mode(&server.url("missing.swu"), "SWUPDATE_PREFLIGHT_BUDGET=0\n");
+    let o = f.device.launch();
+    o.assert_code(85);
+    assert!(
+        !o.stdout.contains(SWUPDATE_BANNER),
+        "swupdate ran:\n{}",
+        o.stdout
+    );
+    assert_eq!(
+        server.count("GET", "/missing.swu"),
+        0,
+        "{:?}",
+        server.requests()
+    );
+    assert!(
+        server.count("HEAD", "/missing.swu") >= 1,
+        "{:?}",
+        server.requests()
+    );
+    f.assert_target_untouched();
+}
+
+/// Anti-rollback (on by default in file mode): the launcher passes the running version as `-N`,
+/// and swupdate refuses a release older than it.
+#[test]
+fn an_older_release_is_refused_by_anti_rollback_with_exit_1_and_the_target_untouched() {
+    let f = Fixture::file_mode();
+    let older = SwuBuilder::new(&f.target)
+        .version("0.5.0")
+        .build(&f.dir.join("older.swu"), &f.pki);
+    f.device.install(UPDATE_FILE, &older.path);
+    let o = f.device.launch();
+    o.assert_code(1);
+    assert_output_contains(&o, "No downgrading allowed");
+    f.assert_target_untouched();
+}
+
+#[test]
+fn a_configured_key_that_does_not_exist_exits_66_and_swupdate_never_starts() {
+    let f = Fixture::file_mode();
+    fs::remove_file(f.device.host(KEY)).unwrap();
+    let o = f.device.launch();
+    o.assert_code(66);
+    let key = f.device.host(KEY);
+    assert!(
+        o.stderr.contains(&key.display().to_string()),
+        "the error does not name the key {}:\n{}",
+        key.display(),
+        o.stderr
+    );
+    assert_swupdate_not_started(&o);
+    f.assert_target_untouched();
+}
+
+#[test]
+fn a_missing_update_file_exits_66_naming_it() {
+    let f = Fixture::file_mode();
+    fs::remove_file(f.device.host(UPDATE_FILE)).unwrap();
+    let o = f.device.launch();
+    o.assert_code(66);
+    let update = f.device.host(UPDATE_FILE).display().to_string();
+    assert!(o.stderr.contains(&update), "{}", o.stderr);
+    assert_swupdate_not_started(&o);
+    f.assert_target_untouched();
+}
+
+#[test]
+fn a_missing_swupdate_binary_exits_127() {
+    let mut f = Fixture::file_mode();
+    f.device
+        .set("SWUPDATE_BIN", "/usr/bin/swupdate-not-installed");
+    let o = f.device.launch();
+    o.assert_code(127);
+    let bin = f.device.host("/usr/bin/swupdate-not-installed");
+    assert!(
+        o.stderr.contains(&bin.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    f.assert_target_untouched();
+}
+
+#[test]
+fn a_swupdate_binary_without_execute_permission_exits_126() {
+    let mut f = Fixture::file_mode();
+    let bin = f
+        .device
+        .write("/usr/bin/swupdate-noexec", b"#!/bin/sh\nexit 0\n");
+    f.device.set("SWUPDATE_BIN", "/usr/bin/swupdate-noexec");
+    let o = f.device.launch();
+    o.assert_code(126);
+    assert!(
+        o.stderr.contains(&bin.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    f.assert_target_untouched();
+}
+
+#[test]
+fn a_command_substitution_in_a_fragment_exits_65_at_its_file_line_and_column() {
+    let f = Fixture::file_mode();
+    let line = "SWUPDATE_EXTRA_ARGS=\"-H board:$(cat /etc/hwrevision)\"";
+    let fragment = f
+        .device
+        .etc("50-hwrevision", &format!("# read at boot\n{line}\n"));
+    let column = line.find("$(").unwrap() + 1;
+    let o = f.device.launch();
+    o.assert_code(65);
+    let at = format!("{}:2:{column}", fragment.display());
+    assert!(
+        o.stderr.contains(&at),
+        "the error is not located at {at}:\n{}",
+        o.stderr
+    );
+    assert_swupdate_not_started(&o);
+    f.assert_target_untouched();
+}
+
+/// swupdate's sockets live in `$TMPDIR`: with one directory per device, two updates at once
+/// both succeed (with a shared one, one of them fails and the other hangs).
+#[test]
+fn two_updates_at_once_with_their_own_tmpdir_both_succeed() {
+    let fixtures = [Fixture::file_mode(), Fixture::file_mode()];
+    assert_ne!(fixtures[0].device.tmpdir, fixtures[1].device.tmpdir);
+    let outcomes: Vec<support::Outcome> = thread::scope(|s| {
+        let runs: Vec<_> = fixtures
+            .iter()
+            .map(|f| s.spawn(|| f.device.launch()))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for (f, o) in fixtures.iter().zip(&outcomes) {
+        o.assert_code(0);
+        f.assert_target_installed();
+    }
+}
