@@ -338,3 +338,153 @@ fn two_updates_at_once_with_their_own_tmpdir_both_succeed() {
         f.assert_target_installed();
     }
 }
+
+// --- anti-rollback with the real swupdate: the device runs RUNNING_VERSION (0.9) ---
+
+fn with_release(f: &Fixture, version: &str) {
+    let swu = SwuBuilder::new(&f.target)
+        .version(version)
+        .build(&f.dir.join(format!("release-{version}.swu")), &f.pki);
+    f.device.install(UPDATE_FILE, &swu.path);
+}
+
+#[test]
+fn the_running_release_installs_again_by_default() {
+    let f = Fixture::file_mode();
+    with_release(&f, support::RUNNING_VERSION);
+    f.device.launch().assert_code(0);
+    f.assert_target_installed();
+}
+
+#[test]
+fn the_running_release_is_refused_when_reinstalling_is_off() {
+    let f = Fixture::file_mode();
+    with_release(&f, support::RUNNING_VERSION);
+    f.device.lib("30-rollback", "SWUPDATE_REINSTALL=no\n");
+    let o = f.device.launch();
+    o.assert_code(1);
+    assert_output_contains(
+        &o,
+        "No reinstalling allowed: new version 0.9 == installed 0.9",
+    );
+    f.assert_target_untouched();
+}
+
+#[test]
+fn an_older_release_installs_when_the_image_allows_downgrades() {
+    let f = Fixture::file_mode();
+    with_release(&f, "0.5.0");
+    f.device.lib("30-rollback", "SWUPDATE_ANTI_ROLLBACK=no\n");
+    f.device.launch().assert_code(0);
+    f.assert_target_installed();
+}
+
+#[test]
+fn a_release_above_the_maximum_is_refused() {
+    let f = Fixture::file_mode();
+    with_release(&f, "3.0.0");
+    f.device.lib("30-rollback", "SWUPDATE_MAX_VERSION=2.0.0\n");
+    let o = f.device.launch();
+    o.assert_code(1);
+    f.assert_target_untouched();
+}
+
+// --- a verification stage with the real swupdate ---
+
+/// A whole-pack format of the tests: the `.swu` wrapped in a CMS signature (DER, content
+/// embedded), as a company-wide signing service would produce it.
+fn pack(swu: &std::path::Path, signer: &Pki, out: &std::path::Path) {
+    let st = std::process::Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-outform",
+            "DER",
+            "-in",
+        ])
+        .arg(swu)
+        .arg("-signer")
+        .arg(&signer.cert)
+        .arg("-inkey")
+        .arg(&signer.key)
+        .arg("-out")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Unwraps the pack after checking its signature against the pack CA; exit 1 when it does not
+/// verify (the security-violation convention). `ca` is where the CA is on this machine.
+fn unpack(ca: &std::path::Path) -> String {
+    format!(
+        "#!/bin/sh\nopenssl cms -verify -inform DER -binary -purpose any -CAfile {} 2>/dev/null || exit 1\n",
+        ca.display()
+    )
+}
+
+fn verifying_fixture() -> (Fixture, Pki) {
+    let f = Fixture::file_mode();
+    let packer = Pki::generate(&f.dir.join("pack-pki"), "packer");
+    let ca = f.device.install("/etc/pack-ca.pem", &packer.cert);
+    f.device
+        .write_executable("/usr/libexec/unpack", &unpack(&ca));
+    // SAFETY: getuid has no preconditions.
+    let user = if unsafe { libc::getuid() } == 0 {
+        "65534:65534".to_string()
+    } else {
+        // SAFETY: as above.
+        unsafe { format!("{}:{}", libc::getuid(), libc::getgid()) }
+    };
+    f.device.lib(
+        "40-verify",
+        &format!("SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER={user}\n"),
+    );
+    (f, packer)
+}
+
+#[test]
+fn a_pack_that_verifies_is_unwrapped_and_installed() {
+    let (f, packer) = verifying_fixture();
+    let p = f.dir.join("update.pack");
+    pack(&f.swu.path, &packer, &p);
+    f.device.install(UPDATE_FILE, &p);
+    let o = f.device.launch();
+    o.assert_code(0);
+    f.assert_target_installed();
+    let dir = f.device.host("/var/lib/swupdate/verify");
+    assert_eq!(
+        fs::read_dir(dir).unwrap().count(),
+        0,
+        "no private copy left"
+    );
+}
+
+#[test]
+fn a_pack_with_a_bad_signature_is_a_security_violation_and_nothing_is_installed() {
+    let (f, packer) = verifying_fixture();
+    let p = f.dir.join("update.pack");
+    pack(&f.swu.path, &packer, &p);
+    let mut bytes = fs::read(&p).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    f.device.write(UPDATE_FILE, &bytes);
+    let o = f.device.launch();
+    o.assert_code(90);
+    assert_output_contains(&o, "security violation");
+    assert_swupdate_not_started(&o);
+    f.assert_target_untouched();
+}
+
+#[test]
+fn a_pack_signed_by_someone_else_is_a_security_violation() {
+    let (f, _) = verifying_fixture();
+    let stranger = Pki::generate(&f.dir.join("stranger"), "stranger");
+    let p = f.dir.join("update.pack");
+    pack(&f.swu.path, &stranger, &p);
+    f.device.install(UPDATE_FILE, &p);
+    f.device.launch().assert_code(90);
+    f.assert_target_untouched();
+}
