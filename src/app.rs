@@ -14,6 +14,7 @@ use crate::logging::{Level, Logger};
 use crate::medium;
 use crate::notify;
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
+use crate::remote;
 use crate::rootfs::Root;
 use crate::settings::{Origin, Setting};
 use crate::url::redact_text;
@@ -60,23 +61,17 @@ fn groups_for(plan: &Plan, runtime: &Runtime, stage: Stage) -> Result<Vec<Group>
     }
 }
 
-/// Runs the verification stage, if any, and records the private copy for the argv.
+/// Runs the verification stage, if any, and records the private copy for the argv. In
+/// download mode the launcher first downloads the pack itself (the program must see all of it).
 fn verify_update(
     plan: &Plan,
     runtime: &mut Runtime,
     env: &dyn Fn(&str) -> Option<String>,
     logger: &Logger,
 ) -> Result<(), Error> {
-    let (Some(v), Mode::File { update_file }) = (&plan.verification, &plan.mode) else {
+    let Some(v) = &plan.verification else {
         return Ok(());
     };
-    let what = format!(
-        "verifying {} with {}",
-        update_file.value.display(),
-        v.argv.value.join(" ")
-    );
-    logger.log(Level::Info, &what, &plan_fields(plan));
-    let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
     let stage = verify::Stage {
         argv: v.argv.value.clone(),
         uid: v.user.value.0,
@@ -84,7 +79,36 @@ fn verify_update(
         dir: v.dir.value.clone(),
         timeout: std::time::Duration::from_secs(v.timeout.value.into()),
     };
-    let copy = verify::run(&stage, &update_file.value)?;
+    verify::prepare(&stage.dir)?;
+    let (input, shown) = match &plan.mode {
+        Mode::File { update_file } => {
+            let f = std::fs::File::open(&update_file.value).map_err(|e| {
+                Error::new(
+                    Kind::MissingInput,
+                    format!("cannot open the update file: {e}"),
+                )
+                .on(&update_file.value)
+            })?;
+            (f, update_file.value.clone())
+        }
+        Mode::Download {
+            url: Some(url),
+            preflight: config,
+            ..
+        } => (
+            remote::fetch(&url.value, config, &stage.dir, env, logger)?,
+            PathBuf::from(url.value.redacted()),
+        ),
+        _ => return Ok(()),
+    };
+    let what = format!(
+        "verifying {} with {}",
+        shown.display(),
+        v.argv.value.join(" ")
+    );
+    logger.log(Level::Info, &what, &plan_fields(plan));
+    let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+    let copy = verify::run(&stage, input, &shown)?;
     runtime.verified_input = Some(verify::hand_over(copy));
     Ok(())
 }
@@ -133,59 +157,6 @@ fn consume_descriptor(plan: &Plan, etc_dir: &Path) -> Result<(), Error> {
         )
         .on(path)
     })
-}
-
-/// Asks the server whether the artifact is there before swupdate streams it.
-#[cfg(feature = "streaming")]
-fn preflight(
-    plan: &Plan,
-    env: &dyn Fn(&str) -> Option<String>,
-    logger: &Logger,
-) -> Result<(), Error> {
-    use crate::preflight::{self, SystemClock};
-    use std::time::Duration;
-    let Mode::Download {
-        url: Some(url),
-        preflight: config,
-        ..
-    } = &plan.mode
-    else {
-        return Ok(());
-    };
-    if !config.enabled.value {
-        return Ok(());
-    }
-    let mut s = preflight::Settings::new(url.value.clone());
-    s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
-    if let Some(t) = &config.timeout {
-        s.request_timeout = Duration::from_secs(t.value.into());
-    }
-    if let Some(b) = &config.budget {
-        s.backoff.budget = Duration::from_secs(b.value.into());
-    }
-    let sock = env("NOTIFY_SOCKET");
-    let probe = preflight::run(&s, &mut SystemClock, &mut |w| {
-        logger.log(Level::Info, &w.describe(), &[]);
-        let _ = notify::send(sock.as_deref(), &w.notify_state());
-    })?;
-    logger.log(
-        Level::Info,
-        &format!(
-            "preflight: {} answered {} ({} bytes)",
-            url.value.redacted(),
-            probe.status,
-            probe
-                .content_length
-                .map_or_else(|| "unknown".to_string(), |l| l.to_string())
-        ),
-        &[],
-    );
-    Ok(())
-}
-
-#[cfg(not(feature = "streaming"))]
-fn preflight(_: &Plan, _: &dyn Fn(&str) -> Option<String>, _: &Logger) -> Result<(), Error> {
-    Ok(())
 }
 
 /// Journal fields that say what the launcher is about to do.
@@ -331,7 +302,9 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 return Ok(());
             }
             let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
-            preflight(&plan, env, logger)?;
+            if plan.verification.is_none() {
+                remote::preflight(&plan, env, logger)?;
+            }
             verify_update(&plan, &mut runtime, env, logger)?;
             let argv = argv::flatten(&argv::build(&plan, &runtime)?);
             consume_descriptor(&plan, loaded.etc_dir())?;

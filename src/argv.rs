@@ -73,11 +73,9 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     let mode_because = ("SWUPDATE_SOURCE", plan.mode_origin.clone());
     match &plan.mode {
         Mode::File { update_file } => {
-            let input = match (&runtime.verified_input, &plan.verification) {
-                (Some(p), _) => p.to_string_lossy().into_owned(),
-                // Known only at run time: the private copy's descriptor.
-                (None, Some(_)) => "/proc/self/fd/N".to_string(),
-                (None, None) => update_file.value.to_string_lossy().into_owned(),
+            let input = match &plan.verification {
+                Some(_) => verified_input(runtime),
+                None => update_file.value.to_string_lossy().into_owned(),
             };
             let mut g = group(vec!["-i".into(), input], &[update_file]);
             g.because.insert(0, mode_because);
@@ -95,6 +93,18 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             let url = url.as_ref().ok_or_else(|| {
                 Error::new(Kind::Config, "download mode has no URL yet: nothing to run")
             })?;
+            if let Some(v) = &plan.verification {
+                // The launcher downloaded and verified the pack: swupdate installs the copy.
+                out.push(Group {
+                    words: vec!["-i".into(), verified_input(runtime)],
+                    because: vec![
+                        mode_because,
+                        (url.name, url.origin.clone()),
+                        (v.argv.name, v.argv.origin.clone()),
+                    ],
+                });
+                return Ok(out);
+            }
             // swupdate splits this string on whitespace: every part is free of it by
             // construction (the URL is encoded, the numbers are numbers, the credentials
             // were checked by the plan).
@@ -128,6 +138,15 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
         }
     }
     Ok(out)
+}
+
+/// The verified copy as swupdate opens it; before the run, its placeholder.
+fn verified_input(runtime: &Runtime) -> String {
+    runtime.verified_input.as_ref().map_or_else(
+        // Known only at run time: the private copy's descriptor.
+        || "/proc/self/fd/N".to_string(),
+        |p| p.to_string_lossy().into_owned(),
+    )
 }
 
 /// The argv as one vector.

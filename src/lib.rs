@@ -23,6 +23,7 @@ pub mod notify;
 pub mod plan;
 #[cfg(feature = "streaming")]
 pub mod preflight;
+pub mod remote;
 pub mod rollback;
 pub mod rootfs;
 pub mod settings;

@@ -474,13 +474,16 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     let verification = match (&mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
         (_, None) => None,
         (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, root)?)),
+        (Mode::Download { .. }, Some(s)) if cfg!(feature = "streaming") => {
+            Some(Box::new(verification(vars, s, root)?))
+        }
         (Mode::Download { .. }, Some(s)) => {
             return Err(setting_error(
                 SWUPDATE_VERIFY_PROGRAM,
                 s,
-                "a verification stage in download mode needs the launcher to download the artifact itself, which this version does not do yet",
+                "a verification stage in download mode needs the launcher to download the artifact itself, and this build has no HTTP stack (the streaming feature)",
             )
-            .hint("use file mode (the agent places the artifact), or unset SWUPDATE_VERIFY_PROGRAM"));
+            .hint("build with the streaming feature (update-ota-streaming), use file mode, or unset SWUPDATE_VERIFY_PROGRAM"));
         }
         (Mode::Daemon { .. }, Some(s)) => {
             return Err(setting_error(

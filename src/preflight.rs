@@ -135,12 +135,15 @@ pub struct Settings {
     /// Redirects followed per request; one more is a `PreflightRedirects` error.
     pub max_redirects: usize,
     pub backoff: Backoff,
+    /// Limit for a whole download ([`download`]): the artifact is large, a probe is not.
+    pub transfer_timeout: Duration,
 }
 
 impl Settings {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+    pub const DEFAULT_TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
     pub const DEFAULT_BACKOFF: Backoff = Backoff {
         base: Duration::from_secs(1),
         cap: Duration::from_secs(30),
@@ -157,6 +160,7 @@ impl Settings {
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             max_redirects: Self::DEFAULT_MAX_REDIRECTS,
             backoff: Self::DEFAULT_BACKOFF,
+            transfer_timeout: Self::DEFAULT_TRANSFER_TIMEOUT,
         }
     }
 }
@@ -273,6 +277,28 @@ pub fn run(
     clock: &mut dyn Clock,
     on_wait: &mut dyn FnMut(&Wait),
 ) -> Result<Probe, Error> {
+    exchange(settings, clock, on_wait, None)
+}
+
+/// Downloads the artifact into `out` (truncated first, and again before every retry), with
+/// the same client, TLS rules, failure kinds, retries and budget as [`run`]; for a verification
+/// stage in download mode, which must see the whole pack before swupdate does. A body that ends
+/// short of its Content-Length, or breaks off, is a transient failure and retried.
+pub fn download(
+    settings: &Settings,
+    clock: &mut dyn Clock,
+    on_wait: &mut dyn FnMut(&Wait),
+    out: &mut std::fs::File,
+) -> Result<Probe, Error> {
+    exchange(settings, clock, on_wait, Some(out))
+}
+
+fn exchange(
+    settings: &Settings,
+    clock: &mut dyn Clock,
+    on_wait: &mut dyn FnMut(&Wait),
+    mut fetch: Option<&mut std::fs::File>,
+) -> Result<Probe, Error> {
     let shown = settings.url.redacted();
     let credentials = settings
         .url
@@ -284,12 +310,23 @@ pub fn run(
     let start = clock.now();
     let mut attempts: u32 = 0;
     let mut retries: u32 = 0;
-    let mut range_get = false;
+    // A full GET is not a HEAD: a 403 to it is final, as to the ranged GET.
+    let mut range_get = fetch.is_some();
     loop {
         attempts += 1;
-        let assessment = match send(&client, &target, credentials.as_deref(), range_get, clock) {
-            Ok(answer) => assess(&answer, range_get),
-            Err(e) => classify_transport(&e, settings),
+        let assessment = match fetch.as_deref_mut() {
+            None => match send(&client, &target, credentials.as_deref(), range_get, clock) {
+                Ok(answer) => assess(&answer, range_get),
+                Err(e) => classify_transport(&e, settings),
+            },
+            Some(out) => fetch_into(
+                &client,
+                &target,
+                credentials.as_deref(),
+                settings,
+                clock,
+                out,
+            ),
         };
         match assessment {
             Assessment::Found {
@@ -705,6 +742,14 @@ fn send(
         request = request.basic_auth(user, password);
     }
     let response = request.send()?;
+    let answer = answer_of(&response, clock);
+    // Dropping the response closes the connection without reading a body.
+    drop(response);
+    Ok(answer)
+}
+
+/// What the headers of a response say.
+fn answer_of(response: &reqwest::blocking::Response, clock: &dyn Clock) -> Answer {
     let headers = response.headers();
     let text = |name: reqwest::header::HeaderName| {
         headers
@@ -713,7 +758,7 @@ fn send(
             .map(str::to_string)
     };
     let status = response.status();
-    let answer = Answer {
+    Answer {
         status: status.as_u16(),
         status_text: match status.canonical_reason() {
             Some(r) => format!("{} {r}", status.as_u16()),
@@ -729,10 +774,65 @@ fn send(
             .as_deref()
             .and_then(|v| parse_retry_after(v, clock.wall())),
         has_location: headers.contains_key(reqwest::header::LOCATION),
+    }
+}
+
+/// One full GET whose body goes to `out`; the verdict as for a probe, and a body that is short
+/// or breaks off is retried.
+fn fetch_into(
+    client: &reqwest::blocking::Client,
+    target: &str,
+    credentials: Option<&str>,
+    settings: &Settings,
+    clock: &dyn Clock,
+    out: &mut std::fs::File,
+) -> Assessment {
+    use std::io::Seek;
+    let mut request = client.get(target).timeout(settings.transfer_timeout);
+    if let Some(c) = credentials {
+        let (user, password) = match c.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (c, None),
+        };
+        request = request.basic_auth(user, password);
+    }
+    let mut response = match request.send() {
+        Ok(r) => r,
+        Err(e) => return classify_transport(&e, settings),
     };
-    // Dropping the response closes the connection without reading a body.
-    drop(response);
-    Ok(answer)
+    let answer = answer_of(&response, clock);
+    let verdict = assess(&answer, true);
+    if !matches!(verdict, Assessment::Found { .. }) {
+        return verdict;
+    }
+    let rewound = out.set_len(0).and_then(|_| out.rewind());
+    if let Err(e) = rewound {
+        return Assessment::Fail {
+            kind: Kind::Io,
+            reason: format!("cannot write the download: {e}"),
+        };
+    }
+    match response.copy_to(out) {
+        Ok(n) if answer.content_length.is_some_and(|l| l != n) => Assessment::Retry {
+            kind: Kind::PreflightConnect,
+            reason: format!(
+                "the download ended after {n} of {} bytes",
+                answer.content_length.unwrap_or_default()
+            ),
+            retry_after: None,
+        },
+        Ok(_) => verdict,
+        Err(e) => match classify_transport(&e, settings) {
+            Assessment::Fail { kind, reason } if kind != Kind::PreflightTimeout => {
+                Assessment::Retry {
+                    kind,
+                    reason: format!("the download broke off: {reason}"),
+                    retry_after: None,
+                }
+            }
+            other => other,
+        },
+    }
 }
 
 /// The verdict on a request that got no answer.

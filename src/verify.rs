@@ -68,9 +68,22 @@ pub fn room_problem(free: u64, size: u64) -> Option<String> {
     (free < need).then(|| format!("{free} bytes free, the verified copy needs up to {need}"))
 }
 
-/// The private, already unlinked output file.
-fn private_file(dir: &Path) -> Result<File, Error> {
-    let path = dir.join(format!("{PRIVATE_PREFIX}{}", std::process::id()));
+/// Creates the directory for private copies and removes what a crashed start left there.
+pub fn prepare(dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|e| {
+        Error::new(
+            Kind::Io,
+            format!("cannot create the verification directory: {e}"),
+        )
+        .on(dir)
+    })?;
+    clean_leftovers(dir);
+    Ok(())
+}
+
+/// A private, already unlinked file in `dir` (`tag` tells the launcher's files apart).
+pub fn private_file(dir: &Path, tag: &str) -> Result<File, Error> {
+    let path = dir.join(format!("{PRIVATE_PREFIX}{tag}.{}", std::process::id()));
     let _ = fs::remove_file(&path);
     let file = OpenOptions::new()
         .read(true)
@@ -108,39 +121,31 @@ fn close_inherited_descriptors() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs the stage on `input`; returns the verified copy, positioned at its start.
-pub fn run(stage: &Stage, input: &Path) -> Result<File, Error> {
+/// Refuses when `dir` cannot hold a copy of `size` bytes.
+pub fn check_room(dir: &Path, size: u64) -> Result<(), Error> {
+    match available_bytes(dir).and_then(|free| room_problem(free, size)) {
+        Some(problem) => Err(Error::new(Kind::VerifyNoRoom, problem).on(dir)),
+        None => Ok(()),
+    }
+}
+
+/// Runs the stage on `input` (the update, read from its start; `shown` names it in messages);
+/// returns the verified copy, positioned at its start. [`prepare`] the directory first.
+pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
     let program = stage
         .argv
         .first()
         .ok_or_else(|| Error::new(Kind::Config, "the verification program is empty"))?;
-    let input_file = File::open(input).map_err(|e| {
-        Error::new(
-            Kind::MissingInput,
-            format!("cannot open the update file: {e}"),
-        )
-        .on(input)
-    })?;
-    let size = input_file.metadata().map(|m| m.len()).unwrap_or(0);
-    fs::create_dir_all(&stage.dir).map_err(|e| {
-        Error::new(
-            Kind::Io,
-            format!("cannot create the verification directory: {e}"),
-        )
-        .on(&stage.dir)
-    })?;
-    clean_leftovers(&stage.dir);
-    if let Some(problem) = available_bytes(&stage.dir).and_then(|free| room_problem(free, size)) {
-        return Err(Error::new(Kind::VerifyNoRoom, problem).on(&stage.dir));
-    }
-    let mut output = private_file(&stage.dir)?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    check_room(&stage.dir, size)?;
+    let mut output = private_file(&stage.dir, "verified")?;
     let stdout = output
         .try_clone()
         .map_err(|e| Error::new(Kind::Io, format!("cannot duplicate a descriptor: {e}")))?;
 
     let mut cmd = Command::new(program);
     cmd.args(&stage.argv[1..])
-        .stdin(Stdio::from(input_file))
+        .stdin(Stdio::from(input))
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::inherit())
         .env_clear()
@@ -193,7 +198,7 @@ pub fn run(stage: &Stage, input: &Path) -> Result<File, Error> {
                 Kind::VerifySecurity,
                 "security violation: the verification program rejected the update (exit 1)",
             )
-            .on(input));
+            .on(shown));
         }
         (Some(code), _) => {
             return Err(Error::new(
@@ -258,7 +263,11 @@ mod tests {
     #[test]
     fn leftover_copies_are_removed_and_nothing_else() {
         let d = tempfile::tempdir().unwrap();
-        fs::write(d.path().join(format!("{PRIVATE_PREFIX}123")), "old").unwrap();
+        fs::write(
+            d.path().join(format!("{PRIVATE_PREFIX}verified.123")),
+            "old",
+        )
+        .unwrap();
         fs::write(d.path().join("keep"), "x").unwrap();
         clean_leftovers(d.path());
         let left: Vec<_> = fs::read_dir(d.path())

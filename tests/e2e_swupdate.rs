@@ -488,3 +488,66 @@ fn a_pack_signed_by_someone_else_is_a_security_violation() {
     f.device.launch().assert_code(90);
     f.assert_target_untouched();
 }
+
+/// Download mode with a verification stage: the launcher downloads the pack itself (the
+/// program must see all of it), verifies it, and swupdate installs the verified copy.
+#[cfg(feature = "streaming")]
+fn download_and_verify(
+    pack_signer: fn(&Fixture, &Pki) -> Pki,
+) -> (Fixture, support::Outcome, HttpServer) {
+    let www = tempfile::tempdir().unwrap();
+    let server = HttpServer::serve(www.path());
+    let f = Fixture::download_mode(&server.url("update.pack"), "");
+    let packer = Pki::generate(&f.dir.join("pack-pki"), "packer");
+    let ca = f.device.install("/etc/pack-ca.pem", &packer.cert);
+    f.device
+        .write_executable("/usr/libexec/unpack", &unpack(&ca));
+    // SAFETY: getuid/getgid have no preconditions.
+    let user = unsafe {
+        if libc::getuid() == 0 {
+            "65534:65534".to_string()
+        } else {
+            format!("{}:{}", libc::getuid(), libc::getgid())
+        }
+    };
+    f.device.lib(
+        "40-verify",
+        &format!("SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER={user}\nSWUPDATE_PREFLIGHT_BUDGET=0\n"),
+    );
+    let signer = pack_signer(&f, &packer);
+    pack(&f.swu.path, &signer, &www.path().join("update.pack"));
+    let o = f.device.launch();
+    (f, o, server)
+}
+
+#[cfg(feature = "streaming")]
+#[test]
+fn download_mode_with_a_verification_stage_downloads_verifies_and_installs() {
+    let (f, o, server) = download_and_verify(|_, packer| Pki {
+        key: packer.key.clone(),
+        cert: packer.cert.clone(),
+    });
+    o.assert_code(0);
+    f.assert_target_installed();
+    assert_eq!(
+        server.count("GET", "/update.pack"),
+        1,
+        "{:?}",
+        server.requests()
+    );
+    let dir = f.device.host("/var/lib/swupdate/verify");
+    assert_eq!(
+        fs::read_dir(dir).unwrap().count(),
+        0,
+        "no private copy left"
+    );
+}
+
+#[cfg(feature = "streaming")]
+#[test]
+fn a_downloaded_pack_from_a_foreign_signer_is_a_security_violation() {
+    let (f, o, _) = download_and_verify(|f, _| Pki::generate(&f.dir.join("stranger"), "stranger"));
+    o.assert_code(90);
+    assert_swupdate_not_started(&o);
+    f.assert_target_untouched();
+}

@@ -995,3 +995,73 @@ fn a_name_that_does_not_resolve_fails_fast_as_dns() {
     assert!(o.clock.sleeps.is_empty());
     assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Download (for a verification stage in download mode)
+
+fn download(s: &Settings) -> (Result<Probe, Error>, Vec<u8>) {
+    let mut clock = FakeClock::new(u64::MAX);
+    let mut out = tempfile::tempfile().unwrap();
+    let result = preflight::download(s, &mut clock, &mut |_: &Wait| {}, &mut out);
+    use std::io::{Read, Seek};
+    out.rewind().unwrap();
+    let mut body = Vec::new();
+    out.read_to_end(&mut body).unwrap();
+    (result, body)
+}
+
+fn artifact() -> Vec<u8> {
+    (0..4096u32).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn a_download_writes_the_whole_body_with_one_get() {
+    let body = artifact();
+    let served = body.clone();
+    let srv = Server::start(&pki().good, move |_, _| Reply {
+        body: served.clone(),
+        ..reply(200).h("Content-Type", "application/octet-stream")
+    });
+    let ca = ca_file();
+    let (result, got) = download(&settings(srv.url("/fw.pack"), &ca));
+    assert_eq!(result.unwrap().status, 200);
+    assert!(got == body, "the file holds the body");
+    assert_eq!(srv.methods(), ["GET"]);
+    assert_eq!(srv.requests()[0].header("range"), None);
+}
+
+#[test]
+fn a_download_cut_short_is_retried_from_the_start() {
+    let body = artifact();
+    let served = body.clone();
+    let srv = Server::start(&pki().good, move |n, _| {
+        let r = reply(200).h("Content-Type", "application/octet-stream");
+        if n == 0 {
+            // Promises 4096 bytes, sends 100, closes.
+            Reply {
+                body: served[..100].to_vec(),
+                ..r.h("Content-Length", "4096")
+            }
+        } else {
+            Reply {
+                body: served.clone(),
+                ..r
+            }
+        }
+    });
+    let ca = ca_file();
+    let mut s = settings(srv.url("/fw.pack"), &ca);
+    s.backoff.budget = secs(60);
+    let (result, got) = download(&s);
+    assert_eq!(result.unwrap().attempts, 2);
+    assert!(got == body, "the retry replaced the partial file");
+}
+
+#[test]
+fn a_download_that_is_not_there_is_not_found() {
+    let srv = Server::start(&pki().good, |_, _| reply(404));
+    let ca = ca_file();
+    let (result, got) = download(&settings(srv.url("/fw.pack"), &ca));
+    assert_error(&result, Kind::PreflightNotFound, 85, "404");
+    assert!(got.is_empty());
+}

@@ -246,3 +246,23 @@ fn the_version_comes_from_the_configured_file_and_key() {
         "{out}"
     );
 }
+
+#[test]
+fn download_mode_verification_needs_the_streaming_feature() {
+    let r = device("#!/bin/sh\ncat\n");
+    r.lib(
+        "10-source",
+        "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
+    )
+    .etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/fw.pack\n",
+    );
+    let o = r.run(&["check"]);
+    if cfg!(feature = "streaming") {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    } else {
+        assert_eq!(o.status.code(), Some(65));
+        assert!(stderr(&o).contains("no HTTP stack"), "{}", stderr(&o));
+    }
+}

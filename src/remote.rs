@@ -1,0 +1,142 @@
+//! What the launcher itself does on the network (the `streaming` feature): the preflight
+//! before swupdate streams, and the download a verification stage needs. Without the feature
+//! there is no HTTP stack in the binary; the preflight is then absent (swupdate's downloader does
+//! all the network work) and the plan refuses a verification stage in download mode.
+
+use std::fs::File;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::logging::Logger;
+use crate::plan::{Plan, Preflight};
+use crate::url::Url;
+
+#[cfg(feature = "streaming")]
+mod enabled {
+    use std::io::Seek;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::error::Kind;
+    use crate::logging::Level;
+    use crate::notify;
+    use crate::plan::Mode;
+    use crate::preflight::{self, SystemClock, Wait};
+    use crate::verify;
+
+    /// The preflight client's settings from the configuration.
+    fn settings(url: &Url, config: &Preflight) -> preflight::Settings {
+        let mut s = preflight::Settings::new(url.clone());
+        s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
+        if let Some(t) = &config.timeout {
+            s.request_timeout = Duration::from_secs(t.value.into());
+        }
+        if let Some(b) = &config.budget {
+            s.backoff.budget = Duration::from_secs(b.value.into());
+        }
+        s
+    }
+
+    /// While it waits between retries: say so, and extend systemd's start timeout.
+    fn waiting<'a>(
+        env: &dyn Fn(&str) -> Option<String>,
+        logger: &'a Logger,
+    ) -> impl FnMut(&Wait) + 'a {
+        let sock = env("NOTIFY_SOCKET");
+        move |w: &Wait| {
+            logger.log(Level::Info, &w.describe(), &[]);
+            let _ = notify::send(sock.as_deref(), &w.notify_state());
+        }
+    }
+
+    fn bytes(n: Option<u64>) -> String {
+        n.map_or_else(|| "unknown".to_string(), |l| l.to_string())
+    }
+
+    /// Asks the server whether the artifact is there before swupdate streams it.
+    pub fn preflight(
+        plan: &Plan,
+        env: &dyn Fn(&str) -> Option<String>,
+        logger: &Logger,
+    ) -> Result<(), Error> {
+        let Mode::Download {
+            url: Some(url),
+            preflight: config,
+            ..
+        } = &plan.mode
+        else {
+            return Ok(());
+        };
+        if !config.enabled.value {
+            return Ok(());
+        }
+        let s = settings(&url.value, config);
+        let probe = preflight::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
+        logger.log(
+            Level::Info,
+            &format!(
+                "preflight: {} answered {} ({} bytes)",
+                url.value.redacted(),
+                probe.status,
+                bytes(probe.content_length)
+            ),
+            &[],
+        );
+        Ok(())
+    }
+
+    /// Downloads the artifact into a private, unlinked file in `dir`, from its start.
+    pub fn fetch(
+        url: &Url,
+        config: &Preflight,
+        dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        logger: &Logger,
+    ) -> Result<File, Error> {
+        let s = settings(url, config);
+        logger.log(
+            Level::Info,
+            &format!("downloading {} for verification", url.redacted()),
+            &[],
+        );
+        let mut out = verify::private_file(dir, "download")?;
+        let probe = preflight::download(&s, &mut SystemClock, &mut waiting(env, logger), &mut out)?;
+        out.rewind()
+            .map_err(|e| Error::new(Kind::Io, format!("cannot rewind the download: {e}")))?;
+        logger.log(
+            Level::Info,
+            &format!(
+                "downloaded {} ({} bytes)",
+                url.redacted(),
+                bytes(probe.content_length)
+            ),
+            &[],
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(feature = "streaming")]
+pub use enabled::{fetch, preflight};
+
+/// Without the feature: no preflight.
+#[cfg(not(feature = "streaming"))]
+pub fn preflight(_: &Plan, _: &dyn Fn(&str) -> Option<String>, _: &Logger) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Without the feature the plan refuses a verification stage in download mode; this is never
+/// reached, and says why if it were.
+#[cfg(not(feature = "streaming"))]
+pub fn fetch(
+    _: &Url,
+    _: &Preflight,
+    _: &Path,
+    _: &dyn Fn(&str) -> Option<String>,
+    _: &Logger,
+) -> Result<File, Error> {
+    Err(Error::new(
+        crate::error::Kind::Config,
+        "downloading for a verification stage needs the streaming feature",
+    ))
+}
