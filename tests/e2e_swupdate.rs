@@ -425,23 +425,37 @@ fn unpack(ca: &std::path::Path) -> String {
     )
 }
 
-fn verifying_fixture() -> (Fixture, Pki) {
-    let f = Fixture::file_mode();
+/// The unprivileged user the program runs as: nobody under root (CI); ourselves otherwise.
+fn verify_user() -> String {
+    // SAFETY: getuid/getgid have no preconditions.
+    unsafe {
+        if libc::getuid() == 0 {
+            "65534:65534".to_string()
+        } else {
+            format!("{}:{}", libc::getuid(), libc::getgid())
+        }
+    }
+}
+
+/// Installs the pack CA and the unpacking program on `f`'s device; returns the pack signer.
+fn add_verification_stage(f: &Fixture, extra: &str) -> Pki {
     let packer = Pki::generate(&f.dir.join("pack-pki"), "packer");
     let ca = f.device.install("/etc/pack-ca.pem", &packer.cert);
     f.device
         .write_executable("/usr/libexec/unpack", &unpack(&ca));
-    // SAFETY: getuid has no preconditions.
-    let user = if unsafe { libc::getuid() } == 0 {
-        "65534:65534".to_string()
-    } else {
-        // SAFETY: as above.
-        unsafe { format!("{}:{}", libc::getuid(), libc::getgid()) }
-    };
     f.device.lib(
         "40-verify",
-        &format!("SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER={user}\n"),
+        &format!(
+            "SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER={}\n{extra}",
+            verify_user()
+        ),
     );
+    packer
+}
+
+fn verifying_fixture() -> (Fixture, Pki) {
+    let f = Fixture::file_mode();
+    let packer = add_verification_stage(&f, "");
     (f, packer)
 }
 
@@ -498,22 +512,7 @@ fn download_and_verify(
     let www = tempfile::tempdir().unwrap();
     let server = HttpServer::serve(www.path());
     let f = Fixture::download_mode(&server.url("update.pack"), "");
-    let packer = Pki::generate(&f.dir.join("pack-pki"), "packer");
-    let ca = f.device.install("/etc/pack-ca.pem", &packer.cert);
-    f.device
-        .write_executable("/usr/libexec/unpack", &unpack(&ca));
-    // SAFETY: getuid/getgid have no preconditions.
-    let user = unsafe {
-        if libc::getuid() == 0 {
-            "65534:65534".to_string()
-        } else {
-            format!("{}:{}", libc::getuid(), libc::getgid())
-        }
-    };
-    f.device.lib(
-        "40-verify",
-        &format!("SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER={user}\nSWUPDATE_PREFLIGHT_BUDGET=0\n"),
-    );
+    let packer = add_verification_stage(&f, "SWUPDATE_PREFLIGHT_BUDGET=0\n");
     let signer = pack_signer(&f, &packer);
     pack(&f.swu.path, &signer, &www.path().join("update.pack"));
     let o = f.device.launch();
