@@ -4,6 +4,7 @@
 //! exact: byte-wise order (never the locale's), masking, and a fixed list of names that are
 //! never configuration (the agent's temp file, editor and package-manager leftovers).
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
@@ -76,14 +77,19 @@ pub fn skip_reason(name: &OsStr) -> Option<&'static str> {
 /// Merges the two listings. The result is in byte-wise name order, lib before etc for the same
 /// name; the files to read are those with [`Verdict::Read`], in that order.
 pub fn merge(lib: &[Entry], etc: &[Entry]) -> Vec<Decision> {
-    let mut names: Vec<&OsStr> = lib.iter().chain(etc).map(|e| e.name.as_os_str()).collect();
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    names.dedup();
-    let find = |list: &[Entry], n: &OsStr| list.iter().find(|e| e.name == n).map(|e| e.kind);
+    // One pass over each listing into a byte-ordered map: a conf.d of a thousand files must not
+    // cost a million comparisons.
+    let mut names: BTreeMap<&[u8], (Option<EntryKind>, Option<EntryKind>)> = BTreeMap::new();
+    for e in lib {
+        names.entry(e.name.as_bytes()).or_default().0 = Some(e.kind);
+    }
+    for e in etc {
+        names.entry(e.name.as_bytes()).or_default().1 = Some(e.kind);
+    }
 
-    let mut out = Vec::new();
-    for name in names {
-        let (l, e) = (find(lib, name), find(etc, name));
+    let mut out = Vec::with_capacity(lib.len() + etc.len());
+    for (bytes, (l, e)) in names {
+        let name = OsStr::from_bytes(bytes);
         let mut push = |dir, verdict| {
             out.push(Decision {
                 name: name.to_os_string(),

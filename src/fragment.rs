@@ -117,8 +117,8 @@ impl Parser<'_, '_> {
         &mut self,
         mut pending: Option<&mut Vec<Assignment>>,
     ) -> Result<(), SyntaxError> {
-        let start = self.cur.pos();
-        let line_text = self.cur.rest_of_line();
+        // Kept to quote the line in an error; the text itself is built only then.
+        let line_start = self.cur.clone();
         let export = pending.is_some();
         let mut first = !export;
         loop {
@@ -151,7 +151,7 @@ impl Parser<'_, '_> {
             } else if export && self.export_name().is_some() {
                 // `export NAME`: everything is passed on anyway.
             } else if first {
-                return Err(command_error(start, &line_text));
+                return Err(command_error(line_start.pos(), &line_start.rest_of_line()));
             } else {
                 return Err(command_error(pos, &self.cur.rest_of_line()).hint(
                     "a command after assignments (`NAME=value cmd`) runs cmd; \

@@ -1,7 +1,6 @@
 //! Reading the configuration from disk: the EnvironmentFile, the two conf.d directories, every
 //! fragment. This is the only place that reads configuration files; what it returns is data.
 
-use std::ffi::OsString;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -281,40 +280,49 @@ fn scan(dir: &Path, root: &Root) -> Result<Option<Vec<Entry>>, Error> {
     let mut out = Vec::new();
     for entry in rd {
         let entry = entry.map_err(|e| io_error(dir, "list the conf.d directory", &e))?;
-        let name: OsString = entry.file_name();
-        let path = entry.path();
         out.push(Entry {
-            kind: classify(&path, root),
-            name,
+            kind: classify(&entry, root),
+            name: entry.file_name(),
         });
     }
     Ok(Some(out))
 }
 
-fn classify(path: &Path, root: &Root) -> EntryKind {
-    if let Ok(target) = fs::read_link(path) {
-        if target == Path::new("/dev/null") {
-            return EntryKind::DevNull;
-        }
-    }
-    match fs::metadata(resolve_entry(path, root)) {
+/// The directory entry's type comes with the listing; only a symlink needs looking further.
+fn classify(entry: &fs::DirEntry, root: &Root) -> EntryKind {
+    let of = |m: std::io::Result<fs::Metadata>| match m {
         Ok(m) if m.is_file() => EntryKind::File {
             empty: m.len() == 0,
         },
         Ok(_) => EntryKind::NotAFile,
         // Reading it will report the real problem (a dangling link, a permission).
         Err(_) => EntryKind::File { empty: false },
+    };
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => {
+            let path = entry.path();
+            if fs::read_link(&path).is_ok_and(|t| t == Path::new("/dev/null")) {
+                return EntryKind::DevNull;
+            }
+            of(fs::metadata(resolve_entry(&path, root)))
+        }
+        Ok(t) if t.is_file() => of(entry.metadata()),
+        Ok(_) => EntryKind::NotAFile,
+        Err(_) => EntryKind::File { empty: false },
     }
 }
 
 /// Under --root an absolute symlink points into the image, not at this machine.
 fn resolve_entry(path: &Path, root: &Root) -> PathBuf {
-    match (root.dir(), fs::read_link(path)) {
-        (Some(r), Ok(_)) => path
+    let Some(r) = root.dir() else {
+        return path.to_path_buf();
+    };
+    match fs::read_link(path) {
+        Ok(_) => path
             .strip_prefix(r)
             .map(|device| root.resolve(&Path::new("/").join(device)))
             .unwrap_or_else(|_| path.to_path_buf()),
-        _ => path.to_path_buf(),
+        Err(_) => path.to_path_buf(),
     }
 }
 

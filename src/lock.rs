@@ -3,8 +3,9 @@
 //! drops it if swupdate dies; nothing has to clean up a stale lock file.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Kind};
@@ -22,7 +23,7 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
@@ -34,8 +35,8 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
+            let _ = (&file).read_to_string(&mut holder);
+            let holder = holder.lines().next().unwrap_or_default().trim();
             let who = if holder.is_empty() {
                 String::new()
             } else {
@@ -50,10 +51,10 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
         }
         return Err(Error::new(Kind::Io, format!("cannot lock: {e}")).on(path));
     }
-    // Who holds it, for the message a second launcher prints; swupdate keeps this PID.
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = writeln!(file, "{}", std::process::id());
+    // Who holds it, for the message a second launcher prints; swupdate keeps this PID. Fixed
+    // width at offset 0, so the file never needs truncating (an ftruncate is slow where /run
+    // is not a tmpfs).
+    let _ = file.write_all_at(format!("{:>10}\n", std::process::id()).as_bytes(), 0);
     Ok(Held { file })
 }
 

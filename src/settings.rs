@@ -53,13 +53,17 @@ pub struct Settings {
 
 impl Settings {
     pub fn set(&mut self, name: &str, value: impl Into<String>, origin: Origin) {
-        self.vars
-            .entry(name.to_string())
-            .or_default()
-            .push(Setting {
-                value: value.into(),
-                origin,
-            });
+        let setting = Setting {
+            value: value.into(),
+            origin,
+        };
+        match self.vars.get_mut(name) {
+            Some(history) => history.push(setting),
+            // Most variables are set once: no room reserved for more.
+            None => {
+                self.vars.insert(name.to_string(), vec![setting]);
+            }
+        }
     }
 
     /// The value in force.

@@ -70,25 +70,29 @@ pub fn problem(meta: Meta, role: Role, policy: &Policy) -> Option<String> {
 /// Checks one path on disk. A symlink is checked itself (whoever made it chose the target) and
 /// then its target.
 pub fn check(path: &Path, role: Role, policy: &Policy) -> Result<(), Error> {
+    let meta_of = |m: &fs::Metadata| Meta {
+        uid: m.uid(),
+        mode: m.mode(),
+        is_dir: m.is_dir(),
+    };
     let mut metas = Vec::new();
-    if let Ok(l) = fs::symlink_metadata(path) {
-        if l.file_type().is_symlink() {
+    match fs::symlink_metadata(path) {
+        Ok(l) if l.file_type().is_symlink() => {
             // A symlink's own mode is always 0777 and means nothing; only its owner counts.
             metas.push(Meta {
                 uid: l.uid(),
                 mode: 0o755,
                 is_dir: false,
             });
+            // A mask (symlink to /dev/null) is judged by its owner only: /dev/null is writable
+            // by all.
+            let masks = fs::read_link(path).is_ok_and(|t| t == Path::new("/dev/null"));
+            if let (false, Ok(m)) = (masks, fs::metadata(path)) {
+                metas.push(meta_of(&m));
+            }
         }
-    }
-    // A mask (symlink to /dev/null) is judged by its owner only: /dev/null is writable by all.
-    let masks = fs::read_link(path).is_ok_and(|t| t == Path::new("/dev/null"));
-    if let (false, Ok(m)) = (masks, fs::metadata(path)) {
-        metas.push(Meta {
-            uid: m.uid(),
-            mode: m.mode(),
-            is_dir: m.is_dir(),
-        });
+        Ok(m) => metas.push(meta_of(&m)),
+        Err(_) => {}
     }
     for meta in metas {
         if let Some(p) = problem(meta, role, policy) {
