@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::thread;
 use std::time::Duration;
 
-use device::Root;
+use device::{Root, assert_exit};
 
 /// Answers every request with `status` until the test ends (at most `n` requests).
 fn server(status: &'static str, n: usize) -> u16 {
@@ -63,12 +63,7 @@ fn a_missing_artifact_stops_the_launcher_before_swupdate() {
     let l = UnixDatagram::bind(&n).unwrap();
     l.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let o = r.run_env(&[], &[("NOTIFY_SOCKET", n.to_str().unwrap())]);
-    assert_eq!(
-        o.status.code(),
-        Some(85),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 85);
     assert!(
         !r.host("/swupdate-ran").exists(),
         "swupdate was not started"
@@ -92,12 +87,7 @@ fn a_missing_artifact_stops_the_launcher_before_swupdate() {
 fn a_present_artifact_lets_swupdate_start() {
     let r = device(server("200 OK", 4));
     let o = r.run(&[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     assert!(r.host("/swupdate-ran").exists());
 }
 
@@ -106,11 +96,6 @@ fn the_preflight_can_be_switched_off() {
     let r = device(server("404 Not Found", 4));
     r.lib("20-off", "SWUPDATE_PREFLIGHT=no\n");
     let o = r.run(&[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     assert!(r.host("/swupdate-ran").exists());
 }

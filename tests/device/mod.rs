@@ -109,3 +109,13 @@ impl Root {
         cmd
     }
 }
+
+/// The run exited with `code`; otherwise fail with its stderr.
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
