@@ -470,11 +470,16 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         },
     };
 
+    let stage = inputs.stage;
     let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
     let verification = match (&mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
         (_, None) => None,
         (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, root)?)),
-        (Mode::Download { .. }, Some(s)) if cfg!(feature = "streaming") => {
+        // An image-build check judges the image's configuration, not the checker's own build
+        // (the layer builds the device's launcher with streaming exactly in download mode).
+        (Mode::Download { .. }, Some(s))
+            if cfg!(feature = "streaming") || stage == Stage::Image =>
+        {
             Some(Box::new(verification(vars, s, root)?))
         }
         (Mode::Download { .. }, Some(s)) => {

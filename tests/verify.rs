@@ -266,3 +266,11 @@ fn download_mode_verification_needs_the_streaming_feature() {
         assert!(stderr(&o).contains("no HTTP stack"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn an_image_build_check_accepts_download_mode_verification_in_any_build() {
+    let r = device("#!/bin/sh\ncat\n");
+    r.lib("10-source", "SWUPDATE_SOURCE=download\n");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -4,8 +4,15 @@
 # exactly as the device will read them (`check --static`: what only exists at run time, UPDATE_FILE
 # and URL, is skipped). A broken fragment, a missing key or a missing swupdate binary fails the image
 # build instead of the device.
+#
+# Only when the launcher is wired, i.e. with one of the layer's DISTRO_FEATURES (the override
+# "tolomeo-update" of tolomeo-update-features.bbclass). Without a flag, meta-swupdate's swupdate.sh
+# starts swupdate and sources conf.d as shell: the launcher's rules do not apply to it, and the class
+# adds neither the check nor the native launcher to the image.
 
-do_rootfs[depends] += "swupdate-launcher-native:do_populate_sysroot"
+inherit tolomeo-update-features
+
+do_rootfs[depends] += "${@'swupdate-launcher-native:do_populate_sysroot' if d.getVar('TOLOMEO_UPDATE_OVERRIDE') else ''}"
 
 SWUPDATE_LAUNCHER_CHECK_ARGS ?= "check --static"
 
@@ -19,4 +26,4 @@ swupdate_launcher_check_rootfs() {
         || bbfatal "swupdate-launcher check failed on ${IMAGE_ROOTFS} (exit $?): see the message above"
 }
 
-ROOTFS_POSTPROCESS_COMMAND += "swupdate_launcher_check_rootfs"
+ROOTFS_POSTPROCESS_COMMAND:append:tolomeo-update = " swupdate_launcher_check_rootfs"

@@ -7,6 +7,17 @@
 #
 # The flags are independent and composable, with one rule: update-ota-streaming is a way of doing
 # update-ota, so it is refused without it.
+#
+# With none of them the layer is inert: it changes no other layer's recipe (the swupdate bbappend
+# inherits this class only when one is set) and the launcher recipe installs only its binary.
+# Everything the layer does only for a product that opted in is guarded by the override
+# "tolomeo-update", which this class adds to DISTROOVERRIDES exactly when DISTRO_FEATURES has at
+# least one of the flags (as oe-core's distrooverrides.bbclass does for df-<feature>).
+
+TOLOMEO_UPDATE_FEATURES = "update-ota update-ota-streaming update-local"
+TOLOMEO_UPDATE_OVERRIDE = "${@'tolomeo-update' if bb.utils.contains_any('DISTRO_FEATURES', d.getVar('TOLOMEO_UPDATE_FEATURES'), True, False, d) else ''}"
+# nooelint: oelint.vars.outofcontext - a distro feature override set from DISTRO_FEATURES, as oe-core's distrooverrides.bbclass does in a class
+DISTROOVERRIDES .= "${@':' + d.getVar('TOLOMEO_UPDATE_OVERRIDE') if d.getVar('TOLOMEO_UPDATE_OVERRIDE') else ''}"
 
 # How the launcher gets an OTA update (the conf.d variable SWUPDATE_SOURCE, see the launcher's
 # README): "download" streams the URL the agent writes into descriptor.env, "file" installs

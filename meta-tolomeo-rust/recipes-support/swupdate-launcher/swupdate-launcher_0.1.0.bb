@@ -1,8 +1,9 @@
 SUMMARY = "Starts SWUpdate without a shell: the replacement of meta-swupdate's swupdate.sh"
 DESCRIPTION = "swupdate-launcher reads swupdate's conf.d fragments (parsed, never executed), \
-               builds swupdate's argv and execs swupdate in place. The recipe also installs the \
-               path topology (/etc/default/swupdate), the conf.d fragment that the update-* \
-               DISTRO_FEATURES select, the public key, and the systemd units of the enabled features."
+               builds swupdate's argv and execs swupdate in place. With one of the update-* \
+               DISTRO_FEATURES, the recipe also installs the path topology (/etc/default/swupdate), \
+               the conf.d fragment that the flags select, the public key, and the systemd units \
+               of the enabled features."
 SECTION = "admin"
 LICENSE = "MIT"
 # Cargo.toml's `license = "MIT"` line (tests/python/layer/test_launcher_recipe.py checks it).
@@ -23,8 +24,8 @@ SWUPDATE_LAUNCHER_SRCREV ?= ""
 
 # The public key (or certificate) that swupdate checks signed images with: a file name found
 # through FILESPATH (a product layer adds its directory with FILESEXTRAPATHS), or an absolute
-# path. Required with update-ota or update-local. Installed as SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH,
-# which /etc/default/swupdate names.
+# path. Required with update-ota or update-local (so whenever the launcher is wired, see below).
+# Installed as SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH, which /etc/default/swupdate names.
 SWUPDATE_LAUNCHER_PUBLIC_KEY ?= ""
 SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH ?= "${sysconfdir}/swupdate/public.pem"
 
@@ -58,10 +59,12 @@ SWUPDATE_LAUNCHER_UDEV_RULES = "${@swupdate_launcher_selected(d, 'update-local',
 SWUPDATE_LAUNCHER_TMPFILES = "${@'tmpfiles-swupdate-launcher.conf' if d.getVar('SWUPDATE_LAUNCHER_UNITS').strip() else ''}"
 SWUPDATE_LAUNCHER_PUBLIC_KEY_LOCAL = "${@swupdate_launcher_public_key(d).lstrip('/')}"
 
-SRC_URI = "${SWUPDATE_LAUNCHER_GIT_URI};destsuffix=${BP} \
-           file://swupdate.default \
-           ${@'file://' + swupdate_launcher_public_key(d) if swupdate_launcher_public_key(d) else ''} \
-          "
+SRC_URI = "${SWUPDATE_LAUNCHER_GIT_URI};destsuffix=${BP}"
+# What the wiring installs (see do_install), only with a flag.
+SRC_URI:append:tolomeo-update = " \
+    file://swupdate.default \
+    ${@'file://' + swupdate_launcher_public_key(d) if swupdate_launcher_public_key(d) else ''} \
+"
 SRCREV = "${SWUPDATE_LAUNCHER_SRCREV}"
 S = "${UNPACKDIR}/${BP}"
 
@@ -75,19 +78,20 @@ require ${BPN}-crates.inc
 CARGO_FEATURES = "${@bb.utils.contains('DISTRO_FEATURES', 'update-ota-streaming', 'streaming', '', d)}"
 CARGO_BUILD_FLAGS:append = " ${@'--features ' + ','.join(d.getVar('CARGO_FEATURES').split()) if d.getVar('CARGO_FEATURES').strip() else ''}"
 
-do_install:append:class-target() {
+# The wiring, only when the product opted in ("tolomeo-update": DISTRO_FEATURES has one of the
+# flags, see tolomeo-update-features.bbclass). Without a flag the package holds the binary alone,
+# like the native variant: meta-swupdate's swupdate.sh still starts swupdate and sources every
+# file of swupdate's conf.d directories, so the launcher puts nothing there, and nothing starts it.
+# A valid combination with a flag has update-ota or update-local, so the key is always set here.
+do_install:append:class-target:tolomeo-update() {
     install -d ${D}${sysconfdir}/default
     sed -e 's#@BINDIR@#${bindir}#g' \
         -e 's#@LIBDIR@#${libdir}#g' \
         -e 's#@SYSCONFDIR@#${sysconfdir}#g' \
         -e 's#@PUBLIC_KEY@#${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH}#g' \
         ${UNPACKDIR}/swupdate.default > ${D}${sysconfdir}/default/swupdate
-    if [ -n "${SWUPDATE_LAUNCHER_PUBLIC_KEY_LOCAL}" ]; then
-        install -d ${D}$(dirname ${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH})
-        install -m 0644 ${UNPACKDIR}/${SWUPDATE_LAUNCHER_PUBLIC_KEY_LOCAL} ${D}${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH}
-    else
-        sed -i -e '/^SWUPDATE_PUBLIC_KEY=/d' ${D}${sysconfdir}/default/swupdate
-    fi
+    install -d ${D}$(dirname ${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH})
+    install -m 0644 ${UNPACKDIR}/${SWUPDATE_LAUNCHER_PUBLIC_KEY_LOCAL} ${D}${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH}
 
     install -d ${D}${libdir}/swupdate/conf.d ${D}${sysconfdir}/swupdate/conf.d
     {
@@ -118,7 +122,7 @@ FILES:${PN} += "${libdir}/swupdate/conf.d/${SWUPDATE_LAUNCHER_FRAGMENT} \
                 ${nonarch_libdir}/tmpfiles.d \
                 ${nonarch_base_libdir}/udev/rules.d \
                "
-CONFFILES:${PN} += "${sysconfdir}/default/swupdate"
+CONFFILES:${PN}:append:tolomeo-update = " ${sysconfdir}/default/swupdate"
 # swupdate is what it execs; os-release (VERSION_ID) is where it reads the running version for
 # anti-rollback (-N) by default (SWUPDATE_VERSION_FILE, see the launcher's README).
 RDEPENDS:${PN}:append:class-target = " swupdate os-release"

@@ -1,5 +1,12 @@
 # meta-tolomeo-rust: swupdate is started by swupdate-launcher, not by swupdate.sh.
 #
+# Nothing here applies until the product opts in (Yocto Project Compatible): the class, which
+# defines the override "tolomeo-update", is inherited only when DISTRO_FEATURES has one of the
+# layer's flags (TOLOMEO_UPDATE_FEATURES in classes/tolomeo-update-features.bbclass: update-ota,
+# update-ota-streaming, update-local), and every statement below is guarded by that override.
+# Without a flag, swupdate is exactly meta-swupdate's: its files, its variables, its task signatures.
+#
+# With a flag:
 # - update-ota-streaming (SWUPDATE_SOURCE = "download", from tolomeo-update-features.bbclass) turns
 #   on swupdate's downloader (-d), which the launcher's download mode uses;
 # - with systemd, swupdate is built with CONFIG_SYSTEMD so that it sends READY=1, which a Type=notify
@@ -12,15 +19,16 @@
 # meta-swupdate merges every *.cfg of SRC_URI into its defconfig (merge_config.sh): adding the
 # fragment is enough. Each fragment ends with a newline, which its parse-time DEPENDS scan needs.
 
-FILESEXTRAPATHS:prepend := "${THISDIR}/files:"
+inherit_defer ${@bb.utils.contains_any('DISTRO_FEATURES', 'update-ota update-ota-streaming update-local', 'tolomeo-update-features', '', d)}
 
-inherit tolomeo-update-features
+FILESEXTRAPATHS:prepend:tolomeo-update := "${THISDIR}/files:"
 
-SRC_URI += "${@'file://swupdate-download.cfg' if d.getVar('SWUPDATE_SOURCE') == 'download' else ''} \
-            ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'file://swupdate-systemd.cfg', '', d)} \
-           "
+SRC_URI:append:tolomeo-update = " \
+    ${@'file://swupdate-download.cfg' if d.getVar('SWUPDATE_SOURCE') == 'download' else ''} \
+    ${@bb.utils.contains('DISTRO_FEATURES', 'systemd', 'file://swupdate-systemd.cfg', '', d)} \
+"
 
-do_install:append() {
+do_install:append:tolomeo-update() {
     # swupdate-launcher replaces the shell loader and the units that started it.
     rm -f ${D}${libdir}/swupdate/swupdate.sh
     rm -f ${D}${systemd_system_unitdir}/swupdate.service
@@ -34,6 +42,6 @@ do_install:append() {
     rm -f ${D}${libdir}/swupdate/conf.d/90-start-progress
 }
 
-SYSTEMD_SERVICE:${PN}:remove = "swupdate.service swupdate.socket"
+SYSTEMD_SERVICE:${PN}:remove:tolomeo-update = "swupdate.service swupdate.socket"
 # The SysV script is gone: no update-rc.d postinst for it.
-INHIBIT_UPDATERCD_BBCLASS = "1"
+INHIBIT_UPDATERCD_BBCLASS:tolomeo-update = "1"

@@ -58,6 +58,11 @@ def is_valid(combo):
     return not ("update-ota-streaming" in combo and "update-ota" not in combo)
 
 
+def opted_in(combo):
+    """The product opted in: at least one of the layer's flags is set."""
+    return bool(set(combo) & set(FLAGS))
+
+
 VALID = [c for c in COMBINATIONS if is_valid(c)]
 INVALID = [c for c in COMBINATIONS if not is_valid(c)]
 
@@ -180,6 +185,8 @@ def _prepare_dirs(d):
 def fetch_local_files(d):
     """do_fetch + do_unpack of the file:// entries only (git:// and crate:// need a network)."""
     urls = [u for u in d.getVar("SRC_URI").split() if u.startswith("file://")]
+    if not urls:
+        return  # bb.fetch2.Fetch([]) would fetch the whole SRC_URI
     fetcher = bb.fetch2.Fetch(urls, d)
     fetcher.download()
     fetcher.unpack(d.getVar("UNPACKDIR"))
@@ -269,6 +276,41 @@ def merge_into(rootfs, *trees):
     for tree in trees:
         shutil.copytree(tree, rootfs, symlinks=True, dirs_exist_ok=True)
     return rootfs
+
+
+def datastore_view(d):
+    """Every variable of a parsed recipe (internal "__" ones aside) with its value and its flags, all
+    unexpanded, as bitbake resolved the overrides and :append/:prepend of the recipe."""
+    view = {}
+    for key in d.keys():
+        if key.startswith("__"):
+            continue
+        flags = d.getVarFlags(key) or {}
+        view[key] = (repr(d.getVar(key, False)), sorted((name, repr(value)) for name, value in flags.items()))
+    return view
+
+
+def task_signatures(d):
+    """{task: basehash} as bitbake's signature generator computes it (bb.siggen's _build_data: every
+    variable and function a task depends on, with its value). No variable is ignored, so this is
+    stricter than oe-core's BB_BASEHASH_IGNORE_VARS."""
+    d = bb.data.createCopy(d)
+    if d.getVar("__exportlist", False) is None:
+        d.setVar("__exportlist", [])
+    tasklist, gendeps, lookupcache = bb.data.generate_dependencies(d, set())
+    _, basehash = bb.data.generate_dependency_hash(tasklist, gendeps, lookupcache, set(), "recipe")
+    return {key.split(":", 1)[1]: value for key, value in basehash.items()}
+
+
+def file_tree(root):
+    """{path: (mode, content)} of every file under root (a symlink as its target)."""
+    root = Path(root)
+    tree = {}
+    for path in installed_files(root):
+        full = root / path.lstrip("/")
+        content = ("-> " + os.readlink(full)).encode() if full.is_symlink() else full.read_bytes()
+        tree[path] = (oct(full.lstat().st_mode), content)
+    return tree
 
 
 def is_executable(path):

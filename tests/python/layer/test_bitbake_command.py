@@ -71,6 +71,19 @@ def test_bitbake_applies_the_bbappend_to_meta_swupdates_recipe(parsed_build):
     assert "swupdate.service" not in h.bitbake_env_value(result.stdout, "SYSTEMD_SERVICE:swupdate").split()
 
 
+def test_bitbake_leaves_meta_swupdates_recipe_alone_without_a_flag(tmp_path, bitbake_command):
+    builddir = build_dir(tmp_path, copy_layers(tmp_path), ["systemd", "usrmerge"])
+    result = h.run_bitbake(bitbake_command, builddir, "-e", "swupdate")
+    assert result.returncode == 0, result.stdout + result.stderr + result.daemon_log
+    value = lambda var: h.bitbake_env_value(result.stdout, var)  # noqa: E731
+    # The bbappend was parsed (BBINCLUDED lists the files of the recipe) and changed nothing.
+    assert str(h.SWUPDATE_APPEND) in value("BBINCLUDED").split()
+    assert not [u for u in value("SRC_URI").split() if u.endswith(".cfg")]
+    assert value("SYSTEMD_SERVICE:swupdate").split() == ["swupdate.service", "swupdate.socket"]
+    assert value("INHIBIT_UPDATERCD_BBCLASS") is None
+    assert "tolomeo-update" not in value("OVERRIDES").split(":")
+
+
 def test_bitbake_provides_the_native_launcher_for_the_image_check(parsed_build):
     bitbake, builddir = parsed_build
     result = h.run_bitbake(bitbake, builddir, "-e", "swupdate-launcher-native")

@@ -1,7 +1,8 @@
 """What the three DISTRO_FEATURES decide at parse time, for all 8 combinations, with and without systemd.
 
 Parsed by BitBake's real parser: the launcher recipe with a product layer's bbappend (which provides
-the key), meta-swupdate's recipe (stub) with this layer's bbappend."""
+the key), meta-swupdate's recipe (stub) with this layer's bbappend. Without any flag the bbappend
+changes nothing (test_yocto_compatible.py compares the whole recipe with the one parsed without it)."""
 
 import functools
 import tomllib
@@ -32,6 +33,13 @@ def parsed(tmp_path_factory):
     return parse
 
 
+# The file:// entries of the stub of meta-swupdate's recipe, in its order.
+STUB_SRC_URI = ["file://defconfig", "file://swupdate", "file://swupdate.sh", "file://swupdate.service",
+                "file://swupdate.socket.tmpl", "file://swupdate-usb.rules", "file://swupdate-usb@.service",
+                "file://swupdate-progress.service", "file://tmpfiles-swupdate.conf", "file://10-mongoose-args",
+                "file://90-start-progress"]
+
+
 def src_uri_names(d):
     return [u.split(";")[0] for u in d.getVar("SRC_URI").split()]
 
@@ -43,7 +51,8 @@ def test_swupdate_source_is_download_exactly_with_update_ota_streaming(parsed, c
     launcher, swupdate = parsed(combo, systemd)
     expected = "download" if "update-ota-streaming" in combo else "file"
     assert launcher[""].getVar("SWUPDATE_SOURCE") == expected
-    assert swupdate[""].getVar("SWUPDATE_SOURCE") == expected
+    # Without a flag the bbappend does not even inherit the class.
+    assert swupdate[""].getVar("SWUPDATE_SOURCE") == (expected if h.opted_in(combo) else None)
 
 
 # --- swupdate's configuration fragments -------------------------------------------------------------
@@ -56,9 +65,22 @@ def test_swupdate_gets_the_download_fragment_exactly_with_update_ota_streaming(p
 
 
 @pytest.mark.parametrize("combo,systemd", VALID, ids=ids(VALID))
-def test_swupdate_gets_the_systemd_fragment_exactly_with_systemd(parsed, combo, systemd):
+def test_swupdate_gets_the_systemd_fragment_exactly_with_systemd_and_a_flag(parsed, combo, systemd):
     _, swupdate = parsed(combo, systemd)
-    assert ("file://swupdate-systemd.cfg" in src_uri_names(swupdate[""])) == systemd
+    assert ("file://swupdate-systemd.cfg" in src_uri_names(swupdate[""])) == (systemd and h.opted_in(combo))
+
+
+@pytest.mark.parametrize("combo,systemd", VALID, ids=ids(VALID))
+def test_swupdate_src_uri_is_meta_swupdates_plus_the_fragments_of_the_flags(parsed, combo, systemd):
+    _, swupdate = parsed(combo, systemd)
+    added = [u for u in src_uri_names(swupdate[""]) if u.endswith(".cfg")]
+    expected = []
+    if "update-ota-streaming" in combo:
+        expected.append("file://swupdate-download.cfg")
+    if systemd and h.opted_in(combo):
+        expected.append("file://swupdate-systemd.cfg")
+    assert added == expected
+    assert [u for u in src_uri_names(swupdate[""]) if not u.endswith(".cfg")] == STUB_SRC_URI
 
 
 @pytest.mark.parametrize("combo,systemd", VALID, ids=ids(VALID))
@@ -73,7 +95,7 @@ def test_swupdate_recipe_sees_the_downloader_and_adds_curl(parsed, combo, system
 @pytest.mark.parametrize("combo,systemd", VALID, ids=ids(VALID))
 def test_swupdate_recipe_sees_config_systemd_and_adds_systemd(parsed, combo, systemd):
     _, swupdate = parsed(combo, systemd)
-    assert ("systemd" in swupdate[""].getVar("DEPENDS").split()) == systemd
+    assert ("systemd" in swupdate[""].getVar("DEPENDS").split()) == (systemd and h.opted_in(combo))
 
 
 def test_download_fragment_enables_the_downloader_with_https_and_ends_with_a_newline():
@@ -120,8 +142,9 @@ def test_every_cargo_feature_the_recipe_can_ask_for_exists_in_cargo_toml(parsed)
     launcher, _ = parsed(("update-ota", "update-ota-streaming", "update-local"), True)
     with open(h.REPO / "Cargo.toml", "rb") as f:
         features = tomllib.load(f)["features"]
-    for feature in launcher[""].getVar("CARGO_FEATURES").split():
-        assert feature in features
+    asked = launcher[""].getVar("CARGO_FEATURES").split()
+    assert asked
+    assert set(asked) <= set(features)
 
 
 # --- SYSTEMD_SERVICE ------------------------------------------------------------------------------------
@@ -144,16 +167,19 @@ def test_launcher_units_are_never_enabled_at_boot(parsed, combo, systemd):
 
 
 @pytest.mark.parametrize("combo,systemd", VALID, ids=ids(VALID))
-def test_swupdate_package_no_longer_lists_its_service_nor_its_socket(parsed, combo, systemd):
+def test_swupdate_package_lists_its_service_and_socket_exactly_without_a_flag(parsed, combo, systemd):
     _, swupdate = parsed(combo, systemd)
-    assert swupdate[""].getVar("SYSTEMD_SERVICE:swupdate").split() == []
+    expected = [] if h.opted_in(combo) else ["swupdate.service", "swupdate.socket"]
+    assert swupdate[""].getVar("SYSTEMD_SERVICE:swupdate").split() == expected
     # The other packages of the recipe keep theirs.
     assert swupdate[""].getVar("SYSTEMD_SERVICE:swupdate-progress").split() == ["swupdate-progress.service"]
+    assert swupdate[""].getVar("SYSTEMD_SERVICE:swupdate-usb").split() == ["swupdate-usb@.service"]
 
 
-def test_swupdate_postinst_for_the_removed_init_script_is_inhibited(parsed):
-    _, swupdate = parsed(("update-ota",), False)
-    assert swupdate[""].getVar("INHIBIT_UPDATERCD_BBCLASS") == "1"
+@pytest.mark.parametrize("combo,systemd", VALID, ids=ids(VALID))
+def test_swupdate_postinst_for_the_init_script_is_inhibited_exactly_with_a_flag(parsed, combo, systemd):
+    _, swupdate = parsed(combo, systemd)
+    assert swupdate[""].getVar("INHIBIT_UPDATERCD_BBCLASS") == ("1" if h.opted_in(combo) else None)
 
 
 def test_the_launcher_needs_swupdate_and_os_release_at_run_time(parsed):
@@ -183,6 +209,16 @@ def test_without_update_features_no_key_is_needed_and_none_is_fetched(new_build)
     d = build.launcher(appends=())[""]
     assert d.getVar("__SKIPPED") is None
     assert not [u for u in d.getVar("SRC_URI").split() if u.endswith(".pem")]
+
+
+@pytest.mark.parametrize("systemd", [True, False], ids=["systemd", "no-systemd"])
+def test_without_update_features_the_launcher_fetches_no_file_even_with_a_key(parsed, systemd):
+    # Only the sources and the crates: not the default file, not the key (local_conf sets one).
+    launcher, _ = parsed((), systemd)
+    d = launcher[""]
+    assert d.getVar("SWUPDATE_LAUNCHER_PUBLIC_KEY") == h.KEY_NAME
+    schemes = {u.split("://")[0] for u in d.getVar("SRC_URI").split()}
+    assert schemes == {"git", "crate"}
 
 
 def test_the_key_is_fetched_by_the_name_the_product_gives(parsed):

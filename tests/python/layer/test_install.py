@@ -3,7 +3,10 @@
 The launcher recipe's file:// sources are fetched and unpacked by BitBake's fetcher (the key from the
 product layer's FILESEXTRAPATHS); its git checkout is stood in for by this repository's systemd/ and
 an executable where cargo leaves the binary. The swupdate recipe is the stub of meta-swupdate's, with
-this layer's bbappend."""
+this layer's bbappend. Without any flag the layer wires nothing: the launcher package holds its binary
+alone and swupdate installs what meta-swupdate installs (swupdate.sh and the units that start it)."""
+
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,9 @@ UNITDIR = "/usr/lib/systemd/system"  # systemd implies usrmerge: nonarch_base_li
 
 
 def expected_launcher_files(combo, systemd):
+    if not h.opted_in(combo):
+        # Nothing in swupdate's conf.d, which meta-swupdate's swupdate.sh sources; nothing starts it.
+        return {"/usr/bin/swupdate-launcher"}
     files = {
         "/usr/bin/swupdate-launcher",
         "/etc/default/swupdate",
@@ -32,7 +38,7 @@ def expected_launcher_files(combo, systemd):
     return files
 
 
-def expected_swupdate_files(systemd):
+def expected_swupdate_files(combo, systemd):
     files = {
         "/usr/bin/swupdate",
         "/usr/bin/swupdate-client",
@@ -48,7 +54,19 @@ def expected_swupdate_files(systemd):
             "/usr/lib/tmpfiles.d/swupdate.conf",
             "/etc/udev/rules.d/swupdate-usb.rules",
         }
+    if not h.opted_in(combo):
+        # meta-swupdate's shell loader and what starts it, untouched.
+        files.add("/usr/lib/swupdate/swupdate.sh")
+        if systemd:
+            files |= {UNITDIR + "/swupdate.service", UNITDIR + "/swupdate.socket"}
+        else:
+            files |= {"/etc/init.d/swupdate", "/usr/lib/swupdate/conf.d/90-start-progress"}
     return files
+
+
+def installed_units(d, image_dir):
+    unitdir = Path(image_dir) / d.getVar("systemd_system_unitdir").lstrip("/")
+    return {p.name for p in unitdir.iterdir()} if unitdir.is_dir() else set()
 
 
 def env_file(path):
@@ -67,26 +85,29 @@ def test_launcher_installs_exactly_the_files_of_its_enabled_features(installs, c
 
 
 @pytest.mark.parametrize("combo,systemd", VALID, ids=IDS)
-def test_every_launcher_systemd_service_entry_is_an_installed_unit(installs, combo, systemd):
+def test_launcher_systemd_service_lists_exactly_the_installed_units(installs, combo, systemd):
+    # Real systemd.bbclass fails the build on an entry that is not installed; an installed unit that
+    # is not listed would never be known to systemctl preset.
     _, launcher, launcher_d, _, _ = installs(combo, systemd)
-    unitdir = launcher_d / launcher.getVar("systemd_system_unitdir").lstrip("/")
-    for unit in launcher.getVar("SYSTEMD_SERVICE:swupdate-launcher").split():
-        assert (unitdir / unit).is_file(), unit
+    listed = launcher.getVar("SYSTEMD_SERVICE:swupdate-launcher").split()
+    assert sorted(listed) == sorted(set(listed))
+    assert set(listed) == installed_units(launcher, launcher_d)
 
 
 @pytest.mark.parametrize("combo", h.VALID, ids=[h.combo_id(c, True) for c in h.VALID])
-def test_every_swupdate_systemd_service_entry_is_an_installed_unit(installs, combo):
+def test_swupdate_systemd_service_lists_exactly_the_installed_units(installs, combo):
     _, _, _, swupdate, swupdate_d = installs(combo, True)
-    unitdir = swupdate_d / swupdate.getVar("systemd_system_unitdir").lstrip("/")
-    for package in swupdate.getVar("SYSTEMD_PACKAGES").split():
-        for unit in (swupdate.getVar("SYSTEMD_SERVICE:" + package) or "").split():
-            assert (unitdir / unit).is_file(), (package, unit)
+    listed = [unit for package in swupdate.getVar("SYSTEMD_PACKAGES").split()
+              for unit in (swupdate.getVar("SYSTEMD_SERVICE:" + package) or "").split()]
+    assert listed
+    assert set(listed) == installed_units(swupdate, swupdate_d)
+    assert ("swupdate.service" in listed) == (not h.opted_in(combo))
 
 
 @pytest.mark.parametrize("combo,systemd", VALID, ids=IDS)
-def test_swupdate_installs_exactly_its_files_without_the_shell_loader(installs, combo, systemd):
+def test_swupdate_installs_exactly_its_files_and_the_shell_loader_only_without_a_flag(installs, combo, systemd):
     _, _, _, _, swupdate_d = installs(combo, systemd)
-    assert set(h.installed_files(swupdate_d)) == expected_swupdate_files(systemd)
+    assert set(h.installed_files(swupdate_d)) == expected_swupdate_files(combo, systemd)
 
 
 @pytest.mark.parametrize("systemd", [True, False], ids=["systemd", "no-systemd"])
@@ -121,8 +142,10 @@ def test_no_file_is_installed_by_both_swupdate_and_the_launcher(installs, combo,
     assert set(h.installed_files(launcher_d)) & set(h.installed_files(swupdate_d)) == set()
 
 
-def test_the_default_file_is_identical_whatever_the_features(installs):
-    texts = {h.combo_id(c, s): (installs(c, s)[2] / "etc/default/swupdate").read_text() for c, s in VALID}
+def test_the_default_file_is_identical_whatever_the_flags(installs):
+    texts = {h.combo_id(c, s): (installs(c, s)[2] / "etc/default/swupdate").read_text()
+             for c, s in VALID if h.opted_in(c)}
+    assert len(texts) == 2 * (len(h.VALID) - 1)
     assert len(set(texts.values())) == 1, texts
 
 
@@ -148,14 +171,27 @@ def test_a_key_given_as_an_absolute_path_is_installed(new_build):
     assert (launcher_d / "etc/swupdate/public.pem").read_bytes() == h.PRODUCT_KEY.read_bytes()
 
 
-def test_without_features_and_key_the_default_file_names_no_key(new_build):
-    build = new_build(h.local_conf(h.distro_features((), True), key=None))
-    launcher_d = h.install_launcher(build.launcher(appends=())[""])
-    assert "SWUPDATE_PUBLIC_KEY" not in env_file(launcher_d / "etc/default/swupdate")
-    assert not (launcher_d / "etc/swupdate/public.pem").exists()
+@pytest.mark.parametrize("key", [None, h.KEY_NAME], ids=["no-key", "key"])
+def test_without_a_flag_the_launcher_installs_its_binary_alone(new_build, key):
+    build = new_build(h.local_conf(h.distro_features((), True), key=key))
+    launcher = build.launcher()[""]
+    launcher_d = h.install_launcher(launcher)
+    assert h.installed_files(launcher_d) == ["/usr/bin/swupdate-launcher"]
+    assert (launcher.getVar("CONFFILES:swupdate-launcher") or "").split() == []
+    assert launcher.getVar("SYSTEMD_SERVICE:swupdate-launcher").split() == []
 
 
-@pytest.mark.parametrize("combo,systemd", VALID, ids=IDS)
+OPTED_IN = [(c, s) for c, s in VALID if h.opted_in(c)]
+
+
+@pytest.mark.parametrize("combo,systemd", OPTED_IN, ids=[h.combo_id(c, s) for c, s in OPTED_IN])
+def test_with_a_flag_the_default_file_is_a_conffile(installs, combo, systemd):
+    _, launcher, launcher_d, _, _ = installs(combo, systemd)
+    assert launcher.getVar("CONFFILES:swupdate-launcher").split() == ["/etc/default/swupdate"]
+    assert (launcher_d / "etc/default/swupdate").is_file()
+
+
+@pytest.mark.parametrize("combo,systemd", OPTED_IN, ids=[h.combo_id(c, s) for c, s in OPTED_IN])
 def test_the_fragment_carries_the_source_and_in_file_mode_the_default_update_file(installs, combo, systemd):
     _, _, launcher_d, _, _ = installs(combo, systemd)
     values = env_file(launcher_d / "usr/lib/swupdate/conf.d/00-tolomeo-source")

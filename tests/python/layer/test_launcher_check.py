@@ -15,8 +15,9 @@ import pytest
 
 import bitbake_harness as h
 
-VALID = [(c, s) for c in h.VALID for s in (True, False)]
-IDS = [h.combo_id(c, s) for c, s in VALID]
+# With a flag: without one the launcher installs no configuration and the check class does nothing.
+OPTED_IN = [(c, s) for c in h.VALID if h.opted_in(c) for s in (True, False)]
+IDS = [h.combo_id(c, s) for c, s in OPTED_IN]
 
 
 def device_rootfs(rootfs, installs, combo, systemd, packages=("swupdate-launcher", "swupdate")):
@@ -50,7 +51,7 @@ def check(binary, rootfs):
     )
 
 
-@pytest.mark.parametrize("combo,systemd", VALID, ids=IDS)
+@pytest.mark.parametrize("combo,systemd", OPTED_IN, ids=IDS)
 def test_installed_configuration_passes_the_launchers_static_check(installs, launcher_binary, tmp_path, combo, systemd):
     result = check(launcher_binary, rootfs_of(installs, combo, systemd, tmp_path))
     assert result.returncode == 0, result.stderr
@@ -72,15 +73,25 @@ def test_the_static_check_fails_when_the_key_the_default_file_names_is_missing(i
 # --- swupdate-launcher-check.bbclass -------------------------------------------------------------------
 
 @pytest.fixture
-def image(new_build, launcher_on_path):
-    """The stub image recipe (inherits swupdate-launcher-check), with the native launcher on PATH."""
-    build = new_build(h.local_conf(h.distro_features(("update-ota",), True)))
-    d = build.image()[""]
-    d.setVar("PATH", "%s:/usr/sbin:/usr/bin:/sbin:/bin" % launcher_on_path)
-    d.setVarFlag("PATH", "export", "1")
-    for var in ("WORKDIR", "T", "IMAGE_ROOTFS"):
-        os.makedirs(d.getVar(var), exist_ok=True)
-    return d
+def image_with(new_build, launcher_on_path):
+    """image_with(combo, systemd): the stub image recipe (inherits swupdate-launcher-check), with the
+    native launcher on PATH."""
+
+    def make(combo, systemd):
+        build = new_build(h.local_conf(h.distro_features(combo, systemd)))
+        d = build.image()[""]
+        d.setVar("PATH", "%s:/usr/sbin:/usr/bin:/sbin:/bin" % launcher_on_path)
+        d.setVarFlag("PATH", "export", "1")
+        for var in ("WORKDIR", "T", "IMAGE_ROOTFS"):
+            os.makedirs(d.getVar(var), exist_ok=True)
+        return d
+
+    return make
+
+
+@pytest.fixture
+def image(image_with):
+    return image_with(("update-ota",), True)
 
 
 def test_the_check_class_adds_its_check_to_the_rootfs_post_processing(image):
@@ -111,4 +122,25 @@ def test_a_broken_fragment_fails_the_image_build(image, installs, capfd):
 def test_an_image_without_the_launcher_is_not_checked(image, installs):
     rootfs = device_rootfs(Path(image.getVar("IMAGE_ROOTFS")), installs, ("update-ota",), True, ["swupdate"])
     add_fragment(rootfs, "usr/lib/swupdate/conf.d/50-broken", "exec /usr/bin/swupdate-progress &\n")
+    h.run_task("do_rootfs", image)
+
+
+@pytest.mark.parametrize("systemd", [True, False], ids=["systemd", "no-systemd"])
+def test_without_a_flag_the_check_class_adds_neither_the_check_nor_the_native_launcher(image_with, systemd):
+    image = image_with((), systemd)
+    assert "swupdate_launcher_check_rootfs" not in image.getVar("ROOTFS_POSTPROCESS_COMMAND").split()
+    assert "swupdate-launcher-native:do_populate_sysroot" not in (image.getVarFlag("do_rootfs", "depends") or "").split()
+
+
+def test_without_a_flag_the_image_build_leaves_meta_swupdates_shell_fragments_alone(image_with, installs):
+    # meta-swupdate's 90-start-progress is a shell command that its swupdate.sh runs (the launcher
+    # refuses it, see test_a_broken_fragment_fails_the_image_build): without a flag swupdate.sh is
+    # what starts swupdate, and the image with the launcher's binary in it still builds.
+    image = image_with((), False)
+    rootfs = device_rootfs(Path(image.getVar("IMAGE_ROOTFS")), installs, (), False)
+    _, _, _, swupdate, swupdate_d = installs((), False)
+    h.install_packages(rootfs, swupdate, swupdate_d, ["swupdate-progress"])
+    assert (rootfs / "usr/bin/swupdate-launcher").is_file()
+    assert (rootfs / "usr/lib/swupdate/conf.d/90-start-progress").is_file()
+    assert (rootfs / "usr/lib/swupdate/swupdate.sh").is_file()
     h.run_task("do_rootfs", image)

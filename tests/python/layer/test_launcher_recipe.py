@@ -34,7 +34,9 @@ def test_lic_files_chksum_matches_the_lines_of_the_repository_files(launcher):
 
 
 def test_lic_files_chksum_points_at_the_license_the_recipe_declares(launcher):
-    for path, params in lic_files(launcher):
+    entries = list(lic_files(launcher))
+    assert entries
+    for path, params in entries:
         lines = (h.REPO / path).read_text().splitlines()
         text = "\n".join(lines[int(params.get("beginline", 1)) - 1:int(params.get("endline", len(lines)))])
         assert launcher.getVar("LICENSE") in text
@@ -46,6 +48,11 @@ def product_variables():
     for path in list(h.LAYER.rglob("*.bb")) + list(h.LAYER.rglob("*.bbclass")):
         names |= set(re.findall(r"^(SWUPDATE_LAUNCHER_\w+) \?=", path.read_text(), re.MULTILINE))
     return sorted(names)
+
+
+def test_the_layer_lets_a_product_set_variables():
+    # The parametrized test below would be skipped, not failed, on an empty list.
+    assert {"SWUPDATE_LAUNCHER_PUBLIC_KEY", "SWUPDATE_LAUNCHER_SRCREV"} <= set(product_variables())
 
 
 @pytest.mark.parametrize("name", product_variables())

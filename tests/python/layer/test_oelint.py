@@ -25,12 +25,25 @@ def layer_files(*suffixes):
 TARGETS = [[p] for p in layer_files(".conf", ".bbclass", ".bbappend")] + [[p, h.CRATES_INC] for p in layer_files(".bb")]
 
 
-def oelint(files):
+def oelint(files, config=None):
+    """oelint-adv on files with the layer's .oelint.cfg, or with the given configuration file."""
     env = {k: v for k, v in os.environ.items() if k not in ("OELINT_CONFIG", "OELINT_SKIP_CONFIG")}
+    if config:
+        env["OELINT_CONFIG"] = str(config)
     return subprocess.run(
         [OELINT, "--quiet", *[str(f) for f in files]],
         cwd=h.LAYER, env=env, capture_output=True, text=True, timeout=300,
     )
+
+
+def findings(result):
+    """[(path, rule)] of oelint-adv's output lines (`path:line:severity:rule:message`)."""
+    found = []
+    for line in (result.stdout + result.stderr).splitlines():
+        parts = line.split(":", 4)
+        if len(parts) == 5 and parts[3].startswith("oelint."):
+            found.append((parts[0], parts[3]))
+    return found
 
 
 def test_every_layer_recipe_append_class_and_conf_file_is_linted():
@@ -68,6 +81,41 @@ def suppressed_rules_with_reasons():
     return rules
 
 
+@pytest.fixture(scope="module")
+def unsuppressed(tmp_path_factory):
+    """{target: findings} of oelint-adv with the layer's settings but no suppression."""
+    lines = CONFIG.read_text().splitlines()
+    kept, in_suppress = [], False
+    for line in lines:
+        if line.startswith("suppress ="):
+            in_suppress = True
+            continue
+        if in_suppress and line.startswith("  "):
+            continue
+        in_suppress = False
+        kept.append(line.replace("+.oelint-constants.json", "+" + str(CONSTANTS)))
+    assert any("constantmods = +" + str(CONSTANTS) in line for line in kept)
+    config = tmp_path_factory.mktemp("oelint") / "unsuppressed.cfg"
+    config.write_text("\n".join(kept) + "\n")
+    return {target[0]: findings(oelint(target, config)) for target in TARGETS}
+
+
+def test_every_suppressed_rule_still_fires_without_its_suppression(unsuppressed):
+    fired = {rule for found in unsuppressed.values() for _, rule in found}
+    suppressed = {rule for rule, _ in suppressed_rules_with_reasons()}
+    assert suppressed
+    assert suppressed <= fired, "suppressions no longer needed: %s" % sorted(suppressed - fired)
+
+
+def test_noncoreoverride_fires_only_on_the_class_the_swupdate_bbappend_inherits_with_a_flag(unsuppressed):
+    # The Yocto Project Compatible rule: a bbappend must change the recipe only under a distro or
+    # machine override. Every statement of the bbappend carries "tolomeo-update"; what the rule still
+    # reports is the class, which the bbappend inherits only with a flag (which the rule cannot see).
+    found = [path for path, rule in unsuppressed[h.SWUPDATE_APPEND] if rule == "oelint.vars.noncoreoverride"]
+    assert found
+    assert set(found) == {str(h.LAYER / "classes" / "tolomeo-update-features.bbclass")}
+
+
 def test_every_suppressed_rule_has_its_reason_on_the_line_above():
     rules = suppressed_rules_with_reasons()
     assert rules
@@ -77,14 +125,23 @@ def test_every_suppressed_rule_has_its_reason_on_the_line_above():
 
 
 def test_every_inline_suppression_names_the_rule_and_its_reason():
+    checked = 0
     for path in layer_files(".conf", ".bbclass", ".bbappend", ".bb", ".inc"):
         for line in path.read_text().splitlines():
             if "nooelint" in line:
                 assert re.fullmatch(r"# nooelint: oelint\.[\w.]+ - \S.{10,}", line.strip()), (path, line)
+                checked += 1
+    assert checked
 
 
-def test_every_constant_declared_for_oelint_is_a_variable_of_the_layer():
+def test_every_constant_declared_for_oelint_is_a_variable_or_an_override_of_the_layer():
     text = "\n".join(p.read_text() for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb"))
-    for name in json.loads(CONSTANTS.read_text())["variables"]["known"]:
+    constants = json.loads(CONSTANTS.read_text())
+    names = constants["variables"]["known"]
+    assert names
+    for name in names:
         assert re.search(r"\b%s\b" % name, text), name
+    # The distro override that tolomeo-update-features.bbclass adds to DISTROOVERRIDES.
+    assert constants["replacements"]["distros"] == ["tolomeo-update"]
+    assert re.search(r"^\w+(:[\w${}-]+)*:tolomeo-update\b", text, re.MULTILINE)
 
