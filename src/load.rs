@@ -81,12 +81,13 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
     let env_path = req
         .root
         .resolve(req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE)));
-    let (assignments, found) = match fs::read(&env_path) {
-        Ok(bytes) => (
+    // Read through one descriptor, whose fstat is what StrictModes judges later.
+    let (assignments, env_meta) = match read_with_meta(&env_path) {
+        Ok((bytes, meta)) => (
             envfile::parse(&bytes).map_err(|e| located(e, &env_path))?,
-            true,
+            Some(meta),
         ),
-        Err(e) if e.kind() == ErrorKind::NotFound && req.env_file.is_none() => (Vec::new(), false),
+        Err(e) if e.kind() == ErrorKind::NotFound && req.env_file.is_none() => (Vec::new(), None),
         Err(e) if e.kind() == ErrorKind::NotFound => {
             return Err(Error::new(Kind::MissingInput, "EnvironmentFile not found").on(&env_path));
         }
@@ -131,9 +132,11 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         .collect();
 
     let policy = trust_policy(&topology)?;
+    let found = env_meta.is_some();
     if let Some(policy) = &policy {
-        if found {
-            trust::check(&env_path, Role::Image, policy)?;
+        if let Some(meta) = env_meta {
+            trust::check_link(&env_path, Role::Image, policy)?;
+            trust::judge(&env_path, meta, Role::Image, policy)?;
         }
         for (dir, path, exists) in [
             (Dir::Lib, &lib_dir, lib.is_some()),
@@ -143,10 +146,9 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
                 trust::check(path, role_of(dir, None), policy)?;
             }
         }
-        for f in &files {
-            if matches!(f.verdict, Verdict::Read | Verdict::Mask) {
-                trust::check(&f.path, role_of(f.dir, f.path.file_name()), policy)?;
-            }
+        // Files that are read are judged as they are read (below); masks are not read.
+        for f in files.iter().filter(|f| f.verdict == Verdict::Mask) {
+            trust::check(&f.path, role_of(f.dir, f.path.file_name()), policy)?;
         }
     }
 
@@ -160,8 +162,13 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         }
     }
     for f in files.iter().filter(|f| f.verdict == Verdict::Read) {
-        let bytes = fs::read(resolve_entry(&f.path, req.root))
+        let role = role_of(f.dir, f.path.file_name());
+        let (bytes, meta) = read_with_meta(&resolve_entry(&f.path, req.root))
             .map_err(|e| io_error(&f.path, "read the fragment", &e))?;
+        if let Some(policy) = &policy {
+            trust::check_link(&f.path, role, policy)?;
+            trust::judge(&f.path, meta, role, policy)?;
+        }
         let assignments = {
             let lookup = |n: &str| {
                 vars.value(n)
@@ -171,7 +178,7 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
             };
             fragment::evaluate(&bytes, &lookup).map_err(|e| located(e, &f.path))?
         };
-        let handoff = role_of(f.dir, f.path.file_name()) == Role::Handoff;
+        let handoff = role == Role::Handoff;
         for a in assignments {
             if handoff && !HANDOFF.contains(&a.name.as_str()) {
                 return Err(Error::new(
@@ -227,6 +234,16 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         vars,
         policy,
     })
+}
+
+/// A file's bytes and the metadata of the very descriptor they were read from.
+fn read_with_meta(path: &Path) -> std::io::Result<(Vec<u8>, trust::Meta)> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let meta = trust::meta_of(&f.metadata()?);
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok((bytes, meta))
 }
 
 /// The management agent's file in the etc directory.

@@ -67,49 +67,65 @@ pub fn problem(meta: Meta, role: Role, policy: &Policy) -> Option<String> {
     None
 }
 
-/// Checks one path on disk. A symlink is checked itself (whoever made it chose the target) and
-/// then its target.
-pub fn check(path: &Path, role: Role, policy: &Policy) -> Result<(), Error> {
-    let meta_of = |m: &fs::Metadata| Meta {
+/// What the check reads from a file's metadata.
+pub fn meta_of(m: &fs::Metadata) -> Meta {
+    Meta {
         uid: m.uid(),
         mode: m.mode(),
         is_dir: m.is_dir(),
+    }
+}
+
+/// Refuses `meta` (of `path`) if someone other than the image could have written it.
+pub fn judge(path: &Path, meta: Meta, role: Role, policy: &Policy) -> Result<(), Error> {
+    let Some(p) = problem(meta, role, policy) else {
+        return Ok(());
     };
-    let mut metas = Vec::new();
+    let what = if meta.is_dir { "directory" } else { "file" };
+    Err(Error::new(
+        Kind::Config,
+        format!("refusing a configuration {what} that {p}"),
+    )
+    .on(path)
+    .hint(format!(
+        "configuration must be owned by the image (chown {} / chmod go-w); \
+                 only descriptor.env may belong to the agent ({SWUPDATE_AGENT_UID})",
+        policy.trusted_uid
+    )))
+}
+
+/// If `path` is a symlink, judges the link itself (whoever made it chose the target; its own
+/// mode is always 0777 and means nothing) and says whether it masks (points at /dev/null).
+/// `None` when it is not a symlink.
+pub fn check_link(path: &Path, role: Role, policy: &Policy) -> Result<Option<bool>, Error> {
     match fs::symlink_metadata(path) {
         Ok(l) if l.file_type().is_symlink() => {
-            // A symlink's own mode is always 0777 and means nothing; only its owner counts.
-            metas.push(Meta {
+            let link = Meta {
                 uid: l.uid(),
                 mode: 0o755,
                 is_dir: false,
-            });
-            // A mask (symlink to /dev/null) is judged by its owner only: /dev/null is writable
-            // by all.
-            let masks = fs::read_link(path).is_ok_and(|t| t == Path::new("/dev/null"));
-            if let (false, Ok(m)) = (masks, fs::metadata(path)) {
-                metas.push(meta_of(&m));
-            }
+            };
+            judge(path, link, role, policy)?;
+            Ok(Some(
+                fs::read_link(path).is_ok_and(|t| t == Path::new("/dev/null")),
+            ))
         }
-        Ok(m) => metas.push(meta_of(&m)),
-        Err(_) => {}
+        _ => Ok(None),
     }
-    for meta in metas {
-        if let Some(p) = problem(meta, role, policy) {
-            let what = if meta.is_dir { "directory" } else { "file" };
-            return Err(Error::new(
-                Kind::Config,
-                format!("refusing a configuration {what} that {p}"),
-            )
-            .on(path)
-            .hint(format!(
-                "configuration must be owned by the image (chown {} / chmod go-w); \
-                 only descriptor.env may belong to the agent ({SWUPDATE_AGENT_UID})",
-                policy.trusted_uid
-            )));
-        }
+}
+
+/// Checks a path that is not read (a directory, a mask): the link, then what it points at.
+/// A file that is read is judged on its open descriptor instead ([`judge`] with `fstat`), so
+/// that it cannot be swapped between the check and the read.
+pub fn check(path: &Path, role: Role, policy: &Policy) -> Result<(), Error> {
+    // A mask (symlink to /dev/null) is judged by its owner only: /dev/null is writable by all.
+    if check_link(path, role, policy)? == Some(true) {
+        return Ok(());
     }
-    Ok(())
+    match fs::metadata(path) {
+        Ok(m) => judge(path, meta_of(&m), role, policy),
+        Err(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]
