@@ -217,7 +217,12 @@ impl Parser<'_, '_> {
     fn word(&mut self, ctx: Ctx) -> Result<String, SyntaxError> {
         let mut out = String::new();
         let mut first = true;
-        while let Some(c) = self.cur.peek() {
+        loop {
+            if ctx == Ctx::Value && !first {
+                // Plain characters stand for themselves: take them as one slice.
+                out.push_str(self.cur.run_while(is_plain));
+            }
+            let Some(c) = self.cur.peek() else { break };
             let pos = self.cur.pos();
             match (c, ctx) {
                 (' ' | '\t' | '\n', Ctx::Value) => break,
@@ -284,6 +289,7 @@ impl Parser<'_, '_> {
         let open = self.cur.pos();
         self.cur.bump();
         loop {
+            out.push_str(self.cur.run_while(|c| !matches!(c, '"' | '\\' | '$' | '`')));
             let pos = self.cur.pos();
             match self.cur.peek() {
                 None => return Err(unterminated(open, "double quote (\")")),
@@ -418,19 +424,33 @@ impl Parser<'_, '_> {
 }
 
 fn take_name(cur: &mut Cursor) -> Option<String> {
-    let mut name = String::new();
     match cur.peek() {
-        Some(c) if is_name_start(c) => {}
-        _ => return None,
+        Some(c) if is_name_start(c) => Some(cur.run_while(is_name_char).to_string()),
+        _ => None,
     }
-    while let Some(c) = cur.peek() {
-        if !is_name_char(c) {
-            break;
-        }
-        name.push(c);
-        cur.bump();
-    }
-    Some(name)
+}
+
+/// A character that means itself in an unquoted value (and cannot end it).
+fn is_plain(c: char) -> bool {
+    !matches!(
+        c,
+        ' ' | '\t'
+            | '\n'
+            | '\r'
+            | ';'
+            | '&'
+            | '|'
+            | '<'
+            | '>'
+            | '('
+            | ')'
+            | '"'
+            | '\''
+            | '\\'
+            | '$'
+            | '`'
+            | '~'
+    )
 }
 
 fn is_special_parameter(c: char) -> bool {

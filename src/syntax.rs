@@ -1,9 +1,6 @@
 //! What the two configuration parsers share: positions, syntax errors, UTF-8 decoding with a
 //! position, and a character cursor that knows its line and column.
 
-use std::iter::Peekable;
-use std::str::Chars;
-
 /// A syntax error inside one file; the caller adds the file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
@@ -55,19 +52,26 @@ pub fn decode_utf8(bytes: &[u8]) -> Result<&str, SyntaxError> {
     })
 }
 
-/// A peekable character stream that tracks the position of the next character.
+/// A peekable character stream over a string that tracks the position of the next character.
 #[derive(Clone)]
 pub struct Cursor<'a> {
-    chars: Peekable<Chars<'a>>,
+    text: &'a str,
+    /// Byte offset of the next character.
+    at: usize,
     pos: Pos,
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(text: &'a str) -> Self {
         Cursor {
-            chars: text.chars().peekable(),
+            text,
+            at: 0,
             pos: Pos { line: 1, column: 1 },
         }
+    }
+
+    fn rest(&self) -> &'a str {
+        self.text.get(self.at..).unwrap_or_default()
     }
 
     /// Position of the next character (or of the end of input).
@@ -75,19 +79,20 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
-    pub fn peek(&mut self) -> Option<char> {
-        self.chars.peek().copied()
+    pub fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
     }
 
     /// The character after the next one, without consuming anything.
     pub fn peek2(&self) -> Option<char> {
-        let mut it = self.chars.clone();
+        let mut it = self.rest().chars();
         it.next();
         it.next()
     }
 
     pub fn bump(&mut self) -> Option<char> {
-        let c = self.chars.next()?;
+        let c = self.peek()?;
+        self.at += c.len_utf8();
         if c == '\n' {
             self.pos.line += 1;
             self.pos.column = 1;
@@ -107,9 +112,26 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Consumes the longest run of characters on this line for which `keep` holds, and returns
+    /// it as one slice (the parsers' common case, without a push per character).
+    pub fn run_while(&mut self, keep: impl Fn(char) -> bool) -> &'a str {
+        let rest = self.rest();
+        let end = rest
+            .find(|c: char| c == '\n' || !keep(c))
+            .unwrap_or(rest.len());
+        let run = &rest[..end];
+        self.at += end;
+        self.pos.column += run.chars().count();
+        run
+    }
+
     /// The rest of the current line, without consuming it (for error messages).
     pub fn rest_of_line(&self) -> String {
-        self.chars.clone().take_while(|&c| c != '\n').collect()
+        self.rest()
+            .split('\n')
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -154,6 +176,17 @@ mod tests {
         assert_eq!(c.pos(), Pos { line: 2, column: 1 });
         assert_eq!(c.peek2(), Some('d'));
         assert_eq!(c.rest_of_line(), "cd");
+    }
+
+    #[test]
+    fn runs_stop_at_the_first_other_character_or_the_line_end() {
+        let mut c = Cursor::new("abé1-x\nyz");
+        assert_eq!(c.run_while(|c| c.is_alphanumeric()), "abé1");
+        assert_eq!(c.pos(), Pos { line: 1, column: 5 });
+        assert_eq!(c.peek(), Some('-'));
+        c.bump();
+        assert_eq!(c.run_while(|_| true), "x");
+        assert_eq!(c.peek(), Some('\n'));
     }
 
     #[test]
