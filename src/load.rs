@@ -270,16 +270,8 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
             }),
         }
     };
-    match topology.get(trust::SWUPDATE_STRICT_MODES) {
-        Some(s) if s.value == "no" => return Ok(None),
-        Some(s) if s.value != "yes" => {
-            return Err(crate::plan::setting_error(
-                trust::SWUPDATE_STRICT_MODES,
-                s,
-                format!("`{}` is neither yes nor no", s.value),
-            ));
-        }
-        _ => {}
+    if !crate::plan::yes_no(topology, trust::SWUPDATE_STRICT_MODES, true)?.value {
+        return Ok(None);
     }
     Ok(Some(Policy {
         trusted_uid: uid(trust::SWUPDATE_TRUSTED_UID)?.unwrap_or(0),

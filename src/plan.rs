@@ -252,7 +252,7 @@ fn absolute_path(name: &'static str, s: &Setting, root: &Root) -> Result<Traced<
 }
 
 /// A yes/no switch; unset or empty means `default`.
-fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Traced<bool>, Error> {
+pub fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Traced<bool>, Error> {
     match non_empty(vars, name) {
         None => Ok(Traced {
             value: default,

@@ -199,3 +199,19 @@ fn check_and_print_argv_leave_the_descriptor_in_place() {
     r.run(&["explain"]);
     assert!(r.host("/etc/swupdate/conf.d/descriptor.env").exists());
 }
+
+#[test]
+fn strict_modes_takes_yes_or_no_only() {
+    let r = download_device();
+    r.write(
+        "/etc/default/swupdate",
+        "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\nSWUPDATE_STRICT_MODES=off\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        stderr(&o).contains("SWUPDATE_STRICT_MODES: `off` is neither yes nor no"),
+        "{}",
+        stderr(&o)
+    );
+}
