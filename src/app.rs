@@ -240,7 +240,9 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         (_, true) => Expect::Daemon,
         _ => Expect::Any,
     };
+    let accounts = crate::accounts::Files { root: &root };
     let plan = plan::build(&Inputs {
+        accounts: &accounts,
         expect,
         topology: &loaded.topology,
         vars: &loaded.vars,

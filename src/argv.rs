@@ -183,6 +183,7 @@ mod tests {
             s.set(n, *v, Origin::Environment);
         }
         plan::build(&Inputs {
+            accounts: &crate::plan::tests_support::FewAccounts,
             expect: plan::Expect::Any,
             topology: &t,
             vars: &s,

@@ -5,6 +5,7 @@
 //! came from, [`plan`] turns them into a typed, validated plan, [`argv`] into swupdate's
 //! command line, and [`exec`] hands over. Only [`load`] and [`exec`] touch the system.
 
+pub mod accounts;
 pub mod app;
 pub mod argv;
 pub mod cli;

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::accounts::Accounts;
 use crate::error::{Error, Kind, Location};
 use crate::rootfs::Root;
 use crate::settings::{Origin, SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Setting, Settings};
@@ -202,6 +203,8 @@ pub enum Expect {
 
 /// Everything the plan is made from.
 pub struct Inputs<'a> {
+    /// The device's user and group names (read only if a name is used).
+    pub accounts: &'a dyn Accounts,
     pub expect: Expect,
     pub topology: &'a Settings,
     pub vars: &'a Settings,
@@ -474,13 +477,15 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
     let verification = match (&mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
         (_, None) => None,
-        (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, root)?)),
+        (Mode::File { .. }, Some(s)) => {
+            Some(Box::new(verification(vars, s, root, inputs.accounts)?))
+        }
         // An image-build check judges the image's configuration, not the checker's own build
         // (the layer builds the device's launcher with streaming exactly in download mode).
         (Mode::Download { .. }, Some(s))
             if cfg!(feature = "streaming") || stage == Stage::Image =>
         {
-            Some(Box::new(verification(vars, s, root)?))
+            Some(Box::new(verification(vars, s, root, inputs.accounts)?))
         }
         (Mode::Download { .. }, Some(s)) => {
             return Err(setting_error(
@@ -554,7 +559,12 @@ fn anti_rollback(vars: &Settings, root: &Root, one_shot: bool) -> Result<AntiRol
     })
 }
 
-fn verification(vars: &Settings, program: &Setting, root: &Root) -> Result<Verification, Error> {
+fn verification(
+    vars: &Settings,
+    program: &Setting,
+    root: &Root,
+    accounts: &dyn Accounts,
+) -> Result<Verification, Error> {
     let mut argv = shell_words::split(&program.value).map_err(|_| {
         setting_error(
             SWUPDATE_VERIFY_PROGRAM,
@@ -582,27 +592,36 @@ fn verification(vars: &Settings, program: &Setting, root: &Root) -> Result<Verif
         .into_owned();
     let user = match non_empty(vars, SWUPDATE_VERIFY_USER) {
         Some(s) => {
-            let parsed = match s.value.split_once(':') {
-                Some((u, g)) => u.parse::<u32>().ok().zip(g.parse::<u32>().ok()),
-                None => s.value.parse::<u32>().ok().map(|u| (u, u)),
+            let (u, g) = match s.value.split_once(':') {
+                Some((u, g)) => (u, Some(g)),
+                None => (s.value.as_str(), None),
             };
-            match parsed {
-                Some((0, _)) | Some((_, 0)) => {
-                    return Err(setting_error(
-                        SWUPDATE_VERIFY_USER,
-                        s,
-                        "is root; the verification program must run unprivileged",
-                    ));
-                }
-                Some(ug) => traced(ug, SWUPDATE_VERIFY_USER, s),
-                None => {
-                    return Err(setting_error(
-                        SWUPDATE_VERIFY_USER,
-                        s,
-                        format!("`{}` is not uid[:gid] (numbers)", s.value),
-                    ));
-                }
+            let unknown = |what: &str, name: &str| {
+                setting_error(
+                    SWUPDATE_VERIFY_USER,
+                    s,
+                    format!("no {what} `{name}` on the device"),
+                )
+            };
+            let (uid, primary) = match u.parse::<u32>() {
+                Ok(uid) => (uid, uid),
+                Err(_) => accounts.user(u).ok_or_else(|| unknown("user", u))?,
+            };
+            let gid = match g {
+                None => primary,
+                Some(g) => match g.parse::<u32>() {
+                    Ok(gid) => gid,
+                    Err(_) => accounts.group(g).ok_or_else(|| unknown("group", g))?,
+                },
+            };
+            if uid == 0 || gid == 0 {
+                return Err(setting_error(
+                    SWUPDATE_VERIFY_USER,
+                    s,
+                    "is root; the verification program must run unprivileged",
+                ));
             }
+            traced((uid, gid), SWUPDATE_VERIFY_USER, s)
         }
         None => default_of((65534, 65534), SWUPDATE_VERIFY_USER),
     };
@@ -625,8 +644,26 @@ fn verification(vars: &Settings, program: &Setting, root: &Root) -> Result<Verif
     })
 }
 
+/// For tests of the plan and the argv: a device with a few named accounts.
+#[cfg(test)]
+pub mod tests_support {
+    use crate::accounts::Accounts;
+
+    pub struct FewAccounts;
+
+    impl Accounts for FewAccounts {
+        fn user(&self, name: &str) -> Option<(u32, u32)> {
+            (name == "verify").then_some((990, 985))
+        }
+        fn group(&self, name: &str) -> Option<u32> {
+            (name == "updaters").then_some(977)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::tests_support::FewAccounts;
     use super::*;
 
     fn at(line: usize) -> Origin {
@@ -671,6 +708,7 @@ mod tests {
         }
         fn build(&self) -> Result<Plan, Error> {
             build(&Inputs {
+                accounts: &FewAccounts,
                 expect: self.expect,
                 topology: &self.topology,
                 vars: &self.vars,
@@ -721,6 +759,45 @@ mod tests {
         let mut t = T::new();
         t.expect = Expect::Daemon;
         assert_eq!(t.ok().mode.name(), "daemon");
+    }
+
+    fn verify_user(value: &str) -> Result<(u32, u32), Error> {
+        let p = file_mode()
+            .var(SWUPDATE_VERIFY_PROGRAM, "/usr/libexec/unpack")
+            .var(SWUPDATE_VERIFY_USER, value)
+            .build()?;
+        Ok(p.verification.unwrap().user.value)
+    }
+
+    #[test]
+    fn the_verification_user_may_be_numbers_or_names() {
+        assert_eq!(verify_user("1000").unwrap(), (1000, 1000));
+        assert_eq!(verify_user("1000:100").unwrap(), (1000, 100));
+        assert_eq!(verify_user("verify").unwrap(), (990, 985));
+        assert_eq!(verify_user("verify:updaters").unwrap(), (990, 977));
+        assert_eq!(verify_user("1000:updaters").unwrap(), (1000, 977));
+    }
+
+    #[test]
+    fn an_unknown_verification_user_is_an_error() {
+        let e = verify_user("nobody").unwrap_err();
+        assert!(
+            e.message.contains("no user `nobody` on the device"),
+            "{}",
+            e.message
+        );
+        assert!(verify_user("verify:wheel").is_err());
+    }
+
+    #[test]
+    fn root_is_never_the_verification_user() {
+        assert!(
+            verify_user("0")
+                .unwrap_err()
+                .message
+                .contains("unprivileged")
+        );
+        assert!(verify_user("1000:0").is_err());
     }
 
     #[test]
@@ -1030,6 +1107,7 @@ mod tests {
     fn paths_are_placed_under_the_root() {
         let t = file_mode();
         let p = build(&Inputs {
+            accounts: &FewAccounts,
             expect: Expect::Any,
             topology: &t.topology,
             vars: &t.vars,

@@ -274,3 +274,31 @@ fn an_image_build_check_accepts_download_mode_verification_in_any_build() {
     let o = r.run(&["check", "--static"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn the_verification_user_may_be_named_in_the_devices_passwd() {
+    let r = device("#!/bin/sh\ncat >/dev/null\nid -u\n");
+    let (uid, gid) = unprivileged()
+        .split_once(':')
+        .map(|(u, g)| (u.to_string(), g.to_string()))
+        .unwrap();
+    r.write(
+        "/etc/passwd",
+        &format!("root:x:0:0::/root:/bin/sh\nverifier:x:{uid}:{gid}::/:/sbin/nologin\n"),
+    );
+    r.etc("40-verify", "SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER=verifier\nSWUPDATE_VERIFY_TIMEOUT=2\n");
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(r.host("/received")).unwrap().trim(), uid);
+    r.etc(
+        "40-verify",
+        "SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER=stranger\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        stderr(&o).contains("no user `stranger` on the device"),
+        "{}",
+        stderr(&o)
+    );
+}
