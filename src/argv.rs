@@ -43,6 +43,9 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             &[k],
         ));
     }
+    if let Some(p) = &plan.digest_provider {
+        out.push(group(vec!["--digest-provider".into(), p.value.clone()], &[p]));
+    }
     for a in &plan.user_args {
         out.push(group(a.value.clone(), &[a]));
     }

@@ -10,6 +10,7 @@ use crate::error::{Error, Kind};
 use crate::plan::{Mode, Plan, Stage, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
+use crate::swupdate_options;
 use crate::trust::{self, Policy};
 
 /// A readable regular file.
@@ -124,24 +125,18 @@ fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
     }
 }
 
-/// The configuration file swupdate will read: `-f`/`--file` among the user's options, else
-/// `/etc/swupdate.cfg` (which swupdate reads when it exists).
-fn swupdate_config(plan: &Plan) -> PathBuf {
-    let words: Vec<&String> = plan.user_args.iter().flat_map(|a| a.value.iter()).collect();
-    let mut found = None;
-    for (i, w) in words.iter().enumerate() {
-        let value = match w.as_str() {
-            "-f" | "--file" => words.get(i + 1).map(|v| v.to_string()),
-            w => w
-                .strip_prefix("--file=")
-                .or_else(|| w.strip_prefix("-f").filter(|v| !v.is_empty()))
-                .map(str::to_string),
-        };
-        if value.is_some() {
-            found = value;
-        }
-    }
-    PathBuf::from(found.unwrap_or_else(|| "/etc/swupdate.cfg".to_string()))
+/// The configuration file swupdate will read: the last `-f` among the user's options (in any
+/// form swupdate's getopt accepts: `--file=`, `-vf/x`, `--fi /x`), else `/etc/swupdate.cfg`
+/// (which swupdate reads when it exists).
+pub fn swupdate_config(plan: &Plan) -> PathBuf {
+    let words: Vec<String> = plan
+        .user_args
+        .iter()
+        .flat_map(|a| a.value.iter().cloned())
+        .collect();
+    let release = plan.release.as_ref().map(|r| r.value);
+    let found = swupdate_options::parse(&words, release).unwrap_or_default();
+    PathBuf::from(swupdate_options::last_value(&found, 'f').unwrap_or("/etc/swupdate.cfg"))
 }
 
 /// Every `cafile = "…"` (or `cafile: "…"`) setting in libconfig text, outside `#` and `//`
