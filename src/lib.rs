@@ -28,6 +28,8 @@ pub mod remote;
 pub mod rollback;
 pub mod rootfs;
 pub mod settings;
+pub mod suricatta;
+pub mod swupdate_config;
 pub mod swupdate_options;
 pub mod syntax;
 pub mod trust;

@@ -480,10 +480,17 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
                 preflight,
             }
         }
-        _ => Mode::Daemon {
-            webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
-            suricatta: daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?,
-        },
+        _ => {
+            let suricatta = daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?;
+            if let (Some(t), Some(s)) = (&suricatta, vars.get(SWUPDATE_SURICATTA_ARGS)) {
+                crate::suricatta::parse(&t.value, known)
+                    .map_err(|e| setting_error(SWUPDATE_SURICATTA_ARGS, s, e))?;
+            }
+            Mode::Daemon {
+                webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
+                suricatta,
+            }
+        }
     };
 
     let stage = inputs.stage;
