@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::argv::Runtime;
+use crate::compat;
 use crate::error::{Error, Kind};
 use crate::plan::{Mode, Plan, Stage, Traced};
 use crate::rollback;
@@ -86,9 +87,16 @@ pub fn check(
             trust::check(program, trust::Role::Image, policy)?;
         }
     }
+    let current_version = current_version(plan)?;
+    let mut notes = Vec::new();
+    if with_binary && stage == Stage::Device {
+        notes.extend(compat::binary_release(plan)?);
+    }
+    notes.extend(compat::check(plan, current_version.as_deref(), root)?);
     Ok(Runtime {
-        current_version: current_version(plan)?,
+        current_version,
         verified_input: None,
+        notes,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod app;
 pub mod argv;
 pub mod cli;
+pub mod compat;
 pub mod confd;
 pub mod envfile;
 pub mod error;

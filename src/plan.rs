@@ -9,8 +9,8 @@ use crate::accounts::Accounts;
 use crate::error::{Error, Kind, Location};
 use crate::rootfs::Root;
 use crate::settings::{
-    Origin, SWUPDATE_BIN, SWUPDATE_DIGEST_PROVIDER, SWUPDATE_PUBLIC_KEY, SWUPDATE_VERSION,
-    Setting, Settings,
+    Origin, SWUPDATE_BIN, SWUPDATE_DIGEST_PROVIDER, SWUPDATE_PUBLIC_KEY, SWUPDATE_VERSION, Setting,
+    Settings,
 };
 use crate::swupdate_options::{self, Release};
 use crate::url::Url;
@@ -563,7 +563,10 @@ fn release_and_provider(
                 return Err(setting_error(
                     SWUPDATE_VERSION,
                     s,
-                    format!("`{}` is not a swupdate release (YYYY.MM or YYYY.MM.P)", s.value),
+                    format!(
+                        "`{}` is not a swupdate release (YYYY.MM or YYYY.MM.P)",
+                        s.value
+                    ),
                 ));
             }
         },
@@ -575,7 +578,10 @@ fn release_and_provider(
                 return Err(setting_error(
                     SWUPDATE_DIGEST_PROVIDER,
                     s,
-                    format!("`{}` is not a verification provider swupdate registers", s.value),
+                    format!(
+                        "`{}` is not a verification provider swupdate registers",
+                        s.value
+                    ),
                 )
                 .hint(format!("one of {}", DIGEST_PROVIDERS.join(", "))));
             }

@@ -125,7 +125,13 @@ impl Parsed {
     pub fn redacted(&self) -> String {
         self.words
             .iter()
-            .map(|w| if w.secret { "<redacted>" } else { w.text.as_str() })
+            .map(|w| {
+                if w.secret {
+                    "<redacted>"
+                } else {
+                    w.text.as_str()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -183,7 +189,10 @@ pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
                 None => (long, None),
             };
             let exact = HAWKBIT.iter().find(|o| o.long == name);
-            let cands: Vec<&Opt> = HAWKBIT.iter().filter(|o| o.long.starts_with(name)).collect();
+            let cands: Vec<&Opt> = HAWKBIT
+                .iter()
+                .filter(|o| o.long.starts_with(name))
+                .collect();
             let opt = match (exact, cands.as_slice()) {
                 (Some(o), _) => o,
                 (None, [o]) if !name.is_empty() => o,
@@ -192,7 +201,9 @@ pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
                         push(&mut p, w, false);
                         continue;
                     }
-                    return Err(format!("`{w}` is not an option of suricatta's hawkBit module"));
+                    return Err(format!(
+                        "`{w}` is not an option of suricatta's hawkBit module"
+                    ));
                 }
                 (None, many) => {
                     return Err(format!(
@@ -321,7 +332,11 @@ mod tests {
 
     #[test]
     fn a_complete_hawkbit_string_is_read() {
-        let p = parse("-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 -p 10", r("2026.05.1")).unwrap();
+        let p = parse(
+            "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 -p 10",
+            r("2026.05.1"),
+        )
+        .unwrap();
         assert_eq!(p.server.as_deref(), Some("hawkbit"));
         assert!(p.tenant && p.url && p.id);
         assert!(p.missing(&|_| false).is_empty());
@@ -356,12 +371,19 @@ mod tests {
     #[test]
     fn server_selection_needs_2023_05() {
         let e = parse("-S hawkbit -t D -u h -i d", r("2022.12")).unwrap_err();
-        assert!(e.contains("2023.05 or later; this device has 2022.12"), "{e}");
+        assert!(
+            e.contains("2023.05 or later; this device has 2022.12"),
+            "{e}"
+        );
     }
 
     #[test]
     fn identify_needs_2024_05() {
-        assert!(parse("--identify a b", r("2023.12")).unwrap_err().contains("2024.05"));
+        assert!(
+            parse("--identify a b", r("2023.12"))
+                .unwrap_err()
+                .contains("2024.05")
+        );
         assert!(parse("--identify a b", r("2024.05")).is_ok());
     }
 
@@ -369,16 +391,33 @@ mod tests {
     fn custom_header_takes_two_words() {
         let p = parse("-a X-Name value -t D", None).unwrap();
         assert!(p.tenant);
-        assert!(parse("-t D -a X-Name", None).unwrap_err().contains("two values"));
+        assert!(
+            parse("-t D -a X-Name", None)
+                .unwrap_err()
+                .contains("two values")
+        );
     }
 
     #[test]
     fn tokens_are_marked_secret_in_every_form() {
-        for s in ["-k s3cret", "--targettoken s3cret", "--targettoken=s3cret", "-ks3cret", "-g s3cret", "--gatewaytoken=s3cret", "--target s3cret"] {
+        for s in [
+            "-k s3cret",
+            "--targettoken s3cret",
+            "--targettoken=s3cret",
+            "-ks3cret",
+            "-g s3cret",
+            "--gatewaytoken=s3cret",
+            "--target s3cret",
+        ] {
             let p = parse(s, None).unwrap();
             assert!(p.has_token, "{s}");
             assert!(!p.redacted().contains("s3cret"), "{s}: {}", p.redacted());
-            assert!(p.words.iter().any(|w| w.secret && w.text.contains("s3cret")), "{s}");
+            assert!(
+                p.words
+                    .iter()
+                    .any(|w| w.secret && w.text.contains("s3cret")),
+                "{s}"
+            );
         }
     }
 

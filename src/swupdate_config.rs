@@ -137,7 +137,11 @@ impl Parser<'_> {
     }
 
     /// Settings up to `close` (or the end of the file at the top).
-    fn settings(&mut self, depth: usize, close: Option<u8>) -> Result<Vec<(String, Value)>, String> {
+    fn settings(
+        &mut self,
+        depth: usize,
+        close: Option<u8>,
+    ) -> Result<Vec<(String, Value)>, String> {
         let mut out = Vec::new();
         loop {
             match (self.peek(), close) {
@@ -236,7 +240,8 @@ impl Parser<'_> {
             Some(_) => {
                 let start = self.at;
                 while self.at < self.s.len()
-                    && (self.s[self.at].is_ascii_alphanumeric() || b"+-._".contains(&self.s[self.at]))
+                    && (self.s[self.at].is_ascii_alphanumeric()
+                        || b"+-._".contains(&self.s[self.at]))
                 {
                     self.at += 1;
                 }
@@ -332,14 +337,19 @@ update-types: (
 
     #[test]
     fn commented_settings_are_not_settings() {
-        let c = Config::parse("download: {\n # cafile = \"/old\";\n // cafile = \"/x\";\n};").unwrap();
+        let c =
+            Config::parse("download: {\n # cafile = \"/old\";\n // cafile = \"/x\";\n};").unwrap();
         assert_eq!(c.string("download", "cafile"), None);
     }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let text = format!("a = {}{};", "(".repeat(100_000), ")".repeat(100_000));
-        assert!(Config::parse(&text).unwrap_err().contains("nested too deeply"));
+        assert!(
+            Config::parse(&text)
+                .unwrap_err()
+                .contains("nested too deeply")
+        );
     }
 
     #[test]

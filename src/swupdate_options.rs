@@ -232,11 +232,39 @@ pub const OPTIONS: &[Opt] = &[
         Some("CONFIG_MTD"),
         Role::Free,
     ),
-    o(Some('B'), Y22, &[l("bootloader", Y22)], Val, None, Role::Free),
-    o(Some('p'), Y22, &[l("postupdate", Y22)], Val, None, Role::Free),
-    o(Some('P'), Y22, &[l("preupdate", Y22)], Val, None, Role::Free),
+    o(
+        Some('B'),
+        Y22,
+        &[l("bootloader", Y22)],
+        Val,
+        None,
+        Role::Free,
+    ),
+    o(
+        Some('p'),
+        Y22,
+        &[l("postupdate", Y22)],
+        Val,
+        None,
+        Role::Free,
+    ),
+    o(
+        Some('P'),
+        Y22,
+        &[l("preupdate", Y22)],
+        Val,
+        None,
+        Role::Free,
+    ),
     o(Some('e'), Y22, &[l("select", Y22)], Val, None, Role::Free),
-    o(Some('g'), Y22, &[l("get-root", Y22)], NoArg, None, Role::Exits),
+    o(
+        Some('g'),
+        Y22,
+        &[l("get-root", Y22)],
+        NoArg,
+        None,
+        Role::Exits,
+    ),
     o(
         Some('E'),
         rel(2024, 12),
@@ -343,7 +371,14 @@ pub const OPTIONS: &[Opt] = &[
         Some("CONFIG_HASH_VERIFY"),
         Role::Free,
     ),
-    o(Some('n'), Y22, &[l("dry-run", Y22)], NoArg, None, Role::Free),
+    o(
+        Some('n'),
+        Y22,
+        &[l("dry-run", Y22)],
+        NoArg,
+        None,
+        Role::Free,
+    ),
     o(
         Some('N'),
         Y22,
@@ -393,7 +428,14 @@ pub const OPTIONS: &[Opt] = &[
         None,
         Role::Free,
     ),
-    o(Some('v'), Y22, &[l("verbose", Y22)], NoArg, None, Role::Free),
+    o(
+        Some('v'),
+        Y22,
+        &[l("verbose", Y22)],
+        NoArg,
+        None,
+        Role::Free,
+    ),
     o(None, Y22, &[l("version", Y22)], NoArg, None, Role::Exits),
     o(
         Some('H'),
@@ -498,7 +540,11 @@ pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionErro
                 refuse(opt, &format!("-{c}"), w)?;
                 if opt.arg == Arg::Required {
                     let rest = &shorts[at + c.len_utf8()..];
-                    taken = Some((opt, format!("-{c}"), (!rest.is_empty()).then(|| rest.into())));
+                    taken = Some((
+                        opt,
+                        format!("-{c}"),
+                        (!rest.is_empty()).then(|| rest.into()),
+                    ));
                     break;
                 }
                 out.push(Found {
@@ -830,7 +876,10 @@ mod tests {
             "`-s` needs swupdate 2024.05 or later; this device has 2022.12"
         );
         let e = err_for("--gen-swversions=/x", "2023.12");
-        assert!(e.message.contains("2024.05 or later; this device has 2023.12"));
+        assert!(
+            e.message
+                .contains("2024.05 or later; this device has 2023.12")
+        );
     }
 
     #[test]
@@ -864,7 +913,15 @@ mod tests {
 
     #[test]
     fn options_that_only_print_are_refused() {
-        for w in ["-h", "--help", "--version", "-g", "-vg", "--get-root", "-E /dev/mmcblk0"] {
+        for w in [
+            "-h",
+            "--help",
+            "--version",
+            "-g",
+            "-vg",
+            "--get-root",
+            "-E /dev/mmcblk0",
+        ] {
             assert!(err(w).message.contains("exit without updating"), "{w}");
         }
     }
@@ -970,14 +1027,22 @@ mod tests {
                 };
                 let e = err(&form);
                 assert!(e.message.contains("set by the launcher"), "{form}");
-                assert_eq!(e.hint.as_deref(), Some(&*format!("set {owner} instead")), "{form}");
+                assert_eq!(
+                    e.hint.as_deref(),
+                    Some(&*format!("set {owner} instead")),
+                    "{form}"
+                );
             }
         }
     }
 
     /// Each spelling of an option with the release that introduced it.
     fn spellings_since(o: &Opt) -> Vec<(String, Release)> {
-        let mut v: Vec<(String, Release)> = o.short.map(|c| (format!("-{c}"), o.since)).into_iter().collect();
+        let mut v: Vec<(String, Release)> = o
+            .short
+            .map(|c| (format!("-{c}"), o.since))
+            .into_iter()
+            .collect();
         v.extend(o.longs.iter().map(|l| (format!("--{}", l.name), l.since)));
         v
     }
@@ -987,10 +1052,18 @@ mod tests {
         for o in OPTIONS.iter().filter(|o| o.role == Role::Free) {
             let value = if o.arg == Arg::Required { " x" } else { "" };
             for (s, since) in spellings_since(o) {
-                for r in SUPPORTED.iter().chain([&AFTER_2026_05_1]).filter(|r| since <= **r) {
+                for r in SUPPORTED
+                    .iter()
+                    .chain([&AFTER_2026_05_1])
+                    .filter(|r| since <= **r)
+                {
                     ok_for(&format!("{s}{value}"), &r.to_string());
                     if o.arg == Arg::Required {
-                        let glued = if s.len() == 2 { format!("{s}x") } else { format!("{s}=x") };
+                        let glued = if s.len() == 2 {
+                            format!("{s}x")
+                        } else {
+                            format!("{s}=x")
+                        };
                         ok_for(&glued, &r.to_string());
                     }
                 }
@@ -1004,7 +1077,10 @@ mod tests {
             for (s, since) in spellings_since(o) {
                 for r in SUPPORTED.iter().filter(|r| **r < since) {
                     let e = err_for(&format!("{s} x"), &r.to_string());
-                    assert!(e.message.contains("or later; this device has"), "{s} {r}: {e:?}");
+                    assert!(
+                        e.message.contains("or later; this device has"),
+                        "{s} {r}: {e:?}"
+                    );
                 }
             }
         }
@@ -1012,7 +1088,16 @@ mod tests {
 
     #[test]
     fn an_owned_option_glued_inside_a_cluster_is_refused() {
-        for w in ["-vk/x", "-vkx", "-nvi/x.swu", "-vN1.0", "-vR", "-vd-u", "-vuX", "-vwX"] {
+        for w in [
+            "-vk/x",
+            "-vkx",
+            "-nvi/x.swu",
+            "-vN1.0",
+            "-vR",
+            "-vd-u",
+            "-vuX",
+            "-vwX",
+        ] {
             let e = err(w);
             assert!(e.message.contains("set by the launcher"), "{w}");
             assert!(e.message.contains(&format!("in `{w}`")), "{w}: {e:?}");
