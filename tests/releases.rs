@@ -1,0 +1,292 @@
+//! The option table against the real swupdate binaries: Debian bookworm's 2022.12 on this host
+//! always; trixie's 2024.12.1 and sid's 2026.05.1(+git) in Debian roots when
+//! `SWUPDATE_LAUNCHER_RELEASE_ROOTS="trixie=/root/a sid=/root/b"` names them
+//! (`scripts/test-releases` builds them and sets it). Every spelling of every option is tried on
+//! every binary: the table must say exactly which ones each release accepts. With all three,
+//! the result is `docs/compatibility.md`, which must match the committed file
+//! (`SWUPDATE_LAUNCHER_WRITE_DOCS=1` rewrites it).
+
+#[allow(dead_code)]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use swupdate_launcher::swupdate_options::{Arg, OPTIONS, Opt, Release, Role};
+
+/// One real swupdate: its Debian release name, the root it lives in (`None`: this host).
+struct Binary {
+    suite: String,
+    root: Option<PathBuf>,
+    release: Release,
+}
+
+fn command(b: &Binary, args: &[&str]) -> Command {
+    let mut c = Command::new("timeout");
+    c.arg("20");
+    match &b.root {
+        Some(r) => {
+            c.arg("chroot").arg(r).arg("/usr/bin/swupdate");
+        }
+        None => {
+            c.arg(support::SWUPDATE);
+        }
+    }
+    c.args(args).env("TMPDIR", std::env::temp_dir());
+    c
+}
+
+fn package_version(root: Option<&Path>) -> String {
+    let mut c = match root {
+        Some(r) => {
+            let mut c = Command::new("chroot");
+            c.arg(r).arg("dpkg-query");
+            c
+        }
+        None => Command::new("dpkg-query"),
+    };
+    let out = c
+        .args(["-W", "-f", "${Version}", "swupdate"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn binaries() -> Vec<Binary> {
+    support::require_tools();
+    let mut v = vec![Binary {
+        suite: "bookworm".into(),
+        root: None,
+        release: Release::parse(&package_version(None)).expect("bookworm's swupdate version"),
+    }];
+    if let Ok(spec) = std::env::var("SWUPDATE_LAUNCHER_RELEASE_ROOTS") {
+        for item in spec.split_whitespace() {
+            let (suite, root) = item.split_once('=').expect("SUITE=ROOT");
+            let root = PathBuf::from(root);
+            let release =
+                Release::parse(&package_version(Some(&root))).expect("a swupdate version");
+            v.push(Binary {
+                suite: suite.into(),
+                root: Some(root),
+                release,
+            });
+        }
+    }
+    v
+}
+
+/// Whether the binary's getopt_long takes this spelling: swupdate is run with it and `-h`
+/// after it (which prints the help and exits once every option before it was read).
+fn accepts(b: &Binary, o: &Opt, spelling: &str) -> bool {
+    let mut args = vec![spelling];
+    if o.arg == Arg::Required {
+        args.push("/nonexistent");
+    }
+    args.push("-h");
+    let out = command(b, &args).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    !(text.contains("invalid option")
+        || text.contains("unrecognized option")
+        || text.contains("ambiguous"))
+}
+
+fn spellings(o: &Opt) -> Vec<(String, Release)> {
+    let mut v: Vec<(String, Release)> = o
+        .short
+        .map(|c| (format!("-{c}"), o.since))
+        .into_iter()
+        .collect();
+    v.extend(o.longs.iter().map(|l| (format!("--{}", l.name), l.since)));
+    v
+}
+
+#[test]
+fn each_real_binary_accepts_exactly_the_options_of_its_release() {
+    let bins = binaries();
+    let mut seen: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for o in OPTIONS {
+        for (s, since) in spellings(o) {
+            for b in &bins {
+                let real = accepts(b, o, &s);
+                seen.entry(s.clone()).or_default().push(real);
+                let expected = since <= b.release;
+                // A build option may leave an option out; never in.
+                if real && !expected || !real && expected && o.build.is_none() {
+                    wrong.push(format!(
+                        "{s} on {} ({}): swupdate {} it, the table says {}",
+                        b.suite,
+                        b.release,
+                        if real { "accepts" } else { "refuses" },
+                        since
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the table disagrees with real swupdate:\n{}",
+        wrong.join("\n")
+    );
+
+    if bins.len() < 3 {
+        return;
+    }
+    let doc = compatibility_doc(&bins, &seen);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/compatibility.md");
+    if std::env::var_os("SWUPDATE_LAUNCHER_WRITE_DOCS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == doc,
+        "docs/compatibility.md differs from what the real binaries say; rerun scripts/test-releases with SWUPDATE_LAUNCHER_WRITE_DOCS=1 and commit it:\n{doc}"
+    );
+}
+
+fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String {
+    let mut d = String::from(
+        "# swupdate releases and their options\n\n\
+         Generated by `tests/releases.rs` (`scripts/test-releases`) from Debian's real binaries; do not edit.\n\
+         ✓: the binary's getopt_long accepts it; ✗: \"invalid/unrecognized option\". \"since\" is the\n\
+         release that introduced it (core/swupdate.c of each tag); \"launcher\" is what the launcher\n\
+         does with it in `SWUPDATE_ARGS`: passed on, refused because a variable sets it, or refused\n\
+         because it makes swupdate print and exit. An option of a later release than `SWUPDATE_VERSION`\n\
+         is refused naming both. Where a build option compiles it in, a build (Debian's or\n\
+         meta-swupdate's) may lack it.\n\n",
+    );
+    d.push_str("| option | since | build option |");
+    for b in bins {
+        d.push_str(&format!(" {} {} |", b.suite, b.release));
+    }
+    d.push_str(" launcher |\n|---|---|---|");
+    for _ in bins {
+        d.push_str("---|");
+    }
+    d.push_str("---|\n");
+    for o in OPTIONS {
+        for (s, since) in spellings(o) {
+            let since_text = if since == swupdate_launcher::swupdate_options::AFTER_2026_05_1 {
+                "after 2026.05.1".to_string()
+            } else {
+                since.to_string()
+            };
+            d.push_str(&format!(
+                "| `{s}` | {since_text} | {} |",
+                o.build.unwrap_or("")
+            ));
+            for ok in &seen[&s] {
+                d.push_str(if *ok { " ✓ |" } else { " ✗ |" });
+            }
+            let role = match o.role {
+                Role::Free => "passed on".to_string(),
+                Role::Owned(v) => format!("refused: set {v}"),
+                Role::Exits => "refused: prints and exits".to_string(),
+            };
+            d.push_str(&format!(" {role} |\n"));
+        }
+    }
+    d
+}
+
+fn sid() -> Option<Binary> {
+    binaries().into_iter().find(|b| b.suite == "sid")
+}
+
+/// Runs the launcher's argv in the root, with the test directory bound at /mnt in a private
+/// mount namespace (the cached root itself is not changed).
+fn run_in_root(root: &Path, dir: &Path, argv: &[String]) -> std::process::Output {
+    let dir_s = dir.to_str().unwrap();
+    let mut words: Vec<String> = argv.iter().map(|w| w.replace(dir_s, "/mnt")).collect();
+    words[0] = "/usr/bin/swupdate".into();
+    let script = format!(
+        "mount --bind {} {r}/mnt && mount -t tmpfs none {r}/tmp && mount -t tmpfs none {r}/run && mkdir {r}/run/swupdate && exec chroot {r} env TMPDIR=/tmp RUNTIME_DIRECTORY=/tmp {}",
+        dir_s,
+        words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        r = root.display(),
+    );
+    Command::new("timeout")
+        .args([
+            "60",
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap()
+}
+
+fn launcher_argv(device: &support::Device) -> Vec<String> {
+    let out = device.run(&["--print-argv"]);
+    out.assert_code(0);
+    shell_words::split(out.stdout.trim()).unwrap()
+}
+
+#[test]
+fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
+    let Some(sid) = sid() else { return };
+    let root = sid.root.clone().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
+    let mut device = support::Device::with_swupdate(dir);
+    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
+    let target = device.write("/var/target.img", b"");
+    support::prefill(&target, support::IMAGE_LEN);
+    let swu = support::SwuBuilder::new(target.clone()).build(&device.host("/var/update.swu"), &pki);
+    let _ = swu;
+    device.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/vendor.cert.pem");
+    device.set("SWUPDATE_VERSION", &sid.release.to_string());
+    device.lib(
+        "10-file",
+        &format!(
+            "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v -c -H {}\"\n",
+            format_args!("board:{}", support::HW_REVISION)
+        ),
+    );
+    // Without a provider the launcher refuses, as sid's swupdate would fail.
+    let refused = device.run(&["check"]);
+    refused.assert_code(65);
+    assert!(
+        refused
+            .output()
+            .contains("SWUPDATE_DIGEST_PROVIDER=opensslCMS"),
+        "{}",
+        refused.output()
+    );
+    device.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    let argv = launcher_argv(&device);
+    assert!(
+        argv.windows(2)
+            .any(|w| w == ["--digest-provider", "opensslCMS"]),
+        "{argv:?}"
+    );
+    let real = run_in_root(&root, dir, &argv);
+    assert!(
+        real.status.success(),
+        "sid's swupdate refused the launcher's argv {argv:?}: {}{}",
+        String::from_utf8_lossy(&real.stdout),
+        String::from_utf8_lossy(&real.stderr)
+    );
+    // And the same argv without the provider fails on sid, as the launcher said it would.
+    let at = argv.iter().position(|w| w == "--digest-provider").unwrap();
+    let mut bare = argv.clone();
+    bare.drain(at..at + 2);
+    let real = run_in_root(&root, dir, &bare);
+    assert!(
+        !real.status.success(),
+        "sid's swupdate verified a CMS image without --digest-provider: {bare:?}"
+    );
+}
