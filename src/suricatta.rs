@@ -201,8 +201,9 @@ pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
                         push(&mut p, w, false);
                         continue;
                     }
+                    // Only the name: a mistyped token option must not show the token.
                     return Err(format!(
-                        "`{w}` is not an option of suricatta's hawkBit module"
+                        "`--{name}` is not an option of suricatta's hawkBit module"
                     ));
                 }
                 (None, many) => {
@@ -360,6 +361,12 @@ mod tests {
         assert!(e.contains("`-Z`"), "{e}");
         let e = parse("-t D -u h -i d --targetoken x", None).unwrap_err();
         assert!(e.contains("--targetoken"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_token_option_does_not_show_the_token() {
+        let e = parse("--targetoken=s3cret", None).unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]
