@@ -290,3 +290,72 @@ fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
         "sid's swupdate verified a CMS image without --digest-provider: {bare:?}"
     );
 }
+
+#[test]
+fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_there() {
+    let Some(sid) = sid() else { return };
+    let root = sid.root.clone().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
+    let mut device = support::Device::with_swupdate(dir);
+    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
+    let target = device.write("/var/target.img", b"");
+    support::prefill(&target, support::IMAGE_LEN);
+    // Older than the running release (support::RUNNING_VERSION), declaring its type.
+    support::SwuBuilder::new(target.clone())
+        .version("0.5")
+        .update_type("OS")
+        .build(&device.host("/var/update.swu"), &pki);
+    device.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/vendor.cert.pem");
+    device.set("SWUPDATE_VERSION", &sid.release.to_string());
+    device.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    device.lib(
+        "10-file",
+        &format!(
+            "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v -c -f /etc/product.cfg -H board:{}\"\n",
+            support::HW_REVISION
+        ),
+    );
+    let with_floor = format!(
+        "globals: {{ verbose = true; }};\nupdate-types: ( {{ name = \"OS\"; no-downgrading = \"{}\"; }} );\n",
+        support::RUNNING_VERSION
+    );
+    let without_floor = "globals: { verbose = true; };\nupdate-types: ( { name = \"OS\"; } );\n";
+    let cfg = device.write("/etc/product.cfg", with_floor.as_bytes());
+    let argv: Vec<String> = launcher_argv(&device)
+        .into_iter()
+        .map(|w| {
+            if w == "/etc/product.cfg" {
+                cfg.to_string_lossy().into_owned()
+            } else {
+                w
+            }
+        })
+        .collect();
+    assert!(argv.windows(2).any(|w| w[0] == "-N"), "{argv:?}");
+    // With the floor in its type, sid refuses the older release.
+    let real = run_in_root(&root, dir, &argv);
+    assert!(
+        !real.status.success(),
+        "sid installed an older typed update despite its type's floor"
+    );
+
+    // Without it, -N does not hold for the typed .swu: sid takes it...
+    std::fs::write(&cfg, without_floor).unwrap();
+    let real = run_in_root(&root, dir, &argv);
+    assert!(
+        real.status.success(),
+        "sid refused the typed update without a floor in its type (so -N would cover it): {}{}",
+        String::from_utf8_lossy(&real.stdout),
+        String::from_utf8_lossy(&real.stderr)
+    );
+    // ...so the launcher refuses to start with that configuration.
+    let refused = device.run(&["check"]);
+    refused.assert_code(65);
+    assert!(
+        refused.stderr.contains("update type `OS`"),
+        "{}",
+        refused.stderr
+    );
+}
