@@ -153,6 +153,41 @@ impl Parsed {
     }
 }
 
+/// The string with its token values replaced, whatever else is wrong with it: the hook for
+/// explain, logs and STATUS= (when the string does not parse, every word after a word that may
+/// name a token option is hidden, and glued forms whole).
+pub fn redact(s: &str) -> String {
+    if let Ok(p) = parse(s, None) {
+        return p.redacted();
+    }
+    let may_be_token = |w: &str| {
+        let long = w
+            .strip_prefix("--")
+            .map(|l| l.split('=').next().unwrap_or(l));
+        match long {
+            Some(l) => {
+                !l.is_empty() && ("targettoken".starts_with(l) || "gatewaytoken".starts_with(l))
+            }
+            None => w.starts_with('-') && (w.contains('k') || w.contains('g')),
+        }
+    };
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for w in s.split_whitespace() {
+        if hide_next {
+            out.push("<redacted>");
+            hide_next = false;
+        } else if may_be_token(w) {
+            let glued = w.contains('=') || (!w.starts_with("--") && w.len() > 2);
+            out.push(if glued { "<redacted>" } else { w });
+            hide_next = !glued;
+        } else {
+            out.push(w);
+        }
+    }
+    out.join(" ")
+}
+
 /// Reads the string for the hawkBit module (or suricatta's own options only, for another
 /// module named with `-S`), for the installed release or, unknown, any supported one.
 pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
@@ -426,6 +461,24 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn redact_hides_tokens_of_a_string_that_does_not_parse() {
+        let r = redact("-t D stray -k s3cret --gatewaytok=g3cret -kx3cret");
+        assert!(
+            !r.contains("s3cret") && !r.contains("g3cret") && !r.contains("x3cret"),
+            "{r}"
+        );
+        assert!(r.contains("-t D stray"), "{r}");
+    }
+
+    #[test]
+    fn redact_of_a_good_string_hides_only_the_token() {
+        assert_eq!(
+            redact("-t D -u http://h -i d -k s3cret"),
+            "-t D -u http://h -i d -k <redacted>"
+        );
     }
 
     #[test]
