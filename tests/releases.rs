@@ -159,6 +159,60 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
          is refused naming both. Where a build option compiles it in, a build (Debian's or\n\
          meta-swupdate's) may lack it.\n\n",
     );
+    d.push_str("## What each binary says about itself\n\n| | ");
+    d.push_str(
+        &bins
+            .iter()
+            .map(|b| format!("{} {}", b.suite, b.release))
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
+    d.push_str(" |\n|---|");
+    for _ in bins {
+        d.push_str("---|");
+    }
+    d.push('\n');
+    let facts: [(&str, fn(&str, &str) -> String); 3] = [
+        ("`--version` prints", |v, _| {
+            format!("`{}`", v.lines().next().unwrap_or("").trim())
+        }),
+        (
+            "suricatta modules in `-h` (several: `-S` needed)",
+            |_, h| {
+                let names: Vec<&str> = h
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("Options for suricatta module '"))
+                    .filter_map(|l| l.split('\'').next())
+                    .collect();
+                if names.is_empty() {
+                    "one (not named)".into()
+                } else {
+                    names.join(", ")
+                }
+            },
+        ),
+        ("`--digest-provider` in `-h`", |_, h| {
+            if h.contains("--digest-provider") {
+                "yes".into()
+            } else {
+                "no".into()
+            }
+        }),
+    ];
+    for (what, f) in facts {
+        d.push_str(&format!("| {what} |"));
+        for b in bins {
+            let v = command(b, &["--version"]).output().unwrap();
+            let h = command(b, &["-h"]).output().unwrap();
+            let text = |o: &std::process::Output| {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            };
+            d.push_str(&format!(" {} |", f(&text(&v), &text(&h))));
+        }
+        d.push('\n');
+    }
+    d.push_str("\n## Options\n\n");
     d.push_str("| option | since | build option |");
     for b in bins {
         d.push_str(&format!(" {} {} |", b.suite, b.release));
