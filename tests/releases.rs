@@ -148,6 +148,9 @@ fn each_real_binary_accepts_exactly_the_options_of_its_release() {
     );
 }
 
+/// A fact read from a binary's `--version` and `-h` output.
+type Fact = fn(&str, &str) -> String;
+
 fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String {
     let mut d = String::from(
         "# swupdate releases and their options\n\n\
@@ -172,7 +175,7 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
         d.push_str("---|");
     }
     d.push('\n');
-    let facts: [(&str, fn(&str, &str) -> String); 3] = [
+    let facts: [(&str, Fact); 3] = [
         ("`--version` prints", |v, _| {
             format!("`{}`", v.lines().next().unwrap_or("").trim())
         }),
