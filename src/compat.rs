@@ -26,7 +26,7 @@ use crate::plan::{Mode, Plan};
 use crate::rootfs::Root;
 use crate::suricatta;
 use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
-use crate::swupdate_options::{PROVIDERS, Release};
+use crate::swupdate_options::{Arg, PROVIDERS, Release, parse};
 
 /// What a key file holds, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +282,53 @@ pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
         ),
         _ => {}
     }
+    // Options a build may leave out: asked of this binary, as its getopt_long answers.
+    let words: Vec<String> = plan
+        .user_args
+        .iter()
+        .flat_map(|a| a.value.iter().cloned())
+        .collect();
+    let found = parse(&words, plan.release.as_ref().map(|r| r.value)).unwrap_or_default();
+    let mut asked: Vec<&str> = Vec::new();
+    for f in found.iter().filter(|f| f.opt.build.is_some()) {
+        if asked.contains(&f.spelled.as_str()) {
+            continue;
+        }
+        asked.push(&f.spelled);
+        let mut probe = vec![f.spelled.as_str()];
+        if f.opt.arg == Arg::Required {
+            probe.push("/nonexistent");
+        }
+        probe.push("-h");
+        let refused = run_args(bin, &probe).is_some_and(|out| {
+            out.contains("unrecognized option")
+                || out.contains("invalid option")
+                || out.contains("ambiguous")
+        });
+        if refused {
+            let origin = plan
+                .user_args
+                .iter()
+                .find(|a| {
+                    a.value.contains(&f.spelled)
+                        || a.value.iter().any(|w| w.starts_with(&f.spelled))
+                })
+                .map_or(String::new(), |a| {
+                    format!(" ({} from {})", a.name, a.origin)
+                });
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "`{}`{origin} is not compiled into {}: it answers \"unrecognized option\" (it needs {})",
+                    f.spelled,
+                    bin.display(),
+                    f.opt.build.unwrap_or("a build option")
+                ),
+            )
+            .on(bin)
+            .hint("drop the option, or build swupdate with it"));
+        }
+    }
     if let Mode::Daemon {
         suricatta: Some(s), ..
     } = &plan.mode
@@ -308,16 +355,21 @@ pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
 /// cannot run. posix_spawn and one pipe rather than `std::process::Command`, which costs the
 /// size-bound binary 12 KB for this one call.
 fn run_briefly(bin: &Path, arg: &str) -> Option<String> {
+    run_args(bin, &[arg])
+}
+
+fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let path = CString::new(bin.as_os_str().as_bytes()).ok()?;
-    let arg = CString::new(arg).ok()?;
+    let args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(*a).ok())
+        .collect::<Option<_>>()?;
     let null = c"/dev/null";
-    let argv = [
-        path.as_ptr() as *mut libc::c_char,
-        arg.as_ptr() as *mut libc::c_char,
-        std::ptr::null_mut(),
-    ];
+    let mut argv: Vec<*mut libc::c_char> = vec![path.as_ptr() as *mut libc::c_char];
+    argv.extend(args.iter().map(|a| a.as_ptr() as *mut libc::c_char));
+    argv.push(std::ptr::null_mut());
     let envp = [std::ptr::null_mut::<libc::c_char>()];
     let mut fds = [0; 2];
     // SAFETY: plain libc calls on local, valid buffers; every descriptor opened is closed below.

@@ -460,3 +460,33 @@ fn a_suricatta_option_of_a_later_release_is_refused() {
         o.stderr
     );
 }
+
+#[test]
+fn an_option_this_build_leaves_out_is_refused_by_check() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    // A build without CMS (trixie's has no --forced-signer-name): its getopt refuses it.
+    d.write_executable(
+        "/usr/bin/swupdate",
+        "#!/bin/sh\ncase \"$1\" in\n--forced-signer-name) echo \"swupdate: unrecognized option '--forced-signer-name'\" >&2; exit 1 ;;\nesac\n",
+    );
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --forced-signer-name vendor\"\n",
+    );
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
+    assert!(o.stderr.contains("CONFIG_SIGALG_CMS"), "{}", o.stderr);
+}
+
+#[test]
+fn an_option_this_build_has_passes_check() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --forced-signer-name vendor -H board:1.0\"\n",
+    );
+    d.run(&["check"]).assert_code(0);
+}

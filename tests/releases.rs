@@ -416,3 +416,79 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
         refused.stderr
     );
 }
+
+fn binary(suite: &str) -> Option<Binary> {
+    binaries().into_iter().find(|b| b.suite == suite)
+}
+
+/// A device whose SWUPDATE_BIN runs the real binary of `b` (in its root, through chroot), for
+/// what `check` asks of it (`--version`, `-h`, probes).
+fn device_for(b: &Binary, dir: &Path) -> support::Device {
+    let d = support::Device::new(dir);
+    let run = match &b.root {
+        Some(r) => format!("exec chroot {} /usr/bin/swupdate \"$@\"", r.display()),
+        None => format!("exec {} \"$@\"", support::SWUPDATE),
+    };
+    d.write_executable(
+        "/usr/bin/swupdate",
+        &format!("#!/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n{run}\n"),
+    );
+    d.write("/var/update.swu", b"swu");
+    d
+}
+
+#[test]
+fn check_refuses_an_option_that_trixies_build_leaves_out() {
+    let Some(trixie) = binary("trixie") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = device_for(&trixie, tmp.path());
+    d.set("SWUPDATE_VERSION", &trixie.release.to_string());
+    d.lib(
+        "10-file",
+        "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v --forced-signer-name vendor\"\n",
+    );
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
+}
+
+#[test]
+fn check_refuses_suricatta_without_server_where_the_real_binary_has_several_modules() {
+    for suite in ["trixie", "sid"] {
+        let Some(b) = binary(suite) else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        let mut d = device_for(&b, tmp.path());
+        d.set("SWUPDATE_VERSION", &b.release.to_string());
+        d.lib(
+            "10-daemon",
+            "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-t DEFAULT -u http://127.0.0.1:1 -i dev01\"\n",
+        );
+        let o = d.run(&["check"]);
+        o.assert_code(65);
+        assert!(o.stderr.contains("add -S hawkbit"), "{suite}: {}", o.stderr);
+        d.lib(
+            "10-daemon",
+            "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-S hawkbit -t DEFAULT -u http://127.0.0.1:1 -i dev01\"\n",
+        );
+        d.run(&["check"]).assert_code(0);
+    }
+}
+
+#[test]
+fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
+    let Some(sid) = sid() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut d = device_for(&sid, tmp.path());
+    d.lib(
+        "10-file",
+        "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ANTI_ROLLBACK=no\n",
+    );
+    d.set("SWUPDATE_VERSION", "2025.12");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("reports 2026.05.1"), "{}", o.stderr);
+    d.set("SWUPDATE_VERSION", &sid.release.to_string());
+    d.run(&["check"]).assert_code(0);
+}
