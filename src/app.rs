@@ -263,7 +263,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 Ok(rt) => rt.clone(),
                 Err(_) => Runtime {
                     current_version: Some("<unknown>".into()),
-                    verified_input: None,
+                    ..Runtime::default()
                 },
             };
             let outcome = plan
@@ -277,7 +277,11 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         }
         Some(Command::Check { .. }) => {
             let plan = plan?;
-            let groups = groups_for(&plan, &runtime?, stage)?;
+            let runtime = runtime?;
+            let groups = groups_for(&plan, &runtime, stage)?;
+            for n in &runtime.notes {
+                eprintln!("warning: {n}");
+            }
             let files = loaded
                 .files
                 .iter()

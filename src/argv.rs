@@ -28,6 +28,8 @@ pub struct Runtime {
     pub current_version: Option<String>,
     /// The verification stage's private copy, as swupdate will open it.
     pub verified_input: Option<PathBuf>,
+    /// Warnings for `check` (the release unknown, a token on the command line, ...).
+    pub notes: Vec<String>,
 }
 
 /// The argv in groups; argv[0] is the binary. Order: binary, key, the user's options,
@@ -41,6 +43,12 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
         out.push(group(
             vec!["-k".into(), k.value.to_string_lossy().into_owned()],
             &[k],
+        ));
+    }
+    if let Some(p) = &plan.digest_provider {
+        out.push(group(
+            vec!["--digest-provider".into(), p.value.clone()],
+            &[p],
         ));
     }
     for a in &plan.user_args {
@@ -198,7 +206,7 @@ mod tests {
     fn running() -> Runtime {
         Runtime {
             current_version: Some("1.0".into()),
-            verified_input: None,
+            ..Runtime::default()
         }
     }
 

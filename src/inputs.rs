@@ -6,10 +6,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::argv::Runtime;
+use crate::compat;
 use crate::error::{Error, Kind};
 use crate::plan::{Mode, Plan, Stage, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
+use crate::swupdate_options;
 use crate::trust::{self, Policy};
 
 /// A readable regular file.
@@ -85,9 +87,16 @@ pub fn check(
             trust::check(program, trust::Role::Image, policy)?;
         }
     }
+    let current_version = current_version(plan)?;
+    let mut notes = Vec::new();
+    if with_binary && stage == Stage::Device {
+        notes.extend(compat::binary_release(plan)?);
+    }
+    notes.extend(compat::check(plan, current_version.as_deref(), root)?);
     Ok(Runtime {
-        current_version: current_version(plan)?,
+        current_version,
         verified_input: None,
+        notes,
     })
 }
 
@@ -124,53 +133,28 @@ fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
     }
 }
 
-/// The configuration file swupdate will read: `-f`/`--file` among the user's options, else
-/// `/etc/swupdate.cfg` (which swupdate reads when it exists).
-fn swupdate_config(plan: &Plan) -> PathBuf {
-    let words: Vec<&String> = plan.user_args.iter().flat_map(|a| a.value.iter()).collect();
-    let mut found = None;
-    for (i, w) in words.iter().enumerate() {
-        let value = match w.as_str() {
-            "-f" | "--file" => words.get(i + 1).map(|v| v.to_string()),
-            w => w
-                .strip_prefix("--file=")
-                .or_else(|| w.strip_prefix("-f").filter(|v| !v.is_empty()))
-                .map(str::to_string),
-        };
-        if value.is_some() {
-            found = value;
-        }
-    }
-    PathBuf::from(found.unwrap_or_else(|| "/etc/swupdate.cfg".to_string()))
+/// The configuration file swupdate will read: the last `-f` among the user's options (in any
+/// form swupdate's getopt accepts: `--file=`, `-vf/x`, `--fi /x`), else `/etc/swupdate.cfg`
+/// (which swupdate reads when it exists).
+pub fn swupdate_config(plan: &Plan) -> PathBuf {
+    let words: Vec<String> = plan
+        .user_args
+        .iter()
+        .flat_map(|a| a.value.iter().cloned())
+        .collect();
+    let release = plan.release.as_ref().map(|r| r.value);
+    let found = swupdate_options::parse(&words, release).unwrap_or_default();
+    PathBuf::from(swupdate_options::last_value(&found, 'f').unwrap_or("/etc/swupdate.cfg"))
 }
 
-/// Every `cafile = "…"` (or `cafile: "…"`) setting in libconfig text, outside `#` and `//`
-/// line comments.
+/// The `cafile` of the `download` section of swupdate's configuration file (libconfig, read
+/// by [`crate::swupdate_config`]: comments, other sections and other names do not count).
 pub fn cafile_settings(text: &str) -> Vec<String> {
-    let text: String = text
-        .lines()
-        .map(|l| {
-            let cut = [l.find('#'), l.find("//")].into_iter().flatten().min();
-            &l[..cut.unwrap_or(l.len())]
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("cafile") {
-        let after = rest[at + "cafile".len()..].trim_start();
-        rest = &rest[at + "cafile".len()..];
-        let Some(after) = after.strip_prefix(['=', ':']) else {
-            continue;
-        };
-        let Some(quoted) = after.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        if let Some(end) = quoted.find('"') {
-            out.push(quoted[..end].to_string());
-        }
-    }
-    out
+    crate::swupdate_config::Config::parse(text)
+        .ok()
+        .and_then(|c| c.string("download", "cafile").map(str::to_string))
+        .into_iter()
+        .collect()
 }
 
 /// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
@@ -187,7 +171,7 @@ fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(
         device_ca.display(),
         cfg.display()
     );
-    let text = fs::read_to_string(&host_cfg).map_err(|e| {
+    let text = read_bounded(&host_cfg).map_err(|e| {
         Error::new(
             Kind::Config,
             format!(
@@ -219,6 +203,16 @@ fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(
     .hint(hint))
 }
 
+/// A configuration file, at most [`crate::swupdate_config::MAX_LEN`] bytes of it.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    File::open(path)?
+        .take(crate::swupdate_config::MAX_LEN as u64)
+        .read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +220,7 @@ mod tests {
     #[test]
     fn cafile_settings_are_found_in_libconfig_text() {
         let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
-        assert_eq!(cafile_settings(text), ["/etc/ssl/a.pem", "/b.pem"]);
+        assert_eq!(cafile_settings(text), ["/etc/ssl/a.pem"]);
     }
 
     #[test]

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use crate::accounts::Accounts;
 use crate::error::{Error, Kind, Location};
 use crate::rootfs::Root;
-use crate::settings::{Origin, SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Setting, Settings};
-use crate::swupdate_options;
+use crate::settings::{
+    Origin, SWUPDATE_BIN, SWUPDATE_DIGEST_PROVIDER, SWUPDATE_PUBLIC_KEY, SWUPDATE_VERSION, Setting,
+    Settings,
+};
+use crate::swupdate_options::{self, Release};
 use crate::url::Url;
 
 pub const SWUPDATE_SOURCE: &str = "SWUPDATE_SOURCE";
@@ -150,6 +153,10 @@ pub struct Plan {
     pub bin: Traced<PathBuf>,
     /// Host path of the public key.
     pub public_key: Option<Traced<PathBuf>>,
+    /// The installed swupdate release (SWUPDATE_VERSION), when the image says.
+    pub release: Option<Traced<Release>>,
+    /// `--digest-provider` (SWUPDATE_DIGEST_PROVIDER): the verifier for the signature.
+    pub digest_provider: Option<Traced<String>>,
     /// The words of SWUPDATE_ARGS and SWUPDATE_EXTRA_ARGS, each list with its variable.
     pub user_args: Vec<Traced<Vec<String>>>,
     pub mode: Mode,
@@ -284,11 +291,15 @@ fn whole_number(name: &'static str, s: &Setting, min: u32) -> Result<Traced<u32>
 }
 
 /// The words of an options variable, split with shell quoting and checked against swupdate's
-/// option table.
-fn user_words(name: &'static str, s: &Setting) -> Result<Traced<Vec<String>>, Error> {
+/// option table for the installed release (every supported release when it is unknown).
+fn user_words(
+    name: &'static str,
+    s: &Setting,
+    release: Option<Release>,
+) -> Result<Traced<Vec<String>>, Error> {
     let words = shell_words::split(&s.value)
         .map_err(|_| setting_error(name, s, format!("`{}` has an unterminated quote", s.value)))?;
-    swupdate_options::check(&words).map_err(|e| {
+    swupdate_options::parse(&words, release).map_err(|e| {
         let err = setting_error(name, s, e.message);
         match e.hint {
             Some(h) => err.hint(h),
@@ -335,10 +346,12 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         None => None,
     };
 
+    let (release, digest_provider) = release_and_provider(topology)?;
+    let known = release.as_ref().map(|r| r.value);
     let mut user_args = Vec::new();
     for name in [SWUPDATE_ARGS, SWUPDATE_EXTRA_ARGS] {
         if let Some(s) = vars.get(name) {
-            let t = user_words(name, s)?;
+            let t = user_words(name, s, known)?;
             if !t.value.is_empty() {
                 user_args.push(t);
             }
@@ -467,10 +480,17 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
                 preflight,
             }
         }
-        _ => Mode::Daemon {
-            webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
-            suricatta: daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?,
-        },
+        _ => {
+            let suricatta = daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?;
+            if let (Some(t), Some(s)) = (&suricatta, vars.get(SWUPDATE_SURICATTA_ARGS)) {
+                crate::suricatta::parse(&t.value, known)
+                    .map_err(|e| setting_error(SWUPDATE_SURICATTA_ARGS, s, e))?;
+            }
+            Mode::Daemon {
+                webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
+                suricatta,
+            }
+        }
     };
 
     let stage = inputs.stage;
@@ -507,12 +527,81 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     Ok(Plan {
         bin,
         public_key,
+        release,
+        digest_provider,
         user_args,
         mode,
         mode_origin,
         anti_rollback,
         verification,
     })
+}
+
+/// The verifiers swupdate registers (2025.12+, `register_dgstlib` in crypto/).
+pub const DIGEST_PROVIDERS: [&str; 9] = [
+    "opensslCMS",
+    "opensslRSA",
+    "opensslRSAPSS",
+    "GPG",
+    "mbedtlsRSA",
+    "mbedtlsRSAPSS",
+    "pkcs#7mbedtls",
+    "pkcs#7WolfSSL",
+    "WolfSSLRSA",
+];
+
+/// SWUPDATE_VERSION and SWUPDATE_DIGEST_PROVIDER from the EnvironmentFile.
+#[allow(clippy::type_complexity)]
+fn release_and_provider(
+    topology: &Settings,
+) -> Result<(Option<Traced<Release>>, Option<Traced<String>>), Error> {
+    let release = match non_empty(topology, SWUPDATE_VERSION) {
+        None => None,
+        Some(s) => match Release::parse(&s.value) {
+            Some(r) => Some(traced(r, SWUPDATE_VERSION, s)),
+            None => {
+                return Err(setting_error(
+                    SWUPDATE_VERSION,
+                    s,
+                    format!(
+                        "`{}` is not a swupdate release (YYYY.MM or YYYY.MM.P)",
+                        s.value
+                    ),
+                ));
+            }
+        },
+    };
+    let provider = match non_empty(topology, SWUPDATE_DIGEST_PROVIDER) {
+        None => None,
+        Some(s) => {
+            if !DIGEST_PROVIDERS.contains(&s.value.as_str()) && !s.value.starts_with("WolfSSL") {
+                return Err(setting_error(
+                    SWUPDATE_DIGEST_PROVIDER,
+                    s,
+                    format!(
+                        "`{}` is not a verification provider swupdate registers",
+                        s.value
+                    ),
+                )
+                .hint(format!("one of {}", DIGEST_PROVIDERS.join(", "))));
+            }
+            if let Some(r) = &release {
+                if r.value < swupdate_options::PROVIDERS {
+                    return Err(setting_error(
+                        SWUPDATE_DIGEST_PROVIDER,
+                        s,
+                        format!(
+                            "`--digest-provider` needs swupdate {} or later; this device has {} (SWUPDATE_VERSION from {})",
+                            swupdate_options::PROVIDERS, r.value, r.origin
+                        ),
+                    )
+                    .hint("before 2025.12 the verifier is chosen when swupdate is built: unset SWUPDATE_DIGEST_PROVIDER"));
+                }
+            }
+            Some(traced(s.value.clone(), SWUPDATE_DIGEST_PROVIDER, s))
+        }
+    };
+    Ok((release, provider))
 }
 
 /// A default that is not a setting of the user's.

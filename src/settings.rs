@@ -90,12 +90,18 @@ pub const SWUPDATE_BIN: &str = "SWUPDATE_BIN";
 pub const SWUPDATE_PUBLIC_KEY: &str = "SWUPDATE_PUBLIC_KEY";
 pub const SWUPDATE_CONF_DIR_LIB: &str = "SWUPDATE_CONF_DIR_LIB";
 pub const SWUPDATE_CONF_DIR_ETC: &str = "SWUPDATE_CONF_DIR_ETC";
+/// The installed swupdate release (the layer writes the recipe's PV): which options exist.
+pub const SWUPDATE_VERSION: &str = "SWUPDATE_VERSION";
+/// `--digest-provider`: which verifier checks the signature (a security decision, so here).
+pub const SWUPDATE_DIGEST_PROVIDER: &str = "SWUPDATE_DIGEST_PROVIDER";
 
 /// The EnvironmentFile's variables: the paths, and who is trusted to write configuration
 /// (which a fragment must never be able to change, hence here).
-pub const TOPOLOGY: [&str; 7] = [
+pub const TOPOLOGY: [&str; 9] = [
     SWUPDATE_BIN,
     SWUPDATE_PUBLIC_KEY,
+    SWUPDATE_VERSION,
+    SWUPDATE_DIGEST_PROVIDER,
     SWUPDATE_CONF_DIR_LIB,
     SWUPDATE_CONF_DIR_ETC,
     trust::SWUPDATE_STRICT_MODES,

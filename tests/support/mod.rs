@@ -160,6 +160,8 @@ pub struct SwuBuilder {
     image: Vec<u8>,
     version: String,
     hardware: Vec<String>,
+    /// sw-description's `update-type` (swupdate 2025.12+), if any.
+    update_type: Option<String>,
 }
 
 /// The image's name inside the archive.
@@ -178,7 +180,14 @@ impl SwuBuilder {
             image: test_image(IMAGE_LEN, 1),
             version: "1.0.0".into(),
             hardware: vec![HW_REVISION.into()],
+            update_type: None,
         }
+    }
+
+    /// Declares `update-type` in sw-description.
+    pub fn update_type(mut self, name: &str) -> SwuBuilder {
+        self.update_type = Some(name.into());
+        self
     }
 
     pub fn image(mut self, bytes: Vec<u8>) -> SwuBuilder {
@@ -199,8 +208,12 @@ impl SwuBuilder {
     fn sw_description(&self, sha256: &str) -> String {
         let hardware: Vec<String> = self.hardware.iter().map(|h| libconfig_string(h)).collect();
         format!(
-            "software =\n{{\n\tversion = {};\n\thardware-compatibility = [ {} ];\n\timages: (\n\t\t{{\n\t\t\tfilename = {};\n\t\t\tdevice = {};\n\t\t\ttype = \"raw\";\n\t\t\tsha256 = {};\n\t\t}}\n\t);\n}}\n",
+            "software =\n{{\n\tversion = {};\n{}\thardware-compatibility = [ {} ];\n\timages: (\n\t\t{{\n\t\t\tfilename = {};\n\t\t\tdevice = {};\n\t\t\ttype = \"raw\";\n\t\t\tsha256 = {};\n\t\t}}\n\t);\n}}\n",
             libconfig_string(&self.version),
+            self.update_type.as_ref().map_or(String::new(), |t| format!(
+                "\tupdate-type = {};\n",
+                libconfig_string(t)
+            )),
             hardware.join(", "),
             libconfig_string(IMAGE_NAME),
             libconfig_string(self.device.to_str().expect("a UTF-8 target path")),

@@ -1,0 +1,474 @@
+//! What only the installed swupdate, its key and its configuration file can tell: the checks
+//! that make a configuration fit the release it runs on (run by `check` and before a start).
+//!
+//! - The release: SWUPDATE_VERSION (the layer writes the recipe's PV) is what the option table
+//!   is checked against; `check` compares it with the binary's own `--version` (Debian's builds
+//!   before 2026 print none). Unknown, every supported release's options are accepted and
+//!   `check` warns.
+//! - The verifier: 2025.12+ builds may register several providers and pick RSA by default; a
+//!   CMS certificate then fails (Debian sid's 2026.05.1 crashes on it). The key file is sniffed
+//!   and must agree with SWUPDATE_DIGEST_PROVIDER (or `digest-provider` in `globals`).
+//! - Typed updates: from 2025.12 `-N`/`-R`/`--max-version` bound only the "default" update
+//!   type; an `.swu` declaring another type is judged by the configuration file's
+//!   `update-types` entry. With anti-rollback on, every entry must carry a floor no lower than
+//!   the running version (and the launcher's max version and reinstall rule), or the launcher
+//!   refuses to start: a typed `.swu` must not slip past the floor.
+//! - Suricatta: the `-u` string must have what the hawkBit module needs at start.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Kind};
+use crate::inputs::swupdate_config;
+use crate::plan::{Mode, Plan};
+use crate::rootfs::Root;
+use crate::suricatta;
+use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
+use crate::swupdate_options::{Arg, PROVIDERS, Release, parse};
+
+/// What a key file holds, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `-----BEGIN CERTIFICATE-----`: CMS/PKCS#7 verification.
+    Certificate,
+    /// `-----BEGIN PUBLIC KEY-----` or `RSA PUBLIC KEY`: RSA/RSA-PSS verification.
+    PublicKey,
+    Other,
+}
+
+pub fn key_kind(head: &[u8]) -> KeyKind {
+    let t = String::from_utf8_lossy(head);
+    if t.contains("-----BEGIN CERTIFICATE-----") || t.contains("-----BEGIN TRUSTED CERTIFICATE") {
+        KeyKind::Certificate
+    } else if t.contains("-----BEGIN PUBLIC KEY-----")
+        || t.contains("-----BEGIN RSA PUBLIC KEY-----")
+    {
+        KeyKind::PublicKey
+    } else {
+        KeyKind::Other
+    }
+}
+
+/// Whether a provider verifies CMS/PKCS#7 signatures with certificates.
+pub fn is_cms_provider(p: &str) -> bool {
+    p.contains("CMS") || p.starts_with("pkcs#7")
+}
+
+fn read_head(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    File::open(path)?.take(max as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The release checks apply to: the stated one, or (unknown) every one from 2025.12 on too.
+fn from_providers(plan: &Plan) -> Option<bool> {
+    plan.release.as_ref().map(|r| r.value >= PROVIDERS)
+}
+
+fn config_error(path: &Path, msg: String) -> Error {
+    Error::new(Kind::Config, msg).on(path)
+}
+
+/// The pure-ish checks: key, configuration file, suricatta. Returns warnings for `check`.
+pub fn check(plan: &Plan, running: Option<&str>, root: &Root) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    let cfg_path = swupdate_config(plan);
+    let host_cfg = root.host(&cfg_path);
+    let (config, cfg_text) = match read_head(&host_cfg, MAX_LEN + 1) {
+        Err(_) => (None, String::new()),
+        Ok(b) if b.len() > MAX_LEN => {
+            return Err(config_error(
+                &host_cfg,
+                format!("swupdate's configuration file is larger than {MAX_LEN} bytes"),
+            ));
+        }
+        Ok(b) => {
+            let text = String::from_utf8_lossy(&b).into_owned();
+            match Config::parse(&text) {
+                Ok(c) => (Some(c), text),
+                Err(e) => {
+                    notes.push(format!(
+                        "swupdate's configuration file {} could not be read fully ({e}); its settings were not checked",
+                        cfg_path.display()
+                    ));
+                    (None, text)
+                }
+            }
+        }
+    };
+    let modern = from_providers(plan);
+
+    // The verifier and the key agree.
+    if let Some(k) = &plan.public_key {
+        let kind = read_head(&k.value, 8192).map_or(KeyKind::Other, |h| key_kind(&h));
+        let from_cfg = config
+            .as_ref()
+            .and_then(|c| c.string("globals", "digest-provider"))
+            .map(str::to_string);
+        let provider = plan
+            .digest_provider
+            .as_ref()
+            .map(|p| p.value.clone())
+            .or(from_cfg);
+        let hint_cms = "set SWUPDATE_DIGEST_PROVIDER=opensslCMS in the EnvironmentFile (or digest-provider = \"opensslCMS\"; in the globals of swupdate's configuration file)";
+        match (kind, provider.as_deref(), modern) {
+            (KeyKind::Certificate, Some(p), _) if !is_cms_provider(p) && p != "GPG" => {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("the public key ({}) is a certificate, but the digest provider `{p}` expects an RSA public key: swupdate would fail to load it (2026.05.1 crashes)", k.origin),
+                )
+                .on(&k.value)
+                .hint(hint_cms));
+            }
+            (KeyKind::PublicKey, Some(p), _) if is_cms_provider(p) => {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("the public key ({}) is a bare public key, but the digest provider `{p}` verifies CMS signatures against a certificate", k.origin),
+                )
+                .on(&k.value)
+                .hint("set SWUPDATE_DIGEST_PROVIDER=opensslRSA (or opensslRSAPSS) for RSA-signed images, or use the signer's certificate"));
+            }
+            (KeyKind::Certificate, None, Some(true)) => {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("the public key ({}) is a certificate (CMS), and swupdate {} may register several verifiers and default to RSA, which cannot load it", k.origin, plan.release.as_ref().map_or(String::new(), |r| r.value.to_string())),
+                )
+                .on(&k.value)
+                .hint(hint_cms));
+            }
+            (KeyKind::Certificate, None, None) => notes.push(format!(
+                "the public key is a certificate: on swupdate 2025.12 or later with several verifiers (Debian's 2026.05.1) it needs --digest-provider opensslCMS; {hint_cms}, and SWUPDATE_VERSION"
+            )),
+            _ => {}
+        }
+    }
+
+    // Typed updates keep the floor.
+    let ar = &plan.anti_rollback;
+    if ar.enabled.value && modern != Some(false) {
+        let types = match &config {
+            Some(c) => c.update_types(),
+            None if cfg_text.contains("update-types") => {
+                return Err(config_error(
+                    &host_cfg,
+                    "swupdate's configuration file has update-types that the launcher cannot read: anti-rollback for typed updates cannot be checked".into(),
+                ));
+            }
+            None => Vec::new(),
+        };
+        for t in types.iter().filter(|t| t.name != "default") {
+            let fail = |what: String| {
+                Err(config_error(
+                    &host_cfg,
+                    format!(
+                        "update type `{}` in {}: {what}; an .swu declaring update-type \"{}\" is judged by it, not by the launcher's -N/-R/--max-version (swupdate 2025.12+)",
+                        t.name,
+                        cfg_path.display(),
+                        t.name
+                    ),
+                ))
+                .map_err(|e: Error| e.hint("give every update type no-downgrading (and max-version / no-reinstalling where the launcher sets them) at least the running release, e.g. generated with the image, or set SWUPDATE_ANTI_ROLLBACK=no"))
+            };
+            match (&t.no_downgrading, running) {
+                (None, _) => {
+                    return fail("it has no no-downgrading, so it installs older releases".into());
+                }
+                (Some(f), Some(run)) if version_cmp(f, run).is_lt() => {
+                    return fail(format!(
+                        "its floor no-downgrading = \"{f}\" is below the running release {run}"
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(m) = &ar.max_version {
+                match &t.max_version {
+                    None => {
+                        return fail(format!(
+                            "it has no max-version, while SWUPDATE_MAX_VERSION is {}",
+                            m.value
+                        ));
+                    }
+                    Some(tm) if version_cmp(tm, &m.value).is_gt() => {
+                        return fail(format!(
+                            "its max-version \"{tm}\" is above SWUPDATE_MAX_VERSION {}",
+                            m.value
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if !ar.reinstall.value {
+                if let (Some(run), false) = (running, t.no_reinstalling.as_deref() == running) {
+                    return fail(format!(
+                        "its no-reinstalling is not the running release {run}, while SWUPDATE_REINSTALL=no"
+                    ));
+                }
+            }
+        }
+    }
+
+    // Suricatta has what it needs at start.
+    if let Mode::Daemon {
+        suricatta: Some(s), ..
+    } = &plan.mode
+    {
+        let release = plan.release.as_ref().map(|r| r.value);
+        let p = suricatta::parse(&s.value, release).map_err(|e| {
+            Error::new(
+                Kind::Config,
+                format!("SWUPDATE_SURICATTA_ARGS ({}): {e}", s.origin),
+            )
+        })?;
+        let in_cfg = |key: &str| {
+            config
+                .as_ref()
+                .is_some_and(|c| c.0.get("suricatta").and_then(|g| g.get(key)).is_some())
+        };
+        let hawkbit = p.server.as_deref().is_none_or(|m| m == "hawkbit");
+        let missing = p.missing(&in_cfg);
+        if hawkbit && !missing.is_empty() {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "SWUPDATE_SURICATTA_ARGS ({}) lacks {}: suricatta's hawkBit module exits at start (\"Mandatory arguments missing\")",
+                    s.origin,
+                    missing.join(", ")
+                ),
+            )
+            .hint("give -t TENANT -u URL -i DEVICE-ID, or tenant/url/id in the suricatta section of swupdate's configuration file"));
+        }
+        if p.server.is_none() && release.is_none_or(|r| r >= suricatta::SERVER_SINCE) {
+            notes.push("SWUPDATE_SURICATTA_ARGS has no -S: a build with several suricatta modules (Debian's 2026.05.1) exits at start (\"Multiple suricatta modules available but none selected\"); add -S hawkbit".into());
+        }
+        if p.has_token {
+            notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section of swupdate's configuration file (root-only) instead".into());
+        }
+    }
+    Ok(notes)
+}
+
+/// Runs `SWUPDATE_BIN --version` and `-h` (for `check` only: a start never runs them) and
+/// compares with SWUPDATE_VERSION; with several suricatta modules, `-S` is required.
+pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    let bin = &plan.bin.value;
+    let reported = run_briefly(bin, "--version").and_then(|out| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("SWUpdate v"))
+            .and_then(Release::parse)
+    });
+    match (&plan.release, reported) {
+        (Some(stated), Some(real)) if stated.value.line() != real.line() || stated.value.patch != real.patch => {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "SWUPDATE_VERSION ({}) says {}, but {} reports {real}",
+                    stated.origin,
+                    stated.value,
+                    bin.display()
+                ),
+            )
+            .on(bin)
+            .hint("SWUPDATE_VERSION must be the installed swupdate's release (the layer writes the recipe's PV)"));
+        }
+        (None, Some(real)) => notes.push(format!(
+            "SWUPDATE_VERSION is not set: options were checked against every release from 2022.12 to 2026.05; {} reports {real}: set SWUPDATE_VERSION={real} in the EnvironmentFile",
+            bin.display()
+        )),
+        (None, None) => notes.push(
+            "SWUPDATE_VERSION is not set and swupdate does not report its release: options were checked against every release from 2022.12 to 2026.05".into(),
+        ),
+        _ => {}
+    }
+    // Options a build may leave out: asked of this binary, as its getopt_long answers.
+    let words: Vec<String> = plan
+        .user_args
+        .iter()
+        .flat_map(|a| a.value.iter().cloned())
+        .collect();
+    let found = parse(&words, plan.release.as_ref().map(|r| r.value)).unwrap_or_default();
+    let mut asked: Vec<&str> = Vec::new();
+    for f in found.iter().filter(|f| f.opt.build.is_some()) {
+        if asked.contains(&f.spelled.as_str()) {
+            continue;
+        }
+        asked.push(&f.spelled);
+        let mut probe = vec![f.spelled.as_str()];
+        if f.opt.arg == Arg::Required {
+            probe.push("/nonexistent");
+        }
+        probe.push("-h");
+        let refused = run_args(bin, &probe).is_some_and(|out| {
+            out.contains("unrecognized option")
+                || out.contains("invalid option")
+                || out.contains("ambiguous")
+        });
+        if refused {
+            let origin = plan
+                .user_args
+                .iter()
+                .find(|a| {
+                    a.value.contains(&f.spelled)
+                        || a.value.iter().any(|w| w.starts_with(&f.spelled))
+                })
+                .map_or(String::new(), |a| {
+                    format!(" ({} from {})", a.name, a.origin)
+                });
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "`{}`{origin} is not compiled into {}: it answers \"unrecognized option\" (it needs {})",
+                    f.spelled,
+                    bin.display(),
+                    f.opt.build.unwrap_or("a build option")
+                ),
+            )
+            .on(bin)
+            .hint("drop the option, or build swupdate with it"));
+        }
+    }
+    if let Mode::Daemon {
+        suricatta: Some(s), ..
+    } = &plan.mode
+    {
+        let modules =
+            run_briefly(bin, "-h").map_or(0, |h| h.matches("Options for suricatta module").count());
+        let p = suricatta::parse(&s.value, plan.release.as_ref().map(|r| r.value));
+        if modules > 1 && p.is_ok_and(|p| p.server.is_none()) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "SWUPDATE_SURICATTA_ARGS ({}) has no -S, and {} has {modules} suricatta modules: it would exit at start (\"Multiple suricatta modules available but none selected\")",
+                    s.origin,
+                    bin.display()
+                ),
+            )
+            .hint("add -S hawkbit"));
+        }
+    }
+    Ok(notes)
+}
+
+/// The output (stdout and stderr) of `bin arg`, at most 1 MiB within 5 seconds; `None` when it
+/// cannot run. posix_spawn and one pipe rather than `std::process::Command`, which costs the
+/// size-bound binary 12 KB for this one call.
+fn run_briefly(bin: &Path, arg: &str) -> Option<String> {
+    run_args(bin, &[arg])
+}
+
+fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let path = CString::new(bin.as_os_str().as_bytes()).ok()?;
+    let args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(*a).ok())
+        .collect::<Option<_>>()?;
+    let null = c"/dev/null";
+    let mut argv: Vec<*mut libc::c_char> = vec![path.as_ptr() as *mut libc::c_char];
+    argv.extend(args.iter().map(|a| a.as_ptr() as *mut libc::c_char));
+    argv.push(std::ptr::null_mut());
+    let envp = [std::ptr::null_mut::<libc::c_char>()];
+    let mut fds = [0; 2];
+    // SAFETY: plain libc calls on local, valid buffers; every descriptor opened is closed below.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return None;
+        }
+        let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        libc::posix_spawn_file_actions_init(&mut fa);
+        libc::posix_spawn_file_actions_addopen(&mut fa, 0, null.as_ptr(), libc::O_RDONLY, 0);
+        libc::posix_spawn_file_actions_adddup2(&mut fa, fds[1], 1);
+        libc::posix_spawn_file_actions_adddup2(&mut fa, fds[1], 2);
+        let mut pid: libc::pid_t = 0;
+        let rc = libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            &fa,
+            std::ptr::null(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+        );
+        libc::posix_spawn_file_actions_destroy(&mut fa);
+        libc::close(fds[1]);
+        if rc != 0 {
+            libc::close(fds[0]);
+            return None;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut timed_out = false;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                timed_out = true;
+                break;
+            }
+            let mut p = libc::pollfd {
+                fd: fds[0],
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            if libc::poll(&mut p, 1, ms) <= 0 {
+                continue;
+            }
+            let n = libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+            if out.len() > 1 << 20 {
+                timed_out = true;
+                break;
+            }
+        }
+        libc::close(fds[0]);
+        if timed_out {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        (!timed_out).then(|| String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pem_certificate_is_a_certificate() {
+        assert_eq!(
+            key_kind(b"-----BEGIN CERTIFICATE-----\nMII"),
+            KeyKind::Certificate
+        );
+    }
+
+    #[test]
+    fn a_pem_public_key_is_a_public_key() {
+        assert_eq!(
+            key_kind(b"-----BEGIN PUBLIC KEY-----\nMII"),
+            KeyKind::PublicKey
+        );
+        assert_eq!(
+            key_kind(b"-----BEGIN RSA PUBLIC KEY-----\n"),
+            KeyKind::PublicKey
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not_judged() {
+        assert_eq!(key_kind(b"\x30\x82\x01"), KeyKind::Other);
+    }
+
+    #[test]
+    fn cms_providers_are_told_from_rsa_ones() {
+        assert!(is_cms_provider("opensslCMS"));
+        assert!(is_cms_provider("pkcs#7mbedtls"));
+        assert!(!is_cms_provider("opensslRSAPSS"));
+    }
+}

@@ -1,0 +1,503 @@
+//! The string given to `-u` (SWUPDATE_SURICATTA_ARGS), read as swupdate's suricatta reads it,
+//! to catch what makes it exit at start instead of polling the fleet server.
+//!
+//! swupdate splits the string on whitespace only (no quotes), then suricatta reads `-e`, `-d`
+//! and `-S <module>` (2023.05+), and the module reads the rest with its own getopt_long table.
+//! The hawkBit module (server_hawkbit.c) ignores options it does not know, but exits at start
+//! when `-t`, `-u` or `-i` is missing (unless the configuration file's `suricatta` section gives
+//! `tenant`, `url`, `id`) and on a positional word. A build with several modules (Debian sid's
+//! 2026.05.1: hawkbit, general, lua) exits without `-S`.
+//!
+//! Token values (`-k`/`--targettoken`, `-g`/`--gatewaytoken`) are marked secret word by word,
+//! for redaction; on the command line they are readable in /proc by every local user.
+
+use crate::swupdate_options::Release;
+
+const Y22: Release = Release {
+    year: 2022,
+    month: 12,
+    patch: 0,
+    after: false,
+};
+/// `-S`/`--server` (module selection) appeared in 2023.05.
+pub const SERVER_SINCE: Release = Release {
+    year: 2023,
+    month: 5,
+    patch: 0,
+    after: false,
+};
+const IDENTIFY_SINCE: Release = Release {
+    year: 2024,
+    month: 5,
+    patch: 0,
+    after: false,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arg {
+    None,
+    /// One value.
+    One,
+    /// A value glued to it, or the next word unless it begins with `-` (`-y`).
+    Optional,
+    /// Two values: the option's and the next word (`-a name value`).
+    Two,
+}
+
+struct Opt {
+    short: Option<char>,
+    long: &'static str,
+    arg: Arg,
+    since: Release,
+    secret: bool,
+}
+
+const fn op(short: Option<char>, long: &'static str, arg: Arg, since: Release) -> Opt {
+    Opt {
+        short,
+        long,
+        arg,
+        since,
+        secret: false,
+    }
+}
+
+/// suricatta's own options and the hawkBit module's, 2022.12 to 2026.05.x.
+const HAWKBIT: &[Opt] = &[
+    op(Some('e'), "enable", Arg::None, Y22),
+    op(Some('d'), "disable", Arg::None, Y22),
+    op(Some('S'), "server", Arg::One, SERVER_SINCE),
+    op(Some('t'), "tenant", Arg::One, Y22),
+    op(Some('i'), "id", Arg::One, Y22),
+    op(Some('c'), "confirm", Arg::One, Y22),
+    op(Some('u'), "url", Arg::One, Y22),
+    op(Some('p'), "polldelay", Arg::One, Y22),
+    op(Some('x'), "nocheckcert", Arg::None, Y22),
+    op(Some('r'), "retry", Arg::One, Y22),
+    op(Some('w'), "retrywait", Arg::One, Y22),
+    op(Some('y'), "proxy", Arg::Optional, Y22),
+    Opt {
+        short: Some('k'),
+        long: "targettoken",
+        arg: Arg::One,
+        since: Y22,
+        secret: true,
+    },
+    Opt {
+        short: Some('g'),
+        long: "gatewaytoken",
+        arg: Arg::One,
+        since: Y22,
+        secret: true,
+    },
+    op(Some('f'), "interface", Arg::One, Y22),
+    op(None, "disable-token-for-dwl", Arg::None, Y22),
+    op(None, "cache", Arg::One, Y22),
+    op(Some('m'), "initial-report-resend-period", Arg::One, Y22),
+    op(Some('s'), "connection-timeout", Arg::One, Y22),
+    op(Some('a'), "custom-http-header", Arg::Two, Y22),
+    op(None, "identify", Arg::Two, IDENTIFY_SINCE),
+    op(Some('n'), "max-download-speed", Arg::One, Y22),
+];
+
+/// One word of the string, and whether it must never be shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub secret: bool,
+}
+
+/// The string as suricatta reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub words: Vec<Word>,
+    /// `-S <module>`.
+    pub server: Option<String>,
+    pub tenant: bool,
+    pub url: bool,
+    pub id: bool,
+    /// A token is among the words.
+    pub has_token: bool,
+}
+
+impl Parsed {
+    /// The string with secret words replaced, for explain, logs and STATUS=.
+    pub fn redacted(&self) -> String {
+        self.words
+            .iter()
+            .map(|w| {
+                if w.secret {
+                    "<redacted>"
+                } else {
+                    w.text.as_str()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The mandatory options missing, given what the configuration file's `suricatta` section
+    /// sets (`tenant`, `url`, `id`).
+    pub fn missing(&self, from_config: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        for (have, opt, key) in [
+            (self.tenant, "-t", "tenant"),
+            (self.url, "-u", "url"),
+            (self.id, "-i", "id"),
+        ] {
+            if !have && !from_config(key) {
+                m.push(opt);
+            }
+        }
+        m
+    }
+}
+
+/// The string with its token values replaced, whatever else is wrong with it: the hook for
+/// explain, logs and STATUS= (when the string does not parse, every word after a word that may
+/// name a token option is hidden, and glued forms whole).
+pub fn redact(s: &str) -> String {
+    if let Ok(p) = parse(s, None) {
+        return p.redacted();
+    }
+    let may_be_token = |w: &str| {
+        let long = w
+            .strip_prefix("--")
+            .map(|l| l.split('=').next().unwrap_or(l));
+        match long {
+            Some(l) => {
+                !l.is_empty() && ("targettoken".starts_with(l) || "gatewaytoken".starts_with(l))
+            }
+            None => w.starts_with('-') && (w.contains('k') || w.contains('g')),
+        }
+    };
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for w in s.split_whitespace() {
+        if hide_next {
+            out.push("<redacted>");
+            hide_next = false;
+        } else if may_be_token(w) {
+            let glued = w.contains('=') || (!w.starts_with("--") && w.len() > 2);
+            out.push(if glued { "<redacted>" } else { w });
+            hide_next = !glued;
+        } else {
+            out.push(w);
+        }
+    }
+    out.join(" ")
+}
+
+/// Reads the string for the hawkBit module (or suricatta's own options only, for another
+/// module named with `-S`), for the installed release or, unknown, any supported one.
+pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
+    let raw: Vec<&str> = s.split_whitespace().collect();
+    // The module first: it decides which table the other words belong to.
+    let mut server = None;
+    for (i, w) in raw.iter().enumerate() {
+        if *w == "-S" || *w == "--server" {
+            server = raw.get(i + 1).map(|v| v.to_string());
+        } else if let Some(v) = w.strip_prefix("--server=").or_else(|| w.strip_prefix("-S")) {
+            if !v.is_empty() {
+                server = Some(v.to_string());
+            }
+        }
+    }
+    let hawkbit = server.as_deref().is_none_or(|s| s == "hawkbit");
+    let mut p = Parsed {
+        server,
+        ..Parsed::default()
+    };
+    let mut i = 0;
+    let push = |p: &mut Parsed, text: &str, secret: bool| {
+        p.words.push(Word {
+            text: text.to_string(),
+            secret,
+        })
+    };
+    while i < raw.len() {
+        let w = raw[i];
+        i += 1;
+        let (opt, inline, shown) = if let Some(long) = w.strip_prefix("--") {
+            let (name, v) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (long, None),
+            };
+            let exact = HAWKBIT.iter().find(|o| o.long == name);
+            let cands: Vec<&Opt> = HAWKBIT
+                .iter()
+                .filter(|o| o.long.starts_with(name))
+                .collect();
+            let opt = match (exact, cands.as_slice()) {
+                (Some(o), _) => o,
+                (None, [o]) if !name.is_empty() => o,
+                (None, []) | (None, [_]) => {
+                    if !hawkbit {
+                        push(&mut p, w, false);
+                        continue;
+                    }
+                    // Only the name: a mistyped token option must not show the token.
+                    return Err(format!(
+                        "`--{name}` is not an option of suricatta's hawkBit module"
+                    ));
+                }
+                (None, many) => {
+                    return Err(format!(
+                        "`{w}` is ambiguous: it begins {}",
+                        many.iter()
+                            .map(|o| format!("--{}", o.long))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            };
+            (opt, v.map(str::to_string), format!("--{}", opt.long))
+        } else if let Some(cluster) = w.strip_prefix('-').filter(|c| !c.is_empty()) {
+            let mut found = None;
+            for (at, c) in cluster.char_indices() {
+                let Some(opt) = HAWKBIT.iter().find(|o| o.short == Some(c)) else {
+                    if !hawkbit {
+                        break;
+                    }
+                    return Err(format!(
+                        "`-{c}` is not an option of suricatta's hawkBit module"
+                    ));
+                };
+                if opt.arg != Arg::None {
+                    let rest = &cluster[at + c.len_utf8()..];
+                    found = Some((opt, (!rest.is_empty()).then(|| rest.to_string())));
+                    break;
+                }
+                flag(&mut p, opt, release)?;
+            }
+            match found {
+                Some((opt, v)) => (opt, v, format!("-{}", opt.short.unwrap_or('?'))),
+                None => {
+                    push(&mut p, w, false);
+                    continue;
+                }
+            }
+        } else {
+            if !hawkbit {
+                push(&mut p, w, false);
+                continue;
+            }
+            return Err(format!(
+                "`{w}` is a positional word: suricatta exits at start (\"Unused argument(s) given to suricatta\")"
+            ));
+        };
+        flag(&mut p, opt, release)?;
+        let glued = inline.is_some();
+        let mut value = inline;
+        if value.is_none() {
+            match opt.arg {
+                Arg::One | Arg::Two => match raw.get(i) {
+                    Some(v) => {
+                        value = Some(v.to_string());
+                        i += 1;
+                    }
+                    None => return Err(format!("`{shown}` needs a value")),
+                },
+                Arg::Optional => {
+                    if let Some(v) = raw.get(i).filter(|v| !v.starts_with('-')) {
+                        value = Some(v.to_string());
+                        i += 1;
+                    }
+                }
+                Arg::None => {}
+            }
+        }
+        if opt.arg == Arg::None && glued {
+            return Err(format!("`{shown}` takes no value (in `{w}`)"));
+        }
+        match (&value, glued) {
+            (Some(v), true) => {
+                // The option and its secret in one word: the whole word is secret.
+                let prefix = &w[..w.len() - v.len()];
+                push(&mut p, &format!("{prefix}{v}"), opt.secret);
+            }
+            (Some(v), false) => {
+                push(&mut p, w, false);
+                push(&mut p, v, opt.secret);
+            }
+            (None, _) => push(&mut p, w, false),
+        }
+        if opt.arg == Arg::Two {
+            match raw.get(i) {
+                Some(v) => {
+                    push(&mut p, v, false);
+                    i += 1;
+                }
+                None => {
+                    return Err(format!(
+                        "`{shown}` needs two values (a name and a value); suricatta exits without the second"
+                    ));
+                }
+            }
+        }
+        match opt.short {
+            Some('t') => p.tenant = true,
+            Some('u') => p.url = true,
+            Some('i') => p.id = true,
+            _ => {}
+        }
+        if opt.secret {
+            p.has_token = true;
+        }
+    }
+    Ok(p)
+}
+
+fn flag(_p: &mut Parsed, opt: &Opt, release: Option<Release>) -> Result<(), String> {
+    match release {
+        Some(r) if r < opt.since => Err(format!(
+            "suricatta's `--{}` needs swupdate {} or later; this device has {r}",
+            opt.long, opt.since
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> Option<Release> {
+        Release::parse(s)
+    }
+
+    #[test]
+    fn a_complete_hawkbit_string_is_read() {
+        let p = parse(
+            "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 -p 10",
+            r("2026.05.1"),
+        )
+        .unwrap();
+        assert_eq!(p.server.as_deref(), Some("hawkbit"));
+        assert!(p.tenant && p.url && p.id);
+        assert!(p.missing(&|_| false).is_empty());
+    }
+
+    #[test]
+    fn missing_mandatory_options_are_listed() {
+        let p = parse("-t DEFAULT", None).unwrap();
+        assert_eq!(p.missing(&|_| false), ["-u", "-i"]);
+    }
+
+    #[test]
+    fn mandatory_options_may_come_from_the_configuration_file() {
+        let p = parse("-t DEFAULT", None).unwrap();
+        assert!(p.missing(&|k| k == "url" || k == "id").is_empty());
+    }
+
+    #[test]
+    fn an_unknown_hawkbit_option_is_refused() {
+        let e = parse("-t D -u h -i d -Z", None).unwrap_err();
+        assert!(e.contains("`-Z`"), "{e}");
+        let e = parse("-t D -u h -i d --targetoken x", None).unwrap_err();
+        assert!(e.contains("--targetoken"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_token_option_does_not_show_the_token() {
+        let e = parse("--targetoken=s3cret", None).unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn a_positional_word_is_refused() {
+        let e = parse("-t D -u h -i d stray", None).unwrap_err();
+        assert!(e.contains("Unused argument"), "{e}");
+    }
+
+    #[test]
+    fn server_selection_needs_2023_05() {
+        let e = parse("-S hawkbit -t D -u h -i d", r("2022.12")).unwrap_err();
+        assert!(
+            e.contains("2023.05 or later; this device has 2022.12"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn identify_needs_2024_05() {
+        assert!(
+            parse("--identify a b", r("2023.12"))
+                .unwrap_err()
+                .contains("2024.05")
+        );
+        assert!(parse("--identify a b", r("2024.05")).is_ok());
+    }
+
+    #[test]
+    fn custom_header_takes_two_words() {
+        let p = parse("-a X-Name value -t D", None).unwrap();
+        assert!(p.tenant);
+        assert!(
+            parse("-t D -a X-Name", None)
+                .unwrap_err()
+                .contains("two values")
+        );
+    }
+
+    #[test]
+    fn tokens_are_marked_secret_in_every_form() {
+        for s in [
+            "-k s3cret",
+            "--targettoken s3cret",
+            "--targettoken=s3cret",
+            "-ks3cret",
+            "-g s3cret",
+            "--gatewaytoken=s3cret",
+            "--target s3cret",
+        ] {
+            let p = parse(s, None).unwrap();
+            assert!(p.has_token, "{s}");
+            assert!(!p.redacted().contains("s3cret"), "{s}: {}", p.redacted());
+            assert!(
+                p.words
+                    .iter()
+                    .any(|w| w.secret && w.text.contains("s3cret")),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn redact_hides_tokens_of_a_string_that_does_not_parse() {
+        let r = redact("-t D stray -k s3cret --gatewaytok=g3cret -kx3cret");
+        assert!(
+            !r.contains("s3cret") && !r.contains("g3cret") && !r.contains("x3cret"),
+            "{r}"
+        );
+        assert!(r.contains("-t D stray"), "{r}");
+    }
+
+    #[test]
+    fn redact_of_a_good_string_hides_only_the_token() {
+        assert_eq!(
+            redact("-t D -u http://h -i d -k s3cret"),
+            "-t D -u http://h -i d -k <redacted>"
+        );
+    }
+
+    #[test]
+    fn abbreviations_of_module_options_are_read() {
+        let p = parse("--ten D --ur h --id d", None).unwrap();
+        assert!(p.tenant && p.url && p.id);
+    }
+
+    #[test]
+    fn proxy_takes_a_value_only_when_one_follows() {
+        let p = parse("-y -t D", None).unwrap();
+        assert!(p.tenant);
+        let p = parse("-y http://proxy:3128 -t D", None).unwrap();
+        assert!(p.tenant);
+    }
+
+    #[test]
+    fn another_module_is_not_judged_by_the_hawkbit_table() {
+        let p = parse("-S lua -u http://wfx -i d -v", None).unwrap();
+        assert_eq!(p.server.as_deref(), Some("lua"));
+    }
+}

@@ -1,0 +1,492 @@
+//! The installed release, the key, swupdate's configuration file and the suricatta string must
+//! fit together: `check` (and a start) refuse what would make swupdate fail or let a typed
+//! update past the floor. A stub stands in for swupdate where only its `--version`/`-h`
+//! matter; tests/releases.rs runs the real ones.
+
+#[allow(dead_code)]
+mod support;
+
+use support::Device;
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const PUBKEY: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
+
+/// A device with a stub swupdate that reports `version` (empty: as Debian's before 2026, none)
+/// and lists `modules` suricatta modules in its help.
+fn device(dir: &std::path::Path, version: &str, modules: usize) -> Device {
+    let d = Device::new(dir);
+    let help: String = (0..modules)
+        .map(|i| format!("\tOptions for suricatta module 'm{i}':\\n"))
+        .collect();
+    d.write_executable(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n--version) echo 'SWUpdate v{version}' ;;\n-h) printf 'Usage swupdate [OPTION]\\n{help}' ;;\nesac\n"
+        ),
+    );
+    d.write("/var/update.swu", b"swu");
+    d.lib(
+        "10-file",
+        "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\n",
+    );
+    d
+}
+
+fn with_key(d: &mut Device, pem: &str) {
+    d.write("/etc/swupdate/key.pem", pem.as_bytes());
+    d.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/key.pem");
+}
+
+fn daemon(d: &Device, suricatta: &str) {
+    d.lib(
+        "10-file",
+        &format!("SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"{suricatta}\"\n"),
+    );
+}
+
+#[test]
+fn a_certificate_with_an_rsa_provider_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2026.05.1", 0);
+    with_key(&mut d, CERT);
+    d.set("SWUPDATE_VERSION", "2026.05.1");
+    d.set("SWUPDATE_DIGEST_PROVIDER", "opensslRSA");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr
+            .contains("is a certificate, but the digest provider `opensslRSA`"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_public_key_with_the_cms_provider_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2026.05.1", 0);
+    with_key(&mut d, PUBKEY);
+    d.set("SWUPDATE_VERSION", "2026.05.1");
+    d.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("bare public key"), "{}", o.stderr);
+}
+
+#[test]
+fn a_certificate_on_2025_12_needs_a_provider() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    with_key(&mut d, CERT);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    let o = d.run(&["--print-argv"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr.contains("SWUPDATE_DIGEST_PROVIDER=opensslCMS"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn the_provider_of_the_configuration_file_counts() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    with_key(&mut d, CERT);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    d.write(
+        "/etc/swupdate.cfg",
+        b"globals: { digest-provider = \"opensslCMS\"; };\n",
+    );
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_certificate_before_2025_12_needs_no_provider() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    with_key(&mut d, CERT);
+    d.set("SWUPDATE_VERSION", "2024.12.1");
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_certificate_without_a_provider_is_a_warning_when_the_release_is_unknown() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    with_key(&mut d, CERT);
+    let o = d.run(&["check"]);
+    o.assert_code(0);
+    assert!(
+        o.stderr
+            .contains("warning: the public key is a certificate"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_digest_provider_before_2025_12_is_refused_naming_the_release() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    with_key(&mut d, CERT);
+    d.set("SWUPDATE_VERSION", "2024.12.1");
+    d.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr
+            .contains("needs swupdate 2025.12 or later; this device has 2024.12.1"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn an_unknown_digest_provider_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    d.set("SWUPDATE_DIGEST_PROVIDER", "rot13");
+    d.run(&["check"]).assert_code(65);
+}
+
+#[test]
+fn the_digest_provider_follows_the_key_on_the_command_line() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2026.05.1", 0);
+    with_key(&mut d, CERT);
+    d.set("SWUPDATE_VERSION", "2026.05.1");
+    d.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    d.lib("20-ar", "SWUPDATE_ANTI_ROLLBACK=no\n");
+    let o = d.run(&["--print-argv"]);
+    o.assert_code(0);
+    let key = d.host("/etc/swupdate/key.pem");
+    assert!(
+        o.stdout.contains(&format!(
+            "-k {} --digest-provider opensslCMS",
+            key.display()
+        )),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn digest_provider_in_swupdate_args_is_refused_for_the_variable() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --digest-provider=opensslCMS\"\n",
+    );
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr.contains("SWUPDATE_DIGEST_PROVIDER"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn ca_path_in_extra_args_is_refused_at_its_line() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    d.lib(
+        "20-args",
+        "# evil\nSWUPDATE_EXTRA_ARGS=\"--ca-path /x/evil.pem\"\n",
+    );
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("20-args:2"), "{}", o.stderr);
+    assert!(o.stderr.contains("SWUPDATE_PUBLIC_KEY"), "{}", o.stderr);
+}
+
+#[test]
+fn an_option_of_a_later_release_is_refused_naming_both() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    d.set("SWUPDATE_VERSION", "2022.12");
+    d.lib("20-args", "SWUPDATE_ARGS=\"-v -s /etc/sw-versions\"\n");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr
+            .contains("`-s` needs swupdate 2024.05 or later; this device has 2022.12"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn options_of_2025_12_are_accepted_when_the_release_has_them() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --hash-provider opensslSHA256 -s /etc/sw-versions -E /dev/null\"\n",
+    );
+    // -E prints and exits: refused even where it exists.
+    d.run(&["check"]).assert_code(65);
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --hash-provider opensslSHA256 -s /etc/sw-versions\"\n",
+    );
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_stated_release_that_differs_from_the_binary_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2026.05.1", 0);
+    d.set("SWUPDATE_VERSION", "2024.12.1");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("says 2024.12.1, but"), "{}", o.stderr);
+    assert!(o.stderr.contains("reports 2026.05.1"), "{}", o.stderr);
+}
+
+#[test]
+fn an_unset_release_is_a_warning_naming_what_the_binary_reports() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "2026.05.1", 0);
+    let o = d.run(&["check"]);
+    o.assert_code(0);
+    assert!(
+        o.stderr.contains("set SWUPDATE_VERSION=2026.05.1"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_malformed_release_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    d.set("SWUPDATE_VERSION", "latest");
+    d.run(&["check"]).assert_code(65);
+}
+
+fn typed(d: &Device, entry: &str) {
+    d.write(
+        "/etc/swupdate.cfg",
+        format!(
+            "globals: {{ verbose = true; }};\nupdate-types: (\n  {{ name = \"OS\"; {entry} }}\n);\n"
+        )
+        .as_bytes(),
+    );
+}
+
+#[test]
+fn an_update_type_without_a_floor_refuses_to_start() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    typed(&d, "postupdatecmd = \"/bin/true\";");
+    let o = d.run(&["--print-argv"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("update type `OS`"), "{}", o.stderr);
+    assert!(o.stderr.contains("no no-downgrading"), "{}", o.stderr);
+}
+
+#[test]
+fn an_update_type_floor_below_the_running_release_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    typed(&d, "no-downgrading = \"0.1\";");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr.contains("below the running release"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn an_update_type_floor_at_the_running_release_is_accepted() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    typed(
+        &d,
+        &format!("no-downgrading = \"{}\";", support::RUNNING_VERSION),
+    );
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn an_update_type_must_carry_the_launchers_max_version() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    d.lib("20-max", "SWUPDATE_MAX_VERSION=5.0\n");
+    typed(
+        &d,
+        &format!("no-downgrading = \"{}\";", support::RUNNING_VERSION),
+    );
+    d.run(&["check"]).assert_code(65);
+    typed(
+        &d,
+        &format!(
+            "no-downgrading = \"{}\"; max-version = \"4.0\";",
+            support::RUNNING_VERSION
+        ),
+    );
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn update_types_are_not_judged_before_2025_12_or_without_anti_rollback() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 0);
+    typed(&d, "");
+    d.set("SWUPDATE_VERSION", "2024.12.1");
+    d.run(&["check"]).assert_code(0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    d.lib("20-ar", "SWUPDATE_ANTI_ROLLBACK=no\n");
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn update_types_are_judged_when_the_release_is_unknown() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    typed(&d, "");
+    d.run(&["check"]).assert_code(65);
+}
+
+#[test]
+fn an_update_type_in_the_file_named_by_f_is_judged() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "2025.12", 0);
+    d.set("SWUPDATE_VERSION", "2025.12");
+    d.write(
+        "/etc/product.cfg",
+        b"update-types: ( { name = \"App\"; } );\n",
+    );
+    d.lib("20-args", "SWUPDATE_ARGS=\"-v --fi=/etc/product.cfg\"\n");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("update type `App`"), "{}", o.stderr);
+}
+
+#[test]
+fn suricatta_without_its_mandatory_options_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    daemon(&d, "-S hawkbit -t DEFAULT");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("lacks -u, -i"), "{}", o.stderr);
+}
+
+#[test]
+fn suricatta_options_from_the_configuration_file_count() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    daemon(&d, "-S hawkbit -t DEFAULT");
+    d.write(
+        "/etc/swupdate.cfg",
+        b"suricatta: { url = \"http://h:8080\"; id = \"dev01\"; };\n",
+    );
+    d.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn suricatta_without_server_is_refused_when_the_binary_has_several_modules() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 3);
+    daemon(&d, "-t DEFAULT -u http://h:8080 -i dev01");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("add -S hawkbit"), "{}", o.stderr);
+}
+
+#[test]
+fn suricatta_without_server_is_a_warning_with_one_module() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 1);
+    daemon(&d, "-t DEFAULT -u http://h:8080 -i dev01");
+    let o = d.run(&["check"]);
+    o.assert_code(0);
+    assert!(
+        o.stderr
+            .contains("warning: SWUPDATE_SURICATTA_ARGS has no -S"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn an_unknown_suricatta_option_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 1);
+    daemon(
+        &d,
+        "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 --polldelai 5",
+    );
+    d.run(&["check"]).assert_code(65);
+}
+
+#[test]
+fn a_token_on_the_command_line_is_a_warning_that_does_not_show_it() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 1);
+    daemon(
+        &d,
+        "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 -k s3cret-token",
+    );
+    let o = d.run(&["check"]);
+    o.assert_code(0);
+    assert!(o.stderr.contains("readable in /proc"), "{}", o.stderr);
+    assert!(!o.output().contains("s3cret-token"), "{}", o.output());
+}
+
+#[test]
+fn a_suricatta_option_of_a_later_release_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let mut d = device(t.path(), "", 1);
+    d.set("SWUPDATE_VERSION", "2022.12");
+    daemon(&d, "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01");
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(
+        o.stderr
+            .contains("2023.05 or later; this device has 2022.12"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn an_option_this_build_leaves_out_is_refused_by_check() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    // A build without CMS (trixie's has no --forced-signer-name): its getopt refuses it.
+    d.write_executable(
+        "/usr/bin/swupdate",
+        "#!/bin/sh\ncase \"$1\" in\n--forced-signer-name) echo \"swupdate: unrecognized option '--forced-signer-name'\" >&2; exit 1 ;;\nesac\n",
+    );
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --forced-signer-name vendor\"\n",
+    );
+    let o = d.run(&["check"]);
+    o.assert_code(65);
+    assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
+    assert!(o.stderr.contains("CONFIG_SIGALG_CMS"), "{}", o.stderr);
+}
+
+#[test]
+fn an_option_this_build_has_passes_check() {
+    let t = tempfile::tempdir().unwrap();
+    let d = device(t.path(), "", 0);
+    d.lib(
+        "20-args",
+        "SWUPDATE_ARGS=\"-v --forced-signer-name vendor -H board:1.0\"\n",
+    );
+    d.run(&["check"]).assert_code(0);
+}
