@@ -131,34 +131,6 @@ fn announcement(plan: &Plan) -> String {
     }
 }
 
-/// Where a used descriptor goes: hidden, so it is never read again, but kept for a person.
-pub const CONSUMED_DESCRIPTOR: &str = ".descriptor.env.last";
-
-/// A descriptor.env starts one update: it is moved aside before swupdate starts, so that a
-/// restart of the unit (or a reboot in the middle) never repeats an old handoff. The agent
-/// writes a new one for the next update.
-fn consume_descriptor(plan: &Plan, etc_dir: &Path) -> Result<(), Error> {
-    let Mode::Download { url: Some(url), .. } = &plan.mode else {
-        return Ok(());
-    };
-    let Origin::Fragment { path, .. } = &url.origin else {
-        return Ok(());
-    };
-    if path.parent() != Some(etc_dir)
-        || path.file_name() != Some(std::ffi::OsStr::new(load::DESCRIPTOR))
-    {
-        return Ok(());
-    }
-    let used = path.with_file_name(CONSUMED_DESCRIPTOR);
-    std::fs::rename(path, &used).map_err(|e| {
-        Error::new(
-            Kind::Io,
-            format!("cannot move the used descriptor aside: {e}"),
-        )
-        .on(path)
-    })
-}
-
 /// Journal fields that say what the launcher is about to do.
 fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
     let mut f = vec![("SWUPDATE_MODE", plan.mode.name().to_string())];
@@ -225,10 +197,19 @@ pub fn run(cli: Cli) -> u8 {
 
 fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
     let root = Root::new(cli.root.clone());
+    // A run takes the lock before it claims the agent's descriptor: a start refused because
+    // another update runs must leave the handoff for the next one.
+    let starts = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
+    let held = if starts {
+        Some(lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?)
+    } else {
+        None
+    };
     let loaded = load::load(&Request {
         env_file: cli.env_file.as_deref(),
         root: &root,
         env,
+        claim: starts,
     })?;
     let over = update_file_override(cli, &root)?;
     let stage = match cli.command {
@@ -303,13 +284,14 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 println!("{}", argv::shell_line(&argv));
                 return Ok(());
             }
-            let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+            let Some(held) = held else {
+                return Err(Error::new(Kind::Usage, "internal: a run without the lock"));
+            };
             if plan.verification.is_none() {
                 remote::preflight(&plan, env, logger)?;
             }
             verify_update(&plan, &mut runtime, env, logger)?;
             let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-            consume_descriptor(&plan, loaded.etc_dir())?;
             let what = announcement(&plan);
             logger.log(Level::Info, &what, &plan_fields(&plan));
             let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));

@@ -90,14 +90,17 @@ pub const SWUPDATE_BIN: &str = "SWUPDATE_BIN";
 pub const SWUPDATE_PUBLIC_KEY: &str = "SWUPDATE_PUBLIC_KEY";
 pub const SWUPDATE_CONF_DIR_LIB: &str = "SWUPDATE_CONF_DIR_LIB";
 pub const SWUPDATE_CONF_DIR_ETC: &str = "SWUPDATE_CONF_DIR_ETC";
+/// Where the agent writes descriptor.env; empty or unset: the etc conf.d directory.
+pub const SWUPDATE_DESCRIPTOR_DIR: &str = "SWUPDATE_DESCRIPTOR_DIR";
 
 /// The EnvironmentFile's variables: the paths, and who is trusted to write configuration
 /// (which a fragment must never be able to change, hence here).
-pub const TOPOLOGY: [&str; 7] = [
+pub const TOPOLOGY: [&str; 8] = [
     SWUPDATE_BIN,
     SWUPDATE_PUBLIC_KEY,
     SWUPDATE_CONF_DIR_LIB,
     SWUPDATE_CONF_DIR_ETC,
+    SWUPDATE_DESCRIPTOR_DIR,
     trust::SWUPDATE_STRICT_MODES,
     trust::SWUPDATE_TRUSTED_UID,
     trust::SWUPDATE_AGENT_UID,

@@ -52,6 +52,46 @@ pub fn decode_utf8(bytes: &[u8]) -> Result<&str, SyntaxError> {
     })
 }
 
+/// Refuses what neither file format can hold and what a message would show as nothing: a
+/// byte order mark (an editor's, invisible; sh and systemd take it as part of the first name)
+/// and a NUL byte (systemd stops reading the file there, dash drops it).
+pub fn check_text(bytes: &[u8], _quote: bool) -> Result<(), SyntaxError> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        return Err(SyntaxError::new(
+            Pos { line: 1, column: 1 },
+            "the file starts with a UTF-8 byte order mark (bytes ef bb bf, invisible in an editor)",
+        )
+        .hint(
+            "save the file without a BOM; sh and systemd would take it as part of the first name",
+        ));
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        return Err(SyntaxError::new(Pos { line, column }, "a NUL byte")
+            .hint("configuration is text: systemd stops reading at a NUL, sh drops it"));
+    }
+    Ok(())
+}
+
+impl SyntaxError {
+    /// The same error without any byte of the file in its message.
+    pub fn unquoted(mut self) -> Self {
+        if self.message.starts_with("invalid UTF-8") {
+            self.message = "invalid UTF-8; the file must be UTF-8".to_string();
+        }
+        self
+    }
+}
+
 /// A peekable character stream over a string that tracks the position of the next character.
 #[derive(Clone)]
 pub struct Cursor<'a> {
