@@ -1096,6 +1096,157 @@ mod tests {
         assert_eq!(at(&e), (2, 4));
     }
 
+    // --- parity with dash ---
+
+    #[test]
+    fn tilde_after_an_unquoted_colon_is_refused_as_sh_expands_it() {
+        for text in [
+            "A=x:~/y\n",
+            "A=:~\n",
+            "A=${U:-x:~}\n",
+            "A=$A:~\n",
+            "A='a':~\n",
+        ] {
+            let e = error(text);
+            assert!(e.message.contains("tilde"), "{text:?}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn tilde_at_the_start_of_an_unquoted_default_is_refused() {
+        for text in ["A=${U:-~}\n", "A=x${U-~/a}\n"] {
+            assert!(error(text).message.contains("tilde"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_or_escaped_tildes_are_literal_as_in_sh() {
+        assert_eq!(value("A=\"x:~\"\n"), "x:~");
+        assert_eq!(value("A=x\\:~\n"), "x:~");
+        assert_eq!(value("A=\"${U:-~}\"\n"), "~");
+        assert_eq!(value("A=${U:-\\~}\n"), "~");
+        assert_eq!(value("A=x=~\n"), "x=~");
+    }
+
+    #[test]
+    fn an_escaped_closing_brace_in_a_default_is_a_brace_as_in_dash() {
+        assert_eq!(value("A=${U:-\\}x}\n"), "}x");
+        assert_eq!(value("A=\"${U:-\\}x}\"\n"), "}x");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named_not_shown() {
+        let e = error("\u{feff}A=1\n");
+        assert!(e.message.contains("byte order mark"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused() {
+        let e = evaluate(b"A=x\0\n", &|_| None).unwrap_err();
+        assert_eq!(at(&e), (1, 4));
+    }
+
+    // --- the agent's rules: literals, nothing quoted ---
+
+    fn agent(text: &str) -> Result<Vec<Assignment>, SyntaxError> {
+        evaluate_with(text.as_bytes(), &|_| Some("SECRET".into()), Rules::AGENT)
+    }
+
+    #[test]
+    fn agent_values_cannot_expand_a_variable() {
+        for text in [
+            "URL=https://a.example/${TOKEN}\n",
+            "URL=https://a.example/$TOKEN\n",
+            "URL=\"https://a.example/$TOKEN\"\n",
+            "URL=${TOKEN:-x}\n",
+            "URL=$(cat /etc/shadow)\n",
+            "URL=$1\n",
+        ] {
+            let e = agent(text).unwrap_err();
+            assert!(e.message.contains("literals"), "{text:?}: {}", e.message);
+            assert_eq!(at(&e).0, 1);
+        }
+    }
+
+    #[test]
+    fn agent_values_may_hold_a_literal_dollar() {
+        let v = agent("URL='https://a.example/$x' B=a\\$b C=a$/b\n").unwrap();
+        assert_eq!(v[0].value, "https://a.example/$x");
+        assert_eq!(v[1].value, "a$b");
+        assert_eq!(v[2].value, "a$/b");
+    }
+
+    #[test]
+    fn agent_errors_quote_nothing_of_the_file() {
+        for text in [
+            "root:$y$j9T$hash:19000:0:99999:7:::\n",
+            "-----BEGIN PRIVATE KEY-----\n",
+            "URL=x secret-word\n",
+            "URL=a;b\n",
+            "if secret; then\n",
+        ] {
+            let e = agent(text).unwrap_err();
+            let shown = format!("{} {}", e.message, e.hint.unwrap_or_default());
+            for word in ["root", "hash", "PRIVATE", "secret", "BEGIN", "if"] {
+                assert!(!shown.contains(word), "{text:?} shows {word}: {shown}");
+            }
+        }
+    }
+
+    // --- bounds: no input exhausts memory, time or stack ---
+
+    #[test]
+    fn doubling_expansions_stop_at_the_budget_with_a_line() {
+        let text = "URL=x\n".to_string() + &"URL=$URL$URL\n".repeat(45);
+        let e = error(&text);
+        assert!(e.message.contains("bytes"), "{}", e.message);
+        assert!(e.line > 1 && e.line <= 46);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "A=".to_string() + &"${A:-".repeat(100_000) + "x" + &"}".repeat(100_000) + "\n";
+        let e = error(&text);
+        assert!(e.message.contains("nested"), "{}", e.message);
+        assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn nesting_within_the_bound_works() {
+        let n = limits::DEPTH - 1;
+        let text = "A=".to_string() + &"${U:-".repeat(n) + "x" + &"}".repeat(n) + "\n";
+        assert_eq!(value(&text), "x");
+    }
+
+    #[test]
+    fn deep_quote_nesting_is_bounded_too() {
+        let text = "A=".to_string() + &"\"${A:-".repeat(50_000) + "\n";
+        assert!(error(&text).message.contains("nested"));
+    }
+
+    #[test]
+    fn many_lookups_are_not_quadratic() {
+        // 10,000 lines of `URL=$U` took seconds with a scan per lookup.
+        let text = "U=x\n".to_string() + &"URL=$U\n".repeat(limits::ASSIGNMENTS - 2);
+        let t = std::time::Instant::now();
+        assert_eq!(vars(&text).len(), limits::ASSIGNMENTS - 1);
+        // Not a timing assertion on speed, a guard against a hang: generous on any machine.
+        assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn too_many_assignments_are_an_error_at_the_line() {
+        let text = "A=1\n".repeat(limits::ASSIGNMENTS + 1);
+        let e = error(&text);
+        assert_eq!(e.line, limits::ASSIGNMENTS + 1);
+    }
+
+    #[test]
+    fn a_value_longer_than_the_bound_is_an_error() {
+        let text = format!("A={}\n", "x".repeat(limits::VALUE + 1));
+        assert!(error(&text).message.contains("longer"));
+    }
+
     #[test]
     fn columns_count_characters_not_bytes() {
         let e = error("A=\"é\" ;\n");

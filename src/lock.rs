@@ -5,7 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::fd::{AsRawFd, IntoRawFd};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Kind};
@@ -23,13 +23,32 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
+    // A symlink or a FIFO planted at the lock's path is refused, never followed or written:
+    // the launcher runs as root and writes its PID into the file.
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| Error::new(Kind::Io, format!("cannot open the lock file: {e}")).on(path))?;
+        .map_err(|e| {
+            let why = if e.raw_os_error() == Some(libc::ELOOP) {
+                "it is a symlink".to_string()
+            } else {
+                e.to_string()
+            };
+            Error::new(Kind::Io, format!("cannot open the lock file: {why}")).on(path)
+        })?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        _ => {
+            return Err(
+                Error::new(Kind::Io, "refusing the lock file: it is not a regular file").on(path),
+            );
+        }
+    }
     // SAFETY: flock on a descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = std::io::Error::last_os_error();
@@ -75,6 +94,29 @@ impl Held {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlink_at_the_lock_path_is_refused_and_its_target_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let p = d.path().join("x.lock");
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        let e = acquire(&p).unwrap_err();
+        assert_eq!(e.kind, Kind::Io);
+        assert!(e.message.contains("symlink"), "{}", e.message);
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn a_fifo_at_the_lock_path_is_refused_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.lock");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert!(acquire(&p).is_err());
+    }
 
     #[test]
     fn a_second_lock_is_refused_while_the_first_is_held() {

@@ -88,6 +88,12 @@ impl SyntaxError {
         if self.message.starts_with("invalid UTF-8") {
             self.message = "invalid UTF-8; the file must be UTF-8".to_string();
         }
+        // Whatever a message quotes stands between backticks.
+        let mut out = String::new();
+        for (i, part) in self.message.split('`').enumerate() {
+            out.push_str(if i % 2 == 1 { "…" } else { part });
+        }
+        self.message = out;
         self
     }
 }
@@ -99,6 +105,8 @@ pub struct Cursor<'a> {
     /// Byte offset of the next character.
     at: usize,
     pos: Pos,
+    /// A CR not followed by LF starts a new line (systemd's EnvironmentFile rules).
+    cr_newline: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -107,7 +115,14 @@ impl<'a> Cursor<'a> {
             text,
             at: 0,
             pos: Pos { line: 1, column: 1 },
+            cr_newline: false,
         }
+    }
+
+    /// Counts a lone CR as a line end for positions.
+    pub fn cr_ends_lines(mut self) -> Self {
+        self.cr_newline = true;
+        self
     }
 
     fn rest(&self) -> &'a str {
@@ -133,7 +148,7 @@ impl<'a> Cursor<'a> {
     pub fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.at += c.len_utf8();
-        if c == '\n' {
+        if c == '\n' || (c == '\r' && self.cr_newline && self.peek() != Some('\n')) {
             self.pos.line += 1;
             self.pos.column = 1;
         } else {
