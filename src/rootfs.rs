@@ -520,6 +520,138 @@ mod tests {
         assert_eq!(r.resolve(Path::new("/etc/key")), t.path().join("etc/other"));
     }
 
+    fn no_judge() -> impl FnMut(&Path, &Stat, Hop) -> Result<(), crate::error::Error> {
+        |_, _, _| Ok(())
+    }
+
+    #[test]
+    fn a_device_is_never_opened_for_reading() {
+        let e = Root::new(None)
+            .walk(Path::new("/dev/zero"), &mut no_judge())
+            .unwrap_err();
+        assert!(
+            matches!(e, WalkError::Kind(_, "a character device")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_symlink_to_a_device_is_refused_after_its_hops_are_judged() {
+        let t = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", t.path().join("z")).unwrap();
+        let mut hops = Vec::new();
+        let e = Root::new(None)
+            .walk(&t.path().join("z"), &mut |p: &Path, _: &Stat, h| {
+                hops.push((p.to_path_buf(), h));
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(matches!(e, WalkError::Kind(..)), "{e:?}");
+        assert!(hops.contains(&(t.path().join("z"), Hop::Link)), "{hops:?}");
+        assert!(
+            hops.contains(&(PathBuf::from("/dev"), Hop::Dir)),
+            "{hops:?}"
+        );
+    }
+
+    #[test]
+    fn every_directory_and_hop_is_shown_to_the_judge() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        std::fs::write(t.path().join("a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink("b/f", t.path().join("a/l")).unwrap();
+        let r = Root::new(Some(t.path().to_path_buf()));
+        let mut hops = Vec::new();
+        let found = r
+            .walk(Path::new("/a/l"), &mut |p: &Path, _: &Stat, h| {
+                hops.push((p.strip_prefix(t.path()).unwrap().to_path_buf(), h));
+                Ok(())
+            })
+            .unwrap();
+        assert!(matches!(found, Found::File(..)));
+        let want: Vec<(PathBuf, Hop)> = vec![
+            ("a".into(), Hop::Dir),
+            ("a/l".into(), Hop::Link),
+            ("a/b".into(), Hop::Dir),
+            ("a/b/f".into(), Hop::File),
+        ];
+        assert_eq!(hops, want);
+    }
+
+    #[test]
+    fn a_refusing_judge_stops_the_walk_before_the_file_is_opened() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a")).unwrap();
+        std::fs::write(t.path().join("a/f"), "x").unwrap();
+        let r = Root::new(Some(t.path().to_path_buf()));
+        let e = r
+            .walk(Path::new("/a/f"), &mut |_, _, h| {
+                if h == Hop::Dir {
+                    Err(crate::error::Error::new(crate::error::Kind::Config, "no"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert!(matches!(e, WalkError::Refused(_)));
+    }
+
+    #[test]
+    fn dot_dot_never_leaves_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("etc")).unwrap();
+        std::fs::write(t.path().join("f"), "inside").unwrap();
+        std::os::unix::fs::symlink("../../../../../../f", t.path().join("etc/l")).unwrap();
+        let r = Root::new(Some(t.path().to_path_buf()));
+        let Found::File(mut f, _) = r.walk(Path::new("/etc/l"), &mut no_judge()).unwrap() else {
+            panic!("not a file");
+        };
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+        assert_eq!(s, "inside");
+    }
+
+    #[test]
+    fn an_absolute_symlink_on_a_directory_is_resolved_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("f"), "host").unwrap();
+        std::os::unix::fs::symlink(host.path(), t.path().join("d")).unwrap();
+        let r = Root::new(Some(t.path().to_path_buf()));
+        let e = r.walk(Path::new("/d/f"), &mut no_judge()).unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+    }
+
+    #[test]
+    fn symlinks_to_dev_null_by_any_spelling_are_masks() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("etc/c")).unwrap();
+        for (name, target) in [
+            ("a", "/dev/null"),
+            ("b", "../../dev/null"),
+            ("c", "/etc/../dev/./null"),
+        ] {
+            std::os::unix::fs::symlink(target, t.path().join("etc/c").join(name)).unwrap();
+            let r = Root::new(Some(t.path().to_path_buf()));
+            let found = r
+                .walk(&Path::new("/etc/c").join(name), &mut no_judge())
+                .unwrap();
+            assert!(matches!(found, Found::DevNull), "{target}");
+        }
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_fifo_is_refused_at_once() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("fifo");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let r = Root::new(Some(t.path().to_path_buf()));
+        let e = r.walk(Path::new("/fifo"), &mut no_judge()).unwrap_err();
+        assert!(matches!(e, WalkError::Kind(_, "a FIFO")), "{e:?}");
+    }
+
     #[test]
     fn symlink_loops_end() {
         let t = tempfile::tempdir().unwrap();

@@ -215,3 +215,85 @@ fn strict_modes_takes_yes_or_no_only() {
         stderr(&o)
     );
 }
+
+/// The race of the old design, made deterministic: the agent writes the next descriptor while
+/// this start is past its read (the preflight or verification runs). The claim (a rename
+/// before the read) leaves the new one for the next start; nothing is lost or replayed.
+#[test]
+fn a_descriptor_written_while_a_start_runs_is_left_for_the_next_start() {
+    use swupdate_launcher::load::{self, Request};
+    use swupdate_launcher::rootfs;
+    let r = download_device();
+    let root = rootfs::Root::new(Some(r.path().to_path_buf()));
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let env = move |n: &str| (n == "SWUPDATE_TRUSTED_UID").then(|| uid.clone());
+    let start = || {
+        load::load(&Request {
+            env_file: None,
+            root: &root,
+            env: &env,
+            claim: true,
+        })
+        .unwrap()
+        .vars
+        .value("URL")
+        .map(str::to_string)
+    };
+    assert_eq!(
+        start().as_deref(),
+        Some("https://updates.example.com/fw.swu")
+    );
+    // Between the claim and the exec of the first start:
+    r.etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/next.swu\n",
+    );
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/.descriptor.env.last")).unwrap(),
+        "URL=https://updates.example.com/fw.swu\n",
+        "the used descriptor is kept aside"
+    );
+    assert_eq!(
+        start().as_deref(),
+        Some("https://updates.example.com/next.swu")
+    );
+    assert_eq!(start(), None, "a used descriptor is never replayed");
+}
+
+#[test]
+fn each_start_installs_its_own_descriptor_end_to_end() {
+    let r = download_device();
+    // The stub swupdate records its -d string, then the agent's next write lands.
+    r.write(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\nfor a; do echo \"$a\"; done | grep '^-u ' >> {}/installed\n",
+            r.path().display()
+        ),
+    );
+    fs::set_permissions(
+        r.host("/usr/bin/swupdate"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    assert_eq!(r.run(&[]).status.code(), Some(0));
+    r.etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/second.swu\n",
+    );
+    assert_eq!(r.run(&[]).status.code(), Some(0));
+    assert_eq!(r.run(&[]).status.code(), Some(65), "nothing left to replay");
+    let got = fs::read_to_string(r.host("/installed")).unwrap();
+    let urls: Vec<&str> = got
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://updates.example.com/fw.swu",
+            "https://updates.example.com/second.swu"
+        ]
+    );
+}
