@@ -56,6 +56,20 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
             let mut holder = String::new();
             let _ = (&file).read_to_string(&mut holder);
             let holder = holder.lines().next().unwrap_or_default().trim();
+            // swupdate hands the descriptor on to what it starts (its helpers, a handler's
+            // script): if the swupdate that took the lock is gone, one of those holds it.
+            let gone = Path::new("/proc/self").exists()
+                && holder
+                    .parse::<u32>()
+                    .is_ok_and(|pid| !Path::new("/proc").join(pid.to_string()).exists());
+            if gone {
+                return Err(Error::new(
+                    Kind::Busy,
+                    format!("the update lock is held, but swupdate (pid {holder}) that took it has exited: a process it started still holds it; nothing was started"),
+                )
+                .on(path)
+                .hint("find it with `fuser -v` on the lock file and end it; under systemd, KillMode=mixed (the shipped units) ends such processes with the unit"));
+            }
             let who = if holder.is_empty() {
                 String::new()
             } else {
@@ -106,6 +120,18 @@ mod tests {
         assert_eq!(e.kind, Kind::Io);
         assert!(e.message.contains("symlink"), "{}", e.message);
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn a_lock_kept_by_a_leftover_child_is_reported_as_such() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.lock");
+        let held = acquire(&p).unwrap();
+        // As if the swupdate that took it had exited: a pid that does not exist.
+        held.file.write_all_at(b"4000000000\n", 0).unwrap();
+        let e = acquire(&p).unwrap_err();
+        assert_eq!(e.kind, Kind::Busy);
+        assert!(e.message.contains("has exited"), "{}", e.message);
     }
 
     #[test]
