@@ -247,7 +247,7 @@ impl DirHandle {
 
     /// The `lstat` of an entry (it is not followed).
     pub fn lstat_entry(&self, name: &OsStr) -> io::Result<Stat> {
-        let fd = open_path(Some(self.fd()), name.as_bytes().as_ref(), libc::O_NOFOLLOW)?;
+        let fd = open_path(Some(self.fd()), name.as_bytes(), libc::O_NOFOLLOW)?;
         fstat(fd.as_raw_fd())
     }
 

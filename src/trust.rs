@@ -156,15 +156,16 @@ pub fn walk_error(e: WalkError, what: &str) -> Error {
 }
 
 /// Judges a file the plan names (swupdate, the key, the version file, the verification
-/// program) over its whole path inside the root, without reading it. A missing file is left
-/// to the caller, which reports it with its own exit code.
+/// program) over its whole path inside the root, without reading it. A file that cannot be
+/// reached is left to the caller, which reports it with its own exit code.
 pub fn check_file(root: &Root, host_path: &Path, what: &str, policy: &Policy) -> Result<(), Error> {
     let device = root.device(host_path);
     let judge = &mut |p: &Path, st: &Stat, h: Hop| hop(p, st, h, Role::Image, policy);
     match root.walk(&device, judge) {
         Ok(Found::File(..) | Found::DevNull) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(WalkError::Io(_, e)) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        // Missing, unreadable, a loop: the caller's own check reports it with its exit code
+        // (under `--root` a test may link the host's swupdate, which only the host resolves).
+        Err(WalkError::Io(..)) => Ok(()),
         Err(e) => Err(walk_error(e, what)),
     }
 }

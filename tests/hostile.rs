@@ -155,7 +155,7 @@ fn a_descriptor_cannot_expand_a_secret_of_the_image_or_the_environment() {
 #[test]
 fn a_root_only_fragment_with_an_error_is_located_but_not_quoted() {
     let r = download_device();
-    r.lib("30-private", &format!("TOKEN={SECRET} run\n"));
+    r.lib("30-private", &format!("TOKEN=x {SECRET}\n"));
     let p = r.host("/usr/lib/swupdate/conf.d/30-private");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
     let e = refused(&run_bounded(&r, &["check"], &[]), 65);
@@ -163,7 +163,11 @@ fn a_root_only_fragment_with_an_error_is_located_but_not_quoted() {
     // The same file readable by everybody may be quoted: nothing is revealed then.
     fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
     let o = run_bounded(&r, &["check"], &[]);
-    assert!(stderr(&o).contains("`run`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("`{SECRET}`")),
+        "{}",
+        stderr(&o)
+    );
 }
 
 // --- nothing that is not a regular file is read; nothing hangs ---
@@ -390,27 +394,32 @@ fn a_writable_swupdate_binary_key_or_version_file_is_refused() {
 
 #[test]
 fn under_root_an_absolute_directory_symlink_stays_inside_the_root() {
+    // /etc/swupdate -> <a directory of the build host>: the kernel would follow it there.
     let host = tempfile::tempdir().unwrap();
+    fs::create_dir_all(host.path().join("conf.d")).unwrap();
     fs::write(
-        host.path().join("10-host"),
+        host.path().join("conf.d/10-host"),
         "SWUPDATE_EXTRA_ARGS=\"-l 9\"\n",
     )
     .unwrap();
     let r = download_device();
-    fs::remove_dir_all(r.host(ETC)).unwrap();
-    r.symlink(host.path().to_str().unwrap(), ETC);
-    let o = run_bounded(&r, &["--print-argv"], &[]);
-    assert!(
-        !String::from_utf8_lossy(&o.stdout).contains("-l 9"),
-        "read the build host's file"
-    );
-    // The same directory inside the root is what counts.
+    fs::remove_dir_all(r.host("/etc/swupdate")).unwrap();
+    r.symlink(host.path().to_str().unwrap(), "/etc/swupdate");
     r.write(
-        &format!("{}/10-host", host.path().display()),
+        "/etc/default/swupdate",
+        "SWUPDATE_PUBLIC_KEY=/usr/share/public.pem\n",
+    )
+    .write("/usr/share/public.pem", "key");
+    let o = run_bounded(&r, &["explain"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("-l 9"), "read the build host's file: {out}");
+    // The same path inside the root is what counts.
+    r.write(
+        &format!("{}/conf.d/10-host", host.path().display()),
         "SWUPDATE_EXTRA_ARGS=\"-l 2\"\n",
     );
     r.write(
-        &format!("{}/descriptor.env", host.path().display()),
+        &format!("{}/conf.d/descriptor.env", host.path().display()),
         "URL=https://inside.example/fw.swu\n",
     );
     let o = run_bounded(&r, &["--print-argv"], &[]);
