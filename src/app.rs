@@ -211,6 +211,22 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         env,
         claim: starts,
     })?;
+    // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
+    let r = run_loaded(cli, env, logger, &root, &loaded, held);
+    if r.is_err() {
+        loaded.release_claim();
+    }
+    r
+}
+
+fn run_loaded(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+    root: &Root,
+    loaded: &load::Loaded,
+    held: Option<lock::Held>,
+) -> Result<(), Error> {
     let over = update_file_override(cli, &root)?;
     let stage = match cli.command {
         Some(Command::Check { static_only: true }) => Stage::Image,

@@ -78,9 +78,19 @@ pub struct Loaded {
     pub vars: Settings,
     /// Whose files are trusted; `None` with SWUPDATE_STRICT_MODES=no.
     pub policy: Option<Policy>,
+    /// The directory of a descriptor this run claimed.
+    pub claimed: Option<DirHandle>,
 }
 
 impl Loaded {
+    /// Gives a claimed descriptor back (swupdate was not started: the handoff is unused), unless
+    /// the agent has written a newer one meanwhile, which then wins.
+    pub fn release_claim(&self) {
+        if let Some(dir) = &self.claimed {
+            release(dir);
+        }
+    }
+
     /// The etc conf.d directory (host path).
     pub fn etc_dir(&self) -> &Path {
         &self.conf_dirs[1].1
@@ -267,7 +277,28 @@ fn list(dir: &DirHandle, skip: &dyn Fn(&OsStr) -> bool) -> Result<Listing, Error
     })
 }
 
+fn release(dir: &DirHandle) {
+    let _ = dir.rename_noreplace(OsStr::new(CLAIMED_DESCRIPTOR), OsStr::new(DESCRIPTOR));
+}
+
+/// Reads the whole configuration. A descriptor claimed before a later refusal is given back.
 pub fn load(req: &Request) -> Result<Loaded, Error> {
+    let mut claimed = None;
+    match load_claiming(req, &mut claimed) {
+        Ok(mut l) => {
+            l.claimed = claimed;
+            Ok(l)
+        }
+        Err(e) => {
+            if let Some(d) = &claimed {
+                release(d);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loaded, Error> {
     let env_device = req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE));
     let env_path = req.root.host(env_device);
     // Opened and read before its owner is judged: the policy is in it. It is still a regular
@@ -471,7 +502,8 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
     };
     let descriptor_host = req.root.host(&descriptor_device).join(DESCRIPTOR);
     if let Some(dir) = &descriptor_handle {
-        if let Some(o) = claim_descriptor(dir, req.claim, &descriptor_host)? {
+        let o = claim_descriptor(dir, req.claim, &descriptor_host, claimed)?;
+        if let Some(o) = o {
             judge_all(&o.hops, Role::Handoff, policy.as_ref())?;
             let bytes = read_bounded(&o, &descriptor_host, limits::DESCRIPTOR, DESCRIPTOR)?;
             ctx.apply(
@@ -502,16 +534,25 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         files,
         vars,
         policy,
+        claimed: None,
     })
 }
 
 /// Opens the descriptor; with `claim`, first renames it to [`CLAIMED_DESCRIPTOR`] (atomic:
 /// a descriptor the agent writes after this moment is a new `descriptor.env`, left for the
 /// next start) and opens the claimed file. Never follows a symlink. `None`: no descriptor.
-fn claim_descriptor(dir: &DirHandle, claim: bool, shown: &Path) -> Result<Option<Opened>, Error> {
+fn claim_descriptor(
+    dir: &DirHandle,
+    claim: bool,
+    shown: &Path,
+    claimed: &mut Option<DirHandle>,
+) -> Result<Option<Opened>, Error> {
     let name = if claim {
         match dir.rename(OsStr::new(DESCRIPTOR), OsStr::new(CLAIMED_DESCRIPTOR)) {
-            Ok(()) => CLAIMED_DESCRIPTOR,
+            Ok(()) => {
+                *claimed = Some(dir.clone());
+                CLAIMED_DESCRIPTOR
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error(shown, "claim the descriptor", &e)),
         }

@@ -227,6 +227,18 @@ impl DirHandle {
         renameat(self.fd(), from, to)
     }
 
+    /// Renames `from` to `to` in this directory unless `to` exists (then `EEXIST`).
+    pub fn rename_noreplace(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        match renameat_noreplace(self.fd(), from, to) {
+            // A file system without RENAME_NOREPLACE: link (fails if `to` exists), unlink.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+                linkat(self.fd(), from, to)?;
+                unlinkat(self.fd(), from)
+            }
+            r => r,
+        }
+    }
+
     /// Walks on from this directory to another directory.
     pub fn walk_dir(&self, path: &Path, judge: Judge) -> Result<DirHandle, WalkError> {
         let mut at = self.clone();
@@ -428,6 +440,49 @@ fn readlinkat(dir: RawFd, name: &OsStr) -> io::Result<OsString> {
     let n = usize::try_from(n).unwrap_or(0).min(buf.len());
     buf.truncate(n);
     Ok(OsString::from_vec(buf))
+}
+
+/// `renameat2(dir, from, dir, to, RENAME_NOREPLACE)`, by system call (not every libc wraps it).
+fn renameat_noreplace(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let from = cstring(from.as_bytes())?;
+    let to = cstring(to.as_bytes())?;
+    // SAFETY: both names are NUL-terminated and outlive the call; `dir` is a descriptor this
+    // module holds; the flag is a plain integer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            dir,
+            from.as_ptr(),
+            dir,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `linkat(dir, from, dir, to, 0)`.
+fn linkat(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let from = cstring(from.as_bytes())?;
+    let to = cstring(to.as_bytes())?;
+    // SAFETY: as in `renameat`.
+    if unsafe { libc::linkat(dir, from.as_ptr(), dir, to.as_ptr(), 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `unlinkat(dir, name, 0)`.
+fn unlinkat(dir: RawFd, name: &OsStr) -> io::Result<()> {
+    let name = cstring(name.as_bytes())?;
+    // SAFETY: as in `renameat`.
+    if unsafe { libc::unlinkat(dir, name.as_ptr(), 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `renameat(dir, from, dir, to)`.

@@ -297,3 +297,56 @@ fn each_start_installs_its_own_descriptor_end_to_end() {
         ]
     );
 }
+
+#[test]
+fn a_start_that_fails_before_swupdate_gives_the_descriptor_back() {
+    let r = download_device();
+    // The key is gone: refused (66) after the claim, swupdate never ran.
+    fs::remove_file(r.host("/etc/swupdate/public.pem")).unwrap();
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/descriptor.env")).unwrap(),
+        "URL=https://updates.example.com/fw.swu\n",
+        "an unused handoff is not lost"
+    );
+}
+
+#[test]
+fn a_newer_descriptor_wins_over_one_given_back() {
+    use swupdate_launcher::load::{self, Request};
+    use swupdate_launcher::rootfs;
+    let r = download_device();
+    let root = rootfs::Root::new(Some(r.path().to_path_buf()));
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let env = move |n: &str| (n == "SWUPDATE_TRUSTED_UID").then(|| uid.clone());
+    let loaded = load::load(&Request {
+        env_file: None,
+        root: &root,
+        env: &env,
+        claim: true,
+    })
+    .unwrap();
+    r.etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/newer.swu\n",
+    );
+    loaded.release_claim();
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/descriptor.env")).unwrap(),
+        "URL=https://updates.example.com/newer.swu\n"
+    );
+}
+
+#[test]
+fn a_claimed_descriptor_that_is_refused_is_given_back_unchanged() {
+    let r = download_device();
+    r.etc(
+        "descriptor.env",
+        "URL=https://a.example/x\nSWUPDATE_BIN=/evil\n",
+    );
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(r.host("/etc/swupdate/conf.d/descriptor.env").exists());
+}
