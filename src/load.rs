@@ -301,11 +301,20 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
 fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loaded, Error> {
     let env_device = req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE));
     let env_path = req.root.host(env_device);
-    // Opened and read before its owner is judged: the policy is in it. It is still a regular
-    // file reached without a foreign symlink, read with a bound, and judged before anything
-    // of it is used.
+    // Judged before it is read, against what is known without it (the environment, else
+    // root): a file that sets the policy must pass the policy it finds. After reading, it is
+    // judged again under the policy it sets.
+    let pre = provisional_policy(req.env);
     let mut env_hops = Hops::new();
-    let walked = req.root.walk(env_device, &mut recorder(&mut env_hops));
+    let walked = req
+        .root
+        .walk(env_device, &mut |p: &Path, st: &Stat, h: Hop| {
+            env_hops.push((p.to_path_buf(), *st, h));
+            match &pre {
+                Some(policy) => trust::hop(p, st, h, Role::Image, policy),
+                None => Ok(()),
+            }
+        });
     let (assignments, env_opened) = match walked {
         Ok(Found::File(file, stat)) => {
             let o = Opened {
@@ -637,6 +646,19 @@ impl Apply<'_> {
         }
         Ok(())
     }
+}
+
+/// The policy the EnvironmentFile itself is judged by before it is read: from the environment
+/// (systemd loaded the same file, or an operator set it), else the defaults.
+fn provisional_policy(env: &dyn Fn(&str) -> Option<String>) -> Option<Policy> {
+    if env(trust::SWUPDATE_STRICT_MODES).as_deref() == Some("no") {
+        return None;
+    }
+    let uid = |n: &str| env(n).and_then(|v| v.parse::<u32>().ok());
+    Some(Policy {
+        trusted_uid: uid(trust::SWUPDATE_TRUSTED_UID).unwrap_or(0),
+        agent_uid: None,
+    })
 }
 
 /// The ownership policy, or `None` when SWUPDATE_STRICT_MODES=no.

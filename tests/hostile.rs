@@ -500,3 +500,20 @@ fn a_lock_path_that_is_a_symlink_is_refused() {
         "keep\n"
     );
 }
+
+#[test]
+fn an_environment_file_cannot_vouch_for_itself() {
+    // Owned by uid 4242 and trusting uid 4242: judged before it is read, against root (or the
+    // environment's SWUPDATE_TRUSTED_UID), so it is refused.
+    let r = download_device();
+    r.write(
+        "/etc/default/swupdate",
+        "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\nSWUPDATE_TRUSTED_UID=4242\nSWUPDATE_STRICT_MODES=no\n",
+    );
+    chown(&r.host("/etc/default/swupdate"), 4242);
+    let e = refused(&run_bounded(&r, &["check"], &[]), 65);
+    assert!(
+        e.contains("etc/default/swupdate") && e.contains("4242"),
+        "{e}"
+    );
+}
