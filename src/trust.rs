@@ -226,6 +226,73 @@ mod tests {
         assert!(problem(file(990, 0o644), Role::Handoff, &ROOT_ONLY).is_some());
     }
 
+    fn stat(uid: u32, mode: u32, nlink: u64) -> Stat {
+        Stat {
+            uid,
+            mode,
+            nlink,
+            size: 1,
+            dev: 1,
+            ino: 1,
+        }
+    }
+
+    #[test]
+    fn the_agents_file_must_have_one_link() {
+        let p = Path::new("/d/descriptor.env");
+        assert!(
+            hop(
+                p,
+                &stat(990, 0o100644, 1),
+                Hop::File,
+                Role::Handoff,
+                &WITH_AGENT
+            )
+            .is_ok()
+        );
+        let e = hop(
+            p,
+            &stat(0, 0o100600, 2),
+            Hop::File,
+            Role::Handoff,
+            &WITH_AGENT,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("hard links"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_symlink_is_judged_by_its_owner_not_its_mode() {
+        let p = Path::new("/l");
+        assert!(hop(p, &stat(0, 0o120777, 1), Hop::Link, Role::Image, &ROOT_ONLY).is_ok());
+        assert!(
+            hop(
+                p,
+                &stat(990, 0o120777, 1),
+                Hop::Link,
+                Role::Image,
+                &WITH_AGENT
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn root_may_own_anything_whoever_is_trusted() {
+        let test_uid = Policy {
+            trusted_uid: 1000,
+            agent_uid: None,
+        };
+        assert_eq!(problem(file(0, 0o644), Role::Image, &test_uid), None);
+    }
+
+    #[test]
+    fn only_a_directory_of_the_agent_is_the_agents() {
+        assert!(WITH_AGENT.agent_owns(&stat(990, 0o40755, 2)));
+        assert!(!WITH_AGENT.agent_owns(&stat(0, 0o40755, 2)));
+        assert!(!ROOT_ONLY.agent_owns(&stat(990, 0o40755, 2)));
+    }
+
     #[test]
     fn sticky_and_setgid_bits_are_not_write_permissions() {
         assert_eq!(problem(file(0, 0o1755), Role::Image, &ROOT_ONLY), None);
