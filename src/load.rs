@@ -178,6 +178,13 @@ fn open_conf_dir(
         Ok(d) => d,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(WalkError::Io(p, e)) => return Err(io_error(&p, "open the conf.d directory", &e)),
+        Err(WalkError::Kind(p, kind)) => {
+            return Err(Error::new(
+                Kind::Io,
+                format!("refusing the conf.d directory: it is {kind}, not a directory"),
+            )
+            .on(&p));
+        }
         Err(e) => return Err(trust::walk_error(e, "conf.d directory")),
     };
     if let Some(policy) = policy {

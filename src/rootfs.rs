@@ -168,6 +168,17 @@ impl Root {
     /// Opens a directory of the device, judging `/` (without `--root`; a `--root` directory is
     /// the operator's choice), every directory and every symlink hop on the way.
     pub fn open_dir(&self, device_path: &Path, judge: Judge) -> Result<DirHandle, WalkError> {
+        // A relative path (`--env-file ./x`) is relative to the working directory, as a shell
+        // user means it; under `--root` relative to the root.
+        let absolute;
+        let device_path = if device_path.is_relative() && self.0.is_none() {
+            absolute = std::env::current_dir()
+                .map_err(|e| WalkError::Io(device_path.to_path_buf(), e))?
+                .join(device_path);
+            absolute.as_path()
+        } else {
+            device_path
+        };
         let start = self.root_handle()?;
         if self.0.is_none() {
             judge(Path::new("/"), &start.stat, Hop::Dir).map_err(WalkError::Refused)?;
@@ -177,7 +188,11 @@ impl Root {
 
     /// Opens a regular file of the device for reading, judging every hop; see [`DirHandle::open`].
     pub fn walk(&self, device_path: &Path, judge: Judge) -> Result<Found, WalkError> {
-        let parent = device_path.parent().unwrap_or(Path::new("/"));
+        let parent = match device_path.parent() {
+            Some(p) if p.as_os_str().is_empty() => Path::new("."),
+            Some(p) => p,
+            None => Path::new("/"),
+        };
         let name = device_path
             .file_name()
             .ok_or_else(|| WalkError::Kind(self.host(device_path), "a directory, not a file"))?;
@@ -656,5 +671,17 @@ mod tests {
             matches!(&e, WalkError::Io(_, e) if e.raw_os_error() == Some(libc::ELOOP)),
             "{e:?}"
         );
+    }
+    #[test]
+    fn a_relative_path_without_a_root_is_relative_to_the_working_directory() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("f"), "x").unwrap();
+        let rel = t.path().strip_prefix(std::env::current_dir().unwrap());
+        // Only meaningful when the temp dir is below the working directory; else absolute works.
+        let p = rel.map_or_else(|_| t.path().join("f"), |r| r.join("f"));
+        assert!(matches!(
+            Root::new(None).walk(&p, &mut no_judge()).unwrap(),
+            Found::File(..)
+        ));
     }
 }

@@ -122,6 +122,17 @@ pub fn hop(path: &Path, st: &Stat, hop: Hop, role: Role, policy: &Policy) -> Res
             };
             judge(path, link, role, policy)
         }
+        // A sticky directory (`/tmp`) owned by the image lets others add names but not rename
+        // or remove the image's: what is below it is judged on its own owner anyway.
+        Hop::Dir if st.mode & 0o1000 != 0 => judge(
+            path,
+            Meta {
+                mode: st.mode & !0o022,
+                ..Meta::from(st)
+            },
+            role,
+            policy,
+        ),
         Hop::Dir => judge(path, Meta::from(st), role, policy),
         Hop::File => {
             judge(path, Meta::from(st), role, policy)?;
@@ -275,6 +286,14 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_sticky_directory_of_roots_may_be_world_writable() {
+        let p = Path::new("/tmp");
+        assert!(hop(p, &stat(0, 0o41777, 2), Hop::Dir, Role::Image, &ROOT_ONLY).is_ok());
+        assert!(hop(p, &stat(0, 0o40777, 2), Hop::Dir, Role::Image, &ROOT_ONLY).is_err());
+        assert!(hop(p, &stat(990, 0o41777, 2), Hop::Dir, Role::Image, &ROOT_ONLY).is_err());
     }
 
     #[test]
