@@ -212,7 +212,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         claim: starts,
     })?;
     // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
-    let r = run_loaded(cli, env, logger, &root, &loaded, held);
+    let r = run_loaded(cli, env, logger, root, &loaded, held);
     if r.is_err() {
         loaded.release_claim();
     }
@@ -223,7 +223,7 @@ fn run_loaded(
     cli: &Cli,
     env: &dyn Fn(&str) -> Option<String>,
     logger: &Logger,
-    root: &Root,
+    root: Root,
     loaded: &load::Loaded,
     held: Option<lock::Held>,
 ) -> Result<(), Error> {
@@ -268,7 +268,7 @@ fn run_loaded(
                 .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
             print!(
                 "{}",
-                explain::render(&loaded, &outcome, runtime.as_ref().err())
+                explain::render(loaded, &outcome, runtime.as_ref().err())
             );
             outcome.and(runtime).map(|_| ())
         }
