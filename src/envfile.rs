@@ -5,7 +5,7 @@
 //! drops a line (no `=`, an invalid name, an unterminated quote) this parser refuses instead:
 //! a topology file that is only half understood must not start an update.
 
-use crate::syntax::{Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name};
+use crate::syntax::{Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible};
 
 /// systemd's WHITESPACE set; Unicode spaces are ordinary characters to it.
 fn is_blank(c: char) -> bool {
@@ -65,7 +65,10 @@ fn assignment(cur: &mut Cursor) -> Result<Assignment, SyntaxError> {
             None | Some('\n' | '\r') => {
                 return Err(SyntaxError::new(
                     start,
-                    format!("`{}` is not an assignment (no `=`)", key.trim_end()),
+                    format!(
+                        "`{}` is not an assignment (no `=`)",
+                        visible(key.trim_end())
+                    ),
                 )
                 .hint("write KEY=value; systemd would silently ignore this line"));
             }
@@ -83,7 +86,7 @@ fn assignment(cur: &mut Cursor) -> Result<Assignment, SyntaxError> {
     if !is_valid_name(&key) {
         return Err(SyntaxError::new(
             start,
-            format!("`{key}` is not a valid variable name"),
+            format!("`{}` is not a valid variable name", visible(&key)),
         )
         .hint("names are letters, digits and `_`, not starting with a digit; systemd would silently ignore this line (and `export` is not part of this format)"));
     }

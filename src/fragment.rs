@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::syntax::{
-    Cursor, Pos, SyntaxError, check_text, decode_utf8, is_name_char, is_name_start,
+    Cursor, Pos, SyntaxError, check_text, decode_utf8, is_name_char, is_name_start, visible,
 };
 
 /// What a file may do, by who wrote it.
@@ -551,7 +551,10 @@ impl Parser<'_, '_> {
                 let form: String = self.cur.rest_of_line().chars().take(3).collect();
                 return Err(SyntaxError::new(
                     dollar,
-                    format!("`${{{name}{form}…}}` is not a supported expansion"),
+                    format!(
+                        "`${{{name}{}…}}` is not a supported expansion",
+                        visible(&form)
+                    ),
                 )
                 .hint(supported));
             }
@@ -667,7 +670,11 @@ fn command_error(pos: Pos, text: &str) -> SyntaxError {
         "fragments are read, never executed: only NAME=value assignments (optionally after \
          export) are understood; run programs from a systemd unit (ExecStartPre=)"
     };
-    SyntaxError::new(pos, format!("`{text}` is a command, not an assignment")).hint(hint)
+    SyntaxError::new(
+        pos,
+        format!("`{}` is a command, not an assignment", visible(text)),
+    )
+    .hint(hint)
 }
 
 #[cfg(test)]
@@ -1138,6 +1145,13 @@ mod tests {
     fn a_byte_order_mark_is_named_not_shown() {
         let e = error("\u{feff}A=1\n");
         assert!(e.message.contains("byte order mark"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_invisible_character_in_a_quoted_command_is_shown_as_an_escape() {
+        let e = error("A=1\n\u{feff}B=2\n");
+        assert!(e.message.contains("\\u{feff}B=2"), "{}", e.message);
+        assert!(!e.message.contains('\u{feff}'));
     }
 
     #[test]

@@ -190,6 +190,23 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Text of a file as a message may show it: characters a terminal or the journal would not
+/// show (controls, a byte order mark, zero-width and bidirectional marks) are written as
+/// `\u{…}`, so what is quoted is what is there.
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(c, '\u{feff}' | '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}');
+        if hidden {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A portable shell variable name: what both sh and systemd accept.
 pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -214,6 +231,15 @@ mod tests {
         let e = decode_utf8(b"A=1\nB\xc3\xa9=\xff").unwrap_err();
         assert_eq!((e.line, e.column), (2, 4));
         assert!(e.message.contains("0xff"), "{}", e.message);
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_as_escapes() {
+        assert_eq!(
+            visible("a\u{feff}b\u{202e}c\td"),
+            "a\\u{feff}b\\u{202e}c\\u{0009}d"
+        );
+        assert_eq!(visible("é ok"), "é ok");
     }
 
     #[test]
