@@ -131,34 +131,6 @@ fn announcement(plan: &Plan) -> String {
     }
 }
 
-/// Where a used descriptor goes: hidden, so it is never read again, but kept for a person.
-pub const CONSUMED_DESCRIPTOR: &str = ".descriptor.env.last";
-
-/// A descriptor.env starts one update: it is moved aside before swupdate starts, so that a
-/// restart of the unit (or a reboot in the middle) never repeats an old handoff. The agent
-/// writes a new one for the next update.
-fn consume_descriptor(plan: &Plan, etc_dir: &Path) -> Result<(), Error> {
-    let Mode::Download { url: Some(url), .. } = &plan.mode else {
-        return Ok(());
-    };
-    let Origin::Fragment { path, .. } = &url.origin else {
-        return Ok(());
-    };
-    if path.parent() != Some(etc_dir)
-        || path.file_name() != Some(std::ffi::OsStr::new(load::DESCRIPTOR))
-    {
-        return Ok(());
-    }
-    let used = path.with_file_name(CONSUMED_DESCRIPTOR);
-    std::fs::rename(path, &used).map_err(|e| {
-        Error::new(
-            Kind::Io,
-            format!("cannot move the used descriptor aside: {e}"),
-        )
-        .on(path)
-    })
-}
-
 /// Journal fields that say what the launcher is about to do.
 fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
     let mut f = vec![("SWUPDATE_MODE", plan.mode.name().to_string())];
@@ -225,11 +197,36 @@ pub fn run(cli: Cli) -> u8 {
 
 fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
     let root = Root::new(cli.root.clone());
+    // A run takes the lock before it claims the agent's descriptor: a start refused because
+    // another update runs must leave the handoff for the next one.
+    let starts = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
+    let held = if starts {
+        Some(lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?)
+    } else {
+        None
+    };
     let loaded = load::load(&Request {
         env_file: cli.env_file.as_deref(),
         root: &root,
         env,
+        claim: starts,
     })?;
+    // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
+    let r = run_loaded(cli, env, logger, root, &loaded, held);
+    if r.is_err() {
+        loaded.release_claim();
+    }
+    r
+}
+
+fn run_loaded(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+    root: Root,
+    loaded: &load::Loaded,
+    held: Option<lock::Held>,
+) -> Result<(), Error> {
     let over = update_file_override(cli, &root)?;
     let stage = match cli.command {
         Some(Command::Check { static_only: true }) => Stage::Image,
@@ -271,7 +268,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
             print!(
                 "{}",
-                explain::render(&loaded, &outcome, runtime.as_ref().err())
+                explain::render(loaded, &outcome, runtime.as_ref().err())
             );
             outcome.and(runtime).map(|_| ())
         }
@@ -307,13 +304,14 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 println!("{}", argv::shell_line(&argv));
                 return Ok(());
             }
-            let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+            let Some(held) = held else {
+                return Err(Error::new(Kind::Usage, "internal: a run without the lock"));
+            };
             if plan.verification.is_none() {
                 remote::preflight(&plan, env, logger)?;
             }
             verify_update(&plan, &mut runtime, env, logger)?;
             let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-            consume_descriptor(&plan, loaded.etc_dir())?;
             let what = announcement(&plan);
             logger.log(Level::Info, &what, &plan_fields(&plan));
             let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));

@@ -5,11 +5,17 @@
 //! drops a line (no `=`, an invalid name, an unterminated quote) this parser refuses instead:
 //! a topology file that is only half understood must not start an update.
 
-use crate::syntax::{Cursor, Pos, SyntaxError, decode_utf8, is_valid_name};
+use crate::syntax::{Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible};
 
 /// systemd's WHITESPACE set; Unicode spaces are ordinary characters to it.
 fn is_blank(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// systemd's NEWLINE set: a carriage return ends a line too (a CRLF line end is an empty line
+/// after it, which is blank).
+fn is_newline(c: char) -> bool {
+    matches!(c, '\n' | '\r')
 }
 
 /// One `KEY=value` line, in file order; later duplicates win when applied in order.
@@ -22,8 +28,9 @@ pub struct Assignment {
 
 /// Parses a whole EnvironmentFile.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Assignment>, SyntaxError> {
+    check_text(bytes, true)?;
     let text = decode_utf8(bytes)?;
-    let mut cur = Cursor::new(text);
+    let mut cur = Cursor::new(text).cr_ends_lines();
     let mut out = Vec::new();
     loop {
         // Before a key: blank space and empty lines.
@@ -40,15 +47,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Assignment>, SyntaxError> {
     Ok(out)
 }
 
-/// A comment runs to the end of the line; as in systemd, a trailing backslash continues it.
+/// A comment runs to the end of its line. Since systemd 254 a trailing backslash no longer
+/// continues it (252 read the next line as part of the comment).
 fn skip_comment(cur: &mut Cursor) {
     while let Some(c) = cur.bump() {
-        match c {
-            '\\' => {
-                cur.bump();
-            }
-            '\n' => break,
-            _ => {}
+        if is_newline(c) {
+            break;
         }
     }
 }
@@ -58,10 +62,13 @@ fn assignment(cur: &mut Cursor) -> Result<Assignment, SyntaxError> {
     let mut key = String::new();
     loop {
         match cur.peek() {
-            None | Some('\n') => {
+            None | Some('\n' | '\r') => {
                 return Err(SyntaxError::new(
                     start,
-                    format!("`{}` is not an assignment (no `=`)", key.trim_end()),
+                    format!(
+                        "`{}` is not an assignment (no `=`)",
+                        visible(key.trim_end())
+                    ),
                 )
                 .hint("write KEY=value; systemd would silently ignore this line"));
             }
@@ -79,7 +86,7 @@ fn assignment(cur: &mut Cursor) -> Result<Assignment, SyntaxError> {
     if !is_valid_name(&key) {
         return Err(SyntaxError::new(
             start,
-            format!("`{key}` is not a valid variable name"),
+            format!("`{}` is not a valid variable name", visible(&key)),
         )
         .hint("names are letters, digits and `_`, not starting with a digit; systemd would silently ignore this line (and `export` is not part of this format)"));
     }
@@ -99,7 +106,7 @@ fn value(cur: &mut Cursor) -> Result<String, SyntaxError> {
     // systemd's PRE_VALUE state: whitespace is skipped and a quote may open.
     let mut pre_value = true;
     while let Some(c) = cur.peek() {
-        if c == '\n' {
+        if is_newline(c) {
             cur.bump();
             break;
         }
@@ -118,8 +125,8 @@ fn value(cur: &mut Cursor) -> Result<String, SyntaxError> {
         cur.bump();
         match c {
             '\\' => match cur.bump() {
-                // Line continuation.
-                Some('\n') | None => {}
+                // Line continuation (a CR is a line end too).
+                Some('\n' | '\r') | None => {}
                 Some(e) => {
                     value.push(e);
                     keep = value.len();
@@ -213,8 +220,64 @@ mod tests {
     }
 
     #[test]
-    fn comment_continues_after_trailing_backslash() {
-        assert!(parse(b"# x \\\nA=1\n").unwrap().is_empty());
+    fn a_comment_ends_at_its_line_even_after_a_trailing_backslash() {
+        // systemd >= 254 (every claimed Yocto release ships 257+); 252 swallowed A=1.
+        let a = parse(b"# x \\\nA=1\n").unwrap();
+        assert_eq!(
+            (a[0].name.as_str(), a[0].value.as_str(), a[0].line),
+            ("A", "1", 2)
+        );
+    }
+
+    #[test]
+    fn a_carriage_return_ends_a_line() {
+        let a = parse(b"A=b\rB=c\n").unwrap();
+        assert_eq!(a.len(), 2, "{a:?}");
+        assert_eq!((a[1].name.as_str(), a[1].value.as_str()), ("B", "c"));
+    }
+
+    #[test]
+    fn a_carriage_return_ends_a_comment() {
+        let a = parse(b"# x\rA=1\n").unwrap();
+        assert_eq!(a[0].name, "A");
+    }
+
+    #[test]
+    fn a_lone_carriage_return_counts_as_a_line_for_positions() {
+        let e = err("A=1\rfoo\n");
+        assert_eq!((e.line, e.column), (2, 1));
+    }
+
+    #[test]
+    fn backslash_carriage_return_continues_an_unquoted_value() {
+        assert_eq!(one("A=a\\\rb\n"), "ab");
+    }
+
+    #[test]
+    fn a_carriage_return_inside_quotes_is_kept() {
+        assert_eq!(one("A=\"a\rb\"\n"), "a\rb");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_refused_by_name_not_shown_as_an_invisible_key() {
+        let e = err("\u{feff}A=1\n");
+        assert_eq!((e.line, e.column), (1, 1));
+        assert!(e.message.contains("byte order mark"), "{}", e.message);
+        assert!(!e.message.contains('\u{feff}'));
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_with_its_position() {
+        let e = parse(b"A=1\nB=x\0y\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 4));
+        assert!(e.message.contains("NUL"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unquoted_error_shows_no_text_of_the_file() {
+        let e = err("root:$y$j9T$secret:19000:0:99999:7:::\n").unquoted();
+        assert!(!e.message.contains("root"), "{}", e.message);
+        assert!(!e.message.contains("secret"), "{}", e.message);
     }
 
     #[test]

@@ -7,7 +7,48 @@
 //! running code; it is refused at its position, with what to do instead, so that swupdate is
 //! never started from a half-understood configuration.
 
-use crate::syntax::{Cursor, Pos, SyntaxError, decode_utf8, is_name_char, is_name_start};
+use std::collections::HashMap;
+
+use crate::syntax::{
+    Cursor, Pos, SyntaxError, check_text, decode_utf8, is_name_char, is_name_start, visible,
+};
+
+/// What a file may do, by who wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// `$NAME` and `${…}` are expanded; without, any expansion is refused (descriptor.env:
+    /// its values are literals, so the agent cannot copy a secret of the image's into them).
+    pub expansions: bool,
+    /// Error messages may quote the file's text; without, they say what and where, never the
+    /// bytes (a file whose content the reader of the journal or STATUS= may not see).
+    pub quote: bool,
+}
+
+impl Rules {
+    /// The image's fragments.
+    pub const IMAGE: Rules = Rules {
+        expansions: true,
+        quote: true,
+    };
+    /// The agent's descriptor.env.
+    pub const AGENT: Rules = Rules {
+        expansions: false,
+        quote: false,
+    };
+}
+
+/// Bounds that hold for every fragment, whoever wrote it: no input may make the launcher use
+/// unbounded memory, time or stack (`A=$A$A` doubles per line; nested `${A:-` recurses).
+pub mod limits {
+    /// Nested `${…}` (and the quotes inside them) per word.
+    pub const DEPTH: usize = 32;
+    /// Bytes of one value.
+    pub const VALUE: usize = 64 * 1024;
+    /// Bytes that expansions may copy, summed over one file.
+    pub const EXPANDED: usize = 1024 * 1024;
+    /// Assignments in one file.
+    pub const ASSIGNMENTS: usize = 10_000;
+}
 
 /// One assignment, in the order the shell would perform it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +64,25 @@ pub fn evaluate(
     bytes: &[u8],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Assignment>, SyntaxError> {
-    let text = decode_utf8(bytes)?;
+    evaluate_with(bytes, lookup, Rules::IMAGE)
+}
+
+/// [`evaluate`] under the given rules.
+pub fn evaluate_with(
+    bytes: &[u8],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    rules: Rules,
+) -> Result<Vec<Assignment>, SyntaxError> {
+    check_text(bytes, rules.quote)?;
+    let text = decode_utf8(bytes).map_err(|e| if rules.quote { e } else { e.unquoted() })?;
     let mut p = Parser {
         cur: Cursor::new(text),
         lookup,
         out: Vec::new(),
+        latest: HashMap::new(),
+        rules,
+        depth: 0,
+        expanded: 0,
     };
     p.script()?;
     Ok(p.out)
@@ -54,6 +109,13 @@ struct Parser<'a, 'l> {
     cur: Cursor<'a>,
     lookup: &'l dyn Fn(&str) -> Option<String>,
     out: Vec<Assignment>,
+    /// Index in `out` of each name's latest assignment: a lookup is not a scan.
+    latest: HashMap<String, usize>,
+    rules: Rules,
+    /// `${` nesting of the word being read.
+    depth: usize,
+    /// Bytes copied by expansions so far.
+    expanded: usize,
 }
 
 const OPERATORS: &[char] = &[';', '&', '|', '<', '>', '(', ')'];
@@ -108,7 +170,9 @@ impl Parser<'_, '_> {
         // `export A=1 B=$A` gives B the value A had before the line.
         let mut pending = Vec::new();
         self.assignments(Some(&mut pending))?;
-        self.out.append(&mut pending);
+        for a in pending {
+            self.record(a);
+        }
         Ok(())
     }
 
@@ -144,16 +208,29 @@ impl Parser<'_, '_> {
                     value,
                     line: pos.line,
                 };
+                if self.out.len() + pending.as_ref().map_or(0, |p| p.len()) >= limits::ASSIGNMENTS {
+                    return Err(SyntaxError::new(
+                        pos,
+                        format!("more than {} assignments in one file", limits::ASSIGNMENTS),
+                    ));
+                }
+                if a.value.len() > limits::VALUE {
+                    return Err(SyntaxError::new(
+                        pos,
+                        format!("a value longer than {} bytes", limits::VALUE),
+                    )
+                    .hint("values are bounded so that no file can exhaust memory"));
+                }
                 match pending.as_deref_mut() {
                     Some(p) => p.push(a),
-                    None => self.out.push(a),
+                    None => self.record(a),
                 }
             } else if export && self.export_name().is_some() {
                 // `export NAME`: everything is passed on anyway.
             } else if first {
-                return Err(command_error(line_start.pos(), &line_start.rest_of_line()));
+                return Err(self.command_error(line_start.pos(), &line_start.rest_of_line()));
             } else {
-                return Err(command_error(pos, &self.cur.rest_of_line()).hint(
+                return Err(self.command_error(pos, &self.cur.rest_of_line()).hint(
                     "a command after assignments (`NAME=value cmd`) runs cmd; \
                      fragments are read, never executed: only NAME=value assignments are understood",
                 ));
@@ -196,8 +273,29 @@ impl Parser<'_, '_> {
         Some(name)
     }
 
+    fn command_error(&self, pos: Pos, text: &str) -> SyntaxError {
+        if self.rules.quote {
+            command_error(pos, text)
+        } else {
+            SyntaxError::new(pos, "a command, not an assignment").hint(
+                "only NAME=value assignments are understood (the text is not shown: \
+                 the file may hold what the reader of this message must not see)",
+            )
+        }
+    }
+
+    fn record(&mut self, a: Assignment) {
+        self.latest.insert(a.name.clone(), self.out.len());
+        self.out.push(a);
+    }
+
     fn operator_error(&mut self, c: char) -> SyntaxError {
         let pos = self.cur.pos();
+        if !self.rules.quote {
+            return SyntaxError::new(pos, "an unquoted shell operator").hint(
+                "fragments are read, never executed: only NAME=value assignments are understood",
+            );
+        }
         let what = match (c, self.cur.peek2()) {
             ('&', Some('&')) => "`&&` joins commands",
             ('|', Some('|')) => "`||` joins commands",
@@ -217,12 +315,31 @@ impl Parser<'_, '_> {
     fn word(&mut self, ctx: Ctx) -> Result<String, SyntaxError> {
         let mut out = String::new();
         let mut first = true;
+        // sh expands an unquoted `~` at the start of an assignment value or of a `${N:-word}`
+        // outside double quotes, and after an unquoted `:` in them.
+        let tilde_ctx = !matches!(ctx, Ctx::Braced { in_quotes: true });
+        let mut after_colon = false;
         loop {
             if ctx == Ctx::Value && !first {
                 // Plain characters stand for themselves: take them as one slice.
-                out.push_str(self.cur.run_while(is_plain));
+                let run = self.cur.run_while(is_plain);
+                if !run.is_empty() {
+                    after_colon = run.ends_with(':');
+                }
+                out.push_str(run);
             }
             let Some(c) = self.cur.peek() else { break };
+            if c == '~' && tilde_ctx && (first || after_colon) {
+                let pos = self.cur.pos();
+                let what = if first {
+                    "a leading `~` (tilde expansion)"
+                } else {
+                    "a `~` after `:` (tilde expansion in an assignment)"
+                };
+                return Err(SyntaxError::new(pos, what)
+                    .hint("write the absolute path, or quote the `~` if it is literal"));
+            }
+            let colon = c == ':';
             let pos = self.cur.pos();
             match (c, ctx) {
                 (' ' | '\t' | '\n', Ctx::Value) => break,
@@ -236,7 +353,12 @@ impl Parser<'_, '_> {
                 ('\'', _) => self.single_quoted(&mut out)?,
                 ('\\', Ctx::Braced { in_quotes: true }) => {
                     self.cur.bump();
-                    self.quoted_backslash(&mut out);
+                    // Inside "${N:-…}" dash also takes `\}` as a literal `}`.
+                    if self.cur.eat('}') {
+                        out.push('}');
+                    } else {
+                        self.quoted_backslash(&mut out);
+                    }
                 }
                 ('\\', _) => {
                     self.cur.bump();
@@ -255,10 +377,6 @@ impl Parser<'_, '_> {
                     out.push_str(&v);
                 }
                 ('`', _) => return Err(backtick_error(pos)),
-                ('~', Ctx::Value) if first => {
-                    return Err(SyntaxError::new(pos, "a leading `~` (tilde expansion)")
-                        .hint("write the absolute path, or quote the `~` if it is literal"));
-                }
                 ('\r', Ctx::Value) => {
                     return Err(SyntaxError::new(pos, "a carriage return")
                         .hint("the file has DOS line ends; convert it to Unix line ends (LF)"));
@@ -268,6 +386,7 @@ impl Parser<'_, '_> {
                     out.push(c);
                 }
             }
+            after_colon = colon && !matches!(c, '"' | '\'');
             first = false;
         }
         Ok(out)
@@ -331,6 +450,12 @@ impl Parser<'_, '_> {
 
     /// After a `$` at `dollar`; `in_quotes` when it stands inside double quotes.
     fn expansion(&mut self, dollar: Pos, in_quotes: bool) -> Result<String, SyntaxError> {
+        if !self.rules.expansions
+            && matches!(self.cur.peek(), Some(c) if c == '{' || c == '(' || is_name_start(c) || is_special_parameter(c))
+        {
+            return Err(SyntaxError::new(dollar, "an expansion (`$`) in a file whose values are literals")
+                .hint("descriptor.env may not refer to other variables: write the URL itself (a literal `$` is written `\\$` or inside '…')"));
+        }
         match self.cur.peek() {
             Some('{') => {
                 self.cur.bump();
@@ -347,7 +472,8 @@ impl Parser<'_, '_> {
             }),
             Some(c) if is_name_start(c) => {
                 let name = take_name(&mut self.cur).unwrap_or_default();
-                Ok(self.value_of(&name).unwrap_or_default())
+                let v = self.value_of(&name).unwrap_or_default();
+                self.account(dollar, v)
             }
             Some(c) if is_special_parameter(c) => Err(special_parameter_error(dollar, c)),
             // A `$` that starts no expansion is literal, as in sh.
@@ -357,6 +483,35 @@ impl Parser<'_, '_> {
 
     /// After `${`.
     fn braced(&mut self, dollar: Pos, in_quotes: bool) -> Result<String, SyntaxError> {
+        if self.depth >= limits::DEPTH {
+            return Err(SyntaxError::new(
+                dollar,
+                format!("`${{…}}` nested more than {} deep", limits::DEPTH),
+            ));
+        }
+        self.depth += 1;
+        let r = self.braced_inner(dollar, in_quotes);
+        self.depth -= 1;
+        r
+    }
+
+    /// Counts what an expansion copies against the file's budget.
+    fn account(&mut self, at: Pos, v: String) -> Result<String, SyntaxError> {
+        self.expanded = self.expanded.saturating_add(v.len());
+        if self.expanded > limits::EXPANDED || v.len() > limits::VALUE {
+            return Err(SyntaxError::new(
+                at,
+                format!(
+                    "expansions copy more than {} bytes in this file",
+                    limits::EXPANDED
+                ),
+            )
+            .hint("values are bounded so that no file can exhaust memory or time"));
+        }
+        Ok(v)
+    }
+
+    fn braced_inner(&mut self, dollar: Pos, in_quotes: bool) -> Result<String, SyntaxError> {
         let supported = "supported: ${NAME}, ${NAME:-default}, ${NAME-default}";
         if self.cur.peek() == Some('#') && self.cur.peek2() != Some('}') {
             return Err(
@@ -379,7 +534,8 @@ impl Parser<'_, '_> {
         let op = match self.cur.peek() {
             Some('}') => {
                 self.cur.bump();
-                return Ok(self.value_of(&name).unwrap_or_default());
+                let v = self.value_of(&name).unwrap_or_default();
+                return self.account(dollar, v);
             }
             Some(':') if self.cur.peek2() == Some('-') => {
                 self.cur.bump();
@@ -395,7 +551,10 @@ impl Parser<'_, '_> {
                 let form: String = self.cur.rest_of_line().chars().take(3).collect();
                 return Err(SyntaxError::new(
                     dollar,
-                    format!("`${{{name}{form}…}}` is not a supported expansion"),
+                    format!(
+                        "`${{{name}{}…}}` is not a supported expansion",
+                        visible(&form)
+                    ),
                 )
                 .hint(supported));
             }
@@ -405,21 +564,19 @@ impl Parser<'_, '_> {
             return Err(unterminated(dollar, "`${`"));
         }
         let current = self.value_of(&name);
-        Ok(match (op, current) {
-            (DefaultIf::Unset, Some(v)) => v,
-            (DefaultIf::UnsetOrEmpty, Some(v)) if !v.is_empty() => v,
-            _ => default,
-        })
+        match (op, current) {
+            (DefaultIf::Unset, Some(v)) => self.account(dollar, v),
+            (DefaultIf::UnsetOrEmpty, Some(v)) if !v.is_empty() => self.account(dollar, v),
+            _ => self.account(dollar, default),
+        }
     }
 
     /// Variables assigned earlier in this file win over everything the caller knows.
     fn value_of(&self, name: &str) -> Option<String> {
-        self.out
-            .iter()
-            .rev()
-            .find(|a| a.name == name)
-            .map(|a| a.value.clone())
-            .or_else(|| (self.lookup)(name))
+        match self.latest.get(name).and_then(|&i| self.out.get(i)) {
+            Some(a) => Some(a.value.clone()),
+            None => (self.lookup)(name),
+        }
     }
 }
 
@@ -513,7 +670,11 @@ fn command_error(pos: Pos, text: &str) -> SyntaxError {
         "fragments are read, never executed: only NAME=value assignments (optionally after \
          export) are understood; run programs from a systemd unit (ExecStartPre=)"
     };
-    SyntaxError::new(pos, format!("`{text}` is a command, not an assignment")).hint(hint)
+    SyntaxError::new(
+        pos,
+        format!("`{}` is a command, not an assignment", visible(text)),
+    )
+    .hint(hint)
 }
 
 #[cfg(test)]
@@ -940,6 +1101,164 @@ mod tests {
     fn invalid_utf8_is_refused_with_its_position() {
         let e = evaluate(b"A=1\nB=\"\xfe\"\n", &|_| None).unwrap_err();
         assert_eq!(at(&e), (2, 4));
+    }
+
+    // --- parity with dash ---
+
+    #[test]
+    fn tilde_after_an_unquoted_colon_is_refused_as_sh_expands_it() {
+        for text in [
+            "A=x:~/y\n",
+            "A=:~\n",
+            "A=${U:-x:~}\n",
+            "A=$A:~\n",
+            "A='a':~\n",
+        ] {
+            let e = error(text);
+            assert!(e.message.contains("tilde"), "{text:?}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn tilde_at_the_start_of_an_unquoted_default_is_refused() {
+        for text in ["A=${U:-~}\n", "A=x${U-~/a}\n"] {
+            assert!(error(text).message.contains("tilde"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_or_escaped_tildes_are_literal_as_in_sh() {
+        assert_eq!(value("A=\"x:~\"\n"), "x:~");
+        assert_eq!(value("A=x\\:~\n"), "x:~");
+        assert_eq!(value("A=\"${U:-~}\"\n"), "~");
+        assert_eq!(value("A=${U:-\\~}\n"), "~");
+        assert_eq!(value("A=x=~\n"), "x=~");
+    }
+
+    #[test]
+    fn an_escaped_closing_brace_in_a_default_is_a_brace_as_in_dash() {
+        assert_eq!(value("A=${U:-\\}x}\n"), "}x");
+        assert_eq!(value("A=\"${U:-\\}x}\"\n"), "}x");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named_not_shown() {
+        let e = error("\u{feff}A=1\n");
+        assert!(e.message.contains("byte order mark"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_invisible_character_in_a_quoted_command_is_shown_as_an_escape() {
+        let e = error("A=1\n\u{feff}B=2\n");
+        assert!(e.message.contains("\\u{feff}B=2"), "{}", e.message);
+        assert!(!e.message.contains('\u{feff}'));
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused() {
+        let e = evaluate(b"A=x\0\n", &|_| None).unwrap_err();
+        assert_eq!(at(&e), (1, 4));
+    }
+
+    // --- the agent's rules: literals, nothing quoted ---
+
+    fn agent(text: &str) -> Result<Vec<Assignment>, SyntaxError> {
+        evaluate_with(text.as_bytes(), &|_| Some("SECRET".into()), Rules::AGENT)
+    }
+
+    #[test]
+    fn agent_values_cannot_expand_a_variable() {
+        for text in [
+            "URL=https://a.example/${TOKEN}\n",
+            "URL=https://a.example/$TOKEN\n",
+            "URL=\"https://a.example/$TOKEN\"\n",
+            "URL=${TOKEN:-x}\n",
+            "URL=$(cat /etc/shadow)\n",
+            "URL=$1\n",
+        ] {
+            let e = agent(text).unwrap_err();
+            assert!(e.message.contains("literals"), "{text:?}: {}", e.message);
+            assert_eq!(at(&e).0, 1);
+        }
+    }
+
+    #[test]
+    fn agent_values_may_hold_a_literal_dollar() {
+        let v = agent("URL='https://a.example/$x' B=a\\$b C=a$/b\n").unwrap();
+        assert_eq!(v[0].value, "https://a.example/$x");
+        assert_eq!(v[1].value, "a$b");
+        assert_eq!(v[2].value, "a$/b");
+    }
+
+    #[test]
+    fn agent_errors_quote_nothing_of_the_file() {
+        for text in [
+            "root:$y$j9T$hash:19000:0:99999:7:::\n",
+            "-----BEGIN PRIVATE KEY-----\n",
+            "URL=x secret-word\n",
+            "URL=a;b\n",
+            "if secret; then\n",
+        ] {
+            let e = agent(text).unwrap_err();
+            let shown = format!("{} {}", e.message, e.hint.unwrap_or_default());
+            for word in ["root", "hash", "PRIVATE", "secret", "BEGIN", "if"] {
+                assert!(!shown.contains(word), "{text:?} shows {word}: {shown}");
+            }
+        }
+    }
+
+    // --- bounds: no input exhausts memory, time or stack ---
+
+    #[test]
+    fn doubling_expansions_stop_at_the_budget_with_a_line() {
+        let text = "URL=x\n".to_string() + &"URL=$URL$URL\n".repeat(45);
+        let e = error(&text);
+        assert!(e.message.contains("bytes"), "{}", e.message);
+        assert!(e.line > 1 && e.line <= 46);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "A=".to_string() + &"${A:-".repeat(100_000) + "x" + &"}".repeat(100_000) + "\n";
+        let e = error(&text);
+        assert!(e.message.contains("nested"), "{}", e.message);
+        assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn nesting_within_the_bound_works() {
+        let n = limits::DEPTH - 1;
+        let text = "A=".to_string() + &"${U:-".repeat(n) + "x" + &"}".repeat(n) + "\n";
+        assert_eq!(value(&text), "x");
+    }
+
+    #[test]
+    fn deep_quote_nesting_is_bounded_too() {
+        let text = "A=".to_string() + &"\"${A:-".repeat(50_000) + "\n";
+        assert!(error(&text).message.contains("nested"));
+    }
+
+    #[test]
+    fn many_lookups_are_not_quadratic() {
+        // 10,000 lines of `URL=$U` took seconds with a scan per lookup.
+        let text = "U=x\n".to_string() + &"URL=$U\n".repeat(limits::ASSIGNMENTS - 2);
+        let t = std::time::Instant::now();
+        assert_eq!(vars(&text).len(), limits::ASSIGNMENTS - 1);
+        // Not a timing assertion on speed, a guard against a hang: generous on any machine.
+        assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn too_many_assignments_are_an_error_at_the_line() {
+        let text = "A=1\n".repeat(limits::ASSIGNMENTS + 1);
+        let e = error(&text);
+        assert_eq!(e.line, limits::ASSIGNMENTS + 1);
+    }
+
+    #[test]
+    fn a_value_longer_than_the_bound_is_an_error() {
+        let text = format!("A={}\n", "x".repeat(limits::VALUE + 1));
+        assert!(error(&text).message.contains("longer"));
     }
 
     #[test]

@@ -60,6 +60,21 @@ pub fn check(
     if let Some(k) = &plan.public_key {
         readable_file(k, "public key")?;
     }
+    // StrictModes over what decides the update too: swupdate, its key, the running version.
+    if let Some(policy) = policy {
+        trust::check_file(root, &plan.bin.value, "swupdate binary", policy)?;
+        if let Some(k) = &plan.public_key {
+            trust::check_file(root, &k.value, "public key", policy)?;
+        }
+        if plan.anti_rollback.enabled.value {
+            trust::check_file(
+                root,
+                &plan.anti_rollback.version_file.value,
+                "version file",
+                policy,
+            )?;
+        }
+    }
     match (&plan.mode, stage) {
         (Mode::File { update_file }, Stage::Device) => readable_file(update_file, "update file")?,
         (Mode::Download { preflight, .. }, _) => {
@@ -84,7 +99,7 @@ pub fn check(
         })?;
         // It decides what swupdate gets: it must be the image's, like the configuration.
         if let Some(policy) = policy {
-            trust::check(program, trust::Role::Image, policy)?;
+            trust::check_file(root, program, "verification program", policy)?;
         }
     }
     let current_version = current_version(plan)?;

@@ -1,23 +1,46 @@
 //! Reading the configuration from disk: the EnvironmentFile, the two conf.d directories, every
-//! fragment. This is the only place that reads configuration files; what it returns is data.
+//! fragment and the agent's descriptor. This is the only place that reads configuration files;
+//! what it returns is data.
+//!
+//! Every file is opened by [`Root::walk`] (component by component, `O_NOFOLLOW`, inside the
+//! root), judged on the descriptor it is read from before a byte is read, must be a regular
+//! file, and is read with a size bound (docs/threat-model.md).
 
-use std::fs;
-use std::io::ErrorKind;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::confd::{self, Decision, Dir, Entry, EntryKind, Verdict};
 use crate::envfile;
 use crate::error::{Error, Kind, Location};
-use crate::fragment;
+use crate::fragment::{self, Rules};
 use crate::plan::{FROM_ENVIRONMENT, SCRIPT_DEFAULTS};
-use crate::rootfs::Root;
+use crate::rootfs::{DirHandle, Found, Hop, Root, Stat, WalkError};
 use crate::settings::{
-    self, Origin, SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, Settings, TOPOLOGY,
+    self, Origin, SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR, Settings,
+    TOPOLOGY,
 };
 use crate::syntax::SyntaxError;
 use crate::trust::{self, Policy, Role};
 
 pub const DEFAULT_ENV_FILE: &str = "/etc/default/swupdate";
+
+/// The management agent's file.
+pub const DESCRIPTOR: &str = "descriptor.env";
+/// The name a descriptor is claimed under before it is read (hidden: never read again by a
+/// later start, kept for a person to look at).
+pub const CLAIMED_DESCRIPTOR: &str = ".descriptor.env.last";
+/// What the agent may set in it: what to install, nothing about how.
+pub const HANDOFF: [&str; 1] = ["URL"];
+
+/// Size bounds: nothing is read whole whatever its size.
+pub mod limits {
+    /// The EnvironmentFile and each fragment.
+    pub const FILE: u64 = 1024 * 1024;
+    /// descriptor.env (a URL is at most 4096 bytes).
+    pub const DESCRIPTOR: u64 = 64 * 1024;
+}
 
 /// What was asked for.
 pub struct Request<'a> {
@@ -25,6 +48,9 @@ pub struct Request<'a> {
     pub env_file: Option<&'a Path>,
     pub root: &'a Root,
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Claim the descriptor (rename it to [`CLAIMED_DESCRIPTOR`]) before reading it: a run that
+    /// starts an update; `check`, `explain` and `--print-argv` only look.
+    pub claim: bool,
 }
 
 /// The EnvironmentFile that was (or would have been) read, as a host path.
@@ -52,10 +78,20 @@ pub struct Loaded {
     pub vars: Settings,
     /// Whose files are trusted; `None` with SWUPDATE_STRICT_MODES=no.
     pub policy: Option<Policy>,
+    /// The directory of a descriptor this run claimed.
+    pub claimed: Option<DirHandle>,
 }
 
 impl Loaded {
-    /// The etc conf.d directory (host path): where the agent hands over.
+    /// Gives a claimed descriptor back (swupdate was not started: the handoff is unused), unless
+    /// the agent has written a newer one meanwhile, which then wins.
+    pub fn release_claim(&self) {
+        if let Some(dir) = &self.claimed {
+            release(dir);
+        }
+    }
+
+    /// The etc conf.d directory (host path).
     pub fn etc_dir(&self) -> &Path {
         &self.conf_dirs[1].1
     }
@@ -77,29 +113,253 @@ fn io_error(path: &Path, what: &str, e: &std::io::Error) -> Error {
     Error::new(Kind::Io, format!("cannot {what}: {e}")).on(path)
 }
 
+/// The hops of a walk, kept to be judged once the policy is known (or not at all: a shadowed
+/// file is never judged, as before).
+type Hops = Vec<(PathBuf, Stat, Hop)>;
+
+fn recorder(hops: &mut Hops) -> impl FnMut(&Path, &Stat, Hop) -> Result<(), Error> + '_ {
+    move |p: &Path, st: &Stat, h: Hop| {
+        hops.push((p.to_path_buf(), *st, h));
+        Ok(())
+    }
+}
+
+fn judge_all(hops: &Hops, role: Role, policy: Option<&Policy>) -> Result<(), Error> {
+    let Some(policy) = policy else { return Ok(()) };
+    for (p, st, h) in hops {
+        // Only the file itself (and its own directory, judged by the caller) may be the agent's.
+        let r = if *h == Hop::File { role } else { Role::Image };
+        trust::hop(p, st, *h, r, policy)?;
+    }
+    Ok(())
+}
+
+/// A file opened by a walk, judged later, read with a bound.
+struct Opened {
+    file: std::fs::File,
+    stat: Stat,
+    hops: Hops,
+}
+
+/// Reads at most `limit` bytes; a larger file is refused without reading the rest.
+fn read_bounded(o: &Opened, path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    (&o.file)
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::new(
+            Kind::Config,
+            format!("the {what} is larger than {limit} bytes; none of it was used"),
+        )
+        .on(path));
+    }
+    Ok(bytes)
+}
+
+/// Whether a message may quote this file's text: only a file that everybody may read, and
+/// never the agent's (what a message shows reaches the journal and `systemctl status`).
+fn may_quote(st: &Stat, role: Role) -> bool {
+    role == Role::Image && st.mode & 0o004 != 0
+}
+
+/// A directory of the device, opened with every component judged as the image's but its own
+/// (`own`: the descriptor's directory may be the agent's). `None` when it does not exist.
+fn open_conf_dir(
+    root: &Root,
+    device: &Path,
+    own: Role,
+    policy: Option<&Policy>,
+) -> Result<Option<DirHandle>, Error> {
+    let mut hops = Hops::new();
+    let dir = root.open_dir(device, &mut recorder(&mut hops));
+    let dir = match dir {
+        Ok(d) => d,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(WalkError::Io(p, e)) => return Err(io_error(&p, "open the conf.d directory", &e)),
+        Err(WalkError::Kind(p, kind)) => {
+            return Err(Error::new(
+                Kind::Io,
+                format!("refusing the conf.d directory: it is {kind}, not a directory"),
+            )
+            .on(&p));
+        }
+        Err(e) => return Err(trust::walk_error(e, "conf.d directory")),
+    };
+    if let Some(policy) = policy {
+        let last = hops.iter().rposition(|(_, st, h)| {
+            *h == Hop::Dir && (st.dev, st.ino) == (dir.stat.dev, dir.stat.ino)
+        });
+        for (i, (p, st, h)) in hops.iter().enumerate() {
+            let role = if Some(i) == last { own } else { Role::Image };
+            trust::hop(p, st, *h, role, policy)?;
+        }
+    }
+    Ok(Some(dir))
+}
+
+/// What an entry of a conf.d directory turned out to be when it was opened.
+enum Opening {
+    File(Opened),
+    DevNull(Hops),
+    Directory,
+    /// Could not be opened; reported if it is to be read.
+    Failed(Error),
+}
+
+fn open_entry(dir: &DirHandle, name: &OsStr, follow: bool) -> Option<Opening> {
+    let mut hops = Hops::new();
+    let r = dir.open(name, follow, &mut recorder(&mut hops));
+    Some(match r {
+        Ok(Found::File(file, stat)) => Opening::File(Opened { file, stat, hops }),
+        Ok(Found::DevNull) => Opening::DevNull(hops),
+        // Gone between the listing and the open: as if it had not been listed.
+        Err(e) if e.is_not_found() && hops.is_empty() => return None,
+        Err(WalkError::Kind(_, "a directory")) => Opening::Directory,
+        Err(WalkError::Io(at, e)) => {
+            let shown = dir.host_path().join(name);
+            let via = if at == shown {
+                String::new()
+            } else {
+                format!(" (at {})", at.display())
+            };
+            Opening::Failed(
+                Error::new(Kind::Io, format!("cannot open the fragment: {e}{via}")).on(&shown),
+            )
+        }
+        Err(e) => Opening::Failed(trust::walk_error(e, "fragment")),
+    })
+}
+
+fn kind_of(o: &Opening) -> EntryKind {
+    match o {
+        Opening::File(f) => EntryKind::File {
+            empty: f.stat.size == 0,
+        },
+        Opening::DevNull(_) => EntryKind::DevNull,
+        Opening::Directory => EntryKind::NotAFile,
+        Opening::Failed(_) => EntryKind::File { empty: false },
+    }
+}
+
+/// A listed directory: its entries, opened (skipped names are not opened).
+struct Listing {
+    host: PathBuf,
+    entries: Vec<Entry>,
+    opened: HashMap<OsString, Opening>,
+}
+
+fn list(dir: &DirHandle, skip: &dyn Fn(&OsStr) -> bool) -> Result<Listing, Error> {
+    let host = dir.host_path();
+    let names = dir
+        .list()
+        .map_err(|e| io_error(&host, "list the conf.d directory", &e))?;
+    let mut entries = Vec::new();
+    let mut opened = HashMap::new();
+    for name in names {
+        if skip(&name) {
+            continue;
+        }
+        if confd::skip_reason(&name).is_some() {
+            entries.push(Entry {
+                name,
+                kind: EntryKind::File { empty: false },
+            });
+            continue;
+        }
+        let Some(o) = open_entry(dir, &name, true) else {
+            continue;
+        };
+        entries.push(Entry {
+            name: name.clone(),
+            kind: kind_of(&o),
+        });
+        opened.insert(name, o);
+    }
+    Ok(Listing {
+        host,
+        entries,
+        opened,
+    })
+}
+
+fn release(dir: &DirHandle) {
+    let _ = dir.rename_noreplace(OsStr::new(CLAIMED_DESCRIPTOR), OsStr::new(DESCRIPTOR));
+}
+
+/// Reads the whole configuration. A descriptor claimed before a later refusal is given back.
 pub fn load(req: &Request) -> Result<Loaded, Error> {
-    let env_path = req
+    let mut claimed = None;
+    match load_claiming(req, &mut claimed) {
+        Ok(mut l) => {
+            l.claimed = claimed;
+            Ok(l)
+        }
+        Err(e) => {
+            if let Some(d) = &claimed {
+                release(d);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loaded, Error> {
+    let env_device = req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE));
+    let env_path = req.root.host(env_device);
+    // Judged before it is read, against what is known without it (the environment, else
+    // root): a file that sets the policy must pass the policy it finds. After reading, it is
+    // judged again under the policy it sets.
+    let pre = provisional_policy(req.env);
+    let mut env_hops = Hops::new();
+    let walked = req
         .root
-        .resolve(req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE)));
-    // Read through one descriptor, whose fstat is what StrictModes judges later.
-    let (assignments, env_meta) = match read_with_meta(&env_path) {
-        Ok((bytes, meta)) => (
-            envfile::parse(&bytes).map_err(|e| located(e, &env_path))?,
-            Some(meta),
-        ),
-        Err(e) if e.kind() == ErrorKind::NotFound && req.env_file.is_none() => (Vec::new(), None),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+        .walk(env_device, &mut |p: &Path, st: &Stat, h: Hop| {
+            env_hops.push((p.to_path_buf(), *st, h));
+            match &pre {
+                Some(policy) => trust::hop(p, st, h, Role::Image, policy),
+                None => Ok(()),
+            }
+        });
+    let (assignments, env_opened) = match walked {
+        Ok(Found::File(file, stat)) => {
+            let o = Opened {
+                file,
+                stat,
+                hops: std::mem::take(&mut env_hops),
+            };
+            let bytes = read_bounded(&o, &env_path, limits::FILE, "EnvironmentFile")?;
+            let parsed = envfile::parse(&bytes).map_err(|e| {
+                let e = if may_quote(&o.stat, Role::Image) {
+                    e
+                } else {
+                    e.unquoted()
+                };
+                located(e, &env_path)
+            });
+            (Some(parsed), Some(o))
+        }
+        Ok(Found::DevNull) => (None, None),
+        Err(e) if e.is_not_found() && req.env_file.is_none() => (None, None),
+        Err(e) if e.is_not_found() => {
             return Err(Error::new(Kind::MissingInput, "EnvironmentFile not found").on(&env_path));
         }
-        Err(e) => return Err(io_error(&env_path, "read the EnvironmentFile", &e)),
+        Err(WalkError::Io(p, e)) => return Err(io_error(&p, "read the EnvironmentFile", &e)),
+        Err(e) => return Err(trust::walk_error(e, "EnvironmentFile")),
+    };
+    let assignments = match assignments {
+        Some(r) => r?,
+        None => Vec::new(),
     };
     let topology = settings::topology(&assignments, &env_path, req.env);
+    let policy = trust_policy(&topology)?;
+    let found = env_opened.is_some();
+    if let Some(o) = &env_opened {
+        judge_all(&o.hops, Role::Image, policy.as_ref())?;
+    }
 
-    let mut dirs = Vec::new();
-    for (dir, name) in [
-        (Dir::Lib, SWUPDATE_CONF_DIR_LIB),
-        (Dir::Etc, SWUPDATE_CONF_DIR_ETC),
-    ] {
+    let device_dir = |name: &str| -> Result<PathBuf, Error> {
         let s = topology
             .get(name)
             .ok_or_else(|| Error::new(Kind::Config, format!("{name} is not set")))?;
@@ -110,19 +370,83 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
                 format!("`{}` is not an absolute path", s.value),
             ));
         }
-        let host = req.root.resolve(Path::new(&s.value));
-        let entries = scan(&host, req.root)?;
-        dirs.push((dir, host, entries));
-    }
-    let [(_, lib_dir, lib), (_, etc_dir, etc)] = <[_; 2]>::try_from(dirs)
-        .map_err(|_| Error::new(Kind::Config, "internal: two conf.d directories expected"))?;
+        Ok(PathBuf::from(&s.value))
+    };
+    let lib_device = device_dir(SWUPDATE_CONF_DIR_LIB)?;
+    let etc_device = device_dir(SWUPDATE_CONF_DIR_ETC)?;
+    let descriptor_device = match topology.get(SWUPDATE_DESCRIPTOR_DIR) {
+        Some(s) if !s.value.is_empty() => device_dir(SWUPDATE_DESCRIPTOR_DIR)?,
+        _ => etc_device.clone(),
+    };
+    let separate = descriptor_device != etc_device;
 
+    let lib_handle = open_conf_dir(req.root, &lib_device, Role::Image, policy.as_ref())?;
+    let etc_role = if separate { Role::Image } else { Role::Handoff };
+    let etc_handle = open_conf_dir(req.root, &etc_device, etc_role, policy.as_ref())?;
+    let lib_dir = req.root.host(&lib_device);
+    let etc_dir = req.root.host(&etc_device);
+    let is_descriptor = |n: &OsStr| n == DESCRIPTOR;
+    let lib = match &lib_handle {
+        Some(d) => Some(list(d, &|_| false)?),
+        None => None,
+    };
+    // The descriptor is not part of the merge: it is read last, by itself (below).
+    let etc = match &etc_handle {
+        Some(d) => Some(list(d, &is_descriptor)?),
+        None => None,
+    };
+    if let Some(l) = lib
+        .as_ref()
+        .filter(|l| l.entries.iter().any(|e| e.name == DESCRIPTOR))
+    {
+        return Err(Error::new(
+            Kind::Config,
+            format!("{DESCRIPTOR} in the lib conf.d directory: it is the agent's handoff, never the image's"),
+        )
+        .on(&l.host.join(DESCRIPTOR)));
+    }
+    if let (Some(policy), Some(d), Some(l)) = (&policy, &etc_handle, &etc) {
+        // A directory the agent owns: it can rename anything there, so nothing there may add
+        // to or shadow the image's configuration.
+        if policy.agent_owns(&d.stat) {
+            if let Some(e) = l
+                .entries
+                .iter()
+                .find(|e| confd::skip_reason(&e.name).is_none())
+            {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!(
+                        "the etc conf.d directory belongs to the agent (uid {}), so it may hold only {DESCRIPTOR}; `{}` would add to or shadow the image's configuration",
+                        d.stat.uid,
+                        e.name.to_string_lossy()
+                    ),
+                )
+                .on(&l.host.join(&e.name))
+                .hint("give the agent its own directory (SWUPDATE_DESCRIPTOR_DIR) and make the etc directory root's, or remove the file"));
+            }
+        }
+    }
+    if separate {
+        if let Some(l) = &etc_handle {
+            if l.lstat_entry(OsStr::new(DESCRIPTOR)).is_ok() {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("{DESCRIPTOR} in the etc conf.d directory, but SWUPDATE_DESCRIPTOR_DIR is {}", descriptor_device.display()),
+                )
+                .on(&etc_dir.join(DESCRIPTOR))
+                .hint("the agent writes its descriptor only to SWUPDATE_DESCRIPTOR_DIR; remove this one (a leftover of the old layout)"));
+            }
+        }
+    }
+
+    let empty = Vec::new();
     let decisions = confd::merge(
-        lib.as_deref().unwrap_or_default(),
-        etc.as_deref().unwrap_or_default(),
+        lib.as_ref().map_or(&empty, |l| &l.entries),
+        etc.as_ref().map_or(&empty, |l| &l.entries),
     );
     let dir_path = |d: Dir| if d == Dir::Lib { &lib_dir } else { &etc_dir };
-    let files: Vec<ConfFile> = decisions
+    let mut files: Vec<ConfFile> = decisions
         .iter()
         .map(|Decision { name, dir, verdict }| ConfFile {
             path: dir_path(*dir).join(name),
@@ -130,25 +454,23 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
             verdict: *verdict,
         })
         .collect();
+    let mut lib = lib;
+    let mut etc = etc;
+    let mut take = |d: Dir, name: &OsStr| -> Option<Opening> {
+        let l = if d == Dir::Lib {
+            lib.as_mut()
+        } else {
+            etc.as_mut()
+        };
+        l.and_then(|l| l.opened.remove(name))
+    };
 
-    let policy = trust_policy(&topology)?;
-    let found = env_meta.is_some();
-    if let Some(policy) = &policy {
-        if let Some(meta) = env_meta {
-            trust::check_link(&env_path, Role::Image, policy)?;
-            trust::judge(&env_path, meta, Role::Image, policy)?;
-        }
-        for (dir, path, exists) in [
-            (Dir::Lib, &lib_dir, lib.is_some()),
-            (Dir::Etc, &etc_dir, etc.is_some()),
-        ] {
-            if exists {
-                trust::check(path, role_of(dir, None), policy)?;
-            }
-        }
-        // Files that are read are judged as they are read (below); masks are not read.
-        for f in files.iter().filter(|f| f.verdict == Verdict::Mask) {
-            trust::check(&f.path, role_of(f.dir, f.path.file_name()), policy)?;
+    // Masks are judged (their owner chose to hide a file), shadowed files are not.
+    for d in decisions.iter().filter(|d| d.verdict == Verdict::Mask) {
+        match take(d.dir, &d.name) {
+            Some(Opening::File(o)) => judge_all(&o.hops, Role::Image, policy.as_ref())?,
+            Some(Opening::DevNull(hops)) => judge_all(&hops, Role::Image, policy.as_ref())?,
+            _ => {}
         }
     }
 
@@ -161,62 +483,57 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
             vars.set(name, v, Origin::Environment);
         }
     }
-    for f in files.iter().filter(|f| f.verdict == Verdict::Read) {
-        let role = role_of(f.dir, f.path.file_name());
-        let (bytes, meta) = read_with_meta(&resolve_entry(&f.path, req.root))
-            .map_err(|e| io_error(&f.path, "read the fragment", &e))?;
-        if let Some(policy) = &policy {
-            trust::check_link(&f.path, role, policy)?;
-            trust::judge(&f.path, meta, role, policy)?;
-        }
-        let assignments = {
-            let lookup = |n: &str| {
-                vars.value(n)
-                    .map(str::to_string)
-                    .or_else(|| (req.env)(n))
-                    .or_else(|| topology.value(n).map(str::to_string))
-            };
-            fragment::evaluate(&bytes, &lookup).map_err(|e| located(e, &f.path))?
+    let ctx = Apply {
+        env: req.env,
+        topology: &topology,
+        env_file: env_device,
+    };
+    for d in decisions.iter().filter(|d| d.verdict == Verdict::Read) {
+        let path = dir_path(d.dir).join(&d.name);
+        let o = match take(d.dir, &d.name) {
+            Some(Opening::File(o)) => o,
+            Some(Opening::Failed(e)) => return Err(e),
+            _ => {
+                return Err(Error::new(
+                    Kind::Io,
+                    "cannot read the fragment: it changed while it was read",
+                )
+                .on(&path));
+            }
         };
-        let handoff = role == Role::Handoff;
-        for a in assignments {
-            if handoff && !HANDOFF.contains(&a.name.as_str()) {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("{DESCRIPTOR} may only set {}, not {}", HANDOFF.join(", "), a.name),
-                )
-                .at(Location {
-                    file: f.path.clone(),
-                    line: a.line,
-                    column: None,
-                })
-                .hint("the management agent hands over what to install; how it is verified belongs to the image"));
-            }
-            if TOPOLOGY.contains(&a.name.as_str()) {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("{} is path topology and cannot be set in conf.d", a.name),
-                )
-                .at(Location {
-                    file: f.path.clone(),
-                    line: a.line,
-                    column: None,
-                })
-                .hint(format!(
-                    "set it in the EnvironmentFile ({})",
-                    req.env_file
-                        .unwrap_or(Path::new(DEFAULT_ENV_FILE))
-                        .display()
-                )));
-            }
-            vars.set(
-                &a.name,
-                a.value,
-                Origin::Fragment {
-                    path: f.path.clone(),
-                    line: a.line,
-                },
-            );
+        judge_all(&o.hops, Role::Image, policy.as_ref())?;
+        let bytes = read_bounded(&o, &path, limits::FILE, "fragment")?;
+        let rules = Rules {
+            expansions: true,
+            quote: may_quote(&o.stat, Role::Image),
+        };
+        ctx.apply(&mut vars, &bytes, &path, rules, Role::Image)?;
+    }
+
+    // The agent's descriptor, last: it can only set the handoff variables.
+    let descriptor_handle = if separate {
+        open_conf_dir(req.root, &descriptor_device, Role::Handoff, policy.as_ref())?
+    } else {
+        etc_handle.clone()
+    };
+    let descriptor_host = req.root.host(&descriptor_device).join(DESCRIPTOR);
+    if let Some(dir) = &descriptor_handle {
+        let o = claim_descriptor(dir, req.claim, &descriptor_host, claimed)?;
+        if let Some(o) = o {
+            judge_all(&o.hops, Role::Handoff, policy.as_ref())?;
+            let bytes = read_bounded(&o, &descriptor_host, limits::DESCRIPTOR, DESCRIPTOR)?;
+            ctx.apply(
+                &mut vars,
+                &bytes,
+                &descriptor_host,
+                Rules::AGENT,
+                Role::Handoff,
+            )?;
+            files.push(ConfFile {
+                path: descriptor_host.clone(),
+                dir: Dir::Etc,
+                verdict: Verdict::Read,
+            });
         }
     }
 
@@ -227,37 +544,128 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
         },
         topology,
         conf_dirs: [
-            (Dir::Lib, lib_dir, lib.is_some()),
-            (Dir::Etc, etc_dir, etc.is_some()),
+            (Dir::Lib, lib_dir, lib_handle.is_some()),
+            (Dir::Etc, etc_dir, etc_handle.is_some()),
         ],
         files,
         vars,
         policy,
+        claimed: None,
     })
 }
 
-/// A file's bytes and the metadata of the very descriptor they were read from.
-fn read_with_meta(path: &Path) -> std::io::Result<(Vec<u8>, trust::Meta)> {
-    use std::io::Read;
-    let mut f = fs::File::open(path)?;
-    let meta = trust::meta_of(&f.metadata()?);
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
-    Ok((bytes, meta))
+/// Opens the descriptor; with `claim`, first renames it to [`CLAIMED_DESCRIPTOR`] (atomic:
+/// a descriptor the agent writes after this moment is a new `descriptor.env`, left for the
+/// next start) and opens the claimed file. Never follows a symlink. `None`: no descriptor.
+fn claim_descriptor(
+    dir: &DirHandle,
+    claim: bool,
+    shown: &Path,
+    claimed: &mut Option<DirHandle>,
+) -> Result<Option<Opened>, Error> {
+    let name = if claim {
+        match dir.rename(OsStr::new(DESCRIPTOR), OsStr::new(CLAIMED_DESCRIPTOR)) {
+            Ok(()) => {
+                *claimed = Some(dir.clone());
+                CLAIMED_DESCRIPTOR
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(shown, "claim the descriptor", &e)),
+        }
+    } else {
+        DESCRIPTOR
+    };
+    let mut hops = Hops::new();
+    let opened = dir.open(OsStr::new(name), false, &mut recorder(&mut hops));
+    match opened {
+        Ok(Found::File(file, stat)) => Ok(Some(Opened { file, stat, hops })),
+        Ok(Found::DevNull) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(WalkError::Kind(_, kind)) => Err(Error::new(
+            Kind::Io,
+            format!("refusing {DESCRIPTOR}: it is {kind}, not a regular file; nothing was read"),
+        )
+        .on(shown)
+        .hint("the agent writes a regular file (a hidden temporary file, renamed onto descriptor.env)")),
+        Err(e) => Err(trust::walk_error(e, DESCRIPTOR)),
+    }
 }
 
-/// The management agent's file in the etc directory.
-pub const DESCRIPTOR: &str = "descriptor.env";
-/// What the agent may set in it: what to install, nothing about how.
-pub const HANDOFF: [&str; 1] = ["URL"];
+/// What evaluating a file needs besides its bytes.
+struct Apply<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    topology: &'a Settings,
+    env_file: &'a Path,
+}
 
-/// The etc directory and the agent's descriptor are the agent's to write; the rest the image's.
-fn role_of(dir: Dir, name: Option<&std::ffi::OsStr>) -> Role {
-    match (dir, name) {
-        (Dir::Etc, None) => Role::Handoff,
-        (Dir::Etc, Some(n)) if n == DESCRIPTOR => Role::Handoff,
-        _ => Role::Image,
+impl Apply<'_> {
+    fn apply(
+        &self,
+        vars: &mut Settings,
+        bytes: &[u8],
+        path: &Path,
+        rules: Rules,
+        role: Role,
+    ) -> Result<(), Error> {
+        let assignments = {
+            let lookup = |n: &str| {
+                vars.value(n)
+                    .map(str::to_string)
+                    .or_else(|| (self.env)(n))
+                    .or_else(|| self.topology.value(n).map(str::to_string))
+            };
+            fragment::evaluate_with(bytes, &lookup, rules).map_err(|e| located(e, path))?
+        };
+        let handoff = role == Role::Handoff;
+        for a in assignments {
+            let at = Location {
+                file: path.to_path_buf(),
+                line: a.line,
+                column: None,
+            };
+            if handoff && !HANDOFF.contains(&a.name.as_str()) {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("{DESCRIPTOR} may only set {}, not {}", HANDOFF.join(", "), a.name),
+                )
+                .at(at)
+                .hint("the management agent hands over what to install; how it is verified belongs to the image"));
+            }
+            if TOPOLOGY.contains(&a.name.as_str()) {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("{} is path topology and cannot be set in conf.d", a.name),
+                )
+                .at(at)
+                .hint(format!(
+                    "set it in the EnvironmentFile ({})",
+                    self.env_file.display()
+                )));
+            }
+            vars.set(
+                &a.name,
+                a.value,
+                Origin::Fragment {
+                    path: path.to_path_buf(),
+                    line: a.line,
+                },
+            );
+        }
+        Ok(())
     }
+}
+
+/// The policy the EnvironmentFile itself is judged by before it is read: from the environment
+/// (systemd loaded the same file, or an operator set it), else the defaults.
+fn provisional_policy(env: &dyn Fn(&str) -> Option<String>) -> Option<Policy> {
+    if env(trust::SWUPDATE_STRICT_MODES).as_deref() == Some("no") {
+        return None;
+    }
+    let uid = |n: &str| env(n).and_then(|v| v.parse::<u32>().ok());
+    Some(Policy {
+        trusted_uid: uid(trust::SWUPDATE_TRUSTED_UID).unwrap_or(0),
+        agent_uid: None,
+    })
 }
 
 /// The ownership policy, or `None` when SWUPDATE_STRICT_MODES=no.
@@ -277,62 +685,6 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
         trusted_uid: uid(trust::SWUPDATE_TRUSTED_UID)?.unwrap_or(0),
         agent_uid: uid(trust::SWUPDATE_AGENT_UID)?,
     }))
-}
-
-/// Lists a conf.d directory; `None` when it does not exist (that is fine).
-fn scan(dir: &Path, root: &Root) -> Result<Option<Vec<Entry>>, Error> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(dir, "list the conf.d directory", &e)),
-    };
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| io_error(dir, "list the conf.d directory", &e))?;
-        out.push(Entry {
-            kind: classify(&entry, root),
-            name: entry.file_name(),
-        });
-    }
-    Ok(Some(out))
-}
-
-/// The directory entry's type comes with the listing; only a symlink needs looking further.
-fn classify(entry: &fs::DirEntry, root: &Root) -> EntryKind {
-    let of = |m: std::io::Result<fs::Metadata>| match m {
-        Ok(m) if m.is_file() => EntryKind::File {
-            empty: m.len() == 0,
-        },
-        Ok(_) => EntryKind::NotAFile,
-        // Reading it will report the real problem (a dangling link, a permission).
-        Err(_) => EntryKind::File { empty: false },
-    };
-    match entry.file_type() {
-        Ok(t) if t.is_symlink() => {
-            let path = entry.path();
-            if fs::read_link(&path).is_ok_and(|t| t == Path::new("/dev/null")) {
-                return EntryKind::DevNull;
-            }
-            of(fs::metadata(resolve_entry(&path, root)))
-        }
-        Ok(t) if t.is_file() => of(entry.metadata()),
-        Ok(_) => EntryKind::NotAFile,
-        Err(_) => EntryKind::File { empty: false },
-    }
-}
-
-/// Under --root an absolute symlink points into the image, not at this machine.
-fn resolve_entry(path: &Path, root: &Root) -> PathBuf {
-    let Some(r) = root.dir() else {
-        return path.to_path_buf();
-    };
-    match fs::read_link(path) {
-        Ok(_) => path
-            .strip_prefix(r)
-            .map(|device| root.resolve(&Path::new("/").join(device)))
-            .unwrap_or_else(|_| path.to_path_buf()),
-        Err(_) => path.to_path_buf(),
-    }
 }
 
 #[cfg(test)]

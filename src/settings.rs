@@ -95,15 +95,19 @@ pub const SWUPDATE_VERSION: &str = "SWUPDATE_VERSION";
 /// `--digest-provider`: which verifier checks the signature (a security decision, so here).
 pub const SWUPDATE_DIGEST_PROVIDER: &str = "SWUPDATE_DIGEST_PROVIDER";
 
+/// Where the agent writes descriptor.env; empty or unset: the etc conf.d directory.
+pub const SWUPDATE_DESCRIPTOR_DIR: &str = "SWUPDATE_DESCRIPTOR_DIR";
+
 /// The EnvironmentFile's variables: the paths, and who is trusted to write configuration
 /// (which a fragment must never be able to change, hence here).
-pub const TOPOLOGY: [&str; 9] = [
+pub const TOPOLOGY: [&str; 10] = [
     SWUPDATE_BIN,
     SWUPDATE_PUBLIC_KEY,
     SWUPDATE_VERSION,
     SWUPDATE_DIGEST_PROVIDER,
     SWUPDATE_CONF_DIR_LIB,
     SWUPDATE_CONF_DIR_ETC,
+    SWUPDATE_DESCRIPTOR_DIR,
     trust::SWUPDATE_STRICT_MODES,
     trust::SWUPDATE_TRUSTED_UID,
     trust::SWUPDATE_AGENT_UID,

@@ -52,6 +52,52 @@ pub fn decode_utf8(bytes: &[u8]) -> Result<&str, SyntaxError> {
     })
 }
 
+/// Refuses what neither file format can hold and what a message would show as nothing: a
+/// byte order mark (an editor's, invisible; sh and systemd take it as part of the first name)
+/// and a NUL byte (systemd stops reading the file there, dash drops it).
+pub fn check_text(bytes: &[u8], _quote: bool) -> Result<(), SyntaxError> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        return Err(SyntaxError::new(
+            Pos { line: 1, column: 1 },
+            "the file starts with a UTF-8 byte order mark (bytes ef bb bf, invisible in an editor)",
+        )
+        .hint(
+            "save the file without a BOM; sh and systemd would take it as part of the first name",
+        ));
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        return Err(SyntaxError::new(Pos { line, column }, "a NUL byte")
+            .hint("configuration is text: systemd stops reading at a NUL, sh drops it"));
+    }
+    Ok(())
+}
+
+impl SyntaxError {
+    /// The same error without any byte of the file in its message.
+    pub fn unquoted(mut self) -> Self {
+        if self.message.starts_with("invalid UTF-8") {
+            self.message = "invalid UTF-8; the file must be UTF-8".to_string();
+        }
+        // Whatever a message quotes stands between backticks.
+        let mut out = String::new();
+        for (i, part) in self.message.split('`').enumerate() {
+            out.push_str(if i % 2 == 1 { "…" } else { part });
+        }
+        self.message = out;
+        self
+    }
+}
+
 /// A peekable character stream over a string that tracks the position of the next character.
 #[derive(Clone)]
 pub struct Cursor<'a> {
@@ -59,6 +105,8 @@ pub struct Cursor<'a> {
     /// Byte offset of the next character.
     at: usize,
     pos: Pos,
+    /// A CR not followed by LF starts a new line (systemd's EnvironmentFile rules).
+    cr_newline: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -67,7 +115,14 @@ impl<'a> Cursor<'a> {
             text,
             at: 0,
             pos: Pos { line: 1, column: 1 },
+            cr_newline: false,
         }
+    }
+
+    /// Counts a lone CR as a line end for positions.
+    pub fn cr_ends_lines(mut self) -> Self {
+        self.cr_newline = true;
+        self
     }
 
     fn rest(&self) -> &'a str {
@@ -93,7 +148,7 @@ impl<'a> Cursor<'a> {
     pub fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.at += c.len_utf8();
-        if c == '\n' {
+        if c == '\n' || (c == '\r' && self.cr_newline && self.peek() != Some('\n')) {
             self.pos.line += 1;
             self.pos.column = 1;
         } else {
@@ -135,6 +190,23 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Text of a file as a message may show it: characters a terminal or the journal would not
+/// show (controls, a byte order mark, zero-width and bidirectional marks) are written as
+/// `\u{…}`, so what is quoted is what is there.
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = c.is_control()
+            || matches!(c, '\u{feff}' | '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}');
+        if hidden {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A portable shell variable name: what both sh and systemd accept.
 pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -159,6 +231,15 @@ mod tests {
         let e = decode_utf8(b"A=1\nB\xc3\xa9=\xff").unwrap_err();
         assert_eq!((e.line, e.column), (2, 4));
         assert!(e.message.contains("0xff"), "{}", e.message);
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_as_escapes() {
+        assert_eq!(
+            visible("a\u{feff}b\u{202e}c\td"),
+            "a\\u{feff}b\\u{202e}c\\u{0009}d"
+        );
+        assert_eq!(visible("é ok"), "é ok");
     }
 
     #[test]

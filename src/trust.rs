@@ -5,11 +5,10 @@
 //! `descriptor.env`, which may belong to a configured agent user and may only carry the handoff
 //! variables (see [`crate::load`]).
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::error::{Error, Kind};
+use crate::rootfs::{Found, Hop, Root, Stat, WalkError};
 
 /// Topology-level settings of the check (EnvironmentFile or environment, never conf.d).
 pub const SWUPDATE_STRICT_MODES: &str = "SWUPDATE_STRICT_MODES";
@@ -21,8 +20,16 @@ pub const SWUPDATE_AGENT_UID: &str = "SWUPDATE_AGENT_UID";
 pub struct Policy {
     /// Owner of the image's files: root on a device; a test's own uid.
     pub trusted_uid: u32,
-    /// The management agent's user, allowed to own `descriptor.env` and the etc directory.
+    /// The management agent's user, allowed to own `descriptor.env` and its directory.
     pub agent_uid: Option<u32>,
+}
+
+impl Policy {
+    /// Whether the agent (and not the image) owns a directory: then it may rename anything in
+    /// it, so it may contribute nothing but the descriptor.
+    pub fn agent_owns(&self, st: &Stat) -> bool {
+        self.agent_uid == Some(st.uid) && st.uid != self.trusted_uid && st.uid != 0
+    }
 }
 
 /// What the check needs to know about a file.
@@ -33,18 +40,30 @@ pub struct Meta {
     pub is_dir: bool,
 }
 
+impl From<&Stat> for Meta {
+    fn from(st: &Stat) -> Meta {
+        Meta {
+            uid: st.uid,
+            mode: st.mode,
+            is_dir: st.is_dir(),
+        }
+    }
+}
+
 /// Whether the agent's uid is acceptable for this file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// The EnvironmentFile, the lib directory, every fragment but descriptor.env.
+    /// The EnvironmentFile, the lib directory, every fragment but descriptor.env, every
+    /// directory and symlink on the way to any of them, and the files the plan names.
     Image,
-    /// The etc directory and descriptor.env: the agent writes there.
+    /// The descriptor's directory and descriptor.env: the agent writes there.
     Handoff,
 }
 
-/// The problem with a file's owner or mode, if any.
+/// The problem with a file's owner or mode, if any. Root may own anything.
 pub fn problem(meta: Meta, role: Role, policy: &Policy) -> Option<String> {
     let owner_ok = meta.uid == policy.trusted_uid
+        || meta.uid == 0
         || (role == Role::Handoff && policy.agent_uid == Some(meta.uid));
     if !owner_ok {
         let allowed = match (role, policy.agent_uid) {
@@ -67,64 +86,98 @@ pub fn problem(meta: Meta, role: Role, policy: &Policy) -> Option<String> {
     None
 }
 
-/// What the check reads from a file's metadata.
-pub fn meta_of(m: &fs::Metadata) -> Meta {
-    Meta {
-        uid: m.uid(),
-        mode: m.mode(),
-        is_dir: m.is_dir(),
-    }
-}
-
 /// Refuses `meta` (of `path`) if someone other than the image could have written it.
 pub fn judge(path: &Path, meta: Meta, role: Role, policy: &Policy) -> Result<(), Error> {
     let Some(p) = problem(meta, role, policy) else {
         return Ok(());
     };
     let what = if meta.is_dir { "directory" } else { "file" };
-    Err(Error::new(
-        Kind::Config,
+    Err(refusal(
+        path,
         format!("refusing a configuration {what} that {p}"),
-    )
-    .on(path)
-    .hint(format!(
-        "configuration must be owned by the image (chown {} / chmod go-w); \
-                 only descriptor.env may belong to the agent ({SWUPDATE_AGENT_UID})",
-        policy.trusted_uid
-    )))
+        policy,
+    ))
 }
 
-/// If `path` is a symlink, judges the link itself (whoever made it chose the target; its own
-/// mode is always 0777 and means nothing) and says whether it masks (points at /dev/null).
-/// `None` when it is not a symlink.
-pub fn check_link(path: &Path, role: Role, policy: &Policy) -> Result<Option<bool>, Error> {
-    match fs::symlink_metadata(path) {
-        Ok(l) if l.file_type().is_symlink() => {
+fn refusal(path: &Path, message: String, policy: &Policy) -> Error {
+    Error::new(Kind::Config, message).on(path).hint(format!(
+        "configuration and every directory and symlink on its path must be owned by the image \
+         (chown {} / chmod go-w); only descriptor.env and its directory may belong to the agent \
+         ({SWUPDATE_AGENT_UID})",
+        policy.trusted_uid
+    ))
+}
+
+/// Judges one hop of a walk ([`Root::walk`]): every directory and symlink on a path, and the
+/// file at its end, on the descriptor it is read from. A symlink's own mode is always 0777
+/// and means nothing: its owner chose the target. The agent's file must have one link: a hard
+/// link to a file it cannot read (`/etc/shadow`) is not its to hand over.
+pub fn hop(path: &Path, st: &Stat, hop: Hop, role: Role, policy: &Policy) -> Result<(), Error> {
+    match hop {
+        Hop::Link => {
             let link = Meta {
-                uid: l.uid(),
+                uid: st.uid,
                 mode: 0o755,
                 is_dir: false,
             };
-            judge(path, link, role, policy)?;
-            Ok(Some(
-                fs::read_link(path).is_ok_and(|t| t == Path::new("/dev/null")),
-            ))
+            judge(path, link, role, policy)
         }
-        _ => Ok(None),
+        // A sticky directory (`/tmp`) owned by the image lets others add names but not rename
+        // or remove the image's: what is below it is judged on its own owner anyway.
+        Hop::Dir if st.mode & 0o1000 != 0 => judge(
+            path,
+            Meta {
+                mode: st.mode & !0o022,
+                ..Meta::from(st)
+            },
+            role,
+            policy,
+        ),
+        Hop::Dir => judge(path, Meta::from(st), role, policy),
+        Hop::File => {
+            judge(path, Meta::from(st), role, policy)?;
+            if role == Role::Handoff && st.nlink != 1 {
+                return Err(refusal(
+                    path,
+                    format!(
+                        "refusing a descriptor with {} hard links: it may be another file's",
+                        st.nlink
+                    ),
+                    policy,
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
-/// Checks a path that is not read (a directory, a mask): the link, then what it points at.
-/// A file that is read is judged on its open descriptor instead ([`judge`] with `fstat`), so
-/// that it cannot be swapped between the check and the read.
-pub fn check(path: &Path, role: Role, policy: &Policy) -> Result<(), Error> {
-    // A mask (symlink to /dev/null) is judged by its owner only: /dev/null is writable by all.
-    if check_link(path, role, policy)? == Some(true) {
-        return Ok(());
+/// The error for a walk that stopped; `what` names the file's purpose ("fragment").
+pub fn walk_error(e: WalkError, what: &str) -> Error {
+    match e {
+        WalkError::Refused(e) => e,
+        WalkError::Kind(path, kind) => Error::new(
+            Kind::Io,
+            format!("refusing the {what}: it is {kind}, not a regular file; nothing was read"),
+        )
+        .on(&path),
+        WalkError::Io(path, e) => {
+            Error::new(Kind::Io, format!("cannot open the {what}: {e}")).on(&path)
+        }
     }
-    match fs::metadata(path) {
-        Ok(m) => judge(path, meta_of(&m), role, policy),
-        Err(_) => Ok(()),
+}
+
+/// Judges a file the plan names (swupdate, the key, the version file, the verification
+/// program) over its whole path inside the root, without reading it. A file that cannot be
+/// reached is left to the caller, which reports it with its own exit code.
+pub fn check_file(root: &Root, host_path: &Path, what: &str, policy: &Policy) -> Result<(), Error> {
+    let device = root.device(host_path);
+    let judge = &mut |p: &Path, st: &Stat, h: Hop| hop(p, st, h, Role::Image, policy);
+    match root.walk(&device, judge) {
+        Ok(Found::File(..) | Found::DevNull) => Ok(()),
+        // Missing, unreadable, a loop: the caller's own check reports it with its exit code
+        // (under `--root` a test may link the host's swupdate, which only the host resolves).
+        Err(WalkError::Io(..)) => Ok(()),
+        Err(e) => Err(walk_error(e, what)),
     }
 }
 
@@ -182,6 +235,81 @@ mod tests {
     #[test]
     fn without_an_agent_the_handoff_is_root_only() {
         assert!(problem(file(990, 0o644), Role::Handoff, &ROOT_ONLY).is_some());
+    }
+
+    fn stat(uid: u32, mode: u32, nlink: u64) -> Stat {
+        Stat {
+            uid,
+            mode,
+            nlink,
+            size: 1,
+            dev: 1,
+            ino: 1,
+        }
+    }
+
+    #[test]
+    fn the_agents_file_must_have_one_link() {
+        let p = Path::new("/d/descriptor.env");
+        assert!(
+            hop(
+                p,
+                &stat(990, 0o100644, 1),
+                Hop::File,
+                Role::Handoff,
+                &WITH_AGENT
+            )
+            .is_ok()
+        );
+        let e = hop(
+            p,
+            &stat(0, 0o100600, 2),
+            Hop::File,
+            Role::Handoff,
+            &WITH_AGENT,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("hard links"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_symlink_is_judged_by_its_owner_not_its_mode() {
+        let p = Path::new("/l");
+        assert!(hop(p, &stat(0, 0o120777, 1), Hop::Link, Role::Image, &ROOT_ONLY).is_ok());
+        assert!(
+            hop(
+                p,
+                &stat(990, 0o120777, 1),
+                Hop::Link,
+                Role::Image,
+                &WITH_AGENT
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_sticky_directory_of_roots_may_be_world_writable() {
+        let p = Path::new("/tmp");
+        assert!(hop(p, &stat(0, 0o41777, 2), Hop::Dir, Role::Image, &ROOT_ONLY).is_ok());
+        assert!(hop(p, &stat(0, 0o40777, 2), Hop::Dir, Role::Image, &ROOT_ONLY).is_err());
+        assert!(hop(p, &stat(990, 0o41777, 2), Hop::Dir, Role::Image, &ROOT_ONLY).is_err());
+    }
+
+    #[test]
+    fn root_may_own_anything_whoever_is_trusted() {
+        let test_uid = Policy {
+            trusted_uid: 1000,
+            agent_uid: None,
+        };
+        assert_eq!(problem(file(0, 0o644), Role::Image, &test_uid), None);
+    }
+
+    #[test]
+    fn only_a_directory_of_the_agent_is_the_agents() {
+        assert!(WITH_AGENT.agent_owns(&stat(990, 0o40755, 2)));
+        assert!(!WITH_AGENT.agent_owns(&stat(0, 0o40755, 2)));
+        assert!(!ROOT_ONLY.agent_owns(&stat(990, 0o40755, 2)));
     }
 
     #[test]

@@ -215,3 +215,138 @@ fn strict_modes_takes_yes_or_no_only() {
         stderr(&o)
     );
 }
+
+/// The race of the old design, made deterministic: the agent writes the next descriptor while
+/// this start is past its read (the preflight or verification runs). The claim (a rename
+/// before the read) leaves the new one for the next start; nothing is lost or replayed.
+#[test]
+fn a_descriptor_written_while_a_start_runs_is_left_for_the_next_start() {
+    use swupdate_launcher::load::{self, Request};
+    use swupdate_launcher::rootfs;
+    let r = download_device();
+    let root = rootfs::Root::new(Some(r.path().to_path_buf()));
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let env = move |n: &str| (n == "SWUPDATE_TRUSTED_UID").then(|| uid.clone());
+    let start = || {
+        load::load(&Request {
+            env_file: None,
+            root: &root,
+            env: &env,
+            claim: true,
+        })
+        .unwrap()
+        .vars
+        .value("URL")
+        .map(str::to_string)
+    };
+    assert_eq!(
+        start().as_deref(),
+        Some("https://updates.example.com/fw.swu")
+    );
+    // Between the claim and the exec of the first start:
+    r.etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/next.swu\n",
+    );
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/.descriptor.env.last")).unwrap(),
+        "URL=https://updates.example.com/fw.swu\n",
+        "the used descriptor is kept aside"
+    );
+    assert_eq!(
+        start().as_deref(),
+        Some("https://updates.example.com/next.swu")
+    );
+    assert_eq!(start(), None, "a used descriptor is never replayed");
+}
+
+#[test]
+fn each_start_installs_its_own_descriptor_end_to_end() {
+    let r = download_device();
+    // The stub swupdate records its -d string, then the agent's next write lands.
+    r.write(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\nfor a; do echo \"$a\"; done | grep '^-u ' >> {}/installed\n",
+            r.path().display()
+        ),
+    );
+    fs::set_permissions(
+        r.host("/usr/bin/swupdate"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    assert_eq!(r.run(&[]).status.code(), Some(0));
+    r.etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/second.swu\n",
+    );
+    assert_eq!(r.run(&[]).status.code(), Some(0));
+    assert_eq!(r.run(&[]).status.code(), Some(65), "nothing left to replay");
+    let got = fs::read_to_string(r.host("/installed")).unwrap();
+    let urls: Vec<&str> = got
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://updates.example.com/fw.swu",
+            "https://updates.example.com/second.swu"
+        ]
+    );
+}
+
+#[test]
+fn a_start_that_fails_before_swupdate_gives_the_descriptor_back() {
+    let r = download_device();
+    // The key is gone: refused (66) after the claim, swupdate never ran.
+    fs::remove_file(r.host("/etc/swupdate/public.pem")).unwrap();
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/descriptor.env")).unwrap(),
+        "URL=https://updates.example.com/fw.swu\n",
+        "an unused handoff is not lost"
+    );
+}
+
+#[test]
+fn a_newer_descriptor_wins_over_one_given_back() {
+    use swupdate_launcher::load::{self, Request};
+    use swupdate_launcher::rootfs;
+    let r = download_device();
+    let root = rootfs::Root::new(Some(r.path().to_path_buf()));
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let env = move |n: &str| (n == "SWUPDATE_TRUSTED_UID").then(|| uid.clone());
+    let loaded = load::load(&Request {
+        env_file: None,
+        root: &root,
+        env: &env,
+        claim: true,
+    })
+    .unwrap();
+    r.etc(
+        "descriptor.env",
+        "URL=https://updates.example.com/newer.swu\n",
+    );
+    loaded.release_claim();
+    assert_eq!(
+        fs::read_to_string(r.host("/etc/swupdate/conf.d/descriptor.env")).unwrap(),
+        "URL=https://updates.example.com/newer.swu\n"
+    );
+}
+
+#[test]
+fn a_claimed_descriptor_that_is_refused_is_given_back_unchanged() {
+    let r = download_device();
+    r.etc(
+        "descriptor.env",
+        "URL=https://a.example/x\nSWUPDATE_BIN=/evil\n",
+    );
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(r.host("/etc/swupdate/conf.d/descriptor.env").exists());
+}
