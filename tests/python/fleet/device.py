@@ -1,0 +1,204 @@
+"""A fleet device: Debian sid (swupdate 2026.05.1, systemd 262) booted under systemd-nspawn, with
+the launcher's units and a product's configuration, talking to gooseBit on the host's loopback.
+
+What is where, as on a product (docs/fleet.md explains each file):
+
+- image, read-only for everyone but root:
+  - `/usr/bin/swupdate-launcher`, the units of `systemd/` in `/etc/systemd/system` (over Debian's
+    swupdate.service, as the layer installs them over meta-swupdate's), tmpfiles;
+  - `/etc/default/swupdate`: topology, the public key;
+  - `/usr/lib/swupdate/conf.d/10-fleet`: daemon mode, `-S hawkbit` (sid's build has several
+    suricatta modules), anti-rollback from `/etc/sw-versions`, the post-update reboot;
+  - `/etc/swupdate.cfg`: `globals` (U-Boot environment, CMS digest provider), `identify`
+    (hw_revision, what gooseBit matches against the .swu's hardware-compatibility), `suricatta`
+    (tenant, server, and an `@include` of the provisioned identity);
+  - `/etc/fw_env.config`: libubootenv's view of the U-Boot environment, here a regular file
+    (`/var/lib/uboot/uboot.env`, two redundant copies) instead of a flash partition;
+- provisioning, once per device: `/etc/swupdate/identity.cfg` (0600: the device id and its target
+  token) and the environment's first contents (`ustate=0`);
+- the "bootloader": on hardware U-Boot's boot script turns `ustate=1` (installed) into `2`
+  (testing) when it boots the new system, or into `3` (failed) after falling back;
+  `fleet-bootloader.service` does that step here, before the daemon starts at each boot. It is
+  the one stand-in of this device, for firmware a container cannot run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import zlib
+from pathlib import Path
+
+from support.container import REPO, Container
+
+SYSTEMD_DIR = REPO / "systemd"
+LAUNCHER = Path(os.environ.get("FLEET_LAUNCHER", REPO / "target" / "release" / "swupdate-launcher"))
+
+TARGET = "/var/lib/fleet/rootfs-b"  # the stand-in for the standby partition
+TARGET_LEN = 1 << 20
+UBOOT_ENV = "/var/lib/uboot/uboot.env"
+ENV_SIZE = 0x4000
+HW_REVISION = "1.0"
+PUBLIC_KEY = "/etc/swupdate/update-signing.cert.pem"
+
+BOOTLOADER_UNIT = """\
+# Stand-in for U-Boot's boot script (a container has no bootloader): at each boot, before
+# swupdate-daemon starts, an installed update (ustate=1) that booted becomes "testing" (2), which
+# suricatta reports to the server as success and then resets to 0. On hardware the bootloader does
+# this (with bootcount/altbootcmd turning a failed boot into 3 and booting the old slot).
+[Unit]
+Description=Bootloader stand-in: ustate 1 -> 2 on the boot after an install
+DefaultDependencies=no
+After=local-fs.target
+Before=swupdate-daemon.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'if [ "$(fw_printenv -n ustate 2>/dev/null)" = 1 ]; then fw_setenv ustate 2; fi'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def fragment(reboot: bool = True) -> str:
+    post = "-p 'systemctl reboot'" if reboot else ""
+    return f"""\
+# The image's daemon configuration (what meta-tolomeo-rust installs for a suricatta product).
+SWUPDATE_SOURCE=daemon
+# Debian sid's swupdate has several suricatta modules: without -S it exits at start. Everything
+# else (tenant, server, device id, token) is in /etc/swupdate.cfg, off the command line.
+SWUPDATE_SURICATTA_ARGS="-S hawkbit"
+# Fleet deployments must not downgrade either: -N <running release>.
+SWUPDATE_ANTI_ROLLBACK=yes
+SWUPDATE_VERSION_FILE=/etc/sw-versions
+SWUPDATE_VERSION_KEY=firmware
+# -v, and the product's reboot after a successful install (suricatta reports the result after it).
+SWUPDATE_ARGS="-v {post}"
+"""
+
+
+def swupdate_cfg(server_url: str, extra_suricatta: str = "") -> str:
+    return f"""\
+globals :
+{{
+	bootloader = "uboot";
+	/* sid's 2026.05.1 registers several verification providers: CMS-signed images need this. */
+	digest-provider = "opensslCMS";
+}};
+
+identify : (
+	{{ name = "hw_revision"; value = "{HW_REVISION}"; }}
+);
+
+suricatta :
+{{
+	tenant = "DEFAULT";
+	url = "{server_url}";
+	retry = 3;
+	retrywait = 2;
+	connection-timeout = 10;
+	@include "/etc/swupdate/identity.cfg"
+{extra_suricatta}}};
+"""
+
+
+class FleetDevice(Container):
+    """A booted device. `configure()` before `boot()`."""
+
+    def __init__(self, template: Path, workdir: Path):
+        super().__init__(template, workdir, private_network=False)
+        self.workdir = workdir
+
+    def write(self, inside: str, text: str | bytes, mode: int = 0o644) -> None:
+        p = self.path(inside)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, str):
+            text = text.encode()
+        p.write_bytes(text)
+        os.chmod(p, mode)
+
+    def configure(self, *, server_url: str, device_id: str, token: str | None,
+                  running_version: str, cert: Path, reboot: bool = True) -> None:
+        assert LAUNCHER.exists(), f"{LAUNCHER}: build it first (scripts/test-fleet does)"
+        self.write("/usr/bin/swupdate-launcher", LAUNCHER.read_bytes(), 0o755)
+        for unit in ("swupdate.service", "swupdate-daemon.service", "swupdate-daemon.socket"):
+            self.write(f"/etc/systemd/system/{unit}", (SYSTEMD_DIR / unit).read_text())
+        self.write("/usr/lib/tmpfiles.d/swupdate-launcher.conf",
+                   (SYSTEMD_DIR / "tmpfiles-swupdate-launcher.conf").read_text())
+        self.write("/etc/systemd/system/fleet-bootloader.service", BOOTLOADER_UNIT)
+        for unit, target in (("swupdate-daemon.service", "multi-user.target"),
+                             ("fleet-bootloader.service", "multi-user.target")):
+            link = self.path(f"/etc/systemd/system/{target}.wants/{unit}")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f"/etc/systemd/system/{unit}")
+
+        self.write("/etc/default/swupdate", f"SWUPDATE_PUBLIC_KEY={PUBLIC_KEY}\n")
+        self.write(PUBLIC_KEY, cert.read_text())
+        self.write("/usr/lib/swupdate/conf.d/10-fleet", fragment(reboot))
+        self.path("/etc/swupdate/conf.d").mkdir(parents=True, exist_ok=True)
+        self.write("/etc/sw-versions", f"firmware {running_version}\n")
+        self.write("/etc/swupdate.cfg", swupdate_cfg(server_url))
+        # Provisioning: the device's identity and credential, root-only.
+        ident = f'\tid = "{device_id}";\n'
+        if token is not None:
+            ident += f'\ttargettoken = "{token}";\n'
+        self.write("/etc/swupdate/identity.cfg", ident, 0o600)
+        self.write("/etc/fw_env.config", f"{UBOOT_ENV} 0x0 {ENV_SIZE:#x}\n"
+                   f"{UBOOT_ENV} {ENV_SIZE:#x} {ENV_SIZE:#x}\n")
+        self.write(UBOOT_ENV, uboot_env({"ustate": "0"}) * 2)
+        self.write(TARGET, untouched(TARGET_LEN))
+
+    def ustate(self) -> str:
+        return self.run(["fw_printenv", "-n", "ustate"], check=False).stdout.strip()
+
+    def target(self) -> bytes:
+        return self.path(TARGET).read_bytes()
+
+    def journal(self, unit: str = "swupdate-daemon.service") -> str:
+        return self.run(["journalctl", "-b", "--no-pager", "-o", "cat", "-u", unit],
+                        check=False).stdout
+
+    def journal_all_boots(self) -> str:
+        return self.run(["journalctl", "--no-pager", "-o", "short-monotonic"], check=False).stdout
+
+    def wait(self, predicate, timeout: float, what: str, interval: float = 0.5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = predicate()
+            if v:
+                return v
+            time.sleep(interval)
+        raise AssertionError(f"device: {what} did not happen in {timeout}s\n"
+                             f"journal:\n{self.journal()[-4000:]}")
+
+    def wait_rebooted(self, timeout: float = 90) -> None:
+        """After the device asked for a reboot: nspawn ends (exit 133 = reboot requested) and the
+        same root is booted again, as the machine would come back from a reboot."""
+        assert self.proc is not None
+        old = self._pid1
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the device did not reboot in {timeout}s:\n{self.journal()[-4000:]}")
+        assert rc == 133, f"nspawn exited {rc} (133 = the container asked to reboot)\n" \
+                          f"{self.log.read_text()[-3000:]}"
+        self.proc = None
+        self._pid1 = None
+        self.boot()
+        assert self._pid1 != old
+
+
+def untouched(length: int) -> bytes:
+    pattern = b"untouched target "
+    return (pattern * (length // len(pattern) + 1))[:length]
+
+
+def uboot_env(variables: dict[str, str], size: int = ENV_SIZE) -> bytes:
+    """One copy of a redundant U-Boot environment, as mkenvimage -r writes it for the factory
+    image: CRC32 of the data, a flags byte, then NUL-terminated `name=value` strings, a final NUL,
+    padding."""
+    data = b"".join(f"{k}={v}".encode() + b"\0" for k, v in variables.items()) + b"\0"
+    data = data.ljust(size - 5, b"\xff")
+    return zlib.crc32(data).to_bytes(4, "little") + b"\x01" + data
