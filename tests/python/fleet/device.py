@@ -40,6 +40,7 @@ TARGET_LEN = 1 << 20
 UBOOT_ENV = "/var/lib/uboot/uboot.env"
 ENV_SIZE = 0x4000
 HW_REVISION = "1.0"
+BOARD = "fleet-board"
 PUBLIC_KEY = "/etc/swupdate/update-signing.cert.pem"
 
 BOOTLOADER_UNIT = """\
@@ -79,7 +80,7 @@ SWUPDATE_ARGS="-v {post}"
 """
 
 
-def swupdate_cfg(server_url: str, extra_suricatta: str = "") -> str:
+def swupdate_cfg(server_url: str, release: str, extra_suricatta: str = "") -> str:
     return f"""\
 globals :
 {{
@@ -89,7 +90,8 @@ globals :
 }};
 
 identify : (
-	{{ name = "hw_revision"; value = "{HW_REVISION}"; }}
+	{{ name = "hw_revision"; value = "{HW_REVISION}"; }},
+	{{ name = "sw_version"; value = "{release}"; }}
 );
 
 suricatta :
@@ -138,8 +140,11 @@ class FleetDevice(Container):
         self.write(PUBLIC_KEY, cert.read_text())
         self.write("/usr/lib/swupdate/conf.d/10-fleet", fragment(reboot))
         self.path("/etc/swupdate/conf.d").mkdir(parents=True, exist_ok=True)
-        self.write("/etc/sw-versions", f"firmware {running_version}\n")
-        self.write("/etc/swupdate.cfg", swupdate_cfg(server_url))
+        self.server_url = server_url
+        self.set_release(running_version)
+        # swupdate's own hardware check (sw-description's hardware-compatibility) reads this file;
+        # identify's hw_revision is only what suricatta reports to the server. Both must agree.
+        self.write("/etc/hwrevision", f"{BOARD} {HW_REVISION}\n")
         # Provisioning: the device's identity and credential, root-only.
         ident = f'\tid = "{device_id}";\n'
         if token is not None:
@@ -149,6 +154,12 @@ class FleetDevice(Container):
                    f"{UBOOT_ENV} {ENV_SIZE:#x} {ENV_SIZE:#x}\n")
         self.write(UBOOT_ENV, uboot_env({"ustate": "0"}) * 2)
         self.write(TARGET, untouched(TARGET_LEN))
+
+    def set_release(self, version: str) -> None:
+        """The files of the image that carry its release: /etc/sw-versions (the launcher's -N)
+        and identify's sw_version in /etc/swupdate.cfg (what the server is told it runs)."""
+        self.write("/etc/sw-versions", f"firmware {version}\n")
+        self.write("/etc/swupdate.cfg", swupdate_cfg(self.server_url, version))
 
     def ustate(self) -> str:
         return self.run(["fw_printenv", "-n", "ustate"], check=False).stdout.strip()
@@ -163,6 +174,12 @@ class FleetDevice(Container):
     def journal_all_boots(self) -> str:
         return self.run(["journalctl", "--no-pager", "-o", "short-monotonic"], check=False).stdout
 
+    def save_journal(self) -> Path:
+        """The whole journal, every boot, next to the device's root (kept after the test)."""
+        out = self.workdir / "journal.txt"
+        out.write_text(self.journal_all_boots())
+        return out
+
     def wait(self, predicate, timeout: float, what: str, interval: float = 0.5):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -170,22 +187,28 @@ class FleetDevice(Container):
             if v:
                 return v
             time.sleep(interval)
-        raise AssertionError(f"device: {what} did not happen in {timeout}s\n"
+        raise AssertionError(f"device: {what} did not happen in {timeout}s; journal in "
+                             f"{self.save_journal()}\n"
                              f"journal:\n{self.journal()[-4000:]}")
 
-    def wait_rebooted(self, timeout: float = 90) -> None:
+    def wait_rebooted(self, new_release: str | None = None, timeout: float = 90) -> None:
         """After the device asked for a reboot: nspawn ends (exit 133 = reboot requested) and the
-        same root is booted again, as the machine would come back from a reboot."""
+        same root is booted again, as the machine comes back from a reboot. On hardware it would
+        boot the slot just written, whose files say `new_release`; a container cannot boot its
+        stand-in partition file, so those files are put in place while it is down."""
         assert self.proc is not None
         old = self._pid1
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"the device did not reboot in {timeout}s:\n{self.journal()[-4000:]}")
+            raise AssertionError(f"the device did not reboot in {timeout}s; journal in "
+                                 f"{self.save_journal()}:\n{self.journal()[-4000:]}")
         assert rc == 133, f"nspawn exited {rc} (133 = the container asked to reboot)\n" \
                           f"{self.log.read_text()[-3000:]}"
         self.proc = None
         self._pid1 = None
+        if new_release:
+            self.set_release(new_release)
         self.boot()
         assert self._pid1 != old
 
