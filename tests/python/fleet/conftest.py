@@ -57,13 +57,13 @@ def make_device(template, tmp_path, goosebit, keys):
 
     def make(device_id: str | None = None, *, running_version: str = "1.0.0",
              server: GooseBit | None = None, register: bool = True, token: str | None = "auto",
-             boot: bool = True, **kw) -> FleetDevice:
+             boot: bool = True, feed: str | None = None, **kw) -> FleetDevice:
         server = server or goosebit
         device_id = device_id or f"dev-{secrets.token_hex(4)}"
         if token == "auto":
             token = secrets.token_hex(16)
         if register and token is not None:
-            server.register_device(device_id, token)
+            server.register_device(device_id, token, feed)
         workdir = tmp_path / f"dev{len(made)}"
         workdir.mkdir()
         d = FleetDevice(template, workdir)

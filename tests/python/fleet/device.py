@@ -65,6 +65,8 @@ WantedBy=multi-user.target
 
 def fragment(reboot: bool = True) -> str:
     post = "-p 'systemctl reboot'" if reboot else ""
+    # Not -v: at loglevel DEBUG and above swupdate turns on curl's verbose mode, which prints every
+    # request header, the Authorization: TargetToken one included, into the journal.
     return f"""\
 # The image's daemon configuration (what meta-tolomeo-rust installs for a suricatta product).
 SWUPDATE_SOURCE=daemon
@@ -75,8 +77,8 @@ SWUPDATE_SURICATTA_ARGS="-S hawkbit"
 SWUPDATE_ANTI_ROLLBACK=yes
 SWUPDATE_VERSION_FILE=/etc/sw-versions
 SWUPDATE_VERSION_KEY=firmware
-# -v, and the product's reboot after a successful install (suricatta reports the result after it).
-SWUPDATE_ARGS="-v {post}"
+# INFO level, and the product's reboot after a successful install (suricatta reports the result after it).
+SWUPDATE_ARGS="-l 3 {post}"
 """
 
 

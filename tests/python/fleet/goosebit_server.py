@@ -162,9 +162,13 @@ class GooseBit:
         return self._request("PUT", "/api/v1/software", body=body,
                              content_type=f"multipart/form-data; boundary={boundary}")["id"]
 
-    def register_device(self, device_id: str, auth_token: str) -> None:
-        """What the fleet operator's provisioning does in strict mode: the device and its token."""
-        self._json("PUT", "/api/v1/devices", {"devices": [device_id], "auth_token": auth_token})
+    def register_device(self, device_id: str, auth_token: str, feed: str | None = None) -> None:
+        """What the fleet operator's provisioning does in strict mode: the device and its token
+        (and the feed, the group of devices a rollout goes to)."""
+        body = {"devices": [device_id], "auth_token": auth_token}
+        if feed:
+            body["feed"] = feed
+        self._json("PUT", "/api/v1/devices", body)
 
     def assign(self, device_id: str, software_id: int | str) -> None:
         self._json("PATCH", "/api/v1/devices", {"devices": [device_id], "software": str(software_id)})
