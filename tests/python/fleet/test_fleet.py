@@ -119,7 +119,9 @@ def test_a_second_install_is_refused_while_the_daemon_runs(make_device, goosebit
     # hand, a USB update) exits 75 and starts nothing.
     res = d.run(["swupdate-launcher", "--update-file", "/var/lib/swupdate/manual.swu"], check=False)
     assert res.returncode == 75, (res.returncode, res.stderr)
-    assert "another update is running" in res.stderr
+    # Not a terminal, and the journal is there: the launcher logs to the journal.
+    logged = d.run(["journalctl", "-b", "--no-pager", "-o", "cat", "-t", "swupdate-launcher"]).stdout
+    assert "another update is running" in logged, logged[-2000:]
     assert d.target() == untouched(TARGET_LEN)
     assert d.show("swupdate-daemon.service", "ActiveState")["ActiveState"] == "active"
     # The one-shot OTA unit conflicts with the daemon: systemd stops the daemon first (After=), so
