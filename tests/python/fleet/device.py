@@ -166,6 +166,14 @@ class FleetDevice(Container):
     def ustate(self) -> str:
         return self.run(["fw_printenv", "-n", "ustate"], check=False).stdout.strip()
 
+    def ustate_offline(self) -> str | None:
+        """ustate read from the environment file itself (the device is down)."""
+        data = self.path(UBOOT_ENV).read_bytes()[5:ENV_SIZE]
+        for entry in data.split(b"\0"):
+            if entry.startswith(b"ustate="):
+                return entry[len(b"ustate="):].decode()
+        return None
+
     def target(self) -> bytes:
         return self.path(TARGET).read_bytes()
 
@@ -193,11 +201,14 @@ class FleetDevice(Container):
                              f"{self.save_journal()}\n"
                              f"journal:\n{self.journal()[-4000:]}")
 
-    def wait_rebooted(self, new_release: str | None = None, timeout: float = 90) -> None:
+    def wait_rebooted(self, new_release: str | None = None, timeout: float = 90,
+                      bootloader_fell_back: bool = False) -> None:
         """After the device asked for a reboot: nspawn ends (exit 133 = reboot requested) and the
         same root is booted again, as the machine comes back from a reboot. On hardware it would
         boot the slot just written, whose files say `new_release`; a container cannot boot its
-        stand-in partition file, so those files are put in place while it is down."""
+        stand-in partition file, so those files are put in place while it is down.
+        `bootloader_fell_back`: the new slot did not come up, and U-Boot (bootcount, altbootcmd)
+        booted the old one with ustate=3; the old release's files stay."""
         assert self.proc is not None
         old = self._pid1
         try:
@@ -209,7 +220,10 @@ class FleetDevice(Container):
                           f"{self.log.read_text()[-3000:]}"
         self.proc = None
         self._pid1 = None
-        if new_release:
+        if bootloader_fell_back:
+            assert self.ustate_offline() == "1", "no install was pending"
+            self.write(UBOOT_ENV, uboot_env({"ustate": "3"}) * 2)
+        elif new_release:
             self.set_release(new_release)
         self.boot()
         assert self._pid1 != old

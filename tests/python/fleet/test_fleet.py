@@ -17,6 +17,8 @@ def test_device_registers_with_its_hardware_revision_and_polls(make_device, goos
     first = goosebit.wait_device(d.device_id, lambda x: x["last_seen"] is not None, 10, "seen")
     goosebit.wait_device(d.device_id, lambda x: x["polling"], 20, "polling")
     assert d.show("swupdate-daemon.service", "ActiveState")["ActiveState"] == "active"
+    # The image's configuration is one the launcher's own check accepts.
+    d.run(["swupdate-launcher", "check"])
 
 
 def _swu(tmp_path, keys, version, *, key="release", seed=1):
@@ -45,6 +47,20 @@ def test_rollout_is_installed_and_reported_success_after_the_reboot(make_device,
     assert d.ustate() == "0"
     assert [r["success_count"] for r in goosebit.rollouts() if r["id"] == rollout] == [1]
     assert d.show("swupdate-daemon.service", "NRestarts")["NRestarts"] == "0"
+
+
+def test_a_release_the_bootloader_fell_back_from_is_reported_failed(make_device, goosebit, keys,
+                                                                    tmp_path):
+    d = make_device(running_version="1.0.0")
+    _registered(goosebit, d)
+    swu = _swu(tmp_path, keys, "1.6.0", seed=6)
+    goosebit.assign(d.device_id, goosebit.upload(swu.path))
+    d.wait_rebooted(timeout=120, bootloader_fell_back=True)
+    dev = goosebit.wait_device(d.device_id, lambda x: x["last_state"] == "error", 60,
+                               "reported the fallback as failed")
+    assert dev["sw_version"] == "1.0.0"
+    assert d.ustate() == "0"
+    assert d.show("swupdate-daemon.service", "ActiveState")["ActiveState"] == "active"
 
 
 def _registered(goosebit, d):
