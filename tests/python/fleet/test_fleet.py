@@ -87,14 +87,16 @@ def test_tampered_update_is_reported_failed_and_the_target_is_untouched(make_dev
     _registered(goosebit, d)
     swu = _swu(tmp_path, keys, "1.2.0", seed=2).tampered(tmp_path / "tampered.swu")
     _refused(goosebit, d, swu, "tampered")
-    assert "hash mismatch" in d.journal().lower() or "hash" in d.journal().lower()
+    # At INFO level swupdate names no cause for a bad image hash; it refuses the image.
+    journal = d.journal()
+    assert "Error happened. Not installing" in journal and "SWUPDATE successful" not in journal
 
 
 def test_update_signed_by_another_key_is_reported_failed(make_device, goosebit, keys, tmp_path):
     d = make_device()
     _registered(goosebit, d)
     _refused(goosebit, d, _swu(tmp_path, keys, "1.3.0", key="other", seed=3).path, "wrongly signed")
-    assert "signature" in d.journal().lower() or "verif" in d.journal().lower()
+    assert "Authentication of all signatures failed" in d.journal()
 
 
 def test_an_older_release_assigned_is_refused_by_anti_rollback(make_device, goosebit, keys,
@@ -105,7 +107,7 @@ def test_an_older_release_assigned_is_refused_by_anti_rollback(make_device, goos
     argv = d.run(["swupdate-launcher", "--print-argv"]).stdout
     assert "-N 2.0.0" in argv, argv
     _refused(goosebit, d, _swu(tmp_path, keys, "1.9.0", seed=4).path, "older")
-    assert "older" in d.journal().lower() or "downgrad" in d.journal().lower(), d.journal()[-3000:]
+    assert "No downgrading allowed: new version 1.9.0 < installed 2.0.0" in d.journal()
 
 
 def test_the_server_going_away_and_coming_back(make_device, goosebit):
