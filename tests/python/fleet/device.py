@@ -220,8 +220,9 @@ class FleetDevice(Container):
                           f"{self.log.read_text()[-3000:]}"
         self.proc = None
         self._pid1 = None
+        # swupdate recorded the install before it asked for the reboot.
+        assert self.ustate_offline() == "1", f"ustate={self.ustate_offline()} at the reboot"
         if bootloader_fell_back:
-            assert self.ustate_offline() == "1", "no install was pending"
             self.write(UBOOT_ENV, uboot_env({"ustate": "3"}) * 2)
         elif new_release:
             self.set_release(new_release)
