@@ -162,7 +162,7 @@ def test_a_device_with_a_wrong_token_is_not_let_in(make_device, goosebit):
     time.sleep(12)
     dev = goosebit.device(d.device_id)
     assert dev["last_state"] == "unknown" and dev["last_seen"] is None, dev
-    assert "401" in goosebit.ddi_log()
+    assert f'GET /DEFAULT/controller/v1/{d.device_id} HTTP/1.1" 401' in goosebit.ddi_log()
     assert d.show("swupdate-daemon.service", "ActiveState")["ActiveState"] == "active"
 
 
