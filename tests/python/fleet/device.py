@@ -18,8 +18,10 @@ What is where, as on a product (docs/fleet.md explains each file):
   token) and the environment's first contents (`ustate=0`);
 - the "bootloader": on hardware U-Boot's boot script turns `ustate=1` (installed) into `2`
   (testing) when it boots the new system, or into `3` (failed) after falling back;
-  `fleet-bootloader.service` does that step here, before the daemon starts at each boot. It is
-  the one stand-in of this device, for firmware a container cannot run.
+  `fleet-bootloader.service` does that step here, before the daemon starts at each boot. With
+  the new release's version files, which the test puts in place while the device is down for its
+  reboot (a container cannot boot the partition file just written), these are the stand-ins of
+  this device, for firmware a container cannot run.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def fragment(reboot: bool = True) -> str:
     # Not -v: at loglevel DEBUG and above swupdate turns on curl's verbose mode, which prints every
     # request header, the Authorization: TargetToken one included, into the journal.
     return f"""\
-# The image's daemon configuration (what meta-tolomeo-rust installs for a suricatta product).
+# The image's daemon configuration, as a suricatta product's image ships it.
 SWUPDATE_SOURCE=daemon
 # Debian sid's swupdate has several suricatta modules: without -S it exits at start. Everything
 # else (tenant, server, device id, token) is in /etc/swupdate.cfg, off the command line.
@@ -82,7 +84,7 @@ SWUPDATE_ARGS="-l 3 {post}"
 """
 
 
-def swupdate_cfg(server_url: str, release: str, extra_suricatta: str = "") -> str:
+def swupdate_cfg(server_url: str, release: str) -> str:
     return f"""\
 globals :
 {{
@@ -104,7 +106,7 @@ suricatta :
 	retrywait = 2;
 	connection-timeout = 10;
 	@include "/etc/swupdate/identity.cfg"
-{extra_suricatta}}};
+}};
 """
 
 
