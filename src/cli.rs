@@ -4,28 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    check, explain or --print-argv succeeded (run does not return: swupdate replaces it)
-  64   bad command line
-  65   configuration error (syntax, invalid or contradictory value)
-  66   an input the configuration names is missing or unreadable (update file, key, --env-file)
-  74   a configuration file or directory could not be read
-  75   another update is running
-  80-88  download preflight (streaming builds): 80 DNS, 81 connect, 82 timeout, 83 TLS,
-       84 denied, 85 not found, 86 server error, 87 not an update, 88 redirects
-  90-95  verification stage: 90 security violation, 91 failed, 92 crashed, 93 timeout,
-       94 no output, 95 no room
-  126  swupdate could not be executed
-  127  swupdate not found
-  1, 2 are never the launcher's: they are swupdate's own.";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "swupdate-launcher",
     version,
     about = "Starts swupdate from /etc/default/swupdate and the conf.d fragments, without a shell",
-    after_help = EXIT_CODES
+    after_help = crate::error::EXIT_CODES
 )]
 pub struct Cli {
     /// EnvironmentFile with the path topology [default: /etc/default/swupdate]

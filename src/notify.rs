@@ -61,6 +61,7 @@ pub fn errno(kind: Kind) -> i32 {
         Kind::VerifyFailed | Kind::VerifyCrashed | Kind::VerifyNoOutput => libc::EIO,
         Kind::VerifyTimeout => libc::ETIMEDOUT,
         Kind::VerifyNoRoom => libc::ENOSPC,
+        Kind::VerifyTooLarge => libc::EFBIG,
     }
 }
 
