@@ -10,14 +10,14 @@ use crate::explain;
 use crate::inputs;
 use crate::load::{self, Request};
 use crate::lock;
-use crate::logging::{Level, Logger};
+use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::notify;
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
 use crate::remote;
 use crate::rootfs::Root;
 use crate::settings::{Origin, Setting};
-use crate::url::redact_text;
+use crate::secret;
 use crate::verify;
 
 fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
@@ -206,7 +206,7 @@ pub fn run(cli: Cli) -> u8 {
     match execute(&cli, &env, &logger) {
         Ok(()) => 0,
         Err(e) => {
-            let summary = redact_text(&e.summary());
+            let summary = secret::redact(&e.summary());
             if logger.is_journal() {
                 logger.log(Level::Error, &summary, &error_fields(&e));
             } else {
@@ -223,6 +223,24 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// `--print-argv`: the argv a person can paste; its secrets masked unless `--show-secrets`
+/// (the output ends up in tickets and chat; the masked line says where the secrets were).
+fn print_argv(argv: &[String], show_secrets: bool, logger: &Logger) -> Result<(), Error> {
+    let shown: Vec<String> = if show_secrets {
+        argv.to_vec()
+    } else {
+        argv.iter().map(|w| secret::redact(w)).collect()
+    };
+    if shown != argv {
+        logger.log(
+            Level::Info,
+            "secrets are shown as *** (--show-secrets prints the exact argv)",
+            &[],
+        );
+    }
+    logging::print(&format!("{}\n", argv::shell_line(&shown)))
+}
+
 fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
     let root = Root::new(cli.root.clone());
     let loaded = load::load(&Request {
@@ -230,6 +248,9 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         root: &root,
         env,
     })?;
+    // Before anything is shown or logged: every secret the variables carry is masked from here on.
+    secret::mark_settings(&loaded.topology);
+    secret::mark_settings(&loaded.vars);
     let over = update_file_override(cli, &root)?;
     let stage = match cli.command {
         Some(Command::Check { static_only: true }) => Stage::Image,
@@ -269,10 +290,11 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
             let outcome = plan
                 .clone()
                 .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
-            print!(
-                "{}",
-                explain::render(&loaded, &outcome, runtime.as_ref().err())
-            );
+            logging::print(&explain::render(
+                &loaded,
+                &outcome,
+                runtime.as_ref().err(),
+            ))?;
             outcome.and(runtime).map(|_| ())
         }
         Some(Command::Check { .. }) => {
@@ -283,8 +305,8 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 .iter()
                 .filter(|f| f.verdict == crate::confd::Verdict::Read)
                 .count();
-            println!(
-                "ok: {} mode (from {}), {files} fragment(s) read{}",
+            logging::print(&format!(
+                "ok: {} mode (from {}), {files} fragment(s) read{}\n",
                 plan.mode.name(),
                 plan.mode_origin,
                 if groups.is_empty() {
@@ -292,16 +314,14 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
                 } else {
                     ""
                 }
-            );
-            Ok(())
+            ))
         }
         Some(Command::Run) | None => {
             let plan = plan?;
             let mut runtime = runtime?;
             if cli.print_argv {
                 let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-                println!("{}", argv::shell_line(&argv));
-                return Ok(());
+                return print_argv(&argv, cli.show_secrets, logger);
             }
             let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
             if plan.verification.is_none() {

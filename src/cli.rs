@@ -47,6 +47,10 @@ pub struct Cli {
     #[arg(long)]
     pub print_argv: bool,
 
+    /// With --print-argv: print passwords and tokens instead of *** (the exact argv)
+    #[arg(long, requires = "print_argv")]
+    pub show_secrets: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

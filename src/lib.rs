@@ -27,6 +27,7 @@ pub mod preflight;
 pub mod remote;
 pub mod rollback;
 pub mod rootfs;
+pub mod secret;
 pub mod settings;
 pub mod swupdate_options;
 pub mod syntax;
