@@ -16,8 +16,8 @@ use crate::notify;
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
 use crate::remote;
 use crate::rootfs::Root;
-use crate::settings::{Origin, Setting};
 use crate::secret;
+use crate::settings::{Origin, Setting};
 use crate::verify;
 
 fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
@@ -290,11 +290,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
             let outcome = plan
                 .clone()
                 .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
-            logging::print(&explain::render(
-                &loaded,
-                &outcome,
-                runtime.as_ref().err(),
-            ))?;
+            logging::print(&explain::render(&loaded, &outcome, runtime.as_ref().err()))?;
             outcome.and(runtime).map(|_| ())
         }
         Some(Command::Check { .. }) => {

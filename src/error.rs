@@ -238,9 +238,9 @@ mod tests {
         for k in ALL {
             let c = k.exit_code().to_string();
             assert!(
-                EXIT_CODES.lines().any(|l| l
-                    .split(|ch: char| !ch.is_ascii_digit())
-                    .any(|w| w == c)),
+                EXIT_CODES
+                    .lines()
+                    .any(|l| l.split(|ch: char| !ch.is_ascii_digit()).any(|w| w == c)),
                 "{k:?} ({c}) is not in EXIT_CODES"
             );
         }

@@ -9,8 +9,8 @@ use crate::confd::{Dir, Verdict};
 use crate::error::Error;
 use crate::load::Loaded;
 use crate::plan::{Mode, Plan, Preflight, VOCABULARY};
-use crate::settings::{Settings, TOPOLOGY};
 use crate::secret::redact;
+use crate::settings::{Settings, TOPOLOGY};
 
 fn dir_name(d: Dir) -> &'static str {
     match d {
@@ -95,7 +95,9 @@ fn describe_preflight(p: &Preflight) -> String {
 /// directory (the file it shadows, masks, or is shadowed by). One pass to index the names,
 /// one to look them up: linear in the number of fragments (a search per file made `explain`
 /// quadratic: 19 s at 100,000 fragments).
-pub fn partners<K: std::hash::Hash + Eq, D: PartialEq + Copy>(keys: &[(K, D)]) -> Vec<Option<usize>> {
+pub fn partners<K: std::hash::Hash + Eq, D: PartialEq + Copy>(
+    keys: &[(K, D)],
+) -> Vec<Option<usize>> {
     let mut by_name: std::collections::HashMap<&K, Vec<usize>> =
         std::collections::HashMap::with_capacity(keys.len());
     for (i, (k, _)) in keys.iter().enumerate() {

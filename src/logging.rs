@@ -141,7 +141,10 @@ pub fn print(text: &str) -> Result<(), Error> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::new(Kind::Io, format!("cannot write the output: {e}"))),
+        Err(e) => Err(Error::new(
+            Kind::Io,
+            format!("cannot write the output: {e}"),
+        )),
     }
 }
 

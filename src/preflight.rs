@@ -320,14 +320,7 @@ fn exchange(
                 Ok(answer) => assess(&answer, range_get),
                 Err(e) => classify_transport(&e, settings),
             },
-            Some(out) => fetch_into(
-                &client,
-                &target,
-                credentials,
-                settings,
-                clock,
-                out,
-            ),
+            Some(out) => fetch_into(&client, &target, credentials, settings, clock, out),
         };
         match assessment {
             Assessment::Found {

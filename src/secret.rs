@@ -175,7 +175,10 @@ pub fn mark_downloader(value: &str) {
         }
     }
     for word in &w {
-        if let Some(v) = word.strip_prefix("-a").filter(|v| !v.is_empty() && !v.starts_with('-')) {
+        if let Some(v) = word
+            .strip_prefix("-a")
+            .filter(|v| !v.is_empty() && !v.starts_with('-'))
+        {
             record(v);
         }
     }
@@ -243,10 +246,7 @@ mod tests {
     #[test]
     fn a_recorded_secret_is_masked_in_any_text() {
         let _ = Secret::new("pa ss/w0rd-with-blank");
-        assert_eq!(
-            redact("x=(pa ss/w0rd-with-blank)\tnext"),
-            "x=(***)\tnext"
-        );
+        assert_eq!(redact("x=(pa ss/w0rd-with-blank)\tnext"), "x=(***)\tnext");
     }
 
     #[test]

@@ -220,7 +220,11 @@ pub fn mark_embedded(text: &str) {
 
 /// Characters that end a URL quoted in free text.
 fn ends_url(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | '(' | ')' | '{' | '}' | '|')
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '\'' | '`' | '<' | '>' | '(' | ')' | '{' | '}' | '|'
+        )
 }
 
 /// Where URLs are in free text: any `scheme://` (letters, digits, `+.-`, starting with a
@@ -242,9 +246,7 @@ fn embedded_urls(text: &str) -> Vec<Range<usize>> {
             .find(|c: char| c.is_ascii_alphabetic())
             .map_or(sep, |i| start + i);
         let body = sep + 3;
-        let mut end = text[body..]
-            .find(ends_url)
-            .map_or(text.len(), |i| body + i);
+        let mut end = text[body..].find(ends_url).map_or(text.len(), |i| body + i);
         let authority_end = text[body..end]
             .find(['/', '?', '#'])
             .map_or(end, |i| body + i);
@@ -440,10 +442,7 @@ mod tests {
 
     #[test]
     fn redact_text_finds_a_url_after_a_tab() {
-        assert_eq!(
-            redact_text("x\thttps://u:p@h/x"),
-            "x\thttps://***@h/x"
-        );
+        assert_eq!(redact_text("x\thttps://u:p@h/x"), "x\thttps://***@h/x");
     }
 
     #[test]
@@ -456,7 +455,10 @@ mod tests {
 
     #[test]
     fn redact_text_finds_a_url_in_parentheses() {
-        assert_eq!(redact_text("(see https://u:p@h/x)"), "(see https://***@h/x)");
+        assert_eq!(
+            redact_text("(see https://u:p@h/x)"),
+            "(see https://***@h/x)"
+        );
     }
 
     #[test]

@@ -406,9 +406,7 @@ fn processes_the_program_started_do_not_survive_its_timeout() {
 
 #[test]
 fn a_leftover_process_cannot_rewrite_the_copy_swupdate_reads() {
-    let r = device(
-        "#!/bin/sh\ncat >/dev/null\necho verified\n(sleep 0.3; echo EVIL) &\nexit 0\n",
-    );
+    let r = device("#!/bin/sh\ncat >/dev/null\necho verified\n(sleep 0.3; echo EVIL) &\nexit 0\n");
     // swupdate reads the copy after the leftover would have written.
     let received = r.host("/received");
     r.write(
@@ -462,7 +460,13 @@ impl SmallFs {
     fn on(r: &Root, size: &str) -> SmallFs {
         let dir = r.host("/var/lib/swupdate/verify");
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(&dir)
             .status()
             .unwrap();
