@@ -144,33 +144,17 @@ fn swupdate_config(plan: &Plan) -> PathBuf {
     PathBuf::from(found.unwrap_or_else(|| "/etc/swupdate.cfg".to_string()))
 }
 
-/// Every `cafile = "…"` (or `cafile: "…"`) setting in libconfig text, outside `#` and `//`
-/// line comments.
-pub fn cafile_settings(text: &str) -> Vec<String> {
-    let text: String = text
-        .lines()
-        .map(|l| {
-            let cut = [l.find('#'), l.find("//")].into_iter().flatten().min();
-            &l[..cut.unwrap_or(l.len())]
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("cafile") {
-        let after = rest[at + "cafile".len()..].trim_start();
-        rest = &rest[at + "cafile".len()..];
-        let Some(after) = after.strip_prefix(['=', ':']) else {
-            continue;
-        };
-        let Some(quoted) = after.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        if let Some(end) = quoted.find('"') {
-            out.push(quoted[..end].to_string());
-        }
-    }
-    out
+/// The `cafile` of the `download` section of libconfig text (swupdate's configuration file),
+/// found as swupdate's own lookup finds it (see [`crate::libconfig`]); `Err` if the text is not
+/// libconfig (swupdate would refuse it too).
+pub fn cafile_settings(text: &str) -> Result<Vec<String>, crate::libconfig::ParseError> {
+    let root = crate::libconfig::parse(text)?;
+    Ok(
+        match crate::libconfig::lookup(&root, &["download", "cafile"]) {
+            Some(crate::libconfig::Value::Str(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        },
+    )
 }
 
 /// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
@@ -198,7 +182,13 @@ fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(
         .on(&host_cfg)
         .hint(hint.clone())
     })?;
-    let found = cafile_settings(&text);
+    let found = cafile_settings(&text).map_err(|e| {
+        Error::new(
+            Kind::Config,
+            format!("swupdate's configuration file is not valid libconfig ({e}): swupdate would refuse it"),
+        )
+        .on(&host_cfg)
+    })?;
     if found.iter().any(|f| Path::new(f) == device_ca) {
         return Ok(());
     }
@@ -224,14 +214,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cafile_settings_are_found_in_libconfig_text() {
+    fn only_the_download_sections_cafile_counts() {
         let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
-        assert_eq!(cafile_settings(text), ["/etc/ssl/a.pem", "/b.pem"]);
+        assert_eq!(cafile_settings(text).unwrap(), ["/etc/ssl/a.pem"]);
     }
 
     #[test]
     fn words_that_merely_contain_cafile_are_not_settings() {
-        assert!(cafile_settings("# cafile is unset\nmycafile_note = 1;\n").is_empty());
-        assert!(cafile_settings("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n").is_empty());
+        assert!(
+            cafile_settings("# cafile is unset\nmycafile_note = 1;\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            cafile_settings("download: { mycafile = \"/x.pem\"; };\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            cafile_settings("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod explain;
 pub mod fragment;
 pub mod inputs;
+pub mod libconfig;
 pub mod load;
 pub mod lock;
 pub mod logging;

@@ -565,3 +565,39 @@ fn explain_into_a_closed_pipe_ends_quietly() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
 }
+
+#[test]
+fn a_cafile_of_another_section_is_not_the_downloaders() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n").write(
+        "/etc/swupdate.cfg",
+        "globals: { };\nsuricatta: { cafile = \"/etc/ssl/fleet-ca.pem\"; };\ndownload: { retries = 3; };\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("is told no cafile"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_setting_that_ends_in_cafile_is_not_cafile() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n").write(
+        "/etc/swupdate.cfg",
+        "globals: { };\ndownload: { mycafile = \"/etc/ssl/fleet-ca.pem\"; };\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("is told no cafile"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_configuration_file_that_is_not_libconfig_is_refused_with_its_line() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n").write(
+        "/etc/swupdate.cfg",
+        "globals: { };\ndownload: { cafile = \"/etc/ssl/fleet-ca.pem\";\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("not valid libconfig (line"), "{}", stderr(&o));
+}
