@@ -128,7 +128,7 @@ pub fn check(words: &[String]) -> Result<(), OptionError> {
             let mut found = None;
             for (at, c) in shorts.char_indices() {
                 let Some(o) = OPTIONS.iter().find(|o| o.short == Some(c)) else {
-                    return Err(unknown(&format!("-{c}")));
+                    return Err(unknown_in_cluster(w, c));
                 };
                 if o.takes_value || o.owner.is_some() {
                     let rest = &shorts[at + c.len_utf8()..];
@@ -192,6 +192,23 @@ fn refuse_owned(o: &Opt, shown: &str) -> Result<(), OptionError> {
         )),
         None => Ok(()),
     }
+}
+
+/// An unknown letter inside a cluster such as `-v=x`: the message names the whole word (not
+/// just `-=`, which the user never wrote), and `=` gets the advice it needs.
+fn unknown_in_cluster(word: &str, c: char) -> OptionError {
+    if word.len() == 1 + c.len_utf8() {
+        return unknown(word);
+    }
+    let hint = if c == '=' {
+        "short options take no `=`: give the value as the next word (`-l 5`) or glued (`-l5`); `=` works with long options (`--loglevel=5`)".to_string()
+    } else {
+        "see `swupdate -h` for the options this swupdate knows".to_string()
+    };
+    error(
+        format!("`{word}`: `-{c}` in it is not a swupdate option"),
+        Some(hint),
+    )
 }
 
 fn unknown(w: &str) -> OptionError {

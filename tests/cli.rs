@@ -581,10 +581,11 @@ fn a_cafile_of_another_section_is_not_the_downloaders() {
 #[test]
 fn a_setting_that_ends_in_cafile_is_not_cafile() {
     let r = download_device();
-    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n").write(
-        "/etc/swupdate.cfg",
-        "globals: { };\ndownload: { mycafile = \"/etc/ssl/fleet-ca.pem\"; };\n",
-    );
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n")
+        .write(
+            "/etc/swupdate.cfg",
+            "globals: { };\ndownload: { mycafile = \"/etc/ssl/fleet-ca.pem\"; };\n",
+        );
     let o = r.run(&["check"]);
     assert_eq!(code(&o), 65);
     assert!(stderr(&o).contains("is told no cafile"), "{}", stderr(&o));
@@ -593,11 +594,30 @@ fn a_setting_that_ends_in_cafile_is_not_cafile() {
 #[test]
 fn a_configuration_file_that_is_not_libconfig_is_refused_with_its_line() {
     let r = download_device();
-    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n").write(
-        "/etc/swupdate.cfg",
-        "globals: { };\ndownload: { cafile = \"/etc/ssl/fleet-ca.pem\";\n",
-    );
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n")
+        .write(
+            "/etc/swupdate.cfg",
+            "globals: { };\ndownload: { cafile = \"/etc/ssl/fleet-ca.pem\";\n",
+        );
     let o = r.run(&["check"]);
     assert_eq!(code(&o), 65);
-    assert!(stderr(&o).contains("not valid libconfig (line"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not valid libconfig (line"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_short_option_with_equals_is_reported_as_written() {
+    let r = Root::file_mode();
+    r.etc("50-extra", "SWUPDATE_EXTRA_ARGS=-v=x\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    let err = stderr(&o);
+    assert!(
+        err.contains("`-v=x`: `-=` in it is not a swupdate option"),
+        "{err}"
+    );
+    assert!(err.contains("short options take no `=`"), "{err}");
 }
