@@ -281,4 +281,24 @@ mod tests {
         mark_option_strings("-v -d '-u https://h/x -a xa-user:xa-pw'");
         assert_eq!(redact("xa-user:xa-pw"), "***");
     }
+
+    #[test]
+    fn a_short_query_value_does_not_mask_every_digit() {
+        let _ = crate::url::Url::parse("https://h/x.swu?v=1&sig=sigvalue-long");
+        assert_eq!(redact("line 1: sigvalue-long"), "line 1: ***");
+    }
+
+    proptest::proptest! {
+        /// Whatever a password holds (blanks, `/`, `@`, `:`, quotes), once its URL is parsed the
+        /// password is never shown where it stands in a message.
+        #[test]
+        fn a_parsed_urls_password_is_never_shown(pw in "[ -~]{1,24}") {
+            let pw = pw.trim().replace(['@', '/', '?', '#'], "x");
+            proptest::prop_assume!(!pw.is_empty());
+            let _ = crate::url::Url::parse(&format!("https://user:{pw}@host.example/x.swu"));
+            let shown = redact(&format!("quoted ({pw}) and \t{pw}\n"));
+            proptest::prop_assert!(!shown.contains(&format!("({pw})")), "{}", shown);
+            proptest::prop_assert!(!shown.contains(&format!("\t{pw}\n")), "{}", shown);
+        }
+    }
 }

@@ -13,8 +13,8 @@ use std::ops::Range;
 
 use crate::secret::{self, MASK, Secret};
 
-/// A URL as swupdate's downloader will get it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A URL as swupdate's downloader will get it. `Debug` shows it [`Url::redacted`].
+#[derive(Clone, PartialEq, Eq)]
 pub struct Url {
     scheme: String,
     /// The userinfo as written (percent-encoded), without the `@`.
@@ -23,6 +23,12 @@ pub struct Url {
     host: String,
     /// Path, query and fragment, percent-encoded where needed.
     rest: String,
+}
+
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Url({})", self.redacted())
+    }
 }
 
 /// Why a URL cannot be used; the caller adds where it came from.
@@ -184,10 +190,15 @@ fn redact_url(url: &str) -> String {
     out
 }
 
+/// Query values and fragments shorter than this are masked in the URL itself but not recorded
+/// for masking elsewhere: `?v=1` would otherwise turn every lone `1` of every message into
+/// `***`, and a value that short protects nothing. Userinfo is recorded at any length.
+const MIN_RECORDED_QUERY_VALUE: usize = 4;
+
 /// Records the secret parts of `url`, raw and percent-decoded (and the password alone).
 fn record_parts(url: &str) {
     let p = parts(url);
-    let mut record = |r: Range<usize>| {
+    let record = |r: Range<usize>| {
         let raw = &url[r];
         secret::record(raw);
         secret::record(&percent_encode_unsafe(raw));
@@ -201,8 +212,11 @@ fn record_parts(url: &str) {
         }
         record(u);
     }
-    p.values.into_iter().for_each(&mut record);
-    p.fragment.into_iter().for_each(record);
+    p.values
+        .into_iter()
+        .chain(p.fragment)
+        .filter(|r| r.len() >= MIN_RECORDED_QUERY_VALUE)
+        .for_each(record);
 }
 
 /// Marks the secrets of a whole value meant as one URL (the `URL` variable): everything up to
@@ -425,6 +439,12 @@ mod tests {
     fn redaction_hides_userinfo_query_values_and_fragment() {
         let r = url("https://user:secret@host/x.swu?token=abc&sig=def#frag").redacted();
         assert_eq!(r, "https://***@host/x.swu?token=***&sig=***#***");
+    }
+
+    #[test]
+    fn debug_shows_the_redacted_url() {
+        let u = url("https://user:dbgpw@h/x?token=dbgtok");
+        assert_eq!(format!("{u:?}"), "Url(https://***@h/x?token=***)");
     }
 
     #[test]

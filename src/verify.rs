@@ -453,6 +453,53 @@ mod tests {
         assert!(p.contains("bytes free"), "{p}");
     }
 
+    const BOUND: u64 = 10 << 20;
+    const ROOMY: Option<u64> = Some(1 << 30);
+
+    #[test]
+    fn exit_1_with_room_left_is_a_security_violation() {
+        assert_eq!(
+            verdict(Ending::Exited(1), 5, BOUND, ROOMY),
+            Some(Kind::VerifySecurity)
+        );
+    }
+
+    #[test]
+    fn a_failure_on_a_full_file_system_is_no_room_whatever_the_exit_code() {
+        for e in [Ending::Exited(1), Ending::Exited(2), Ending::Signal(9)] {
+            assert_eq!(
+                verdict(e, 5, BOUND, Some(4096)),
+                Some(Kind::VerifyNoRoom),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_copy_at_its_bound_is_too_large_even_after_exit_0() {
+        assert_eq!(
+            verdict(Ending::Exited(0), BOUND, BOUND, ROOMY),
+            Some(Kind::VerifyTooLarge)
+        );
+        assert_eq!(
+            verdict(Ending::Signal(libc::SIGXFSZ), BOUND, BOUND, ROOMY),
+            Some(Kind::VerifyTooLarge)
+        );
+    }
+
+    #[test]
+    fn exit_0_with_output_is_approval() {
+        assert_eq!(verdict(Ending::Exited(0), 5, BOUND, Some(0)), None);
+    }
+
+    #[test]
+    fn exit_0_without_output_is_no_output() {
+        assert_eq!(
+            verdict(Ending::Exited(0), 0, BOUND, ROOMY),
+            Some(Kind::VerifyNoOutput)
+        );
+    }
+
     #[test]
     fn leftover_copies_are_removed_and_nothing_else() {
         let d = tempfile::tempdir().unwrap();
