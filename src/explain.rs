@@ -24,6 +24,16 @@ pub fn shown(value: &str) -> String {
     redact(value)
 }
 
+/// A variable's value as it may be shown: `URL` masked as one whole URL (so an earlier,
+/// overridden URL with a blank in its password is masked too), then as any value.
+fn shown_var(name: &str, value: &str) -> String {
+    if name == "URL" {
+        redact(&crate::url::redact_whole(value))
+    } else {
+        redact(value)
+    }
+}
+
 /// Argv words as they may be shown: each word masked of the secrets recorded when they
 /// entered (never re-split to guess where a password is).
 pub fn shown_words(words: &[String]) -> Vec<String> {
@@ -45,14 +55,14 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
         let _ = writeln!(
             out,
             "  {name}={}\n      from {}{note}",
-            shell_words::quote(&shown(&last.value)),
+            shell_words::quote(&shown_var(name, &last.value)),
             last.origin
         );
         for earlier in history.iter().rev().skip(1) {
             let _ = writeln!(
                 out,
                 "      overrides {} from {}",
-                shell_words::quote(&shown(&earlier.value)),
+                shell_words::quote(&shown_var(name, &earlier.value)),
                 earlier.origin
             );
         }

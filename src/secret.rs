@@ -29,8 +29,16 @@ use crate::settings::Settings;
 /// What a secret looks like in any output.
 pub const MASK: &str = "***";
 
-/// Every secret value seen so far in this process.
-static MASKS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Every secret value seen so far in this process: a set (recording is O(1), so a hostile
+/// descriptor.env with thousands of URL lines cannot make loading quadratic), and the same
+/// values longest first, sorted again only when something new was recorded.
+struct Masks {
+    seen: std::collections::HashSet<String>,
+    longest_first: Vec<String>,
+    sorted: bool,
+}
+
+static MASKS: Mutex<Option<Masks>> = Mutex::new(None);
 
 /// Below this length a recorded value is masked only where it stands alone.
 const ANYWHERE_FROM: usize = 8;
@@ -70,11 +78,15 @@ pub fn record(value: &str) {
     if value.is_empty() || value == MASK {
         return;
     }
-    let mut m = MASKS.lock().unwrap_or_else(|e| e.into_inner());
-    if !m.iter().any(|v| v == value) {
-        m.push(value.to_string());
-        // Longest first: a secret that contains another is masked whole.
-        m.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut guard = MASKS.lock().unwrap_or_else(|e| e.into_inner());
+    let m = guard.get_or_insert_with(|| Masks {
+        seen: std::collections::HashSet::new(),
+        longest_first: Vec::new(),
+        sorted: true,
+    });
+    if m.seen.insert(value.to_string()) {
+        m.longest_first.push(value.to_string());
+        m.sorted = false;
     }
 }
 
@@ -82,8 +94,19 @@ pub fn record(value: &str) {
 /// replaced by `***`. Every output goes through this.
 pub fn redact(text: &str) -> String {
     let masked = {
-        let m = MASKS.lock().unwrap_or_else(|e| e.into_inner());
-        mask(text, &m)
+        let mut guard = MASKS.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(m) => {
+                if !m.sorted {
+                    // Longest first: a secret that contains another is masked whole.
+                    m.longest_first
+                        .sort_unstable_by_key(|v| std::cmp::Reverse(v.len()));
+                    m.sorted = true;
+                }
+                mask(text, &m.longest_first)
+            }
+            None => text.to_string(),
+        }
     };
     crate::url::redact_text(&masked)
 }
@@ -184,24 +207,28 @@ pub fn mark_downloader(value: &str) {
     }
 }
 
-/// Records every secret the variables carry, in every value they ever had: URL parts (of
-/// `URL`, parsed whole, and of anything URL-shaped in any value), suricatta tokens, and the
-/// credentials of `-d`/`-u` strings inside the option variables. Runs once, when the
-/// variables are loaded, before anything is shown.
+/// Records every secret the variables carry in their values: URL parts (of `URL`, parsed
+/// whole, and of anything URL-shaped in any value), suricatta tokens, and the credentials of
+/// `-d`/`-u` strings inside the option variables. Runs once, when the variables are loaded,
+/// before anything is shown. Only the value each variable ends with is recorded: a hostile
+/// descriptor.env of thousands of `URL=` lines must not make every later message cost
+/// thousands of comparisons; `explain` shows the earlier values with [`crate::url::redact_whole`]
+/// for URL and the URL-shaped masking for the rest.
 pub fn mark_settings(vars: &Settings) {
     for name in vars.names() {
-        for s in vars.history(name) {
-            let v = s.value.as_str();
-            if name == "URL" {
-                crate::url::mark_secrets(v);
-            }
-            crate::url::mark_embedded(v);
-            if name == "SWUPDATE_SURICATTA_ARGS" {
-                mark_suricatta(v);
-            }
-            if name.ends_with("_ARGS") {
-                mark_option_strings(v);
-            }
+        let Some(last) = vars.history(name).last() else {
+            continue;
+        };
+        let v = last.value.as_str();
+        if name == "URL" {
+            crate::url::mark_secrets(v);
+        }
+        crate::url::mark_embedded(v);
+        if name == "SWUPDATE_SURICATTA_ARGS" {
+            mark_suricatta(v);
+        }
+        if name.ends_with("_ARGS") {
+            mark_option_strings(v);
         }
     }
 }
@@ -283,6 +310,18 @@ mod tests {
     }
 
     #[test]
+    fn thousands_of_secrets_are_recorded_once_each() {
+        for i in 0..5000 {
+            record(&format!("bulk-secret-{i:05}"));
+            record(&format!("bulk-secret-{i:05}"));
+        }
+        assert_eq!(redact("bulk-secret-04999"), "***");
+        let guard = MASKS.lock().unwrap();
+        let m = guard.as_ref().unwrap();
+        assert_eq!(m.seen.len(), m.longest_first.len());
+    }
+
+    #[test]
     fn a_short_query_value_does_not_mask_every_digit() {
         let _ = crate::url::Url::parse("https://h/x.swu?v=1&sig=sigvalue-long");
         assert_eq!(redact("line 1: sigvalue-long"), "line 1: ***");
@@ -293,8 +332,9 @@ mod tests {
         /// password is never shown where it stands in a message.
         #[test]
         fn a_parsed_urls_password_is_never_shown(pw in "[ -~]{1,24}") {
-            let pw = pw.trim().replace(['@', '/', '?', '#'], "x");
-            proptest::prop_assume!(!pw.is_empty());
+            // A prefix of its own: the mask list is shared by every test of this binary, so a
+            // generated password must not be a word other tests print.
+            let pw = format!("Pq{}", pw.trim().replace(['@', '/', '?', '#'], "x"));
             let _ = crate::url::Url::parse(&format!("https://user:{pw}@host.example/x.swu"));
             let shown = redact(&format!("quoted ({pw}) and \t{pw}\n"));
             proptest::prop_assert!(!shown.contains(&format!("({pw})")), "{}", shown);

@@ -225,6 +225,12 @@ pub fn mark_secrets(text: &str) {
     record_parts(text.trim_matches(|c: char| c.is_ascii_whitespace()));
 }
 
+/// A whole value meant as one URL (the `URL` variable) with its secret parts masked, blanks in
+/// a password or a query value included.
+pub fn redact_whole(text: &str) -> String {
+    redact_url(text)
+}
+
 /// Marks the secrets of every URL-shaped part of free text (see [`redact_text`]).
 pub fn mark_embedded(text: &str) {
     for r in embedded_urls(text) {

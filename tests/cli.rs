@@ -621,3 +621,18 @@ fn a_short_option_with_equals_is_reported_as_written() {
     );
     assert!(err.contains("short options take no `=`"), "{err}");
 }
+
+#[test]
+fn explain_hides_the_secrets_of_an_overridden_url() {
+    let r = Root::file_mode();
+    r.etc("10-source", "SWUPDATE_SOURCE=download\n").etc(
+        "descriptor.env",
+        "URL='https://user:zq30 old@host/x.swu?t=zq31 old'\nURL=https://host/new.swu\n",
+    );
+    let out = explained(&r);
+    assert_not_in(&out, &["zq30", "zq31"]);
+    assert!(
+        out.contains("overrides 'https://***@host/x.swu?t=***'"),
+        "{out}"
+    );
+}
