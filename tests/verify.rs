@@ -364,7 +364,7 @@ fn processes_the_program_leaves_behind_do_not_survive_its_exit() {
     let s = Scratch::new("leftover");
     let pidfile = s.path("pid");
     let r = device(&format!(
-        "#!/bin/sh\ncat\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nexit 0\n"
+        "#!/bin/sh\ncat\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done\nexit 0\n"
     ));
     let o = r.run(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -379,7 +379,7 @@ fn a_process_that_left_the_programs_group_does_not_survive_either() {
     let s = Scratch::new("setsid");
     let pidfile = s.path("pid");
     let r = device(&format!(
-        "#!/bin/sh\ncat\nsetsid sh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nsleep 0.2\nexit 0\n"
+        "#!/bin/sh\ncat\nsetsid sh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done\nexit 0\n"
     ));
     let o = r.run(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -394,7 +394,7 @@ fn processes_the_program_started_do_not_survive_its_timeout() {
     let s = Scratch::new("timeout");
     let pidfile = s.path("pid");
     let r = device(&format!(
-        "#!/bin/sh\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nexec sleep 30\n"
+        "#!/bin/sh\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done\nexec sleep 30\n"
     ));
     let o = r.run(&[]);
     assert_eq!(o.status.code(), Some(93), "{}", stderr(&o));
