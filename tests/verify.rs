@@ -137,7 +137,9 @@ fn writing_nothing_is_its_own_failure() {
 #[test]
 fn the_program_runs_unprivileged_with_only_the_standard_descriptors() {
     let r = device(
-        "#!/bin/sh\ncat >/dev/null\necho \"$(id -u):$(id -g)\"\nls /proc/$$/fd | tr '\\n' ' '; echo\nenv | sort | tr '\\n' ' '\n",
+        // `ls` straight to stdout, not into a pipe: while a pipeline starts, the shell itself
+        // briefly holds the pipe's descriptors, and `ls` would list them.
+        "#!/bin/sh\ncat >/dev/null\necho \"$(id -u):$(id -g)\"\nls /proc/$$/fd\necho END\nenv | sort | tr '\\n' ' '\n",
     );
     let mut cmd = r.command(&[], &[]);
     // An inherited descriptor, as systemd's socket activation leaves fd 3 open.
@@ -158,10 +160,9 @@ fn the_program_runs_unprivileged_with_only_the_standard_descriptors() {
     let mut lines = got.lines();
     assert_eq!(lines.next().unwrap(), unprivileged());
     let mut fds: Vec<i32> = lines
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .map(|f| f.parse().unwrap())
+        .by_ref()
+        .take_while(|l| *l != "END")
+        .map(|f| f.trim().parse().unwrap())
         .collect();
     fds.sort_unstable();
     // The shell keeps its script open on a high descriptor of its own (dash: 10).
