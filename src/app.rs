@@ -10,14 +10,14 @@ use crate::explain;
 use crate::inputs;
 use crate::load::{self, Request};
 use crate::lock;
-use crate::logging::{Level, Logger};
+use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::notify;
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
 use crate::remote;
 use crate::rootfs::Root;
+use crate::secret;
 use crate::settings::{Origin, Setting};
-use crate::url::redact_text;
 use crate::verify;
 
 fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
@@ -178,7 +178,7 @@ pub fn run(cli: Cli) -> u8 {
     match execute(&cli, &env, &logger) {
         Ok(()) => 0,
         Err(e) => {
-            let summary = redact_text(&e.summary());
+            let summary = secret::redact(&e.summary());
             if logger.is_journal() {
                 logger.log(Level::Error, &summary, &error_fields(&e));
             } else {
@@ -193,6 +193,24 @@ pub fn run(cli: Cli) -> u8 {
             e.exit_code()
         }
     }
+}
+
+/// `--print-argv`: the argv a person can paste; its secrets masked unless `--show-secrets`
+/// (the output ends up in tickets and chat; the masked line says where the secrets were).
+fn print_argv(argv: &[String], show_secrets: bool, logger: &Logger) -> Result<(), Error> {
+    let shown: Vec<String> = if show_secrets {
+        argv.to_vec()
+    } else {
+        argv.iter().map(|w| secret::redact(w)).collect()
+    };
+    if shown != argv {
+        logger.log(
+            Level::Info,
+            "secrets are shown as *** (--show-secrets prints the exact argv)",
+            &[],
+        );
+    }
+    logging::print(&format!("{}\n", argv::shell_line(&shown)))
 }
 
 fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
@@ -211,6 +229,9 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         env,
         claim: starts,
     })?;
+    // Before anything is shown or logged: every secret the variables carry is masked from here on.
+    secret::mark_settings(&loaded.topology);
+    secret::mark_settings(&loaded.vars);
     // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
     let r = run_loaded(cli, env, logger, root, &loaded, held);
     if r.is_err() {
@@ -266,10 +287,7 @@ fn run_loaded(
             let outcome = plan
                 .clone()
                 .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
-            print!(
-                "{}",
-                explain::render(loaded, &outcome, runtime.as_ref().err())
-            );
+            logging::print(&explain::render(loaded, &outcome, runtime.as_ref().err()))?;
             outcome.and(runtime).map(|_| ())
         }
         Some(Command::Check { .. }) => {
@@ -284,8 +302,8 @@ fn run_loaded(
                 .iter()
                 .filter(|f| f.verdict == crate::confd::Verdict::Read)
                 .count();
-            println!(
-                "ok: {} mode (from {}), {files} fragment(s) read{}",
+            logging::print(&format!(
+                "ok: {} mode (from {}), {files} fragment(s) read{}\n",
                 plan.mode.name(),
                 plan.mode_origin,
                 if groups.is_empty() {
@@ -293,16 +311,14 @@ fn run_loaded(
                 } else {
                     ""
                 }
-            );
-            Ok(())
+            ))
         }
         Some(Command::Run) | None => {
             let plan = plan?;
             let mut runtime = runtime?;
             if cli.print_argv {
                 let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-                println!("{}", argv::shell_line(&argv));
-                return Ok(());
+                return print_argv(&argv, cli.show_secrets, logger);
             }
             let Some(held) = held else {
                 return Err(Error::new(Kind::Usage, "internal: a run without the lock"));

@@ -127,7 +127,7 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             }
             if let Ok(Some(c)) = url.value.credentials() {
                 parts.push("-a".into());
-                parts.push(c);
+                parts.push(c.expose().to_string());
             }
             out.push(Group {
                 words: vec!["-d".into(), parts.join(" ")],

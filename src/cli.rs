@@ -1,82 +1,535 @@
 //! The command line. Without a command the launcher does the service's job: `run`.
+//!
+//! Parsed by hand rather than with clap: the binary ships on small devices with a budget of
+//! 700,000 bytes (without the streaming feature), clap was about 100 KB of it, and clap's
+//! features cannot be trimmed further without losing what a person needs (without
+//! `error-context` an error no longer names the argument; without `usage` the help has an
+//! empty `Usage:` line). What clap gave is kept: `--opt value` and `--opt=value`, options of
+//! the whole program after the command too, `-h`/`--help` at every level and the `help`
+//! command, `-V`/`--version`, errors that name the argument with the usage and exit code 64,
+//! duplicates, conflicts and requirements refused.
 
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    check, explain or --print-argv succeeded (run does not return: swupdate replaces it)
-  64   bad command line
-  65   configuration error (syntax, invalid or contradictory value)
-  66   an input the configuration names is missing or unreadable (update file, key, --env-file)
-  74   a configuration file or directory could not be read
-  75   another update is running
-  80-88  download preflight (streaming builds): 80 DNS, 81 connect, 82 timeout, 83 TLS,
-       84 denied, 85 not found, 86 server error, 87 not an update, 88 redirects
-  90-95  verification stage: 90 security violation, 91 failed, 92 crashed, 93 timeout,
-       94 no output, 95 no room
-  126  swupdate could not be executed
-  127  swupdate not found
-  1, 2 are never the launcher's: they are swupdate's own.";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "swupdate-launcher",
-    version,
-    about = "Starts swupdate from /etc/default/swupdate and the conf.d fragments, without a shell",
-    after_help = EXIT_CODES
-)]
+/// What the command line asks for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Cli {
     /// EnvironmentFile with the path topology [default: /etc/default/swupdate]
-    #[arg(long, value_name = "PATH", global = true)]
     pub env_file: Option<PathBuf>,
-
     /// Resolve every configured path under DIR (tests, image builds)
-    #[arg(long, value_name = "DIR", global = true)]
     pub root: Option<PathBuf>,
-
     /// Install this file (file mode) instead of UPDATE_FILE, for this run
-    #[arg(
-        long,
-        value_name = "PATH",
-        global = true,
-        conflicts_with = "update_medium"
-    )]
     pub update_file: Option<PathBuf>,
-
     /// Install the one *.swu file at the top level of this mounted medium
-    #[arg(long, value_name = "DIR", global = true)]
     pub update_medium: Option<PathBuf>,
-
-    /// Refuse unless the configuration runs swupdate once (file or download): for the OTA unit,
-    /// whose start blocks until swupdate exits
-    #[arg(long, global = true, conflicts_with = "daemon")]
+    /// Refuse unless the configuration runs swupdate once (file or download)
     pub one_shot: bool,
-
-    /// Refuse unless the configuration runs the long-lived daemon: for the daemon unit, so a
-    /// leftover one-shot configuration does not install at every boot
-    #[arg(long, global = true)]
+    /// Refuse unless the configuration runs the long-lived daemon
     pub daemon: bool,
-
     /// Print the argv, shell-quoted, and exit without exec (a dry run)
-    #[arg(long)]
     pub print_argv: bool,
-
-    #[command(subcommand)]
+    /// With `print_argv`: passwords and tokens as they are, not `***`
+    pub show_secrets: bool,
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     /// Exec swupdate with the configured argv (the default)
     Run,
     /// Validate the whole configuration and exit; nothing is executed
     Check {
         /// Image-build check: skip what only exists at run time (UPDATE_FILE, URL)
-        #[arg(long = "static")]
         static_only: bool,
     },
     /// Show every variable, where it came from, which files were read, and why each argument
     Explain,
+}
+
+/// The outcome of parsing: a run, or text to print and exit 0 with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Cli),
+    /// `--help`, `help`, `--version`: print this on stdout and exit 0.
+    Print(String),
+}
+
+/// A bad command line: the message, usage and hint to print on stderr (exit code 64).
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+const NAME: &str = "swupdate-launcher";
+const ABOUT: &str =
+    "Starts swupdate from /etc/default/swupdate and the conf.d fragments, without a shell";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Id {
+    EnvFile,
+    Root,
+    UpdateFile,
+    UpdateMedium,
+    OneShot,
+    Daemon,
+    PrintArgv,
+    ShowSecrets,
+    Static,
+}
+
+/// Where an option may be given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Before or after any command.
+    Global,
+    /// Only before the command.
+    Top,
+    /// Only after `check`.
+    Check,
+}
+
+struct Opt {
+    id: Id,
+    long: &'static str,
+    value: Option<&'static str>,
+    scope: Scope,
+    help: &'static str,
+}
+
+const OPTIONS: [Opt; 9] = [
+    Opt {
+        id: Id::EnvFile,
+        long: "env-file",
+        value: Some("PATH"),
+        scope: Scope::Global,
+        help: "EnvironmentFile with the path topology [default: /etc/default/swupdate]",
+    },
+    Opt {
+        id: Id::Static,
+        long: "static",
+        value: None,
+        scope: Scope::Check,
+        help: "Image-build check: skip what only exists at run time (UPDATE_FILE, URL)",
+    },
+    Opt {
+        id: Id::Root,
+        long: "root",
+        value: Some("DIR"),
+        scope: Scope::Global,
+        help: "Resolve every configured path under DIR (tests, image builds)",
+    },
+    Opt {
+        id: Id::UpdateFile,
+        long: "update-file",
+        value: Some("PATH"),
+        scope: Scope::Global,
+        help: "Install this file (file mode) instead of UPDATE_FILE, for this run",
+    },
+    Opt {
+        id: Id::UpdateMedium,
+        long: "update-medium",
+        value: Some("DIR"),
+        scope: Scope::Global,
+        help: "Install the one *.swu file at the top level of this mounted medium",
+    },
+    Opt {
+        id: Id::OneShot,
+        long: "one-shot",
+        value: None,
+        scope: Scope::Global,
+        help: "Refuse unless the configuration runs swupdate once (file or download): for the OTA unit, whose start blocks until swupdate exits",
+    },
+    Opt {
+        id: Id::Daemon,
+        long: "daemon",
+        value: None,
+        scope: Scope::Global,
+        help: "Refuse unless the configuration runs the long-lived daemon: for the daemon unit, so a leftover one-shot configuration does not install at every boot",
+    },
+    Opt {
+        id: Id::PrintArgv,
+        long: "print-argv",
+        value: None,
+        scope: Scope::Top,
+        help: "Print the argv, shell-quoted, and exit without exec (a dry run)",
+    },
+    Opt {
+        id: Id::ShowSecrets,
+        long: "show-secrets",
+        value: None,
+        scope: Scope::Top,
+        help: "With --print-argv: print passwords and tokens instead of *** (the exact argv)",
+    },
+];
+
+const COMMANDS: [(&str, &str); 3] = [
+    (
+        "run",
+        "Exec swupdate with the configured argv (the default)",
+    ),
+    (
+        "check",
+        "Validate the whole configuration and exit; nothing is executed",
+    ),
+    (
+        "explain",
+        "Show every variable, where it came from, which files were read, and why each argument",
+    ),
+];
+
+/// `--name <VALUE>` or `--name`, as messages show an option.
+fn shown(o: &Opt) -> String {
+    match o.value {
+        Some(v) => format!("--{} <{v}>", o.long),
+        None => format!("--{}", o.long),
+    }
+}
+
+fn usage_line(command: Option<&str>) -> String {
+    match command {
+        None => format!("Usage: {NAME} [OPTIONS] [COMMAND]"),
+        Some(c) => format!("Usage: {NAME} {c} [OPTIONS]"),
+    }
+}
+
+fn error(message: String, command: Option<&str>) -> UsageError {
+    UsageError(format!(
+        "error: {message}\n\n{}\n\nFor more information, try '--help'.\n",
+        usage_line(command)
+    ))
+}
+
+fn in_scope(o: &Opt, command: Option<&str>) -> bool {
+    matches!(
+        (o.scope, command),
+        (Scope::Global, _) | (Scope::Top, None) | (Scope::Check, Some("check"))
+    )
+}
+
+/// The help of the program (`None`) or of one command.
+pub fn help(command: Option<&str>) -> String {
+    let mut out = String::new();
+    let about = command
+        .and_then(|c| COMMANDS.iter().find(|(n, _)| *n == c))
+        .map_or(ABOUT, |(_, a)| a);
+    let _ = writeln!(out, "{about}\n\n{}\n", usage_line(command));
+    if command.is_none() {
+        out.push_str("Commands:\n");
+        for (name, about) in COMMANDS.iter().chain([&(
+            "help",
+            "Print this message or the help of the given subcommand(s)",
+        )]) {
+            let _ = writeln!(out, "  {name:<8} {about}");
+        }
+        out.push('\n');
+    }
+    out.push_str("Options:\n");
+    let rows: Vec<(String, &str)> = OPTIONS
+        .iter()
+        .filter(|o| in_scope(o, command))
+        .map(|o| (format!("      {}", shown(o)), o.help))
+        .chain([("  -h, --help".to_string(), "Print help")])
+        .chain(
+            command
+                .is_none()
+                .then(|| ("  -V, --version".to_string(), "Print version")),
+        )
+        .collect();
+    let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
+    for (left, text) in rows {
+        let _ = writeln!(out, "{left:<width$}{text}");
+    }
+    if command.is_none() {
+        let _ = writeln!(out, "\n{}", crate::error::EXIT_CODES);
+    }
+    out
+}
+
+impl Cli {
+    /// Parses the arguments after the program name.
+    pub fn parse_from<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, UsageError> {
+        let mut cli = Cli::default();
+        let mut command: Option<&'static str> = None;
+        let mut seen: Vec<Id> = Vec::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let Some(text) = arg.to_str() else {
+                return Err(error(
+                    format!("unexpected argument '{}' found", arg.to_string_lossy()),
+                    command,
+                ));
+            };
+            match text {
+                "-h" | "--help" => return Ok(Parsed::Print(help(command))),
+                "-V" | "--version" if command.is_none() => {
+                    return Ok(Parsed::Print(format!(
+                        "{NAME} {}\n",
+                        env!("CARGO_PKG_VERSION")
+                    )));
+                }
+                _ => {}
+            }
+            if let Some(long) = text.strip_prefix("--").filter(|l| !l.is_empty()) {
+                let (name, inline) = match long.split_once('=') {
+                    Some((n, v)) => (n, Some(OsString::from(v))),
+                    None => (long, None),
+                };
+                let Some(o) = OPTIONS
+                    .iter()
+                    .find(|o| o.long == name && in_scope(o, command))
+                else {
+                    return Err(error(
+                        format!("unexpected argument '{text}' found"),
+                        command,
+                    ));
+                };
+                if seen.contains(&o.id) {
+                    return Err(error(
+                        format!("the argument '{}' cannot be used multiple times", shown(o)),
+                        command,
+                    ));
+                }
+                seen.push(o.id);
+                let value = match (o.value, inline) {
+                    (None, None) => None,
+                    (None, Some(_)) => {
+                        return Err(error(
+                            format!("unexpected value for '{}' in '{text}'", shown(o)),
+                            command,
+                        ));
+                    }
+                    (Some(_), Some(v)) => Some(v),
+                    (Some(_), None) => match args.next() {
+                        Some(v) if !v.as_encoded_bytes().starts_with(b"-") => Some(v),
+                        _ => {
+                            return Err(error(
+                                format!(
+                                    "a value is required for '{}' but none was supplied",
+                                    shown(o)
+                                ),
+                                command,
+                            ));
+                        }
+                    },
+                };
+                cli.set(o.id, value);
+                continue;
+            }
+            if command.is_none() && !text.starts_with('-') {
+                if text == "help" {
+                    let topic = args.next();
+                    let topic = topic.as_deref().and_then(OsStr::to_str);
+                    return match topic {
+                        None => Ok(Parsed::Print(help(None))),
+                        Some(t) => match COMMANDS.iter().find(|(n, _)| *n == t) {
+                            Some((n, _)) => Ok(Parsed::Print(help(Some(n)))),
+                            None => Err(error(format!("unrecognized subcommand '{t}'"), None)),
+                        },
+                    };
+                }
+                let Some((name, _)) = COMMANDS.iter().find(|(n, _)| *n == text) else {
+                    return Err(error(format!("unrecognized subcommand '{text}'"), None));
+                };
+                command = Some(name);
+                continue;
+            }
+            return Err(error(
+                format!("unexpected argument '{text}' found"),
+                command,
+            ));
+        }
+        cli.command = match command {
+            None => None,
+            Some("check") => Some(Command::Check {
+                static_only: seen.contains(&Id::Static),
+            }),
+            Some("explain") => Some(Command::Explain),
+            Some(_) => Some(Command::Run),
+        };
+        for (a, b) in [
+            (Id::UpdateFile, Id::UpdateMedium),
+            (Id::OneShot, Id::Daemon),
+        ] {
+            if seen.contains(&a) && seen.contains(&b) {
+                let name = |id| OPTIONS.iter().find(|o| o.id == id).map(shown);
+                return Err(error(
+                    format!(
+                        "the argument '{}' cannot be used with '{}'",
+                        name(a).unwrap_or_default(),
+                        name(b).unwrap_or_default()
+                    ),
+                    command,
+                ));
+            }
+        }
+        if cli.show_secrets && !cli.print_argv {
+            return Err(error(
+                "the following required arguments were not provided:\n  --print-argv".into(),
+                command,
+            ));
+        }
+        Ok(Parsed::Run(cli))
+    }
+
+    fn set(&mut self, id: Id, value: Option<OsString>) {
+        let path = || value.clone().map(PathBuf::from);
+        match id {
+            Id::EnvFile => self.env_file = path(),
+            Id::Root => self.root = path(),
+            Id::UpdateFile => self.update_file = path(),
+            Id::UpdateMedium => self.update_medium = path(),
+            Id::OneShot => self.one_shot = true,
+            Id::Daemon => self.daemon = true,
+            Id::PrintArgv => self.print_argv = true,
+            Id::ShowSecrets => self.show_secrets = true,
+            // Recorded in `seen`; becomes Command::Check's field.
+            Id::Static => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Parsed, UsageError> {
+        Cli::parse_from(args.iter().map(OsString::from))
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        match parse(args) {
+            Ok(Parsed::Run(c)) => c,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match parse(args) {
+            Err(UsageError(m)) => m,
+            other => panic!("{args:?} accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_is_the_service_run() {
+        assert_eq!(cli(&[]), Cli::default());
+    }
+
+    #[test]
+    fn values_come_as_the_next_word_or_after_equals() {
+        let c = cli(&["--root", "/r", "--env-file=/e"]);
+        assert_eq!(c.root, Some("/r".into()));
+        assert_eq!(c.env_file, Some("/e".into()));
+    }
+
+    #[test]
+    fn options_of_the_whole_program_may_follow_the_command() {
+        let c = cli(&["check", "--static", "--root", "/r"]);
+        assert_eq!(c.command, Some(Command::Check { static_only: true }));
+        assert_eq!(c.root, Some("/r".into()));
+    }
+
+    #[test]
+    fn a_command_option_before_the_command_is_refused() {
+        assert!(refused(&["--static", "check"]).contains("unexpected argument '--static'"));
+    }
+
+    #[test]
+    fn print_argv_belongs_before_the_command() {
+        assert!(refused(&["check", "--print-argv"]).contains("'--print-argv'"));
+        assert!(cli(&["--print-argv", "run"]).print_argv);
+    }
+
+    #[test]
+    fn a_missing_value_names_the_option() {
+        assert!(
+            refused(&["--root"])
+                .starts_with("error: a value is required for '--root <DIR>' but none was supplied")
+        );
+        assert!(refused(&["--root", "--daemon"]).contains("'--root <DIR>'"));
+    }
+
+    #[test]
+    fn an_unknown_argument_is_named_with_the_usage() {
+        let m = refused(&["--frobnicate"]);
+        assert!(
+            m.starts_with("error: unexpected argument '--frobnicate' found"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Usage: swupdate-launcher [OPTIONS] [COMMAND]"),
+            "{m}"
+        );
+        assert!(refused(&["check", "x"]).contains("Usage: swupdate-launcher check [OPTIONS]"));
+    }
+
+    #[test]
+    fn an_unknown_command_is_named() {
+        assert!(refused(&["frob"]).contains("unrecognized subcommand 'frob'"));
+    }
+
+    #[test]
+    fn an_option_twice_is_refused() {
+        assert!(refused(&["--root", "a", "--root", "b"]).contains("cannot be used multiple times"));
+    }
+
+    #[test]
+    fn conflicting_options_are_refused() {
+        assert!(
+            refused(&["--update-file", "a", "--update-medium", "b"]).contains(
+                "the argument '--update-file <PATH>' cannot be used with '--update-medium <DIR>'"
+            )
+        );
+        assert!(refused(&["--daemon", "--one-shot"]).contains("'--one-shot' cannot be used with"));
+    }
+
+    #[test]
+    fn show_secrets_requires_print_argv() {
+        assert!(refused(&["--show-secrets"]).contains("--print-argv"));
+        assert!(cli(&["--print-argv", "--show-secrets"]).show_secrets);
+    }
+
+    #[test]
+    fn a_flag_takes_no_value() {
+        assert!(refused(&["--daemon=yes"]).contains("unexpected value"));
+    }
+
+    #[test]
+    fn help_lists_commands_options_and_exit_codes() {
+        let Ok(Parsed::Print(h)) = parse(&["--help"]) else {
+            panic!()
+        };
+        for part in [
+            "Usage: swupdate-launcher [OPTIONS] [COMMAND]",
+            "  check    Validate",
+            "      --update-medium <DIR>  Install",
+            "  -V, --version",
+            "Exit codes:",
+        ] {
+            assert!(h.contains(part), "{part}\n{h}");
+        }
+    }
+
+    #[test]
+    fn a_commands_help_shows_its_own_options() {
+        for args in [&["check", "--help"][..], &["help", "check"]] {
+            let Ok(Parsed::Print(h)) = parse(args) else {
+                panic!("{args:?}")
+            };
+            assert!(h.starts_with("Validate the whole configuration"), "{h}");
+            assert!(h.contains("--static"), "{h}");
+            assert!(!h.contains("--print-argv"), "{h}");
+        }
+    }
+
+    #[test]
+    fn version_is_the_package_version() {
+        assert_eq!(
+            parse(&["-V"]),
+            Ok(Parsed::Print(format!(
+                "swupdate-launcher {}\n",
+                env!("CARGO_PKG_VERSION")
+            )))
+        );
+    }
 }

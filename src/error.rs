@@ -1,10 +1,32 @@
 //! Every way the launcher can refuse to start swupdate, and the exit code each one gets.
 //!
 //! The codes are part of the interface: the management agent and the unit read them, so each
-//! category keeps its number and none of them collides with swupdate's own 1 and 2.
+//! category keeps its number and none of them collides with swupdate's own 1 and 2. This file
+//! is the one place they are defined: [`Kind::exit_code`] is the mapping, [`EXIT_CODES`] the
+//! text `--help` shows (a test keeps the two in step), and the README's table copies it. New
+//! categories get new numbers; existing numbers never change.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The exit codes, as `--help` lists them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    check, explain or --print-argv succeeded (run does not return: swupdate replaces it)
+  64   bad command line
+  65   configuration error (syntax, invalid or contradictory value)
+  66   an input the configuration names is missing or unreadable (update file, key, --env-file)
+  74   a configuration file or directory could not be read
+  75   another update is running
+  80-88  download preflight (streaming builds): 80 DNS, 81 connect, 82 timeout, 83 TLS,
+       84 denied, 85 not found, 86 server error, 87 not an update, 88 redirects
+  90-96  verification stage: 90 security violation (the program's exit 1), 91 failed
+       (another exit, or it cannot be executed), 92 killed by a signal, 93 timeout,
+       94 no output, 95 no room (before it ran, or the file system filled while it wrote),
+       96 output as large as its bound
+  126  swupdate could not be executed
+  127  swupdate not found
+  1, 2 are never the launcher's: they are swupdate's own.";
 
 /// The category of a failure; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +73,12 @@ pub enum Kind {
     VerifyTimeout,
     /// Verification stage: the program exited 0 but wrote nothing.
     VerifyNoOutput,
-    /// Verification stage: not enough room for the verified copy.
+    /// Verification stage: not enough room for the verified copy, checked before the program
+    /// runs, or the file system filled up while it wrote (its failure is then not a verdict).
     VerifyNoRoom,
+    /// Verification stage: the program wrote as much as its bound (the room checked
+    /// beforehand: the update's size and a margin) and was stopped there.
+    VerifyTooLarge,
 }
 
 impl Kind {
@@ -81,6 +107,7 @@ impl Kind {
             Kind::VerifyTimeout => 93,
             Kind::VerifyNoOutput => 94,
             Kind::VerifyNoRoom => 95,
+            Kind::VerifyTooLarge => 96,
         }
     }
 }
@@ -170,36 +197,52 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
+    const ALL: [Kind; 23] = [
+        Kind::Usage,
+        Kind::Config,
+        Kind::MissingInput,
+        Kind::Io,
+        Kind::Busy,
+        Kind::ExecFailed,
+        Kind::ExecNotFound,
+        Kind::PreflightDns,
+        Kind::PreflightConnect,
+        Kind::PreflightTimeout,
+        Kind::PreflightTls,
+        Kind::PreflightDenied,
+        Kind::PreflightNotFound,
+        Kind::PreflightServer,
+        Kind::PreflightNotAnUpdate,
+        Kind::PreflightRedirects,
+        Kind::VerifySecurity,
+        Kind::VerifyFailed,
+        Kind::VerifyCrashed,
+        Kind::VerifyTimeout,
+        Kind::VerifyNoOutput,
+        Kind::VerifyNoRoom,
+        Kind::VerifyTooLarge,
+    ];
+
     #[test]
     fn exit_codes_are_distinct_and_never_swupdates_own() {
-        let all = [
-            Kind::Usage,
-            Kind::Config,
-            Kind::MissingInput,
-            Kind::Io,
-            Kind::Busy,
-            Kind::ExecFailed,
-            Kind::ExecNotFound,
-            Kind::PreflightDns,
-            Kind::PreflightConnect,
-            Kind::PreflightTimeout,
-            Kind::PreflightTls,
-            Kind::PreflightDenied,
-            Kind::PreflightNotFound,
-            Kind::PreflightServer,
-            Kind::PreflightNotAnUpdate,
-            Kind::PreflightRedirects,
-            Kind::VerifySecurity,
-            Kind::VerifyFailed,
-            Kind::VerifyCrashed,
-            Kind::VerifyTimeout,
-            Kind::VerifyNoOutput,
-            Kind::VerifyNoRoom,
-        ];
+        let all = ALL;
         let codes: Vec<u8> = all.iter().map(|k| k.exit_code()).collect();
         for (i, c) in codes.iter().enumerate() {
             assert!(*c > 2, "{c} collides with swupdate's own codes");
             assert!(!codes[i + 1..].contains(c), "{c} used twice");
+        }
+    }
+
+    #[test]
+    fn every_exit_code_is_in_the_help_text() {
+        for k in ALL {
+            let c = k.exit_code().to_string();
+            assert!(
+                EXIT_CODES
+                    .lines()
+                    .any(|l| l.split(|ch: char| !ch.is_ascii_digit()).any(|w| w == c)),
+                "{k:?} ({c}) is not in EXIT_CODES"
+            );
         }
     }
 

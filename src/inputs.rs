@@ -163,13 +163,15 @@ pub fn swupdate_config(plan: &Plan) -> PathBuf {
 }
 
 /// The `cafile` of the `download` section of swupdate's configuration file (libconfig, read
-/// by [`crate::swupdate_config`]: comments, other sections and other names do not count).
-pub fn cafile_settings(text: &str) -> Vec<String> {
-    crate::swupdate_config::Config::parse(text)
-        .ok()
-        .and_then(|c| c.string("download", "cafile").map(str::to_string))
+/// by [`crate::swupdate_config`]: comments, other sections and other names do not count); `Err`
+/// if the text is not libconfig (swupdate would refuse it too).
+pub fn cafile_settings(text: &str) -> Result<Vec<String>, String> {
+    let config = crate::swupdate_config::Config::parse(text)?;
+    Ok(config
+        .string("download", "cafile")
+        .map(str::to_string)
         .into_iter()
-        .collect()
+        .collect())
 }
 
 /// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
@@ -197,7 +199,13 @@ fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(
         .on(&host_cfg)
         .hint(hint.clone())
     })?;
-    let found = cafile_settings(&text);
+    let found = cafile_settings(&text).map_err(|e| {
+        Error::new(
+            Kind::Config,
+            format!("swupdate's configuration file is not valid libconfig ({e}): swupdate would refuse it"),
+        )
+        .on(&host_cfg)
+    })?;
     if found.iter().any(|f| Path::new(f) == device_ca) {
         return Ok(());
     }
@@ -233,14 +241,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cafile_settings_are_found_in_libconfig_text() {
+    fn only_the_download_sections_cafile_counts() {
         let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
-        assert_eq!(cafile_settings(text), ["/etc/ssl/a.pem"]);
+        assert_eq!(cafile_settings(text).unwrap(), ["/etc/ssl/a.pem"]);
     }
 
     #[test]
     fn words_that_merely_contain_cafile_are_not_settings() {
-        assert!(cafile_settings("# cafile is unset\nmycafile_note = 1;\n").is_empty());
-        assert!(cafile_settings("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n").is_empty());
+        assert!(
+            cafile_settings("# cafile is unset\nmycafile_note = 1;\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            cafile_settings("download: { mycafile = \"/x.pem\"; };\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            cafile_settings("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -28,6 +28,7 @@ pub mod preflight;
 pub mod remote;
 pub mod rollback;
 pub mod rootfs;
+pub mod secret;
 pub mod settings;
 pub mod suricatta;
 pub mod swupdate_config;

@@ -11,7 +11,8 @@ use std::io::{IsTerminal, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 
-use crate::url::redact_text;
+use crate::error::{Error, Kind};
+use crate::secret::redact;
 
 /// syslog priorities, as the journal stores them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,7 +116,7 @@ impl Logger {
         if level > self.max {
             return;
         }
-        let message = redact_text(message);
+        let message = redact(message);
         if let Sink::Journal(path) = &self.sink {
             let datagram = encode(level, &message, fields);
             let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, path));
@@ -129,6 +130,21 @@ impl Logger {
             String::new()
         };
         let _ = writeln!(std::io::stderr(), "swupdate-launcher: {prefix}{message}");
+    }
+}
+
+/// Writes a command's output (explain, check, --print-argv) to stdout. A reader that went away
+/// (`explain | head`) ends the output quietly; any other write error is reported. Never
+/// `print!`, which panics (an abort, with panic = "abort") when stdout is a closed pipe.
+pub fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new(
+            Kind::Io,
+            format!("cannot write the output: {e}"),
+        )),
     }
 }
 
@@ -152,7 +168,7 @@ pub fn encode(level: Level, message: &str, fields: &[(&str, String)]) -> Vec<u8>
     field("SYSLOG_IDENTIFIER", "swupdate-launcher");
     field("SWUPDATE_LAUNCHER_VERSION", env!("CARGO_PKG_VERSION"));
     for (name, value) in fields {
-        field(name, &redact_text(value));
+        field(name, &redact(value));
     }
     out
 }

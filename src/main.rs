@@ -1,18 +1,18 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use swupdate_launcher::{app, cli::Cli, error::Kind};
+use swupdate_launcher::cli::{Cli, Parsed, UsageError};
+use swupdate_launcher::{app, error::Kind, logging};
 
 fn main() -> ExitCode {
-    match Cli::try_parse() {
-        Ok(cli) => ExitCode::from(app::run(cli)),
-        Err(e) => {
-            let _ = e.print();
-            if e.use_stderr() {
-                ExitCode::from(Kind::Usage.exit_code())
-            } else {
-                ExitCode::SUCCESS
-            }
+    match Cli::parse_from(std::env::args_os().skip(1)) {
+        Ok(Parsed::Run(cli)) => ExitCode::from(app::run(cli)),
+        Ok(Parsed::Print(text)) => match logging::print(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => ExitCode::from(e.exit_code()),
+        },
+        Err(UsageError(message)) => {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+            ExitCode::from(Kind::Usage.exit_code())
         }
     }
 }

@@ -31,9 +31,10 @@ pub fn send(notify_socket: Option<&str>, state: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// One line: STATUS= must not contain a newline.
+/// One line (STATUS= must not contain a newline), secrets masked: `systemctl status` shows it
+/// to anyone.
 fn one_line(text: &str) -> String {
-    text.replace(['\n', '\r'], " ")
+    crate::secret::redact(&text.replace(['\n', '\r'], " "))
 }
 
 pub fn status(text: &str) -> String {
@@ -61,6 +62,7 @@ pub fn errno(kind: Kind) -> i32 {
         Kind::VerifyFailed | Kind::VerifyCrashed | Kind::VerifyNoOutput => libc::EIO,
         Kind::VerifyTimeout => libc::ETIMEDOUT,
         Kind::VerifyNoRoom => libc::ENOSPC,
+        Kind::VerifyTooLarge => libc::EFBIG,
     }
 }
 

@@ -304,6 +304,7 @@ fn exchange(
         .url
         .credentials()
         .map_err(|e| Error::new(Kind::Config, format!("preflight: the URL {shown} {}", e.0)))?;
+    let credentials = credentials.as_ref().map(crate::secret::Secret::expose);
     let client = build_client(settings)?;
     let target = settings.url.for_downloader();
 
@@ -315,18 +316,11 @@ fn exchange(
     loop {
         attempts += 1;
         let assessment = match fetch.as_deref_mut() {
-            None => match send(&client, &target, credentials.as_deref(), range_get, clock) {
+            None => match send(&client, &target, credentials, range_get, clock) {
                 Ok(answer) => assess(&answer, range_get),
                 Err(e) => classify_transport(&e, settings),
             },
-            Some(out) => fetch_into(
-                &client,
-                &target,
-                credentials.as_deref(),
-                settings,
-                clock,
-                out,
-            ),
+            Some(out) => fetch_into(&client, &target, credentials, settings, clock, out),
         };
         match assessment {
             Assessment::Found {

@@ -536,7 +536,7 @@ pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionErro
             // word) as its value: `-vn`, `-l5`, `-vk/x`.
             let mut taken = None;
             for (at, c) in shorts.char_indices() {
-                let opt = short_option(c, release)?;
+                let opt = short_option(c, w, release)?;
                 refuse(opt, &format!("-{c}"), w)?;
                 if opt.arg == Arg::Required {
                     let rest = &shorts[at + c.len_utf8()..];
@@ -633,6 +633,23 @@ fn too_old(what: &str, since: Release, release: Release) -> OptionError {
     )
 }
 
+/// An unknown letter inside a cluster such as `-v=x`: the message names the whole word (not
+/// just `-=`, which the user never wrote), and `=` gets the advice it needs.
+fn unknown_in_cluster(word: &str, c: char) -> OptionError {
+    if word.len() == 1 + c.len_utf8() {
+        return unknown(word);
+    }
+    let hint = if c == '=' {
+        "short options take no `=`: give the value as the next word (`-l 5`) or glued (`-l5`); `=` works with long options (`--loglevel=5`)".to_string()
+    } else {
+        "see `swupdate -h` for the options this swupdate knows".to_string()
+    };
+    error(
+        format!("`{word}`: `-{c}` in it is not a swupdate option"),
+        Some(hint),
+    )
+}
+
 fn unknown(w: &str) -> OptionError {
     error(
         format!("`{w}` is not a swupdate option"),
@@ -640,9 +657,10 @@ fn unknown(w: &str) -> OptionError {
     )
 }
 
-fn short_option(c: char, release: Target) -> Result<&'static Opt, OptionError> {
+/// The short option `c`, found in `word` (the whole cluster, named in the error).
+fn short_option(c: char, word: &str, release: Target) -> Result<&'static Opt, OptionError> {
     let Some(opt) = OPTIONS.iter().find(|o| o.short == Some(c)) else {
-        return Err(unknown(&format!("-{c}")));
+        return Err(unknown_in_cluster(word, c));
     };
     match release {
         Some(r) if !opt.exists_in(Some(r)) => Err(too_old(&format!("-{c}"), opt.since, r)),

@@ -12,7 +12,6 @@
 //! create and unlink can leave one, and the next start removes it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -100,14 +99,27 @@ pub fn private_file(dir: &Path, tag: &str) -> Result<File, Error> {
     Ok(file)
 }
 
-/// Closes every descriptor above stderr; runs in the child between fork and exec, so only
-/// async-signal-safe calls.
-fn close_inherited_descriptors() -> std::io::Result<()> {
-    // SAFETY: close_range and close are async-signal-safe syscalls on descriptors of the child.
+/// Sets close-on-exec on every descriptor above stderr; runs in the child between fork and
+/// exec, so only async-signal-safe calls.
+///
+/// Close-on-exec, not close: std reports a failed `execve` to the parent through a pipe it
+/// opened close-on-exec. Closing it here would make an unrunnable program look like a crash
+/// of the child (std aborts when it cannot report); with the flag, the pipe lives until the
+/// exec succeeds and a failure comes back from `spawn` as the error it is.
+fn cloexec_inherited_descriptors() -> std::io::Result<()> {
+    // SAFETY: close_range, getrlimit and fcntl are async-signal-safe syscalls on descriptors
+    // of the child.
     unsafe {
-        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) == 0 {
+        if libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) == 0
+        {
             return Ok(());
         }
+        // Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC: the same, one descriptor at a time.
         let mut lim: libc::rlimit = std::mem::zeroed();
         let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
             lim.rlim_cur.min(65536) as i32
@@ -115,30 +127,214 @@ fn close_inherited_descriptors() -> std::io::Result<()> {
             1024
         };
         for fd in 3..max {
-            libc::close(fd);
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
         }
     }
     Ok(())
 }
 
-/// Refuses when `dir` cannot hold a copy of `size` bytes.
-pub fn check_room(dir: &Path, size: u64) -> Result<(), Error> {
+/// The child's side of containment, between fork and exec (async-signal-safe calls only):
+/// it dies with the launcher, and no file it writes grows beyond `max_file` bytes.
+fn confine_child(max_file: u64) -> std::io::Result<()> {
+    // SAFETY: prctl, getppid, setrlimit and kill are async-signal-safe.
+    unsafe {
+        // After the uid change (std switches uid before these hooks run), so it is kept.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        if libc::getppid() == 1 {
+            // The launcher died before the line above.
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        let lim = libc::rlimit {
+            rlim_cur: max_file as libc::rlim_t,
+            rlim_max: max_file as libc::rlim_t,
+        };
+        if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    cloexec_inherited_descriptors()
+}
+
+/// Makes the launcher the "init" of the program's descendants: a process that leaves the
+/// program's process group (`setsid`, `setpgid`) and loses its parent is re-parented to the
+/// launcher, which can then still find and kill it. Undone by [`stop_reaping`] before swupdate
+/// is exec'd (the attribute survives exec).
+fn start_reaping() -> Result<(), Error> {
+    // SAFETY: prctl on the calling process, no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } != 0 {
+        return Err(Error::new(
+            Kind::VerifyFailed,
+            format!(
+                "cannot become the subreaper of the verification program: {}",
+                std::io::Error::last_os_error()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn stop_reaping() {
+    // SAFETY: prctl on the calling process, no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0 as libc::c_ulong);
+    }
+}
+
+/// The launcher's living children, from /proc (their parent field); portable to kernels
+/// without CONFIG_PROC_CHILDREN.
+fn children() -> Vec<libc::pid_t> {
+    let me = std::process::id().to_string();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid …`; comm may hold anything but the last `)` ends it.
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let after = &s[s.rfind(')')? + 1..];
+                    after.split_whitespace().nth(1).map(|p| p == me)
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// How long containment may take before the launcher gives up (and refuses the update).
+const CONTAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Kills the program's process group and every other descendant, and reaps them all: when
+/// this returns Ok, no process the program started is alive, so none holds a descriptor of
+/// the verified copy. The launcher is their subreaper ([`start_reaping`]), so a descendant
+/// outside the group becomes a child of the launcher as soon as its own parent is killed: the
+/// loop kills children until there are none.
+fn contain(pgid: libc::pid_t) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        // SAFETY: kill and waitpid with plain integers; status is a local we own.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+            loop {
+                let mut status = 0;
+                let r = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if r > 0 {
+                    continue;
+                }
+                if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+                    return Ok(());
+                }
+                break;
+            }
+            for pid in children() {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        if started.elapsed() > CONTAIN_LIMIT {
+            return Err(format!(
+                "processes the verification program started are still alive after {} s",
+                CONTAIN_LIMIT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Refuses when `dir` cannot hold a copy of `size` bytes; returns the bound on the copy.
+pub fn check_room(dir: &Path, size: u64) -> Result<u64, Error> {
+    let need = size.saturating_add(ROOM_MARGIN);
     match available_bytes(dir).and_then(|free| room_problem(free, size)) {
         Some(problem) => Err(Error::new(Kind::VerifyNoRoom, problem).on(dir)),
-        None => Ok(()),
+        None => Ok(need),
+    }
+}
+
+/// Below this much free space after a failure, the file system is taken to have filled up
+/// under the program (it cannot tell us its write failed with ENOSPC; its exit code is its own).
+const FULL_BELOW: u64 = 64 << 10;
+
+/// How the program ended, as the launcher judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    Signal(i32),
+}
+
+/// The verdict on a finished program from what can be observed: how it ended, how much it
+/// wrote against its bound, and the free space left. Causes the launcher can see beat the
+/// program's own word: a copy at its bound is too large whatever the exit code, and a failure
+/// on a full file system is a lack of room, never a "security violation".
+pub fn verdict(ending: Ending, written: u64, bound: u64, free_after: Option<u64>) -> Option<Kind> {
+    let failed = ending != Ending::Exited(0);
+    if written >= bound {
+        return Some(Kind::VerifyTooLarge);
+    }
+    if failed && free_after.is_some_and(|f| f < FULL_BELOW) {
+        return Some(Kind::VerifyNoRoom);
+    }
+    match ending {
+        Ending::Exited(0) if written == 0 => Some(Kind::VerifyNoOutput),
+        Ending::Exited(0) => None,
+        Ending::Exited(1) => Some(Kind::VerifySecurity),
+        Ending::Exited(_) => Some(Kind::VerifyFailed),
+        Ending::Signal(_) => Some(Kind::VerifyCrashed),
+    }
+}
+
+fn verdict_message(kind: Kind, ending: Ending, written: u64, bound: u64) -> String {
+    let how = match ending {
+        Ending::Exited(c) => format!("exit {c}"),
+        Ending::Signal(s) => format!("signal {s}"),
+    };
+    match kind {
+        Kind::VerifyTooLarge => format!(
+            "the verification program wrote {written} bytes, its bound (the update's size and a margin, the room checked beforehand); stopped ({how})"
+        ),
+        Kind::VerifyNoRoom => format!(
+            "the file system of the verified copy filled up while the program wrote it ({written} of at most {bound} bytes; {how}); not a verdict on the update"
+        ),
+        Kind::VerifyNoOutput => "the verification program exited 0 but wrote nothing".into(),
+        Kind::VerifySecurity => {
+            "security violation: the verification program rejected the update (exit 1)".into()
+        }
+        Kind::VerifyFailed => format!("the verification program failed ({how})"),
+        _ => match ending {
+            Ending::Signal(s) => format!("the verification program was killed by signal {s}"),
+            Ending::Exited(_) => format!("the verification program failed ({how})"),
+        },
     }
 }
 
 /// Runs the stage on `input` (the update, read from its start; `shown` names it in messages);
-/// returns the verified copy, positioned at its start. [`prepare`] the directory first.
+/// returns the verified copy: a read-only descriptor, positioned at its start, that no process
+/// of the program can write any more. [`prepare`] the directory first.
+///
+/// Containment, in order:
+/// - the program gets its own process group, dies with the launcher (PDEATHSIG), and cannot
+///   write a file larger than the room checked beforehand (RLIMIT_FSIZE, inherited by
+///   everything it starts);
+/// - when it exits, or at the timeout, its whole group is killed, and any descendant that left
+///   the group is found (the launcher is its subreaper) and killed too; all are reaped. A
+///   cgroup would do the same in one write, but inside a service the launcher owns no cgroup
+///   it could create one under (systemd's unit cgroup is not delegated); systemd still kills
+///   the unit's cgroup when the service stops;
+/// - only then is the copy judged and opened again read-only (`/proc/self/fd/N`, O_RDONLY):
+///   the file has no name, so its only writers were the descriptors the program held, and
+///   they died with it. Sealing (`F_SEAL_WRITE`) would say the same to the kernel, but seals
+///   exist only for memfd/tmpfs, i.e. RAM, and a pack does not fit in a device's RAM.
 pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
     let program = stage
         .argv
         .first()
         .ok_or_else(|| Error::new(Kind::Config, "the verification program is empty"))?;
+    let on = Path::new(program);
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    check_room(&stage.dir, size)?;
-    let mut output = private_file(&stage.dir, "verified")?;
+    let bound = check_room(&stage.dir, size)?;
+    let output = private_file(&stage.dir, "verified")?;
     let stdout = output
         .try_clone()
         .map_err(|e| Error::new(Kind::Io, format!("cannot duplicate a descriptor: {e}")))?;
@@ -152,84 +348,81 @@ pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .current_dir("/")
         .gid(stage.gid)
-        .uid(stage.uid);
+        .uid(stage.uid)
+        .process_group(0);
     // SAFETY: the hook only makes async-signal-safe syscalls.
     unsafe {
-        cmd.pre_exec(close_inherited_descriptors);
+        cmd.pre_exec(move || confine_child(bound));
     }
+    start_reaping()?;
+    let result = supervise(&mut cmd, stage, on);
+    stop_reaping();
+    let ending = result?;
+
+    let written = output.metadata().map(|m| m.len()).unwrap_or(0);
+    if let Some(kind) = verdict(ending, written, bound, available_bytes(&stage.dir)) {
+        let message = verdict_message(kind, ending, written, bound);
+        let at = if kind == Kind::VerifySecurity {
+            shown
+        } else {
+            on
+        };
+        return Err(Error::new(kind, message).on(at));
+    }
+    reopen_read_only(&output)
+}
+
+/// Starts the program, waits for it within the timeout, then contains what it left.
+fn supervise(cmd: &mut Command, stage: &Stage, on: &Path) -> Result<Ending, Error> {
     let mut child = cmd.spawn().map_err(|e| {
         Error::new(
             Kind::VerifyFailed,
-            format!("cannot start the verification program: {e}"),
+            format!("cannot execute the verification program: {e}"),
         )
-        .on(Path::new(program))
+        .on(on)
     })?;
-
+    // Its own group: the group's id is its pid.
+    let pgid = child.id() as libc::pid_t;
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => break Ok(status),
             Ok(None) if started.elapsed() >= stage.timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::new(
+                break Err(Error::new(
                     Kind::VerifyTimeout,
                     format!(
-                        "the verification program did not finish within {} s; killed",
+                        "the verification program did not finish within {} s; killed with everything it started",
                         stage.timeout.as_secs()
                     ),
                 )
-                .on(Path::new(program)));
+                .on(on));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
-                return Err(Error::new(
+                break Err(Error::new(
                     Kind::VerifyFailed,
                     format!("cannot wait for the verification program: {e}"),
                 ));
             }
         }
     };
-    let on = Path::new(program);
-    match (status.code(), status.signal()) {
-        (Some(0), _) => {}
-        (Some(1), _) => {
-            return Err(Error::new(
-                Kind::VerifySecurity,
-                "security violation: the verification program rejected the update (exit 1)",
-            )
-            .on(shown));
-        }
-        (Some(code), _) => {
-            return Err(Error::new(
-                Kind::VerifyFailed,
-                format!("the verification program failed (exit {code})"),
-            )
-            .on(on));
-        }
-        (None, sig) => {
-            return Err(Error::new(
-                Kind::VerifyCrashed,
-                format!(
-                    "the verification program was killed by signal {}",
-                    sig.unwrap_or(0)
-                ),
-            )
-            .on(on));
-        }
-    }
-    let written = output.metadata().map(|m| m.len()).unwrap_or(0);
-    if written == 0 {
-        return Err(Error::new(
-            Kind::VerifyNoOutput,
-            "the verification program exited 0 but wrote nothing",
+    contain(pgid).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
+    let status = status?;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => Ending::Exited(code),
+        (None, sig) => Ending::Signal(sig.unwrap_or(0)),
+    })
+}
+
+/// A fresh read-only descriptor of the copy, at its start; the writable ones are closed.
+fn reopen_read_only(output: &File) -> Result<File, Error> {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(output);
+    File::open(format!("/proc/self/fd/{fd}")).map_err(|e| {
+        Error::new(
+            Kind::Io,
+            format!("cannot reopen the verified copy read-only: {e}"),
         )
-        .on(on));
-    }
-    output
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| Error::new(Kind::Io, format!("cannot rewind the verified copy: {e}")))?;
-    Ok(output)
+    })
 }
 
 /// Lets the verified copy survive the exec; returns the path swupdate opens it by.
@@ -258,6 +451,53 @@ mod tests {
     fn too_little_room_is_refused_before_anything_runs() {
         let p = room_problem(8 << 20, 8 << 20).unwrap();
         assert!(p.contains("bytes free"), "{p}");
+    }
+
+    const BOUND: u64 = 10 << 20;
+    const ROOMY: Option<u64> = Some(1 << 30);
+
+    #[test]
+    fn exit_1_with_room_left_is_a_security_violation() {
+        assert_eq!(
+            verdict(Ending::Exited(1), 5, BOUND, ROOMY),
+            Some(Kind::VerifySecurity)
+        );
+    }
+
+    #[test]
+    fn a_failure_on_a_full_file_system_is_no_room_whatever_the_exit_code() {
+        for e in [Ending::Exited(1), Ending::Exited(2), Ending::Signal(9)] {
+            assert_eq!(
+                verdict(e, 5, BOUND, Some(4096)),
+                Some(Kind::VerifyNoRoom),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_copy_at_its_bound_is_too_large_even_after_exit_0() {
+        assert_eq!(
+            verdict(Ending::Exited(0), BOUND, BOUND, ROOMY),
+            Some(Kind::VerifyTooLarge)
+        );
+        assert_eq!(
+            verdict(Ending::Signal(libc::SIGXFSZ), BOUND, BOUND, ROOMY),
+            Some(Kind::VerifyTooLarge)
+        );
+    }
+
+    #[test]
+    fn exit_0_with_output_is_approval() {
+        assert_eq!(verdict(Ending::Exited(0), 5, BOUND, Some(0)), None);
+    }
+
+    #[test]
+    fn exit_0_without_output_is_no_output() {
+        assert_eq!(
+            verdict(Ending::Exited(0), 0, BOUND, ROOMY),
+            Some(Kind::VerifyNoOutput)
+        );
     }
 
     #[test]

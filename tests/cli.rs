@@ -435,3 +435,204 @@ fn a_missing_preflight_ca_is_66() {
     r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/missing.pem\n");
     assert_eq!(code(&r.run(&["check"])), 66);
 }
+
+/// `explain`'s stdout and stderr together.
+fn explained(r: &Root) -> String {
+    let o = r.run(&["explain"]);
+    stdout(&o) + &stderr(&o)
+}
+
+fn assert_not_in(text: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(!text.contains(p), "`{p}` shown in:\n{text}");
+    }
+}
+
+fn download_with_url(url: &str) -> Root {
+    let r = Root::file_mode();
+    r.etc("10-source", "SWUPDATE_SOURCE=download\n")
+        .etc("descriptor.env", &format!("URL='{url}'\n"));
+    r
+}
+
+#[test]
+fn explain_hides_a_password_with_a_blank() {
+    let r = download_with_url("https://user:zq21 sec@host/x.swu");
+    assert_not_in(&explained(&r), &["zq21", "sec@"]);
+}
+
+#[test]
+fn explain_hides_a_password_with_a_slash() {
+    let r = download_with_url("https://user:zq22/sec@host/x.swu");
+    let out = explained(&r);
+    assert_not_in(&out, &["zq22", "sec@"]);
+    assert!(out.contains("-a ***"), "{out}");
+}
+
+#[test]
+fn explain_hides_a_query_value_after_a_blank() {
+    let r = download_with_url("https://host/x.swu?token=zq23 sec9&b=1");
+    assert_not_in(&explained(&r), &["zq23", "sec9"]);
+}
+
+#[test]
+fn explain_hides_a_url_inside_another_value() {
+    let r = Root::file_mode();
+    r.etc(
+        "30-other",
+        "SWUPDATE_MONGOOSE_EXTRA_ARGS=--proxy=https://u:zq24sec@proxy\n",
+    );
+    assert_not_in(&explained(&r), &["zq24sec"]);
+}
+
+#[test]
+fn explain_hides_a_url_after_a_tab() {
+    let r = Root::file_mode();
+    r.etc("30-other", "MIRROR=\"x\thttps://u:zq25sec@h/x\"\n");
+    assert_not_in(&explained(&r), &["zq25sec"]);
+}
+
+#[test]
+fn explain_hides_a_url_in_parentheses() {
+    let r = Root::file_mode();
+    r.etc("30-other", "MIRROR=\"(https://u:zq26sec@h/x)\"\n");
+    assert_not_in(&explained(&r), &["zq26sec"]);
+}
+
+#[test]
+fn explain_hides_a_url_of_another_scheme() {
+    let r = Root::file_mode();
+    r.etc("30-other", "BROKER=mqtts://u:zq27sec@broker:8883\n");
+    assert_not_in(&explained(&r), &["zq27sec"]);
+}
+
+fn suricatta_device() -> Root {
+    let r = Root::file_mode();
+    r.lib("10-source", "SWUPDATE_SOURCE=daemon\n").etc(
+        "20-hawkbit",
+        "TOKEN=zq28gw\nSWUPDATE_SURICATTA_ARGS=\"-t default -u https://hb.example -i dev1 --targettoken zq29tt -g $TOKEN\"\n",
+    );
+    r
+}
+
+#[test]
+fn explain_hides_suricatta_tokens_and_the_variables_they_came_from() {
+    let out = explained(&suricatta_device());
+    assert_not_in(&out, &["zq28gw", "zq29tt"]);
+    assert!(out.contains("--targettoken *** -g ***"), "{out}");
+}
+
+#[test]
+fn print_argv_masks_secrets_and_says_so() {
+    let o = suricatta_device().run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_not_in(&stdout(&o), &["zq28gw", "zq29tt"]);
+    assert!(stderr(&o).contains("--show-secrets"), "{}", stderr(&o));
+}
+
+#[test]
+fn print_argv_with_show_secrets_prints_the_exact_argv() {
+    let o = suricatta_device().run(&["--print-argv", "--show-secrets"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("--targettoken zq29tt -g zq28gw"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn show_secrets_needs_print_argv() {
+    assert_eq!(code(&Root::file_mode().run(&["--show-secrets"])), 64);
+}
+
+#[test]
+fn explain_into_a_closed_pipe_ends_quietly() {
+    let r = Root::file_mode();
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors into the array we own; the read end is closed at
+    // once, so the launcher's first write meets a reader that went away (`explain | head`).
+    let write_end = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[1])
+    };
+    let o = r
+        .command(&["explain"], &[])
+        .stdout(write_end)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn a_cafile_of_another_section_is_not_the_downloaders() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n").write(
+        "/etc/swupdate.cfg",
+        "globals: { };\nsuricatta: { cafile = \"/etc/ssl/fleet-ca.pem\"; };\ndownload: { retries = 3; };\n",
+    );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("is told no cafile"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_setting_that_ends_in_cafile_is_not_cafile() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n")
+        .write(
+            "/etc/swupdate.cfg",
+            "globals: { };\ndownload: { mycafile = \"/etc/ssl/fleet-ca.pem\"; };\n",
+        );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(stderr(&o).contains("is told no cafile"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_configuration_file_that_is_not_libconfig_is_refused_with_its_line() {
+    let r = download_device();
+    r.lib("20-ca", "SWUPDATE_CA_FILE=/etc/ssl/fleet-ca.pem\n")
+        .write(
+            "/etc/swupdate.cfg",
+            "globals: { };\ndownload: { cafile = \"/etc/ssl/fleet-ca.pem\";\n",
+        );
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("not valid libconfig (line"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_short_option_with_equals_is_reported_as_written() {
+    let r = Root::file_mode();
+    r.etc("50-extra", "SWUPDATE_EXTRA_ARGS=-v=x\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65);
+    let err = stderr(&o);
+    assert!(
+        err.contains("`-v=x`: `-=` in it is not a swupdate option"),
+        "{err}"
+    );
+    assert!(err.contains("short options take no `=`"), "{err}");
+}
+
+#[test]
+fn explain_hides_the_secrets_of_an_overridden_url() {
+    let r = Root::file_mode();
+    r.etc("10-source", "SWUPDATE_SOURCE=download\n").etc(
+        "descriptor.env",
+        "URL='https://user:zq30 old@host/x.swu?t=zq31 old'\nURL=https://host/new.swu\n",
+    );
+    let out = explained(&r);
+    assert_not_in(&out, &["zq30", "zq31"]);
+    assert!(
+        out.contains("overrides 'https://***@host/x.swu?t=***'"),
+        "{out}"
+    );
+}

@@ -276,3 +276,66 @@ fn print_argv_check_and_explain_take_no_lock() {
     fs::write(r.host("/release"), "").unwrap();
     first.wait().unwrap();
 }
+
+/// Runs the service on `r` with a journal and a notify socket; returns the journal record,
+/// the STATUS datagram and stderr.
+fn service_outputs(r: &Root) -> (String, String, String) {
+    let j = r.path().join("journal");
+    let n = r.path().join("notify");
+    let (lj, ln) = (Listener::at(&j), Listener::at(&n));
+    let o = r.run_env(
+        &[],
+        &[
+            ("SWUPDATE_LAUNCHER_JOURNAL_SOCKET", j.to_str().unwrap()),
+            ("NOTIFY_SOCKET", n.to_str().unwrap()),
+        ],
+    );
+    let journal = String::from_utf8_lossy(&lj.next()).into_owned();
+    let status = ln.next_text();
+    (
+        journal,
+        status,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// None of `parts` of a secret is in the journal, STATUS= or stderr.
+fn assert_hidden(r: &Root, parts: &[&str]) {
+    let (journal, status, stderr) = service_outputs(r);
+    for text in [&journal, &status, &stderr] {
+        for p in parts {
+            assert!(!text.contains(p), "`{p}` shown in:\n{text}");
+        }
+    }
+    assert!(status.contains("STATUS="), "{status}");
+}
+
+fn with_extra_args(value: &str) -> Root {
+    let r = Root::file_mode();
+    r.etc("20-extra", &format!("SWUPDATE_EXTRA_ARGS={value}\n"));
+    r
+}
+
+#[test]
+fn a_url_of_another_scheme_inside_a_word_never_reaches_status_or_the_journal() {
+    let r = with_extra_args("\"--frob=mqtts://u:zq14sec@broker\"");
+    assert_hidden(&r, &["zq14sec"]);
+}
+
+#[test]
+fn a_password_with_a_blank_never_reaches_status_or_the_journal() {
+    let r = with_extra_args("\"'https://u:zq15 sec@h/x'\"");
+    assert_hidden(&r, &["zq15", "sec@"]);
+}
+
+#[test]
+fn a_url_in_parentheses_never_reaches_status_or_the_journal() {
+    let r = with_extra_args("\"'(https://u:zq17sec@h/x)'\"");
+    assert_hidden(&r, &["zq17sec"]);
+}
+
+#[test]
+fn a_url_after_a_tab_never_reaches_status_or_the_journal() {
+    let r = with_extra_args("\"'x\thttps://u:zq18sec@h/x'\"");
+    assert_hidden(&r, &["zq18sec"]);
+}

@@ -137,7 +137,9 @@ fn writing_nothing_is_its_own_failure() {
 #[test]
 fn the_program_runs_unprivileged_with_only_the_standard_descriptors() {
     let r = device(
-        "#!/bin/sh\ncat >/dev/null\necho \"$(id -u):$(id -g)\"\nls /proc/$$/fd | tr '\\n' ' '; echo\nenv | sort | tr '\\n' ' '\n",
+        // `ls` straight to stdout, not into a pipe: while a pipeline starts, the shell itself
+        // briefly holds the pipe's descriptors, and `ls` would list them.
+        "#!/bin/sh\ncat >/dev/null\necho \"$(id -u):$(id -g)\"\nls /proc/$$/fd\necho END\nenv | sort | tr '\\n' ' '\n",
     );
     let mut cmd = r.command(&[], &[]);
     // An inherited descriptor, as systemd's socket activation leaves fd 3 open.
@@ -158,10 +160,9 @@ fn the_program_runs_unprivileged_with_only_the_standard_descriptors() {
     let mut lines = got.lines();
     assert_eq!(lines.next().unwrap(), unprivileged());
     let mut fds: Vec<i32> = lines
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .map(|f| f.parse().unwrap())
+        .by_ref()
+        .take_while(|l| *l != "END")
+        .map(|f| f.trim().parse().unwrap())
         .collect();
     fds.sort_unstable();
     // The shell keeps its script open on a high descriptor of its own (dash: 10).
@@ -301,4 +302,224 @@ fn the_verification_user_may_be_named_in_the_devices_passwd() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A world-searchable scratch directory (the program runs unprivileged; the test root is not).
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!(
+            "swupdate-launcher-verify-{tag}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o777)).unwrap();
+        Scratch(p)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+            state != Some("Z")
+        })
+        .unwrap_or(false)
+}
+
+/// Waits (bounded) for a file a background process writes, and returns the pid in it.
+fn pid_in(path: &str) -> i32 {
+    for _ in 0..500 {
+        if let Ok(s) = fs::read_to_string(path) {
+            if let Ok(pid) = s.trim().parse() {
+                return pid;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{path} never got a pid");
+}
+
+fn kill(pid: i32) {
+    // SAFETY: kill with plain integers.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+#[test]
+fn processes_the_program_leaves_behind_do_not_survive_its_exit() {
+    let s = Scratch::new("leftover");
+    let pidfile = s.path("pid");
+    let r = device(&format!(
+        "#!/bin/sh\ncat\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done\nexit 0\n"
+    ));
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pid = pid_in(&pidfile);
+    let survived = alive(pid);
+    kill(pid);
+    assert!(!survived, "pid {pid} outlived the verification stage");
+}
+
+#[test]
+fn a_process_that_left_the_programs_group_does_not_survive_either() {
+    let s = Scratch::new("setsid");
+    let pidfile = s.path("pid");
+    let r = device(&format!(
+        "#!/bin/sh\ncat\nsetsid sh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done\nexit 0\n"
+    ));
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pid = pid_in(&pidfile);
+    let survived = alive(pid);
+    kill(pid);
+    assert!(!survived, "pid {pid} (own session) outlived the stage");
+}
+
+#[test]
+fn processes_the_program_started_do_not_survive_its_timeout() {
+    let s = Scratch::new("timeout");
+    let pidfile = s.path("pid");
+    let r = device(&format!(
+        "#!/bin/sh\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nwhile [ ! -s {pidfile} ]; do sleep 0.01; done\nexec sleep 30\n"
+    ));
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(93), "{}", stderr(&o));
+    let pid = pid_in(&pidfile);
+    let survived = alive(pid);
+    kill(pid);
+    assert!(!survived, "pid {pid} outlived the timeout");
+}
+
+#[test]
+fn a_leftover_process_cannot_rewrite_the_copy_swupdate_reads() {
+    let r = device("#!/bin/sh\ncat >/dev/null\necho verified\n(sleep 0.3; echo EVIL) &\nexit 0\n");
+    // swupdate reads the copy after the leftover would have written.
+    let received = r.host("/received");
+    r.write(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\nwhile [ \"$1\" != -i ]; do shift; done\nsleep 1\ncat \"$2\" > {}\n",
+            received.display()
+        ),
+    );
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(received).unwrap(), "verified\n");
+}
+
+#[test]
+fn swupdate_gets_the_copy_on_a_read_only_descriptor() {
+    let r = device("#!/bin/sh\ncat\n");
+    let flags = r.host("/flags");
+    r.write(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\nwhile [ \"$1\" != -i ]; do shift; done\ngrep flags /proc/self/fdinfo/${{2##*/}} > {}\n",
+            flags.display()
+        ),
+    );
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(flags).unwrap();
+    let octal = text.split_whitespace().nth(1).unwrap();
+    let mode = u32::from_str_radix(octal, 8).unwrap() & libc::O_ACCMODE as u32;
+    assert_eq!(mode, libc::O_RDONLY as u32, "{text}");
+}
+
+#[test]
+fn a_program_that_cannot_be_executed_is_a_failure_not_a_crash() {
+    let r = device("#!/nonexistent/interpreter\n");
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(91), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot execute the verification program"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!r.host("/received").exists());
+}
+
+/// A tmpfs of `size` on the private directory, unmounted on drop (needs root, as CI is).
+struct SmallFs(std::path::PathBuf);
+
+impl SmallFs {
+    fn on(r: &Root, size: &str) -> SmallFs {
+        let dir = r.host("/var/lib/swupdate/verify");
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "mounting a tmpfs needs root");
+        SmallFs(dir)
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn output_is_bounded_by_the_room_checked_beforehand() {
+    let r = device("#!/bin/sh\ncat /dev/zero\n");
+    let _fs = SmallFs::on(&r, "16m");
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(96), "{}", stderr(&o));
+    assert!(stderr(&o).contains("its bound"), "{}", stderr(&o));
+    assert!(!r.host("/received").exists());
+}
+
+#[test]
+fn a_full_file_system_is_no_room_not_a_security_violation() {
+    let s = Scratch::new("enospc");
+    let go = s.path("go");
+    let r = device(&format!(
+        "#!/bin/sh\ncat >/dev/null\necho waiting >&2\nwhile [ ! -e {go} ]; do sleep 0.02; done\nhead -c 500000 /dev/zero || exit 1\n"
+    ));
+    let fs_guard = SmallFs::on(&r, "4m");
+    let mut child = r
+        .command(&[], &[])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while line != "waiting\n" {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+    }
+    // Something else fills the file system while the program works.
+    let mut filler = fs::File::create(fs_guard.0.join("filler")).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    fs::write(&go, "").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(95), "{rest}");
+    assert!(rest.contains("filled up"), "{rest}");
+    assert!(!rest.contains("security violation"), "{rest}");
 }
