@@ -35,8 +35,10 @@ def debian_root(release: str, *extra_packages: str) -> Path:
 class Container:
     """One booted device. Use as a context manager: the container is stopped and removed on exit."""
 
-    def __init__(self, template: Path, workdir: Path, *, private_network: bool = True):
+    def __init__(self, template: Path, workdir: Path, *, private_network: bool = True,
+                 nspawn_args: tuple[str, ...] = ()):
         self.template = template
+        self.nspawn_args = tuple(nspawn_args)
         self.root = workdir / "root"
         self.private_network = private_network
         self.proc: subprocess.Popen | None = None
@@ -72,6 +74,7 @@ class Container:
         ]
         if self.private_network:
             cmd.append("--private-network")
+        cmd.extend(self.nspawn_args)
         logf = open(self.log, "wb")
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env
