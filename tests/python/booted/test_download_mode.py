@@ -5,38 +5,10 @@ HTTP server on the device's loopback."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from support.device import ETC_CONFD, LIB_CONFD, TARGET
+from support.device import ETC_CONFD, TARGET, PASSWORD, SECRETS, download_device, handoff, url
 from support.swu import build_swu
-
-PASSWORD = "s3cr3t-Pa55"
-TOKEN = "tok-5f1d2c9e8b"
-SECRETS = (PASSWORD, TOKEN)
-
-
-def url(path: str = "/update.swu", port: int = 8000) -> str:
-    return f"http://agent:{PASSWORD}@127.0.0.1:{port}{path}?token={TOKEN}"
-
-
-def handoff(dev, value: str) -> None:
-    """What the agent does: a hidden temp file in the etc conf.d directory, then rename."""
-    tmp = dev.write(f"{ETC_CONFD}/.descriptor.env.Xq3z9", f'URL="{value}"\n')
-    os.rename(tmp, dev.path(f"{ETC_CONFD}/descriptor.env"))
-
-
-def download_device(make_device, variant):
-    def setup(dev):
-        # The product allows plain http here (the test server has no TLS; the .swu is signed).
-        dev.write(f"{LIB_CONFD}/40-http", "SWUPDATE_ALLOW_HTTP=yes\nSWUPDATE_DOWNLOAD_RETRIES=1\n"
-                                          "SWUPDATE_DOWNLOAD_TIMEOUT=20\n")
-        dev.path("/srv/www").mkdir(parents=True, exist_ok=True)
-    dev = make_device(source="download", variant=variant, setup=setup)
-    dev.serve_http("/srv/www")
-    return dev
-
 
 # journald's trusted fields, read from /proc of the sender when the entry arrives: for a record the
 # launcher sent just before its exec they can already describe swupdate (same PID).

@@ -138,6 +138,13 @@ class Container:
                 f"{argv} exited {res.returncode}\nstdout: {res.stdout}\nstderr: {res.stderr}")
         return res
 
+    def spawn(self, argv: list[str]) -> subprocess.Popen:
+        """Like run(), without waiting: for a blocking `systemctl start` while the test acts."""
+        assert self._pid1 is not None, "boot() first"
+        cmd = ["nsenter", "-t", str(self._pid1), "-m", "-u", "-i", "-n", "-p", "--",
+               "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", *argv]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def sh(self, script: str, **kw) -> subprocess.CompletedProcess:
         return self.run(["/bin/sh", "-c", script], **kw)
 

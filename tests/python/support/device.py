@@ -218,6 +218,35 @@ class Device(Container):
         return [int(p) for p in out.split()]
 
 
+# -- download mode, as the agent drives it ------------------------------------------------
+
+PASSWORD = "s3cr3t-Pa55"
+TOKEN = "tok-5f1d2c9e8b"
+SECRETS = (PASSWORD, TOKEN)
+
+
+def url(path: str = "/update.swu", port: int = 8000) -> str:
+    return f"http://agent:{PASSWORD}@127.0.0.1:{port}{path}?token={TOKEN}"
+
+
+def handoff(dev, value: str) -> None:
+    """What the agent does: a hidden temp file in the etc conf.d directory, then rename."""
+    tmp = dev.write(f"{ETC_CONFD}/.descriptor.env.Xq3z9", f'URL="{value}"\n')
+    os.rename(tmp, dev.path(f"{ETC_CONFD}/descriptor.env"))
+
+
+def download_device(make_device, variant: str = "plain", rate: int | None = None):
+    def setup(dev):
+        # The product allows plain http here (the test server has no TLS; the .swu is signed).
+        dev.write(f"{LIB_CONFD}/40-http", "SWUPDATE_ALLOW_HTTP=yes\nSWUPDATE_DOWNLOAD_RETRIES=1\n"
+                                          "SWUPDATE_DOWNLOAD_TIMEOUT=20\n")
+        dev.path("/srv/www").mkdir(parents=True, exist_ok=True)
+    dev = make_device(source="download", variant=variant, setup=setup)
+    dev.serve_http("/srv/www", rate=rate)
+    return dev
+
+
+
 # A static file server whose responses can be throttled (python3's http.server, one thread per
 # request; `rate` 0 = as fast as possible).
 SLOW_HTTP = r'''
