@@ -16,7 +16,7 @@ for ever and reports nothing (Debian's trixie unit has the same two lines for th
 from __future__ import annotations
 
 from support.container import REPO
-from support.device import TARGET, UNIT_DIR, UPDATE_FILE
+from support.device import TARGET, UNIT_DIR, download_device, handoff, url
 from support.swu import build_swu
 
 LAYER_UNIT = REPO / "meta-tolomeo-rust/recipes-support/swupdate/files/swupdate-progress.service"
@@ -52,10 +52,13 @@ def test_progress_reporter_from_boot_reports_the_ota_install(make_device, pkis, 
         wants.mkdir(parents=True, exist_ok=True)
         (wants / "swupdate-progress.service").unlink(missing_ok=True)
         (wants / "swupdate-progress.service").symlink_to(f"{UNIT_DIR}/swupdate-progress.service")
-    dev = make_device(setup=setup)
+    # An install of some seconds (a throttled download), as on a device: -w polls for the
+    # socket, and an install shorter than its polling interval can pass unseen.
+    dev = download_device(make_device, rate=250_000, also=setup)
     assert dev.show("swupdate-progress.service", "ActiveState")["ActiveState"] == "active"
     swu = build_swu(tmp_path / "u.swu", pkis["good"], TARGET)
-    dev.write(UPDATE_FILE, swu.path.read_bytes())
+    dev.write("/srv/www/update.swu", swu.path.read_bytes())
+    handoff(dev, url())
     mark = dev.cursor()
     assert dev.start().returncode == 0
     assert dev.target() == swu.image
@@ -67,7 +70,10 @@ def test_progress_reporter_from_boot_reports_the_ota_install(make_device, pkis, 
         if dev.release == "bookworm":
             return "Update started" in log
         return "image.bin" in log and "100%" in log
-    dev.wait_for(reported, timeout=20, what="swupdate-progress reporting the install")
+    try:
+        dev.wait_for(reported, timeout=20, what="swupdate-progress reporting the install")
+    except TimeoutError:
+        raise AssertionError(dev.unit_messages("swupdate-progress.service", mark)[-3000:])
     # -w: still there for the next install.
     assert dev.show("swupdate-progress.service", "ActiveState")["ActiveState"] == "active"
     compat(dev.release, "progress", "start only (bar block-buffered)" if dev.release == "bookworm"

@@ -235,8 +235,11 @@ def handoff(dev, value: str) -> None:
     os.rename(tmp, dev.path(f"{ETC_CONFD}/descriptor.env"))
 
 
-def download_device(make_device, variant: str = "plain", rate: int | None = None):
+def download_device(make_device, variant: str = "plain", rate: int | None = None,
+                    also=None):
     def setup(dev):
+        if also:
+            also(dev)
         # The product allows plain http here (the test server has no TLS; the .swu is signed).
         dev.write(f"{LIB_CONFD}/40-http", "SWUPDATE_ALLOW_HTTP=yes\nSWUPDATE_DOWNLOAD_RETRIES=1\n"
                                           "SWUPDATE_DOWNLOAD_TIMEOUT=20\n")
