@@ -202,12 +202,14 @@ class Device(Container):
         raise TimeoutError(f"timed out waiting for {what}")
 
     def serve_http(self, directory: str, port: int = 8000, *, rate: int | None = None,
-                   unit: str = "httpd") -> None:
+                   unit: str = "httpd", tls: tuple[str, str] | None = None) -> None:
         """An HTTP server on the device's loopback, as a transient unit (stopped with the device).
-        `rate`: bytes per second, to make an install slow."""
+        `rate`: bytes per second, to make an install slow; `tls`: (cert, key) paths on the
+        device for HTTPS."""
         self.write("/usr/local/lib/slowhttp.py", SLOW_HTTP)
         argv = ["systemd-run", f"--unit={unit}", "-p", f"WorkingDirectory={directory}",
-                "/usr/bin/python3", "/usr/local/lib/slowhttp.py", str(port), str(rate or 0)]
+                "/usr/bin/python3", "/usr/local/lib/slowhttp.py", str(port), str(rate or 0),
+                *(tls or ())]
         self.run(argv)
         self.wait_for(lambda: self.run(["python3", "-c", (
             "import socket; socket.create_connection(('127.0.0.1', %d), 1)" % port)],
@@ -267,5 +269,11 @@ class H(http.server.SimpleHTTPRequestHandler):
             dst.write(b)
             dst.flush()
             time.sleep(0.05)
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+if len(sys.argv) > 3:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
 '''
