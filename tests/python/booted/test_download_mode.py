@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from support.device import ETC_CONFD, TARGET, PASSWORD, SECRETS, download_device, handoff, url
+from support.compat import FAILURES
 from support.swu import build_swu
 
 # journald's trusted fields, read from /proc of the sender when the entry arrives: for a record the
@@ -83,7 +84,7 @@ def test_download_installs_moves_the_descriptor_aside_and_a_restart_does_not_rep
 
 @pytest.mark.parametrize("variant,code", [("plain", "1"), ("streaming", "85")])
 def test_download_of_a_missing_artifact_fails_with_the_documented_code(
-        make_device, variant, code):
+        make_device, variant, code, compat):
     dev = download_device(make_device, variant)
     handoff(dev, url("/gone.swu"))
     before = dev.target()
@@ -104,3 +105,4 @@ def test_download_of_a_missing_artifact_fails_with_the_documented_code(
         log = dev.unit_messages("swupdate.service", mark).lower()
         assert "404" in log or "download" in log, log
     assert_no_secret(dev, mark)
+    compat.part(dev.release, "failures", f"404 {variant}", FAILURES)

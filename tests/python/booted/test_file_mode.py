@@ -4,7 +4,15 @@
 from __future__ import annotations
 
 from support.device import LIB_CONFD, ETC_CONFD, TARGET, UPDATE_FILE
+from support.compat import FAILURES
 from support.swu import build_swu
+
+
+DIGEST = {
+    "bookworm": "CMS, the build's one signature check: nothing to select",
+    "trixie": "CMS, the build's one signature check: nothing to select",
+    "sid": "opensslCMS, selected in /etc/swupdate.cfg `globals` (default RSA fails)",
+}
 
 
 def place(dev, swu_path):
@@ -28,6 +36,7 @@ def test_file_install_succeeds_and_start_returns_its_result(device, pkis, tmp_pa
                for e in entries), entries
     assert all("SWUPDATE_LAUNCHER_VERSION" in e for e in entries)
     compat(device.release, "file")
+    compat(device.release, "digest-provider", DIGEST[device.release])
 
 
 def _failed(dev, status: str):
@@ -39,7 +48,7 @@ def _failed(dev, status: str):
     return r
 
 
-def test_tampered_image_fails_with_1_and_leaves_the_target(device, pkis, tmp_path):
+def test_tampered_image_fails_with_1_and_leaves_the_target(device, pkis, tmp_path, compat):
     swu = build_swu(tmp_path / "u.swu", pkis["good"], TARGET)
     place(device, swu.tampered(tmp_path / "t.swu"))
     before = device.target()
@@ -51,9 +60,10 @@ def test_tampered_image_fails_with_1_and_leaves_the_target(device, pkis, tmp_pat
     assert device.target() == before
     log = device.unit_messages("swupdate.service", mark).lower()
     assert "hash" in log or "sha256" in log or "corrupt" in log, log
+    compat.part(device.release, "failures", "tampered", FAILURES)
 
 
-def test_image_signed_by_another_key_fails_with_1(device, pkis, tmp_path):
+def test_image_signed_by_another_key_fails_with_1(device, pkis, tmp_path, compat):
     swu = build_swu(tmp_path / "u.swu", pkis["other"], TARGET)
     place(device, swu.path)
     before = device.target()
@@ -63,9 +73,10 @@ def test_image_signed_by_another_key_fails_with_1(device, pkis, tmp_path):
     assert device.target() == before
     log = device.unit_messages("swupdate.service", mark).lower()
     assert "signature" in log or "verif" in log, log
+    compat.part(device.release, "failures", "wrong key", FAILURES)
 
 
-def test_missing_update_file_is_66_with_the_path_in_status_and_journal(device):
+def test_missing_update_file_is_66_with_the_path_in_status_and_journal(device, compat):
     mark = device.cursor()
     assert device.start().returncode != 0
     r = _failed(device, "66")
@@ -77,9 +88,10 @@ def test_missing_update_file_is_66_with_the_path_in_status_and_journal(device):
     assert e["PRIORITY"] == "3" and UPDATE_FILE in e["MESSAGE"], e
     assert e.get("SWUPDATE_LAUNCHER_VERSION"), e
     assert not device.pids_of("swupdate")
+    compat.part(device.release, "failures", "missing file", FAILURES)
 
 
-def test_broken_fragment_is_65_with_file_line_column(device, pkis, tmp_path):
+def test_broken_fragment_is_65_with_file_line_column(device, pkis, tmp_path, compat):
     place(device, build_swu(tmp_path / "u.swu", pkis["good"], TARGET).path)
     device.write(f"{ETC_CONFD}/50-local", "# a device-local fragment\nSWUPDATE_EXTRA_ARGS=$(reboot)\n")
     before = device.target()
@@ -95,6 +107,7 @@ def test_broken_fragment_is_65_with_file_line_column(device, pkis, tmp_path):
     assert e["CONFIG_COLUMN"] == "21", e
     assert e.get("HINT"), e
     assert device.target() == before
+    compat.part(device.release, "failures", "broken fragment", FAILURES)
 
 
 def test_a_failed_unit_reads_this_run_and_the_next_start_resets_it(device, pkis, tmp_path):

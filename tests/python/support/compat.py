@@ -29,13 +29,26 @@ FEATURES = {
     "examples": "conf.d-examples file, download and daemon booted as on a device",
 }
 
+# The failure scenarios the "failures" row stands for.
+FAILURES = {"tampered", "wrong key", "404 plain", "404 streaming", "broken fragment",
+            "missing file"}
+
 _results: dict[str, dict[str, str]] = {}
+_parts: dict[tuple[str, str], set[str]] = {}
 
 
 class Recorder:
     def __call__(self, release: str, feature: str, value: str = "yes") -> None:
         assert feature in FEATURES, feature
         _results.setdefault(feature, {})[release] = value
+
+    def part(self, release: str, feature: str, part: str, parts: set[str],
+             value: str = "yes") -> None:
+        """Records `feature` once every one of `parts` has been seen on `release`."""
+        seen = _parts.setdefault((release, feature), set())
+        seen.add(part)
+        if seen >= parts:
+            self(release, feature, value)
 
     @staticmethod
     def render() -> str:
