@@ -10,13 +10,12 @@ with docs/compatibility-booted.md).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from support.container import debian_root
-from support.device import RELEASES, Device, launcher_binaries
+from support.device import RELEASES, Device, device_workdir, launcher_binaries
 from support.swu import Pki
 from support import compat as compat_table
 
@@ -46,15 +45,6 @@ def release(request) -> str:
     return request.param
 
 
-def _workdir() -> Path:
-    # The copies go where the cache is (same file system: reflinks where possible), not /tmp.
-    base = Path(os.environ.get("SWUPDATE_LAUNCHER_CACHE",
-                               Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                               / "swupdate-launcher")) / "devices"
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=base))
-
-
 @pytest.fixture
 def make_device(release, bins, pkis):
     """make_device(source=..., variant=..., nspawn_args=..., setup=callable) -> a booted Device."""
@@ -62,7 +52,7 @@ def make_device(release, bins, pkis):
 
     def make(*, source: str | None = "file", variant: str = "plain", nspawn_args=(),
              setup=None, boot: bool = True, **provision) -> Device:
-        dev = Device(release, template(release), _workdir(), bins, pkis["good"],
+        dev = Device(release, template(release), device_workdir(), bins, pkis["good"],
                      nspawn_args=nspawn_args)
         dev.__enter__()
         made.append(dev)

@@ -8,9 +8,11 @@ topology's values; they must be absolute paths, so every value starts with "/"; 
 directory is fine).
 
 systemd 252 (bookworm) and >= 254 (trixie's 257, sid's 262) differ: since 254 a comment ends at
-its line even after a trailing backslash, and a CR before the newline is dropped. The test
-demands what the container's own systemd does. Until the parser fix of branch `input` (issue 11)
-is merged, the 254+ cases fail on trixie and sid: that is this test doing its job.
+its line even after a trailing backslash. The test demands what the container's own systemd does,
+except for that rule on 252, where it demands the 254+ result the launcher follows (SINCE_254) and
+checks that 252 really differs. CR line endings: all three gave the same environments here.
+Until the parser fix of branch `input` (issue 11) is merged, the comment cases (all releases) and
+the NUL case fail: that is this test doing its job (checked with that branch's build: all pass).
 
 Where the launcher is stricter than systemd on purpose (README: a line without `=`, an invalid
 name, an unterminated quote, invalid UTF-8, NUL: errors, where systemd skips or mangles), the
@@ -21,13 +23,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from support.container import debian_root
-from support.device import RELEASES, Device
+from support.device import RELEASES, SYSTEMD_RELEASE, Device, device_workdir
 
 L, E = "SWUPDATE_CONF_DIR_LIB", "SWUPDATE_CONF_DIR_ETC"
 KEYS = (L, E)
@@ -68,6 +68,15 @@ CASES: dict[str, tuple[bytes, bool]] = {
 }
 
 
+# The launcher follows systemd >= 254 (what every Yocto release it claims ships: 257+). Where 252
+# differs, the case demands the 254+ environment (what trixie's and sid's systemd give) on bookworm
+# too, and that bookworm's systemd 252 indeed gives another one: a pinned, documented difference.
+SINCE_254 = {
+    "comment with trailing backslash": {L: "/after", E: "/next"},
+    "semicolon comment with trailing backslash": {L: "/after"},
+}
+
+
 def expand(raw: bytes) -> bytes:
     return raw.replace(b"L=", L.encode() + b"=").replace(b"E=", E.encode() + b"=")
 
@@ -75,16 +84,14 @@ def expand(raw: bytes) -> bytes:
 @pytest.fixture(scope="module", params=RELEASES)
 def envdev(request, bins, pkis):
     release = request.param
-    base = Path(tempfile.mkdtemp(dir=Path.home() / ".cache" / "swupdate-launcher"))
+    base = device_workdir()
     dev = Device(release, debian_root(release), base, bins, pkis["good"])
     with dev:
         dev.provision(source=None)
         dev.boot()
         yield dev
-    try:
-        base.rmdir()
-    except OSError:
-        pass
+    dev.log.unlink(missing_ok=True)
+    base.rmdir()
 
 
 def systemd_env(dev, path: str):
@@ -137,11 +144,20 @@ def test_environment_file_parses_as_this_systemd_does(envdev, case, compat):
         assert got is None, (f"the launcher must refuse this file (65); systemd "
                              f"{envdev.release} gave {want!r}, the launcher {got!r}")
         return
+    if case in SINCE_254:
+        if SYSTEMD_RELEASE[envdev.release] >= 254:
+            assert want == SINCE_254[case], want
+        else:
+            assert want != SINCE_254[case], f"systemd 252 gave the 254+ result {want!r}"
+            want = SINCE_254[case]
     assert got == want, (f"systemd {envdev.release} environment {want!r}, "
                          f"launcher {got!r}, file {raw!r}")
     _passed.setdefault(envdev.release, set()).add(case)
     if _passed[envdev.release] >= {c for c, (_, s) in CASES.items() if not s}:
-        compat(envdev.release, "envfile", f"yes ({len(CASES)} cases)")
+        compat(envdev.release, "envfile",
+               f"yes ({len(CASES)} cases)" if SYSTEMD_RELEASE[envdev.release] >= 254 else
+               f"yes ({len(CASES)} cases), but a comment ending in a backslash: 252 continues it, "
+               f"the launcher follows 254+")
 
 
 _passed: dict[str, set[str]] = {}

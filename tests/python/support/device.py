@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +34,16 @@ ETC_CONFD = "/etc/swupdate/conf.d"
 UNIT_DIR = "/usr/lib/systemd/system"
 
 UNTOUCHED = b"untouched target "
+
+
+def device_workdir() -> Path:
+    """A fresh directory for one device, where the root cache is (the overlay's upper layer on
+    the same file system), not /tmp."""
+    base = Path(os.environ.get("SWUPDATE_LAUNCHER_CACHE",
+                               Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                               / "swupdate-launcher")) / "devices"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=base))
 
 
 def launcher_binaries() -> dict[str, Path]:
