@@ -35,8 +35,10 @@ def debian_root(release: str, *extra_packages: str) -> Path:
 class Container:
     """One booted device. Use as a context manager: the container is stopped and removed on exit."""
 
-    def __init__(self, template: Path, workdir: Path, *, private_network: bool = True):
+    def __init__(self, template: Path, workdir: Path, *, private_network: bool = True,
+                 nspawn_args: tuple[str, ...] = ()):
         self.template = template
+        self.nspawn_args = tuple(nspawn_args)
         self.root = workdir / "root"
         self.private_network = private_network
         self.proc: subprocess.Popen | None = None
@@ -45,15 +47,31 @@ class Container:
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> "Container":
-        # A reflink copy where the file system can, a plain one elsewhere (a few seconds).
-        subprocess.run(
-            ["cp", "-a", "--reflink=auto", str(self.template), str(self.root)], check=True
-        )
+        # An overlay over the template: the "copy" is instant and the template stays untouched
+        # (every write lands in upper/). Where overlayfs cannot be mounted, a plain copy.
+        self.root.mkdir(parents=True)
+        upper, work = self.root.parent / "upper", self.root.parent / "work"
+        upper.mkdir()
+        work.mkdir()
+        res = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir={self.template},upperdir={upper},workdir={work}", str(self.root)],
+            capture_output=True)
+        self._overlay = res.returncode == 0
+        if not self._overlay:
+            self.root.rmdir()
+            subprocess.run(
+                ["cp", "-a", "--reflink=auto", str(self.template), str(self.root)], check=True)
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if getattr(self, "_overlay", False):
+            subprocess.run(["umount", str(self.root)], check=False)
+            if os.path.ismount(self.root):
+                subprocess.run(["umount", "-l", str(self.root)], check=False)
+        for d in (self.root, self.root.parent / "upper", self.root.parent / "work"):
+            shutil.rmtree(d, ignore_errors=True)
 
     def boot(self, timeout: float = 60) -> None:
         """Boot systemd in the copy and wait until it has finished starting up."""
@@ -72,6 +90,7 @@ class Container:
         ]
         if self.private_network:
             cmd.append("--private-network")
+        cmd.extend(self.nspawn_args)
         logf = open(self.log, "wb")
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, env=env
@@ -115,7 +134,19 @@ class Container:
             except ProcessLookupError:
                 pass
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=3)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        # A test device is thrown away: what has not powered off by now is killed (PID 1 of
+        # the container's PID namespace takes every process of the container with it).
+        if self._pid1:
+            try:
+                os.kill(self._pid1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -134,6 +165,13 @@ class Container:
             raise AssertionError(
                 f"{argv} exited {res.returncode}\nstdout: {res.stdout}\nstderr: {res.stderr}")
         return res
+
+    def spawn(self, argv: list[str]) -> subprocess.Popen:
+        """Like run(), without waiting: for a blocking `systemctl start` while the test acts."""
+        assert self._pid1 is not None, "boot() first"
+        cmd = ["nsenter", "-t", str(self._pid1), "-m", "-u", "-i", "-n", "-p", "--",
+               "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", *argv]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def sh(self, script: str, **kw) -> subprocess.CompletedProcess:
         return self.run(["/bin/sh", "-c", script], **kw)
