@@ -252,3 +252,14 @@ def test_the_license_checksum_is_of_the_dedicated_license_file(session):
     text = (LAUNCHER_RECIPE.parents[3] / path).read_bytes()
     assert hashlib.md5(text).hexdigest() == md5
     assert text.startswith(b"MIT License")
+
+
+def test_the_recipe_fetches_every_crate_of_cargo_lock_with_its_checksum(session):
+    import tomllib
+    d, _ = launcher(session, ("update-ota",), True)
+    with open(LAUNCHER_RECIPE.parents[3] / "Cargo.lock", "rb") as f:
+        lock = [p for p in tomllib.load(f)["package"] if "crates.io" in p.get("source", "")]
+    crates = [u for u in d.getVar("SRC_URI").split() if u.startswith("crate://")]
+    assert crates == ["crate://crates.io/%s/%s" % (p["name"], p["version"]) for p in lock]
+    for p in lock:
+        assert d.getVarFlag("SRC_URI", "%s-%s.sha256sum" % (p["name"], p["version"])) == p["checksum"]

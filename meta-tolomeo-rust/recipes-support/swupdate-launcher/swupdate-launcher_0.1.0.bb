@@ -22,6 +22,7 @@ inherit cargo cargo-update-recipe-crates systemd tolomeo-update-features
 # A product that fetches the launcher from a git mirror instead sets SWUPDATE_LAUNCHER_SRC_URI to
 # "git://...;protocol=https;nobranch=1;destsuffix=${BP}" and SRCREV to the pinned commit, and
 # regenerates swupdate-launcher-crates.inc from that commit's Cargo.lock (see the layer README).
+# nooelint: oelint.vars.fileextrapaths,oelint.vars.outofcontext - the recipe itself finds the sources of its own repository (see above)
 FILESEXTRAPATHS:prepend := "${@os.path.normpath(os.path.join(d.getVar('THISDIR'), '..', '..', '..'))}:"
 SWUPDATE_LAUNCHER_SRC_URI ?= " \
     file://Cargo.toml;subdir=${BP} \

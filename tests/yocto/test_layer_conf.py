@@ -7,7 +7,7 @@ import bb.data
 import bb.parse
 import pytest
 
-import bitbake_harness as h
+import paths_of_repo as h
 
 # The Rust of oe-core's rust recipes, per release (yocto-testing.md). A release the layer claims must
 # be in this table, and its Rust must build the launcher (Cargo.toml's rust-version).

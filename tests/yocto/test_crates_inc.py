@@ -15,7 +15,7 @@ import bb.data
 import bb.parse
 import pytest
 
-import bitbake_harness as h
+import paths_of_repo as h
 
 SCRIPT = h.LAYER / "scripts" / "update-crates-inc"
 
@@ -56,14 +56,6 @@ def test_every_crate_has_its_cargo_lock_checksum_as_sha256sum_flag():
     for p in packages:
         flag = "%s-%s.sha256sum" % (p["name"], p["version"])
         assert d.getVarFlag("SRC_URI", flag) == p["checksum"], flag
-
-
-def test_the_recipe_fetches_the_crates_of_the_inc(installs):
-    _, launcher, _, _, _ = installs(("update-ota",), True)
-    crates = [u for u in launcher.getVar("SRC_URI").split() if u.startswith("crate://")]
-    assert len(crates) == len(lock_packages())
-    p = lock_packages()[0]
-    assert launcher.getVarFlag("SRC_URI", "%s-%s.sha256sum" % (p["name"], p["version"])) == p["checksum"]
 
 
 @pytest.fixture
