@@ -33,3 +33,16 @@ def test_the_layer_readme_documents_the_agents_atomic_handoff():
     for step in ("descriptor.env", "hidden temporary file in the same directory", "fsync", "rename",
                  "systemctl start swupdate.service"):
         assert step in text, step
+
+
+def test_every_test_the_layer_readme_names_exists():
+    # The README ties each step of a product's setup to the real-parse test that checks it.
+    text = README.read_text()
+    sources = "\n".join(p.read_text() for p in (h.REPO / "tests" / "yocto").glob("*.py"))
+    files = set(re.findall(r"`(test_\w+\.py)", text))
+    names = set(re.findall(r"(?:`|::)(test_\w+?)(?:`|\.\.\.)", text)) - {f[:-3] for f in files}
+    assert files and names
+    for f in files:
+        assert (h.REPO / "tests" / "yocto" / f).is_file(), f
+    for name in names:
+        assert re.search(r"def %s\w*\(" % name, sources), name
