@@ -184,6 +184,13 @@ class Session:
                 d = self.tinfoil.parse_recipe_file(str(recipe), appends=bool(appendlist), appendlist=appendlist or None,
                                                    config_data=self.config(combo, systemd, **extra))
             except Exception as e:  # bb.fatal: TinfoilCommandFailed with the message logged before it
+                # The log record of a bb.fatal can arrive after the command's failure: drain the queue.
+                for _ in range(20):
+                    event = self.tinfoil.wait_event(0.25)
+                    if event is None and captured.records:
+                        break
+                    if isinstance(event, logging.LogRecord) and event.levelno >= logging.WARNING:
+                        captured.records.append(event)
                 self.cache[key] = Failed(captured.messages() + [str(e)])
             else:
                 self.cache[key] = (d, captured.messages())

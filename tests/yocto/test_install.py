@@ -320,3 +320,16 @@ def test_the_launcher_binary_is_built_unstripped_so_oe_strips_and_splits_it(laun
     path, kind = oe.package.is_elf(str(launcher_binary))
     assert kind & 1 and not kind & 2, subprocess.run(["file", "-b", path], capture_output=True, text=True).stdout
     assert "with debug_info" in subprocess.run(["file", "-b", path], capture_output=True, text=True).stdout
+
+
+def test_the_unpacked_sources_are_a_complete_cargo_package_with_its_lockfile(installs):
+    # What do_unpack made of the recipe's file:// sources is what cargo builds: the manifest
+    # resolves offline against the unpacked Cargo.lock unchanged (--frozen, as oe-core's cargo class
+    # builds), and the binary's sources are there.
+    launcher, _ = installs(("update-ota",), True)
+    source = Path(launcher.d.getVar("S"))
+    result = subprocess.run(["cargo", "metadata", "--frozen", "--format-version", "1", "--manifest-path",
+                             str(source / "Cargo.toml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (source / "src" / "main.rs").is_file() and (source / "LICENSE").is_file()
+    assert (source / "systemd" / "swupdate.service").is_file()
