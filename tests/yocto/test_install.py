@@ -324,12 +324,13 @@ def test_the_launcher_binary_is_built_unstripped_so_oe_strips_and_splits_it(laun
 
 def test_the_unpacked_sources_are_a_complete_cargo_package_with_its_lockfile(installs):
     # What do_unpack made of the recipe's file:// sources is what cargo builds: the manifest
-    # resolves offline against the unpacked Cargo.lock unchanged (--frozen, as oe-core's cargo class
-    # builds), and the binary's sources are there.
+    # resolves offline against the unpacked Cargo.lock unchanged (--locked: oe-core's cargo class
+    # builds with --frozen), and the binary's sources are there.
     launcher, _ = installs(("update-ota",), True)
     source = Path(launcher.d.getVar("S"))
-    result = subprocess.run(["cargo", "metadata", "--frozen", "--format-version", "1", "--manifest-path",
-                             str(source / "Cargo.toml")], capture_output=True, text=True)
+    result = subprocess.run(["cargo", "tree", "--locked", "--offline", "--all-features", "--target", "x86_64-unknown-linux-gnu",
+                             "--manifest-path", str(source / "Cargo.toml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert "clap v" in result.stdout and "reqwest v" in result.stdout
     assert (source / "src" / "main.rs").is_file() and (source / "LICENSE").is_file()
     assert (source / "systemd" / "swupdate.service").is_file()
