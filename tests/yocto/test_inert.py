@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BBLAYERS_WITH, BBLAYERS_WITHOUT, SWUPDATE_RECIPES, WORK, run_bitbake, write_build
+from conftest import BBLAYERS_WITH, BBLAYERS_WITHOUT, CORE, IMAGE_RECIPES, SWUPDATE_RECIPES, WORK, run_bitbake, write_build
+
+# Recipes the layer does not touch at all, as a control: an image, a library swupdate links, the
+# os-release the launcher depends on.
+OTHERS = IMAGE_RECIPES + [CORE / "recipes-core" / "os-release" / "os-release.bb"]
 
 IDS = [p.name for p in SWUPDATE_RECIPES]
 # What the layer's presence changes by design: the layer list, its collection's variables.
@@ -58,7 +62,9 @@ def basehashes(topdir, recipes):
 
 
 def test_swupdate_task_signatures_are_the_same_with_and_without_the_layer(builds):
-    with_layer, without_layer = (basehashes(b, SWUPDATE_RECIPES) for b in builds)
+    with_layer, without_layer = (basehashes(b, SWUPDATE_RECIPES + OTHERS) for b in builds)
+    for recipe in map(str, OTHERS):
+        assert with_layer[recipe]["basehashes"] == without_layer[recipe]["basehashes"], recipe
     for recipe in map(str, SWUPDATE_RECIPES):
         assert with_layer[recipe]["appends"], "the layer's bbappend was applied"
         assert not without_layer[recipe]["appends"]

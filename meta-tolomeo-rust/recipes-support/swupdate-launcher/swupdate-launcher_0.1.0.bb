@@ -13,7 +13,7 @@ inherit cargo cargo-update-recipe-crates systemd tolomeo-update-features
 
 # Sources: this repository holds the layer and the launcher side by side, and the layer is released
 # with the launcher it builds. The recipe therefore takes the launcher's sources from the checkout
-# the layer sits in (the repository top, two directories above this recipe's directory), as
+# the layer sits in (the repository top, three directories above this recipe's directory), as
 # file:// entries found through FILESPATH: no branch, no SRCREV, no network, and the crates of
 # swupdate-launcher-crates.inc are those of the Cargo.lock that is built (scripts/test checks the
 # .inc against it). FILESEXTRAPATHS and FILESPATH are not part of any task signature (oe-core's
