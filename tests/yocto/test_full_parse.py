@@ -79,6 +79,7 @@ def test_bitbake_e_of_the_launcher_with_every_flag(flagged):
     assert result.returncode == 0, result.stderr[-3000:]
     values = env_values(result.stdout, "SWUPDATE_SOURCE", "CARGO_FEATURES", "SYSTEMD_SERVICE:swupdate-launcher",
                         "CARGO_PROFILE_RELEASE_STRIP")
-    assert values == {"SWUPDATE_SOURCE": "download", "CARGO_FEATURES": "streaming",
-                      "SYSTEMD_SERVICE:swupdate-launcher": "swupdate.service swupdate-local@.service",
-                      "CARGO_PROFILE_RELEASE_STRIP": "false"}
+    assert {k: v.split() for k, v in values.items()} == {
+        "SWUPDATE_SOURCE": ["download"], "CARGO_FEATURES": ["streaming"],
+        "SYSTEMD_SERVICE:swupdate-launcher": ["swupdate.service", "swupdate-local@.service"],
+        "CARGO_PROFILE_RELEASE_STRIP": ["false"]}
