@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from device import FleetDevice  # noqa: E402
 from goosebit_server import GooseBit  # noqa: E402
 from support.container import debian_root  # noqa: E402
-from swu import Pki  # noqa: E402
+from support.swu import Pki  # noqa: E402
 
 # Collected only by scripts/test-fleet, which sets this: the generic pytest run of scripts/test
 # walks into this directory too and must not boot devices and servers.

@@ -26,7 +26,7 @@ def test_device_registers_with_its_hardware_revision_and_polls(make_device, goos
 
 def _swu(tmp_path, keys, version, *, key="release", seed=1):
     from device import TARGET, TARGET_LEN
-    from swu import build_swu, test_image
+    from support.swu import build_swu, test_image
     return build_swu(tmp_path / f"update-{version}-{key}.swu", keys[key], device=TARGET,
                      version=version, image=test_image(TARGET_LEN, seed))
 
