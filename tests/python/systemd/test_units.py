@@ -43,6 +43,8 @@ SOCKET = "swupdate-daemon.socket"
 LOCAL = "swupdate-local@.service"
 RULES = "90-swupdate-local.rules"
 TMPFILES = "tmpfiles-swupdate-launcher.conf"
+# Drop-in for swupdate-daemon.socket on releases that bind their sockets in /tmp (2022.12).
+SOCKET_PATHS_TMP = "socket-paths-tmp.conf"
 UNITS = (OTA, DAEMON, SOCKET, LOCAL)
 # Instances the template is verified as: a USB partition and an SD card partition.
 LOCAL_INSTANCES = ("swupdate-local@sda1.service", "swupdate-local@mmcblk1p1.service")
@@ -444,7 +446,7 @@ def verify_problems(rc: int, output: str) -> list[str]:
 
 def test_every_file_in_systemd_is_tested():
     files = {f.name for f in UNIT_DIR.iterdir() if f.is_file()} - {"README.md"}
-    assert files == {*UNITS, RULES, TMPFILES}, "a new file in systemd/ needs its tests here"
+    assert files == {*UNITS, RULES, TMPFILES, SOCKET_PATHS_TMP}, "a new file in systemd/ needs its tests here"
 
 
 def all_units() -> dict[str, str]:
@@ -460,6 +462,23 @@ def test_systemd_analyze_verify(tmp_path, name):
 def test_systemd_analyze_verify_all_together(tmp_path):
     root = make_root(tmp_path, all_units())
     assert verify_problems(*analyze_verify(root, [OTA, DAEMON, SOCKET, *LOCAL_INSTANCES])) == []
+
+
+def test_systemd_analyze_verify_with_the_tmp_socket_paths_drop_in(tmp_path):
+    root = make_root(tmp_path, all_units())
+    dropin = root / "usr/lib/systemd/system" / f"{SOCKET}.d" / "paths.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text((UNIT_DIR / SOCKET_PATHS_TMP).read_text(encoding="utf-8"))
+    assert verify_problems(*analyze_verify(root, [SOCKET, DAEMON])) == []
+
+
+def test_the_tmp_socket_paths_drop_in_replaces_every_listen_path_with_a_tmp_one():
+    text = (UNIT_DIR / SOCKET_PATHS_TMP).read_text(encoding="utf-8")
+    listens = [line.split("=", 1)[1] for line in text.splitlines() if line.startswith("ListenStream=")]
+    # An empty ListenStream= first clears the unit's /run/swupdate paths; then only /tmp paths.
+    assert listens[0] == ""
+    assert listens[1:] and all(p.startswith("/tmp/") for p in listens[1:])
+    # (That these are the paths 2022.12 binds: tests/python/booted/test_daemon.py, booted.)
 
 
 BAD_UNITS = {
