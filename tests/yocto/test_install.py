@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORE, LAUNCHER_RECIPE, SWUPDATE_RECIPES, VALID, combo_id
+from conftest import CORE, LAUNCHER_RECIPE, REPO, SWUPDATE_RECIPES, VALID, combo_id
 from test_combinations import KEY
 
 import bb.build  # noqa: E402
@@ -326,9 +326,15 @@ def test_the_unpacked_sources_are_a_complete_cargo_package_with_its_lockfile(ins
     # builds with --frozen), and the binary's sources are there.
     launcher, _ = installs(("update-ota",), True)
     source = Path(launcher.d.getVar("S"))
-    result = subprocess.run(["cargo", "tree", "--locked", "--offline", "--all-features", "--target", "x86_64-unknown-linux-gnu",
-                             "--manifest-path", str(source / "Cargo.toml")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "clap v" in result.stdout and "reqwest v" in result.stdout
+    def crates(manifest):
+        result = subprocess.run(["cargo", "tree", "--locked", "--offline", "--all-features", "--target", "x86_64-unknown-linux-gnu",
+                                 "--prefix", "none", "--manifest-path", str(manifest)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return {" ".join(line.split()[:2]) for line in result.stdout.splitlines() if line.strip()}
+
+    # The same crates, at the same versions, as the checkout's own manifest resolves to.
+    unpacked = crates(source / "Cargo.toml")
+    assert unpacked == crates(REPO / "Cargo.toml")
+    assert any(c.startswith("reqwest v") for c in unpacked)
     assert (source / "src" / "main.rs").is_file() and (source / "LICENSE").is_file()
     assert (source / "systemd" / "swupdate.service").is_file()
