@@ -43,6 +43,25 @@ SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH ?= "${sysconfdir}/swupdate/public.pem"
 # descriptor.env) before it starts swupdate.service.
 SWUPDATE_LAUNCHER_UPDATE_FILE ?= "${localstatedir}/lib/swupdate/update.swu"
 
+# The verifier swupdate checks the signature with, written to /etc/default/swupdate as
+# SWUPDATE_DIGEST_PROVIDER (the launcher passes it as --digest-provider). swupdate 2025.12 added
+# run-time providers, and a build that registers several of them (Debian's 2026.05.1) defaults to
+# RSA, which cannot load a CMS certificate (2026.05.1 crashes on it): a CMS-signed image is then
+# never installed. Both releases the layer claims ship 2025.12 or later, so CMS names its verifier
+# by default; a product whose PREFERRED_VERSION_swupdate is older (no --digest-provider) gets none,
+# and SWUPDATE_LAUNCHER_DIGEST_PROVIDER = "" turns it off. RSA and RSA-PSS builds register only
+# their own verifier and need no name.
+SWUPDATE_LAUNCHER_DIGEST_PROVIDER ?= "${@swupdate_launcher_digest_provider(d)}"
+
+def swupdate_launcher_digest_provider(d):
+    """opensslCMS for CMS signing on swupdate 2025.12 or later, else nothing."""
+    if d.getVar('SWUPDATE_LAUNCHER_SIGNING') != 'cms':
+        return ''
+    preferred = (d.getVar('PREFERRED_VERSION_swupdate') or '').rstrip('%').split('+')[0]
+    if preferred and preferred[0].isdigit() and bb.utils.vercmp_string(preferred, '2025.12') < 0:
+        return ''
+    return 'opensslCMS'
+
 # The conf.d fragment with what the DISTRO_FEATURES decide. "00-" sorts it first: any fragment of
 # the image or of the device (the agent's descriptor.env) overrides it.
 SWUPDATE_LAUNCHER_FRAGMENT = "00-tolomeo-source"
@@ -107,6 +126,9 @@ do_install:append:class-target:tolomeo-update() {
         -e 's#@SYSCONFDIR@#${sysconfdir}#g' \
         -e 's#@PUBLIC_KEY@#${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH}#g' \
         ${UNPACKDIR}/swupdate.default > ${D}${sysconfdir}/default/swupdate
+    if [ -n "${SWUPDATE_LAUNCHER_DIGEST_PROVIDER}" ]; then
+        echo "SWUPDATE_DIGEST_PROVIDER=${SWUPDATE_LAUNCHER_DIGEST_PROVIDER}" >> ${D}${sysconfdir}/default/swupdate
+    fi
     install -d ${D}$(dirname ${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH})
     install -m 0644 ${UNPACKDIR}/${SWUPDATE_LAUNCHER_PUBLIC_KEY_LOCAL} ${D}${SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH}
 
