@@ -229,6 +229,8 @@ def test_the_progress_reporter_runs_from_boot_before_the_one_shot_install(instal
     unit = swupdate.text(swupdate.d.getVar("systemd_system_unitdir") + "/swupdate-progress.service")
     assert "ExecStart=/usr/bin/swupdate-progress -w\n" in unit
     assert "Before=swupdate.service\n" in unit and "WantedBy=multi-user.target\n" in unit
+    # Where swupdate's sockets are under the launcher's units (2024.12's client needs it).
+    assert "RuntimeDirectory=swupdate\n" in unit and "RuntimeDirectoryPreserve=yes\n" in unit
     lines = [line for line in unit.splitlines() if not line.startswith("#")]
     assert "After=swupdate.service" not in lines and "WantedBy=swupdate.service" not in lines
 

@@ -3,13 +3,12 @@ at boot (-w: wait for swupdate's progress socket, reconnect after every install)
 the one-shot swupdate.service. It must report the progress of the install it belongs to.
 
 The unit is the layer's files/swupdate-progress.service (@BINDIR@ and @SWUPDATE_PROGRESS_ARGS@
-filled in as the bbappend does, with the layer's default "-w"). Until the layer's branch is
-merged, the repository does not have that file yet and the test uses the text below: the
-layer's unit plus RuntimeDirectory=swupdate and RuntimeDirectoryPreserve=yes, which it needs on
-2024.12 (found here): that release's client library looks for the progress socket in
-$RUNTIME_DIRECTORY, then $TMPDIR, then /tmp, while swupdate under swupdate.service binds it in
-its $RUNTIME_DIRECTORY, /run/swupdate; without the directory setting the reporter waits on /tmp
-for ever and reports nothing (Debian's trixie unit has the same two lines for this reason).
+filled in as the bbappend does, with the layer's default "-w"). The unit carries
+RuntimeDirectory=swupdate and RuntimeDirectoryPreserve=yes because 2024.12 needs them (found
+here): that release's client library looks for the progress socket in $RUNTIME_DIRECTORY, then
+$TMPDIR, then /tmp, while swupdate under swupdate.service binds it in its $RUNTIME_DIRECTORY,
+/run/swupdate; without the directory setting the reporter waits on /tmp for ever and reports
+nothing (Debian's trixie unit has the same two lines for this reason).
 2022.12 uses /tmp on both sides; 2026.05 also finds /run/swupdate by itself.
 """
 
@@ -20,28 +19,10 @@ from support.device import TARGET, UNIT_DIR, download_device, handoff, url
 from support.swu import build_swu
 
 LAYER_UNIT = REPO / "meta-tolomeo-rust/recipes-support/swupdate/files/swupdate-progress.service"
-# The layer's unit (branch layer, not merged yet) without its comment, plus the two
-# RuntimeDirectory lines it needs for 2024.12 (module doc).
-PENDING_LAYER_UNIT = """[Unit]
-Description=SWUpdate progress reporter
-Documentation=https://sbabic.github.io/swupdate
-Before=swupdate.service
-
-[Service]
-ExecStart=@BINDIR@/swupdate-progress @SWUPDATE_PROGRESS_ARGS@
-RuntimeDirectory=swupdate
-RuntimeDirectoryPreserve=yes
-Restart=always
-RestartSec=2s
-
-[Install]
-WantedBy=multi-user.target
-"""
 
 
 def progress_unit() -> str:
-    text = LAYER_UNIT.read_text() if LAYER_UNIT.exists() else PENDING_LAYER_UNIT
-    return text.replace("@BINDIR@", "/usr/bin").replace("@SWUPDATE_PROGRESS_ARGS@", "-w")
+    return LAYER_UNIT.read_text().replace("@BINDIR@", "/usr/bin").replace("@SWUPDATE_PROGRESS_ARGS@", "-w")
 
 
 def test_progress_reporter_from_boot_reports_the_ota_install(make_device, pkis, tmp_path,
