@@ -67,6 +67,26 @@ fn from_providers(plan: &Plan) -> Option<bool> {
     plan.release.as_ref().map(|r| r.value >= PROVIDERS)
 }
 
+/// The reader of swupdate.cfg's `@include` files: absolute device paths, resolved in the root and
+/// bounded like the configuration file itself. Nothing of their content reaches a message (an
+/// included file is where products keep tokens).
+pub fn include_reader(root: &Root) -> impl Fn(&str) -> Result<String, String> + '_ {
+    move |p: &str| {
+        if !p.starts_with('/') {
+            return Err(format!(
+                "@include \"{p}\" is relative (swupdate resolves it from its working directory): give an absolute path"
+            ));
+        }
+        match read_head(&root.host(Path::new(p)), MAX_LEN + 1) {
+            Ok(b) if b.len() > MAX_LEN => {
+                Err(format!("@include \"{p}\" is larger than {MAX_LEN} bytes"))
+            }
+            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Err(e) => Err(format!("@include \"{p}\" cannot be read: {e}")),
+        }
+    }
+}
+
 fn config_error(path: &Path, msg: String) -> Error {
     Error::new(Kind::Config, msg).on(path)
 }
@@ -86,7 +106,7 @@ pub fn check(plan: &Plan, running: Option<&str>, root: &Root) -> Result<Vec<Stri
         }
         Ok(b) => {
             let text = String::from_utf8_lossy(&b).into_owned();
-            match Config::parse(&text) {
+            match Config::parse_with(&text, &include_reader(root)) {
                 Ok(c) => (Some(c), text),
                 Err(e) => {
                     notes.push(format!(

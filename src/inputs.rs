@@ -165,8 +165,11 @@ pub fn swupdate_config(plan: &Plan) -> PathBuf {
 /// The `cafile` of the `download` section of swupdate's configuration file (libconfig, read
 /// by [`crate::swupdate_config`]: comments, other sections and other names do not count); `Err`
 /// if the text is not libconfig (swupdate would refuse it too).
-pub fn cafile_settings(text: &str) -> Result<Vec<String>, String> {
-    let config = crate::swupdate_config::Config::parse(text)?;
+pub fn cafile_settings(
+    text: &str,
+    include: crate::swupdate_config::Include,
+) -> Result<Vec<String>, String> {
+    let config = crate::swupdate_config::Config::parse_with(text, include)?;
     Ok(config
         .string("download", "cafile")
         .map(str::to_string)
@@ -199,7 +202,7 @@ fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(
         .on(&host_cfg)
         .hint(hint.clone())
     })?;
-    let found = cafile_settings(&text).map_err(|e| {
+    let found = cafile_settings(&text, &crate::compat::include_reader(root)).map_err(|e| {
         Error::new(
             Kind::Config,
             format!("swupdate's configuration file is not valid libconfig ({e}): swupdate would refuse it"),
@@ -240,26 +243,30 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
 mod tests {
     use super::*;
 
+    fn cafile_of(text: &str) -> Result<Vec<String>, String> {
+        cafile_settings(text, &|p| Err(format!("no {p}")))
+    }
+
     #[test]
     fn only_the_download_sections_cafile_counts() {
         let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
-        assert_eq!(cafile_settings(text).unwrap(), ["/etc/ssl/a.pem"]);
+        assert_eq!(cafile_of(text).unwrap(), ["/etc/ssl/a.pem"]);
     }
 
     #[test]
     fn words_that_merely_contain_cafile_are_not_settings() {
         assert!(
-            cafile_settings("# cafile is unset\nmycafile_note = 1;\n")
+            cafile_of("# cafile is unset\nmycafile_note = 1;\n")
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            cafile_settings("download: { mycafile = \"/x.pem\"; };\n")
+            cafile_of("download: { mycafile = \"/x.pem\"; };\n")
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            cafile_settings("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n")
+            cafile_of("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n")
                 .unwrap()
                 .is_empty()
         );

@@ -11,6 +11,12 @@
 pub const MAX_LEN: usize = 1 << 20;
 /// Deepest nesting of groups and lists.
 pub const MAX_DEPTH: usize = 32;
+/// Deepest chain of `@include` files (libconfig's own limit is 10).
+pub const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// Reads the text of an `@include`d file (a device path, as written). The parser stays pure: the
+/// caller decides where a device path is on the host and how much of it is read.
+pub type Include<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 
 /// A libconfig value.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,12 +58,18 @@ pub struct UpdateType {
 pub struct Config(pub Value);
 
 impl Config {
+    /// A file whose `@include` directives are refused (no reader for them).
     pub fn parse(text: &str) -> Result<Config, String> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            at: 0,
-        };
-        let settings = p.settings(0, None)?;
+        Self::parse_with(text, &|path| {
+            Err(format!("@include \"{path}\" cannot be followed here"))
+        })
+    }
+
+    /// A file whose `@include "path"` directives are replaced by the settings of the file
+    /// `include` returns, as libconfig does (products keep tokens in a separate, root-only file
+    /// that swupdate.cfg includes).
+    pub fn parse_with(text: &str, include: Include) -> Result<Config, String> {
+        let settings = Parser::new(text, include, 0).settings(0, None)?;
         Ok(Config(Value::Group(settings)))
     }
 
@@ -98,9 +110,40 @@ impl Config {
 struct Parser<'a> {
     s: &'a [u8],
     at: usize,
+    include: Include<'a>,
+    /// How many `@include` files deep this text is.
+    included: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, include: Include<'a>, included: usize) -> Self {
+        Parser {
+            s: text.as_bytes(),
+            at: 0,
+            include,
+            included,
+        }
+    }
+
+    /// `@include "path"`: the included file's settings, in place.
+    fn included_settings(&mut self, depth: usize) -> Result<Vec<(String, Value)>, String> {
+        self.at += "@include".len();
+        let Some(b'"') = self.peek() else {
+            return Err(self.err("@include is not followed by a file name in quotes"));
+        };
+        let Value::Str(path) = self.value(depth)? else {
+            return Err(self.err("@include is not followed by a file name in quotes"));
+        };
+        if self.included >= MAX_INCLUDE_DEPTH {
+            return Err(self.err(&format!(
+                "@include \"{path}\": more than {MAX_INCLUDE_DEPTH} files deep"
+            )));
+        }
+        let text = (self.include)(&path).map_err(|e| self.err(&e))?;
+        Parser::new(&text, self.include, self.included + 1)
+            .settings(depth, None)
+            .map_err(|e| format!("{} (in @include \"{path}\")", self.err(&e)))
+    }
     fn err(&self, what: &str) -> String {
         let line = self.s[..self.at.min(self.s.len())]
             .iter()
@@ -154,7 +197,8 @@ impl Parser<'_> {
                 _ => {}
             }
             if self.s[self.at..].starts_with(b"@include") {
-                return Err(self.err("@include is not followed by the launcher"));
+                out.extend(self.included_settings(depth)?);
+                continue;
             }
             let start = self.at;
             while self.at < self.s.len()
@@ -340,6 +384,31 @@ update-types: (
         let c =
             Config::parse("download: {\n # cafile = \"/old\";\n // cafile = \"/x\";\n};").unwrap();
         assert_eq!(c.string("download", "cafile"), None);
+    }
+
+    #[test]
+    fn an_include_brings_its_settings_into_the_group_it_stands_in() {
+        let text = "suricatta: {\n  tenant = \"DEFAULT\";\n  @include \"/etc/swupdate/identity.cfg\"\n};\n";
+        let c = Config::parse_with(text, &|p| {
+            assert_eq!(p, "/etc/swupdate/identity.cfg");
+            Ok("id = \"dev1\";\ntargettoken = \"t\";\n".into())
+        })
+        .unwrap();
+        assert_eq!(c.string("suricatta", "tenant"), Some("DEFAULT"));
+        assert_eq!(c.string("suricatta", "id"), Some("dev1"));
+    }
+
+    #[test]
+    fn an_include_that_includes_itself_is_an_error_not_a_stack_overflow() {
+        let text = "@include \"/self.cfg\"\n";
+        let e = Config::parse_with(text, &|_| Ok(text.to_string())).unwrap_err();
+        assert!(e.contains("files deep"), "{e}");
+    }
+
+    #[test]
+    fn an_include_without_a_reader_is_an_error() {
+        let e = Config::parse("@include \"/x.cfg\"\n").unwrap_err();
+        assert!(e.contains("@include"), "{e}");
     }
 
     #[test]
