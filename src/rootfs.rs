@@ -23,6 +23,18 @@ pub struct Root(Option<PathBuf>);
 /// How many symlinks in a row are followed before giving up (the kernel's limit).
 const MAX_LINKS: usize = 40;
 
+/// One more symlink hop on the way to a name: past [`MAX_LINKS`] the walk is a loop (ELOOP).
+fn count_link(links: &mut usize, shown: &Path) -> Result<(), WalkError> {
+    *links += 1;
+    if *links > MAX_LINKS {
+        return Err(WalkError::Io(
+            shown.to_path_buf(),
+            io::Error::from_raw_os_error(libc::ELOOP),
+        ));
+    }
+    Ok(())
+}
+
 /// What the walk knows about one file on the way: the `fstat` of its descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
@@ -273,13 +285,7 @@ impl DirHandle {
                 .map_err(|e| WalkError::Io(shown.clone(), e))?;
             let st = fstat(fd.as_raw_fd()).map_err(|e| WalkError::Io(shown.clone(), e))?;
             if st.is_symlink() {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(WalkError::Io(
-                        shown,
-                        io::Error::from_raw_os_error(libc::ELOOP),
-                    ));
-                }
+                count_link(&mut links, &shown)?;
                 judge(&shown, &st, Hop::Link).map_err(WalkError::Refused)?;
                 let target = readlinkat(at.fd(), &name).map_err(|e| WalkError::Io(shown, e))?;
                 let mut more = components(Path::new(&target), &mut at);
@@ -316,13 +322,7 @@ impl DirHandle {
                 if !follow {
                     return Err(WalkError::Kind(shown, "a symlink"));
                 }
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(WalkError::Io(
-                        shown,
-                        io::Error::from_raw_os_error(libc::ELOOP),
-                    ));
-                }
+                count_link(&mut links, &shown)?;
                 judge(&shown, &st, Hop::Link).map_err(WalkError::Refused)?;
                 let target = PathBuf::from(
                     readlinkat(dir.fd(), &name).map_err(|e| WalkError::Io(shown.clone(), e))?,

@@ -181,8 +181,22 @@ impl Opt {
 
     /// Every spelling: `-k`, `--key`, `--ca-path`.
     pub fn spellings(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.short.map(|c| format!("-{c}")).into_iter().collect();
-        v.extend(self.longs.iter().map(|l| format!("--{}", l.name)));
+        self.spellings_since().into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Every spelling with the release that introduced it (a long alias can be younger than
+    /// its option).
+    pub fn spellings_since(&self) -> Vec<(String, Release)> {
+        let mut v: Vec<(String, Release)> = self
+            .short
+            .map(|c| (format!("-{c}"), self.since))
+            .into_iter()
+            .collect();
+        v.extend(
+            self.longs
+                .iter()
+                .map(|l| (format!("--{}", l.name), l.since)),
+        );
         v
     }
 
@@ -1054,22 +1068,11 @@ mod tests {
         }
     }
 
-    /// Each spelling of an option with the release that introduced it.
-    fn spellings_since(o: &Opt) -> Vec<(String, Release)> {
-        let mut v: Vec<(String, Release)> = o
-            .short
-            .map(|c| (format!("-{c}"), o.since))
-            .into_iter()
-            .collect();
-        v.extend(o.longs.iter().map(|l| (format!("--{}", l.name), l.since)));
-        v
-    }
-
     #[test]
     fn every_free_option_is_accepted_in_every_form_on_the_releases_that_have_it() {
         for o in OPTIONS.iter().filter(|o| o.role == Role::Free) {
             let value = if o.arg == Arg::Required { " x" } else { "" };
-            for (s, since) in spellings_since(o) {
+            for (s, since) in o.spellings_since() {
                 for r in SUPPORTED
                     .iter()
                     .chain([&AFTER_2026_05_1])
@@ -1092,7 +1095,7 @@ mod tests {
     #[test]
     fn every_option_is_refused_on_the_releases_before_it() {
         for o in OPTIONS.iter().filter(|o| o.role == Role::Free) {
-            for (s, since) in spellings_since(o) {
+            for (s, since) in o.spellings_since() {
                 for r in SUPPORTED.iter().filter(|r| **r < since) {
                     let e = err_for(&format!("{s} x"), &r.to_string());
                     assert!(

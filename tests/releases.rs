@@ -92,23 +92,13 @@ fn accepts(b: &Binary, o: &Opt, spelling: &str) -> bool {
         || text.contains("ambiguous"))
 }
 
-fn spellings(o: &Opt) -> Vec<(String, Release)> {
-    let mut v: Vec<(String, Release)> = o
-        .short
-        .map(|c| (format!("-{c}"), o.since))
-        .into_iter()
-        .collect();
-    v.extend(o.longs.iter().map(|l| (format!("--{}", l.name), l.since)));
-    v
-}
-
 #[test]
 fn each_real_binary_accepts_exactly_the_options_of_its_release() {
     let bins = binaries();
     let mut seen: BTreeMap<String, Vec<bool>> = BTreeMap::new();
     let mut wrong = Vec::new();
     for o in OPTIONS {
-        for (s, since) in spellings(o) {
+        for (s, since) in o.spellings_since() {
             for b in &bins {
                 let real = accepts(b, o, &s);
                 seen.entry(s.clone()).or_default().push(real);
@@ -226,7 +216,7 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
     }
     d.push_str("---|\n");
     for o in OPTIONS {
-        for (s, since) in spellings(o) {
+        for (s, since) in o.spellings_since() {
             let since_text = if since == swupdate_launcher::swupdate_options::AFTER_2026_05_1 {
                 "after 2026.05.1".to_string()
             } else {
