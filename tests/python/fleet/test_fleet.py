@@ -43,8 +43,10 @@ def test_rollout_is_installed_and_reported_success_after_the_reboot(make_device,
     # the U-Boot environment and runs the product's post-update command: a reboot.
     d.wait_rebooted("1.1.0", timeout=120)
     assert d.target() == swu.image
-    dev = goosebit.wait_device(d.device_id, lambda x: x["last_state"] == "finished", 60,
-                               "reported success")
+    # The result and the new version reach the server in separate requests (the feedback, then
+    # the attributes swupdate re-sends after a success): wait for both.
+    dev = goosebit.wait_device(d.device_id, lambda x: x["last_state"] == "finished"
+                               and x["sw_version"] == "1.1.0", 60, "reported success and 1.1.0")
     assert dev["sw_version"] == "1.1.0"
     # suricatta reset the state after it reported; the rollout counts the success.
     assert d.ustate() == "0"
