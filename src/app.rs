@@ -2,22 +2,22 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::argv::{self, Group, Runtime};
 use crate::cli::{Cli, Command};
+use crate::config::load::{self, Request};
+use crate::config::settings::{Origin, Setting};
 use crate::error::{Error, Kind};
 use crate::exec;
 use crate::explain;
 use crate::inputs;
-use crate::load::{self, Request};
 use crate::lock;
 use crate::logging::{self, Level, Logger};
 use crate::medium;
+use crate::net;
 use crate::notify;
+use crate::plan::argv::{self, Group, Runtime};
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
-use crate::remote;
 use crate::rootfs::Root;
 use crate::secret;
-use crate::settings::{Origin, Setting};
 use crate::verify;
 
 fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
@@ -96,7 +96,7 @@ fn verify_update(
             preflight: config,
             ..
         } => (
-            remote::fetch(&url.value, config, &stage.dir, env, logger)?,
+            net::fetch(&url.value, config, &stage.dir, env, logger)?,
             PathBuf::from(url.value.redacted()),
         ),
         _ => return Ok(()),
@@ -300,7 +300,7 @@ fn run_loaded(
             let files = loaded
                 .files
                 .iter()
-                .filter(|f| f.verdict == crate::confd::Verdict::Read)
+                .filter(|f| f.verdict == crate::config::confd::Verdict::Read)
                 .count();
             logging::print(&format!(
                 "ok: {} mode (from {}), {files} fragment(s) read{}\n",
@@ -324,7 +324,7 @@ fn run_loaded(
                 return Err(Error::new(Kind::Usage, "internal: a run without the lock"));
             };
             if plan.verification.is_none() {
-                remote::preflight(&plan, env, logger)?;
+                net::preflight(&plan, env, logger)?;
             }
             verify_update(&plan, &mut runtime, env, logger)?;
             let argv = argv::flatten(&argv::build(&plan, &runtime)?);

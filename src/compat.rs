@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
 use crate::inputs::swupdate_config;
+use crate::plan::swupdate_options::{Arg, PROVIDERS, Release, parse};
 use crate::plan::{Mode, Plan};
 use crate::rootfs::Root;
 use crate::suricatta;
 use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
-use crate::swupdate_options::{Arg, PROVIDERS, Release, parse};
 
 /// What a key file holds, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,13 @@
 
 use std::fmt::Write as _;
 
-use crate::argv::Group;
-use crate::confd::{Dir, Verdict};
+use crate::config::confd::{Dir, Verdict};
+use crate::config::load::Loaded;
+use crate::config::settings::{Settings, TOPOLOGY};
 use crate::error::Error;
-use crate::load::Loaded;
+use crate::plan::argv::Group;
 use crate::plan::{Mode, Plan, Preflight, VOCABULARY};
 use crate::secret::redact;
-use crate::settings::{Settings, TOPOLOGY};
 
 fn dir_name(d: Dir) -> &'static str {
     match d {
@@ -28,7 +28,7 @@ pub fn shown(value: &str) -> String {
 /// overridden URL with a blank in its password is masked too), then as any value.
 fn shown_var(name: &str, value: &str) -> String {
     if name == "URL" {
-        redact(&crate::url::redact_whole(value))
+        redact(&crate::plan::url::redact_whole(value))
     } else {
         redact(value)
     }
@@ -76,7 +76,7 @@ fn describe_preflight(_: &Preflight) -> String {
 
 #[cfg(feature = "streaming")]
 fn describe_preflight(p: &Preflight) -> String {
-    use crate::preflight::Settings;
+    use crate::net::preflight::Settings;
     if !p.enabled.value {
         return format!("off (SWUPDATE_PREFLIGHT from {})", p.enabled.origin);
     }

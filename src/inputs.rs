@@ -5,13 +5,13 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::argv::Runtime;
 use crate::compat;
 use crate::error::{Error, Kind};
+use crate::plan::argv::Runtime;
+use crate::plan::swupdate_options;
 use crate::plan::{Mode, Plan, Stage, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
-use crate::swupdate_options;
 use crate::trust::{self, Policy};
 
 /// A readable regular file.

@@ -5,7 +5,7 @@
 //! The running version comes from a file of the image: os-release style (`KEY=value`, quotes
 //! allowed) or swupdate's sw-versions style (`name version` per line), looked up by key.
 
-use crate::envfile;
+use crate::config::envfile;
 
 /// Finds `key` in a version file; `None` when it is not there or empty.
 pub fn find_version(text: &str, key: &str) -> Option<String> {

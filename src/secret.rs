@@ -24,7 +24,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::settings::Settings;
+use crate::config::settings::Settings;
 
 /// What a secret looks like in any output.
 pub const MASK: &str = "***";
@@ -108,7 +108,7 @@ pub fn redact(text: &str) -> String {
             None => text.to_string(),
         }
     };
-    crate::url::redact_text(&masked)
+    crate::plan::url::redact_text(&masked)
 }
 
 fn alone(text: &str, start: usize, end: usize) -> bool {
@@ -212,7 +212,7 @@ pub fn mark_downloader(value: &str) {
 /// `-d`/`-u` strings inside the option variables. Runs once, when the variables are loaded,
 /// before anything is shown. Only the value each variable ends with is recorded: a hostile
 /// descriptor.env of thousands of `URL=` lines must not make every later message cost
-/// thousands of comparisons; `explain` shows the earlier values with [`crate::url::redact_whole`]
+/// thousands of comparisons; `explain` shows the earlier values with [`crate::plan::url::redact_whole`]
 /// for URL and the URL-shaped masking for the rest.
 pub fn mark_settings(vars: &Settings) {
     for name in vars.names() {
@@ -221,9 +221,9 @@ pub fn mark_settings(vars: &Settings) {
         };
         let v = last.value.as_str();
         if name == "URL" {
-            crate::url::mark_secrets(v);
+            crate::plan::url::mark_secrets(v);
         }
-        crate::url::mark_embedded(v);
+        crate::plan::url::mark_embedded(v);
         if name == "SWUPDATE_SURICATTA_ARGS" {
             mark_suricatta(v);
         }
@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_short_query_value_does_not_mask_every_digit() {
-        let _ = crate::url::Url::parse("https://h/x.swu?v=1&sig=sigvalue-long");
+        let _ = crate::plan::url::Url::parse("https://h/x.swu?v=1&sig=sigvalue-long");
         assert_eq!(redact("line 1: sigvalue-long"), "line 1: ***");
     }
 
@@ -335,7 +335,7 @@ mod tests {
             // A prefix of its own: the mask list is shared by every test of this binary, so a
             // generated password must not be a word other tests print.
             let pw = format!("Pq{}", pw.trim().replace(['@', '/', '?', '#'], "x"));
-            let _ = crate::url::Url::parse(&format!("https://user:{pw}@host.example/x.swu"));
+            let _ = crate::plan::url::Url::parse(&format!("https://user:{pw}@host.example/x.swu"));
             let shown = redact(&format!("quoted ({pw}) and \t{pw}\n"));
             proptest::prop_assert!(!shown.contains(&format!("({pw})")), "{}", shown);
             proptest::prop_assert!(!shown.contains(&format!("\t{pw}\n")), "{}", shown);

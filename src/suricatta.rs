@@ -11,7 +11,7 @@
 //! Token values (`-k`/`--targettoken`, `-g`/`--gatewaytoken`) are marked secret word by word,
 //! for redaction; on the command line they are readable in /proc by every local user.
 
-use crate::swupdate_options::Release;
+use crate::plan::swupdate_options::Release;
 
 const Y22: Release = Release {
     year: 2022,

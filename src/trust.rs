@@ -3,7 +3,7 @@
 //! The fragments decide how swupdate verifies an update, so a fragment that someone other than
 //! the image (root) could have written is refused. The one exception is the management agent's
 //! `descriptor.env`, which may belong to a configured agent user and may only carry the handoff
-//! variables (see [`crate::load`]).
+//! variables (see [`crate::config::load`]).
 
 use std::path::Path;
 

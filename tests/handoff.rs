@@ -221,7 +221,7 @@ fn strict_modes_takes_yes_or_no_only() {
 /// before the read) leaves the new one for the next start; nothing is lost or replayed.
 #[test]
 fn a_descriptor_written_while_a_start_runs_is_left_for_the_next_start() {
-    use swupdate_launcher::load::{self, Request};
+    use swupdate_launcher::config::load::{self, Request};
     use swupdate_launcher::rootfs;
     let r = download_device();
     let root = rootfs::Root::new(Some(r.path().to_path_buf()));
@@ -314,7 +314,7 @@ fn a_start_that_fails_before_swupdate_gives_the_descriptor_back() {
 
 #[test]
 fn a_newer_descriptor_wins_over_one_given_back() {
-    use swupdate_launcher::load::{self, Request};
+    use swupdate_launcher::config::load::{self, Request};
     use swupdate_launcher::rootfs;
     let r = download_device();
     let root = rootfs::Root::new(Some(r.path().to_path_buf()));

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::process::Command;
 
 use proptest::prelude::*;
-use swupdate_launcher::{envfile, fragment, swupdate_options, url};
+use swupdate_launcher::config::{envfile, fragment};
+use swupdate_launcher::plan::{swupdate_options, url};
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -210,7 +211,7 @@ fn ours(text: &str, env: &HashMap<&str, &str>) -> Vec<Option<String>> {
 fn ours_or_refusal(
     text: &str,
     env: &HashMap<&str, &str>,
-) -> Result<Vec<Option<String>>, swupdate_launcher::syntax::SyntaxError> {
+) -> Result<Vec<Option<String>>, swupdate_launcher::config::syntax::SyntaxError> {
     let assigned = fragment::evaluate(text.as_bytes(), &|n| env.get(n).map(|v| v.to_string()))?;
     Ok(NAMES
         .iter()
@@ -226,7 +227,7 @@ fn ours_or_refusal(
 }
 
 /// The refusals the subset documents for input sh would take.
-fn documented_refusal(text: &str, e: &swupdate_launcher::syntax::SyntaxError) -> bool {
+fn documented_refusal(text: &str, e: &swupdate_launcher::config::syntax::SyntaxError) -> bool {
     let m = &e.message;
     (m.contains("tilde") && text.contains('~'))
         || (m.contains("carriage return") && text.contains('\r'))

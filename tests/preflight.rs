@@ -18,8 +18,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use swupdate_launcher::error::{Error, Kind};
-use swupdate_launcher::preflight::{self, Backoff, Clock, Probe, Settings, Wait};
-use swupdate_launcher::url::Url;
+use swupdate_launcher::net::preflight::{self, Backoff, Clock, Probe, Settings, Wait};
+use swupdate_launcher::plan::url::Url;
 
 // ---------------------------------------------------------------------------------------------
 // Certificates

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::syntax::{
+use crate::config::syntax::{
     Cursor, Pos, SyntaxError, check_text, decode_utf8, is_name_char, is_name_start, visible,
 };
 

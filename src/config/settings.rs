@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::envfile;
+use crate::config::envfile;
 use crate::trust;
 
 /// Where a value came from.

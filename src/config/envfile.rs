@@ -5,7 +5,9 @@
 //! drops a line (no `=`, an invalid name, an unterminated quote) this parser refuses instead:
 //! a topology file that is only half understood must not start an update.
 
-use crate::syntax::{Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible};
+use crate::config::syntax::{
+    Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible,
+};
 
 /// systemd's WHITESPACE set; Unicode spaces are ordinary characters to it.
 fn is_blank(c: char) -> bool {

@@ -3,13 +3,16 @@
 //! there is no HTTP stack in the binary; the preflight is then absent (swupdate's downloader does
 //! all the network work) and the plan refuses a verification stage in download mode.
 
+#[cfg(feature = "streaming")]
+pub mod preflight;
+
 use std::fs::File;
 use std::path::Path;
 
 use crate::error::Error;
 use crate::logging::Logger;
+use crate::plan::url::Url;
 use crate::plan::{Plan, Preflight};
-use crate::url::Url;
 
 #[cfg(feature = "streaming")]
 mod enabled {
@@ -19,9 +22,9 @@ mod enabled {
     use super::*;
     use crate::error::Kind;
     use crate::logging::Level;
+    use crate::net::preflight::{self, SystemClock, Wait};
     use crate::notify;
     use crate::plan::Mode;
-    use crate::preflight::{self, SystemClock, Wait};
     use crate::verify;
 
     /// The preflight client's settings from the configuration.

@@ -3,17 +3,21 @@
 //! Everything that can be decided without touching the file system is decided here, so it can
 //! be tested exhaustively; every error names the variable and the file and line that set it.
 
+pub mod argv;
+pub mod swupdate_options;
+pub mod url;
+
 use std::path::{Path, PathBuf};
 
 use crate::accounts::Accounts;
-use crate::error::{Error, Kind, Location};
-use crate::rootfs::Root;
-use crate::settings::{
+use crate::config::settings::{
     Origin, SWUPDATE_BIN, SWUPDATE_DIGEST_PROVIDER, SWUPDATE_PUBLIC_KEY, SWUPDATE_VERSION, Setting,
     Settings,
 };
-use crate::swupdate_options::{self, Release};
-use crate::url::Url;
+use crate::error::{Error, Kind, Location};
+use crate::plan::swupdate_options::Release;
+use crate::plan::url::Url;
+use crate::rootfs::Root;
 
 pub const SWUPDATE_SOURCE: &str = "SWUPDATE_SOURCE";
 pub const UPDATE_FILE: &str = "UPDATE_FILE";

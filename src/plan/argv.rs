@@ -4,8 +4,8 @@
 use crate::error::{Error, Kind};
 use std::path::PathBuf;
 
+use crate::config::settings::Origin;
 use crate::plan::{Mode, Plan, Traced};
-use crate::settings::Origin;
 
 /// Some consecutive words of the argv and why they are there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct Runtime {
     pub notes: Vec<String>,
 }
 
-/// The argv in groups; argv[0] is the binary. Order: binary, key, the user's options,
+/// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options,
 /// anti-rollback, the mode.
 pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     let mut out = vec![group(
@@ -173,9 +173,9 @@ pub fn shell_line(argv: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::settings::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Settings};
     use crate::plan::{self, Inputs, Stage};
     use crate::rootfs::Root;
-    use crate::settings::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Settings};
 
     fn plan_of(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Plan {
         let mut t = Settings::default();

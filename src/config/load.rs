@@ -11,17 +11,17 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::confd::{self, Decision, Dir, Entry, EntryKind, Verdict};
-use crate::envfile;
-use crate::error::{Error, Kind, Location};
-use crate::fragment::{self, Rules};
-use crate::plan::{FROM_ENVIRONMENT, SCRIPT_DEFAULTS};
-use crate::rootfs::{DirHandle, Found, Hop, Root, Stat, WalkError};
-use crate::settings::{
+use crate::config::confd::{self, Decision, Dir, Entry, EntryKind, Verdict};
+use crate::config::envfile;
+use crate::config::fragment::{self, Rules};
+use crate::config::settings::{
     self, Origin, SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR, Settings,
     TOPOLOGY,
 };
-use crate::syntax::SyntaxError;
+use crate::config::syntax::SyntaxError;
+use crate::error::{Error, Kind, Location};
+use crate::plan::{FROM_ENVIRONMENT, SCRIPT_DEFAULTS};
+use crate::rootfs::{DirHandle, Found, Hop, Root, Stat, WalkError};
 use crate::trust::{self, Policy, Role};
 
 pub const DEFAULT_ENV_FILE: &str = "/etc/default/swupdate";
@@ -694,7 +694,7 @@ mod tests {
     #[test]
     fn syntax_errors_keep_line_column_and_hint() {
         let e = located(
-            SyntaxError::new(crate::syntax::Pos { line: 2, column: 5 }, "bad").hint("h"),
+            SyntaxError::new(crate::config::syntax::Pos { line: 2, column: 5 }, "bad").hint("h"),
             Path::new("/f"),
         );
         assert_eq!(e.summary(), "/f:2:5: bad");

@@ -47,7 +47,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Kind};
-use crate::url::Url;
+use crate::plan::url::Url;
 
 /// An update (`.swu`) is a cpio archive: anything shorter than one header cannot be one.
 pub const CPIO_HEADER_LEN: u64 = 110;
@@ -925,7 +925,7 @@ fn cause(e: &reqwest::Error) -> String {
     }
     let text = last.unwrap_or_else(|| "request failed".to_string());
     // Lower layers do not quote the URL, but make sure.
-    crate::url::redact_text(&printable_line(&text))
+    crate::plan::url::redact_text(&printable_line(&text))
 }
 
 fn printable_line(s: &str) -> String {
