@@ -9,6 +9,9 @@ use crate::config::syntax::{
     Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible,
 };
 
+/// One `KEY=value` line (the type both parsers return).
+pub use crate::config::syntax::Assignment;
+
 /// systemd's WHITESPACE set; Unicode spaces are ordinary characters to it.
 fn is_blank(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
@@ -18,14 +21,6 @@ fn is_blank(c: char) -> bool {
 /// after it, which is blank).
 fn is_newline(c: char) -> bool {
     matches!(c, '\n' | '\r')
-}
-
-/// One `KEY=value` line, in file order; later duplicates win when applied in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub name: String,
-    pub value: String,
-    pub line: usize,
 }
 
 /// Parses a whole EnvironmentFile.

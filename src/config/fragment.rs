@@ -13,6 +13,9 @@ use crate::config::syntax::{
     Cursor, Pos, SyntaxError, check_text, decode_utf8, is_name_char, is_name_start, visible,
 };
 
+/// One assignment, in the order the shell would perform it (the type both parsers return).
+pub use crate::config::syntax::Assignment;
+
 /// What a file may do, by who wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
@@ -48,14 +51,6 @@ pub mod limits {
     pub const EXPANDED: usize = 1024 * 1024;
     /// Assignments in one file.
     pub const ASSIGNMENTS: usize = 10_000;
-}
-
-/// One assignment, in the order the shell would perform it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub name: String,
-    pub value: String,
-    pub line: usize,
 }
 
 /// Evaluates a fragment. `lookup` answers for variables not assigned earlier in this file
