@@ -8,7 +8,6 @@ use crate::config::settings::{Origin, Setting};
 use crate::error::{Error, Kind};
 use crate::exec;
 use crate::explain;
-use crate::inputs;
 use crate::lock;
 use crate::logging::{self, Level, Logger};
 use crate::medium;
@@ -16,6 +15,7 @@ use crate::net;
 use crate::notify;
 use crate::plan::argv::{self, Group, Runtime};
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
+use crate::preconditions;
 use crate::rootfs::Root;
 use crate::secret;
 use crate::verify;
@@ -270,7 +270,7 @@ fn run_loaded(
     });
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let runtime = match &plan {
-        Ok(p) => inputs::check(p, stage, is_check, &root, loaded.policy.as_ref()),
+        Ok(p) => preconditions::check(p, stage, is_check, &root, loaded.policy.as_ref()),
         Err(_) => Ok(Runtime::default()),
     };
 

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
-use crate::inputs::swupdate_config;
 use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, parse};
 use crate::plan::{Mode, Plan};
+use crate::preconditions::swupdate_config;
 use crate::rootfs::Root;
 use crate::suricatta;
 use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
