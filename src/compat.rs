@@ -21,9 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
-use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, parse};
+use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, last_value, parse};
 use crate::plan::{Mode, Plan};
-use crate::preconditions::swupdate_config;
 use crate::rootfs::Root;
 use crate::suricatta;
 use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
@@ -115,7 +114,7 @@ struct SwupdateCfg {
 
 impl SwupdateCfg {
     fn read(plan: &Plan, root: &Root, notes: &mut Vec<String>) -> Result<SwupdateCfg, Error> {
-        let path = swupdate_config(plan);
+        let path = config_file(plan);
         let host = root.host(&path);
         let (config, text) = match read_head(&host, MAX_LEN + 1) {
             Err(_) => (None, String::new()),
@@ -447,6 +446,13 @@ pub(crate) fn user_options(plan: &Plan) -> Vec<Found> {
         .flat_map(|a| a.value.iter().cloned())
         .collect();
     parse(&words, plan.release.as_ref().map(|r| r.value)).unwrap_or_default()
+}
+
+/// The configuration file swupdate will read: the last `-f` among the user's options (in any
+/// form its getopt_long accepts: `--file=`, `-vf/x`, `--fi /x`), else `/etc/swupdate.cfg`
+/// (which swupdate reads when it exists).
+pub(crate) fn config_file(plan: &Plan) -> PathBuf {
+    PathBuf::from(last_value(&user_options(plan), 'f').unwrap_or("/etc/swupdate.cfg"))
 }
 
 /// The output (stdout and stderr) of `bin arg`, at most 1 MiB within 5 seconds; `None` when it
