@@ -13,7 +13,7 @@ use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::net;
 use crate::notify;
-use crate::plan::argv::{self, Group, Runtime};
+use crate::plan::argv::{self, Group, RunningVersion, Runtime};
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
 use crate::preconditions;
 use crate::rootfs::Root;
@@ -309,10 +309,12 @@ fn explain_plan(
     runtime: Result<Runtime, Error>,
     stage: Stage,
 ) -> Result<(), Error> {
+    // After a failed precondition no runtime fact was read: the argv is shown with the running
+    // version as unknown (in the words, said so), and the failure after it.
     let shown_runtime = match &runtime {
         Ok(rt) => rt.clone(),
         Err(_) => Runtime {
-            current_version: Some("<unknown>".into()),
+            current_version: RunningVersion::Unknown,
             ..Runtime::default()
         },
     };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::compat;
 use crate::error::{Error, Kind};
-use crate::plan::argv::Runtime;
+use crate::plan::argv::{RunningVersion, Runtime};
 use crate::plan::{Mode, Plan, Stage, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
@@ -108,7 +108,7 @@ pub fn check(
     }
     notes.extend(compat::check(plan, current_version.as_deref(), root)?);
     Ok(Runtime {
-        current_version,
+        current_version: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),
         verified_input: None,
         notes,
     })
