@@ -1,4 +1,13 @@
-//! The imperative shell: load, plan, check the inputs, then print or exec.
+//! The imperative shell: load, plan, check the preconditions, then print or exec.
+//!
+//! Everything the launcher does to the system is started from here, in this order: the update
+//! lock (a run only, [`crate::lock`]), the configuration files ([`crate::config::load`]), the
+//! files the plan names and, for `check`, the swupdate binary run briefly
+//! ([`crate::preconditions`], [`crate::compat`]), a removable medium's directory
+//! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
+//! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
+//! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
+//! data: [`crate::plan`] and [`crate::explain`] touch nothing.
 
 use std::path::{Path, PathBuf};
 

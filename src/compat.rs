@@ -14,6 +14,10 @@
 //!   the running version (and the launcher's max version and reinstall rule), or the launcher
 //!   refuses to start: a typed `.swu` must not slip past the floor.
 //! - Suricatta: the `-u` string must have what the hawkBit module needs at start.
+//!
+//! Reads the key file's first bytes, swupdate's configuration file and its `@include`s (in the
+//! root, bounded); [`binary_release`] (for `check` only) runs the swupdate binary with
+//! `--version` and `-h`, bounded in time and output.
 
 use std::fs::File;
 use std::io::Read;

@@ -1,6 +1,8 @@
 //! `explain`: the whole path from files to argv, for a person. Secrets (URL credentials and
 //! query values, the downloader's `-a`, suricatta tokens) are masked here as everywhere else:
 //! each value before it is quoted, and the whole report once more (see [`crate::secret`]).
+//!
+//! Pure: it renders what was loaded and planned into a string; [`crate::app`] prints it.
 
 use std::fmt::Write as _;
 

@@ -1,5 +1,10 @@
 //! The files a plan names must be there before anything starts: a missing key or update file
 //! is reported by the launcher, with its variable and origin, not by swupdate half-way.
+//!
+//! Touches the file system only, and only to look: it stats the binary and the verification
+//! program, opens the key, the update file and the CA bundle, judges their owners (StrictModes),
+//! and reads the version file for anti-rollback and swupdate's configuration file. For `check`
+//! it also has [`crate::compat`] run the binary (`--version`, `-h`); a start never does.
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;

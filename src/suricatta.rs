@@ -10,6 +10,9 @@
 //!
 //! Token values (`-k`/`--targettoken`, `-g`/`--gatewaytoken`) are marked secret word by word,
 //! for redaction; on the command line they are readable in /proc by every local user.
+//!
+//! Pure: it reads the string it is given (the configuration file's `suricatta` section is the
+//! caller's, [`crate::compat`]).
 
 use crate::plan::swupdate_options::Release;
 

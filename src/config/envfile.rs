@@ -4,6 +4,8 @@
 //! file, so this follows systemd's state machine (not shell, not INI). Where systemd silently
 //! drops a line (no `=`, an invalid name, an unterminated quote) this parser refuses instead:
 //! a topology file that is only half understood must not start an update.
+//!
+//! Pure: it parses the bytes [`crate::config::load`] read.
 
 use crate::config::syntax::{
     Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible,

@@ -6,6 +6,9 @@
 //! Anything beyond that (a command, a substitution, an operator) cannot be evaluated without
 //! running code; it is refused at its position, with what to do instead, so that swupdate is
 //! never started from a half-understood configuration.
+//!
+//! Pure: it evaluates the bytes [`crate::config::load`] read; variables it does not assign are
+//! answered by the lookup it is given.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,9 @@
 //! Reading the configuration from disk: the EnvironmentFile, the two conf.d directories, every
-//! fragment and the agent's descriptor. This is the only place that reads configuration files;
-//! what it returns is data.
+//! fragment and the agent's descriptor. This is the only place that reads the launcher's own
+//! configuration files (swupdate's is read by [`crate::compat`]); what it returns is data.
+//!
+//! Its one write is the claim: a run renames `descriptor.env` to [`CLAIMED_DESCRIPTOR`] before
+//! reading it, and renames it back when swupdate is not started ([`Loaded::release_claim`]).
 //!
 //! Every file is opened by [`Root::walk`] (component by component, `O_NOFOLLOW`, inside the
 //! root), judged on the descriptor it is read from before a byte is read, must be a regular
