@@ -249,6 +249,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
     r
 }
 
+/// After the load: the plan and its preconditions, then what the command does with them.
 fn run_loaded(
     cli: &Cli,
     env: &dyn Fn(&str) -> Option<String>,
@@ -261,7 +262,8 @@ fn run_loaded(
         Some(Command::Check { static_only: true }) => Stage::Image,
         _ => Stage::Device,
     };
-    let plan = plan_for(cli, &root, loaded, stage)?;
+    let over = update_file_override(cli, &root)?;
+    let plan = plan_for(cli, &root, loaded, over, stage);
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let runtime = match &plan {
         Ok(p) => preconditions::check(p, stage, is_check, &root, loaded.policy.as_ref()),
@@ -285,22 +287,21 @@ fn run_loaded(
     }
 }
 
-/// The plan, or why there is none (kept: `explain` shows what is known either way); `Err`
-/// only for a bad `--update-file`/`--update-medium`.
+/// The plan, or why there is none (kept: `explain` shows what is known either way).
 fn plan_for(
     cli: &Cli,
     root: &Root,
     loaded: &load::Loaded,
+    over: Option<Setting>,
     stage: Stage,
-) -> Result<Result<Plan, Error>, Error> {
-    let over = update_file_override(cli, root)?;
+) -> Result<Plan, Error> {
     let expect = match (cli.one_shot, cli.daemon) {
         (true, _) => Expect::OneShot,
         (_, true) => Expect::Daemon,
         _ => Expect::Any,
     };
     let accounts = crate::accounts::Files { root };
-    Ok(plan::build(&Inputs {
+    plan::build(&Inputs {
         accounts: &accounts,
         expect,
         topology: &loaded.topology,
@@ -308,7 +309,7 @@ fn plan_for(
         update_file_override: over,
         root,
         stage,
-    }))
+    })
 }
 
 /// `explain`: the report, shown even when an input is missing, with what is known.
