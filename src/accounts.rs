@@ -1,6 +1,6 @@
 //! User and group names of the device (its `/etc/passwd` and `/etc/group`, below `--root`),
 //! for the verification stage's `SWUPDATE_VERIFY_USER=name[:group]`. Read only when a name is
-//! used; the parsing is pure.
+//! used (from the file system, without NSS); the parsing is pure.
 
 use std::path::Path;
 

@@ -1,4 +1,13 @@
-//! The imperative shell: load, plan, check the inputs, then print or exec.
+//! The imperative shell: load, plan, check the preconditions, then print or exec.
+//!
+//! Everything the launcher does to the system is started from here, in this order: the update
+//! lock (a run only, [`crate::lock`]), the configuration files ([`crate::config::load`]), the
+//! files the plan names and, for `check`, the swupdate binary run briefly
+//! ([`crate::preconditions`], [`crate::compat`]), a removable medium's directory
+//! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
+//! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
+//! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
+//! data: [`crate::plan`] and [`crate::explain`] touch nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -8,14 +17,14 @@ use crate::config::settings::{Origin, Setting};
 use crate::error::{Error, Kind};
 use crate::exec;
 use crate::explain;
-use crate::inputs;
 use crate::lock;
 use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::net;
 use crate::notify;
-use crate::plan::argv::{self, Group, Runtime};
+use crate::plan::argv::{self, Group, RunningVersion, Runtime};
 use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
+use crate::preconditions;
 use crate::rootfs::Root;
 use crate::secret;
 use crate::verify;
@@ -240,6 +249,7 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
     r
 }
 
+/// After the load: the plan and its preconditions, then what the command does with them.
 fn run_loaded(
     cli: &Cli,
     env: &dyn Fn(&str) -> Option<String>,
@@ -248,74 +258,23 @@ fn run_loaded(
     loaded: &load::Loaded,
     held: Option<lock::Held>,
 ) -> Result<(), Error> {
-    let over = update_file_override(cli, &root)?;
     let stage = match cli.command {
         Some(Command::Check { static_only: true }) => Stage::Image,
         _ => Stage::Device,
     };
-    let expect = match (cli.one_shot, cli.daemon) {
-        (true, _) => Expect::OneShot,
-        (_, true) => Expect::Daemon,
-        _ => Expect::Any,
-    };
-    let accounts = crate::accounts::Files { root: &root };
-    let plan = plan::build(&Inputs {
-        accounts: &accounts,
-        expect,
-        topology: &loaded.topology,
-        vars: &loaded.vars,
-        update_file_override: over,
-        root: &root,
-        stage,
-    });
+    let over = update_file_override(cli, &root)?;
+    let plan = plan_for(cli, &root, loaded, over, stage);
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let runtime = match &plan {
-        Ok(p) => inputs::check(p, stage, is_check, &root, loaded.policy.as_ref()),
+        Ok(p) => preconditions::check(p, stage, is_check, &root, loaded.policy.as_ref()),
         Err(_) => Ok(Runtime::default()),
     };
-
     match cli.command {
-        Some(Command::Explain) => {
-            // Shown even when an input is missing, with what is known.
-            let shown_runtime = match &runtime {
-                Ok(rt) => rt.clone(),
-                Err(_) => Runtime {
-                    current_version: Some("<unknown>".into()),
-                    ..Runtime::default()
-                },
-            };
-            let outcome = plan
-                .clone()
-                .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
-            logging::print(&explain::render(loaded, &outcome, runtime.as_ref().err()))?;
-            outcome.and(runtime).map(|_| ())
-        }
-        Some(Command::Check { .. }) => {
-            let plan = plan?;
-            let runtime = runtime?;
-            let groups = groups_for(&plan, &runtime, stage)?;
-            for n in &runtime.notes {
-                eprintln!("warning: {n}");
-            }
-            let files = loaded
-                .files
-                .iter()
-                .filter(|f| f.verdict == crate::config::confd::Verdict::Read)
-                .count();
-            logging::print(&format!(
-                "ok: {} mode (from {}), {files} fragment(s) read{}\n",
-                plan.mode.name(),
-                plan.mode_origin,
-                if groups.is_empty() {
-                    ", URL not written yet"
-                } else {
-                    ""
-                }
-            ))
-        }
+        Some(Command::Explain) => explain_plan(loaded, plan, runtime, stage),
+        Some(Command::Check { .. }) => check_plan(loaded, plan?, runtime?, stage),
         Some(Command::Run) | None => {
             let plan = plan?;
-            let mut runtime = runtime?;
+            let runtime = runtime?;
             if cli.print_argv {
                 let argv = argv::flatten(&argv::build(&plan, &runtime)?);
                 return print_argv(&argv, cli.show_secrets, logger);
@@ -323,16 +282,102 @@ fn run_loaded(
             let Some(held) = held else {
                 return Err(Error::new(Kind::Usage, "internal: a run without the lock"));
             };
-            if plan.verification.is_none() {
-                net::preflight(&plan, env, logger)?;
-            }
-            verify_update(&plan, &mut runtime, env, logger)?;
-            let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-            let what = announcement(&plan);
-            logger.log(Level::Info, &what, &plan_fields(&plan));
-            let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
-            held.hand_over();
-            Err(exec::exec(&argv))
+            start(&plan, runtime, held, env, logger)
         }
     }
+}
+
+/// The plan, or why there is none (kept: `explain` shows what is known either way).
+fn plan_for(
+    cli: &Cli,
+    root: &Root,
+    loaded: &load::Loaded,
+    over: Option<Setting>,
+    stage: Stage,
+) -> Result<Plan, Error> {
+    let expect = match (cli.one_shot, cli.daemon) {
+        (true, _) => Expect::OneShot,
+        (_, true) => Expect::Daemon,
+        _ => Expect::Any,
+    };
+    let accounts = crate::accounts::Files { root };
+    plan::build(&Inputs {
+        accounts: &accounts,
+        expect,
+        topology: &loaded.topology,
+        vars: &loaded.vars,
+        update_file_override: over,
+        root,
+        stage,
+    })
+}
+
+/// `explain`: the report, shown even when an input is missing, with what is known.
+fn explain_plan(
+    loaded: &load::Loaded,
+    plan: Result<Plan, Error>,
+    runtime: Result<Runtime, Error>,
+    stage: Stage,
+) -> Result<(), Error> {
+    // After a failed precondition no runtime fact was read: the argv is shown with the running
+    // version as unknown (in the words, said so), and the failure after it.
+    let shown_runtime = match &runtime {
+        Ok(rt) => rt.clone(),
+        Err(_) => Runtime {
+            current_version: RunningVersion::Unknown,
+            ..Runtime::default()
+        },
+    };
+    let outcome = plan.and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
+    logging::print(&explain::render(loaded, &outcome, runtime.as_ref().err()))?;
+    outcome.and(runtime).map(|_| ())
+}
+
+/// `check`: the warnings, then one line that says what would start.
+fn check_plan(
+    loaded: &load::Loaded,
+    plan: Plan,
+    runtime: Runtime,
+    stage: Stage,
+) -> Result<(), Error> {
+    let groups = groups_for(&plan, &runtime, stage)?;
+    for n in &runtime.notes {
+        eprintln!("warning: {n}");
+    }
+    let files = loaded
+        .files
+        .iter()
+        .filter(|f| f.verdict == crate::config::confd::Verdict::Read)
+        .count();
+    logging::print(&format!(
+        "ok: {} mode (from {}), {files} fragment(s) read{}\n",
+        plan.mode.name(),
+        plan.mode_origin,
+        if groups.is_empty() {
+            ", URL not written yet"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// A run: the preflight or the verification stage, then exec (which returns only on failure).
+/// The lock is handed over to swupdate with the exec.
+fn start(
+    plan: &Plan,
+    mut runtime: Runtime,
+    held: lock::Held,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    if plan.verification.is_none() {
+        net::preflight(plan, env, logger)?;
+    }
+    verify_update(plan, &mut runtime, env, logger)?;
+    let argv = argv::flatten(&argv::build(plan, &runtime)?);
+    let what = announcement(plan);
+    logger.log(Level::Info, &what, &plan_fields(plan));
+    let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+    held.hand_over();
+    Err(exec::exec(&argv))
 }

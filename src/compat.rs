@@ -14,15 +14,18 @@
 //!   the running version (and the launcher's max version and reinstall rule), or the launcher
 //!   refuses to start: a typed `.swu` must not slip past the floor.
 //! - Suricatta: the `-u` string must have what the hawkBit module needs at start.
+//!
+//! Reads the key file's first bytes, swupdate's configuration file and its `@include`s (in the
+//! root, bounded); [`binary_release`] (for `check` only) runs the swupdate binary with
+//! `--version` and `-h`, bounded in time and output.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
-use crate::inputs::swupdate_config;
-use crate::plan::swupdate_options::{Arg, PROVIDERS, Release, parse};
+use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, last_value, parse};
 use crate::plan::{Mode, Plan};
 use crate::rootfs::Root;
 use crate::suricatta;
@@ -94,179 +97,233 @@ fn config_error(path: &Path, msg: String) -> Error {
 /// The pure-ish checks: key, configuration file, suricatta. Returns warnings for `check`.
 pub fn check(plan: &Plan, running: Option<&str>, root: &Root) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
-    let cfg_path = swupdate_config(plan);
-    let host_cfg = root.host(&cfg_path);
-    let (config, cfg_text) = match read_head(&host_cfg, MAX_LEN + 1) {
-        Err(_) => (None, String::new()),
-        Ok(b) if b.len() > MAX_LEN => {
-            return Err(config_error(
-                &host_cfg,
-                format!("swupdate's configuration file is larger than {MAX_LEN} bytes"),
-            ));
-        }
-        Ok(b) => {
-            let text = String::from_utf8_lossy(&b).into_owned();
-            match Config::parse_with(&text, &include_reader(root)) {
-                Ok(c) => (Some(c), text),
-                Err(e) => {
-                    notes.push(format!(
-                        "swupdate's configuration file {} could not be read fully ({e}); its settings were not checked",
-                        cfg_path.display()
-                    ));
-                    (None, text)
-                }
-            }
-        }
-    };
+    let cfg = SwupdateCfg::read(plan, root, &mut notes)?;
     let modern = from_providers(plan);
+    key_fits_verifier(plan, &cfg, modern, &mut notes)?;
+    update_types_keep_the_floor(plan, &cfg, running, modern)?;
+    suricatta_can_start(plan, &cfg, &mut notes)?;
+    Ok(notes)
+}
 
-    // The verifier and the key agree.
-    if let Some(k) = &plan.public_key {
-        let kind = read_head(&k.value, 8192).map_or(KeyKind::Other, |h| key_kind(&h));
-        let from_cfg = config
-            .as_ref()
-            .and_then(|c| c.string("globals", "digest-provider"))
-            .map(str::to_string);
-        let provider = plan
-            .digest_provider
-            .as_ref()
-            .map(|p| p.value.clone())
-            .or(from_cfg);
-        let hint_cms = "set SWUPDATE_DIGEST_PROVIDER=opensslCMS in the EnvironmentFile (or digest-provider = \"opensslCMS\"; in the globals of swupdate's configuration file)";
-        match (kind, provider.as_deref(), modern) {
-            (KeyKind::Certificate, Some(p), _) if !is_cms_provider(p) && p != "GPG" => {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("the public key ({}) is a certificate, but the digest provider `{p}` expects an RSA public key: swupdate would fail to load it (2026.05.1 crashes)", k.origin),
-                )
-                .on(&k.value)
-                .hint(hint_cms));
-            }
-            (KeyKind::PublicKey, Some(p), _) if is_cms_provider(p) => {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("the public key ({}) is a bare public key, but the digest provider `{p}` verifies CMS signatures against a certificate", k.origin),
-                )
-                .on(&k.value)
-                .hint("set SWUPDATE_DIGEST_PROVIDER=opensslRSA (or opensslRSAPSS) for RSA-signed images, or use the signer's certificate"));
-            }
-            (KeyKind::Certificate, None, Some(true)) => {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("the public key ({}) is a certificate (CMS), and swupdate {} may register several verifiers and default to RSA, which cannot load it", k.origin, plan.release.as_ref().map_or(String::new(), |r| r.value.to_string())),
-                )
-                .on(&k.value)
-                .hint(hint_cms));
-            }
-            (KeyKind::Certificate, None, None) => notes.push(format!(
-                "the public key is a certificate: on swupdate 2025.12 or later with several verifiers (Debian's 2026.05.1) it needs --digest-provider opensslCMS; {hint_cms}, and SWUPDATE_VERSION"
-            )),
-            _ => {}
-        }
-    }
+/// swupdate's configuration file, as far as the checks can read it.
+struct SwupdateCfg {
+    /// The device path (in messages) and this machine's.
+    path: PathBuf,
+    host: PathBuf,
+    /// `None`: missing, or not libconfig the launcher can read (a note says so).
+    config: Option<Config>,
+    /// What was read, parsed or not.
+    text: String,
+}
 
-    // Typed updates keep the floor.
-    let ar = &plan.anti_rollback;
-    if ar.enabled.value && modern != Some(false) {
-        let types = match &config {
-            Some(c) => c.update_types(),
-            None if cfg_text.contains("update-types") => {
+impl SwupdateCfg {
+    fn read(plan: &Plan, root: &Root, notes: &mut Vec<String>) -> Result<SwupdateCfg, Error> {
+        let path = config_file(plan);
+        let host = root.host(&path);
+        let (config, text) = match read_head(&host, MAX_LEN + 1) {
+            Err(_) => (None, String::new()),
+            Ok(b) if b.len() > MAX_LEN => {
                 return Err(config_error(
-                    &host_cfg,
-                    "swupdate's configuration file has update-types that the launcher cannot read: anti-rollback for typed updates cannot be checked".into(),
+                    &host,
+                    format!("swupdate's configuration file is larger than {MAX_LEN} bytes"),
                 ));
             }
-            None => Vec::new(),
-        };
-        for t in types.iter().filter(|t| t.name != "default") {
-            let fail = |what: String| {
-                Err(config_error(
-                    &host_cfg,
-                    format!(
-                        "update type `{}` in {}: {what}; an .swu declaring update-type \"{}\" is judged by it, not by the launcher's -N/-R/--max-version (swupdate 2025.12+)",
-                        t.name,
-                        cfg_path.display(),
-                        t.name
-                    ),
-                ))
-                .map_err(|e: Error| e.hint("give every update type no-downgrading (and max-version / no-reinstalling where the launcher sets them) at least the running release, e.g. generated with the image, or set SWUPDATE_ANTI_ROLLBACK=no"))
-            };
-            match (&t.no_downgrading, running) {
-                (None, _) => {
-                    return fail("it has no no-downgrading, so it installs older releases".into());
+            Ok(b) => {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                match Config::parse_with(&text, &include_reader(root)) {
+                    Ok(c) => (Some(c), text),
+                    Err(e) => {
+                        notes.push(format!(
+                            "swupdate's configuration file {} could not be read fully ({e}); its settings were not checked",
+                            path.display()
+                        ));
+                        (None, text)
+                    }
                 }
-                (Some(f), Some(run)) if version_cmp(f, run).is_lt() => {
+            }
+        };
+        Ok(SwupdateCfg {
+            path,
+            host,
+            config,
+            text,
+        })
+    }
+}
+
+/// The verifier and the key agree.
+fn key_fits_verifier(
+    plan: &Plan,
+    cfg: &SwupdateCfg,
+    modern: Option<bool>,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let Some(k) = &plan.public_key else {
+        return Ok(());
+    };
+    let kind = read_head(&k.value, 8192).map_or(KeyKind::Other, |h| key_kind(&h));
+    let from_cfg = cfg
+        .config
+        .as_ref()
+        .and_then(|c| c.string("globals", "digest-provider"))
+        .map(str::to_string);
+    let provider = plan
+        .digest_provider
+        .as_ref()
+        .map(|p| p.value.clone())
+        .or(from_cfg);
+    let hint_cms = "set SWUPDATE_DIGEST_PROVIDER=opensslCMS in the EnvironmentFile (or digest-provider = \"opensslCMS\"; in the globals of swupdate's configuration file)";
+    match (kind, provider.as_deref(), modern) {
+        (KeyKind::Certificate, Some(p), _) if !is_cms_provider(p) && p != "GPG" => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("the public key ({}) is a certificate, but the digest provider `{p}` expects an RSA public key: swupdate would fail to load it (2026.05.1 crashes)", k.origin),
+            )
+            .on(&k.value)
+            .hint(hint_cms));
+        }
+        (KeyKind::PublicKey, Some(p), _) if is_cms_provider(p) => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("the public key ({}) is a bare public key, but the digest provider `{p}` verifies CMS signatures against a certificate", k.origin),
+            )
+            .on(&k.value)
+            .hint("set SWUPDATE_DIGEST_PROVIDER=opensslRSA (or opensslRSAPSS) for RSA-signed images, or use the signer's certificate"));
+        }
+        (KeyKind::Certificate, None, Some(true)) => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("the public key ({}) is a certificate (CMS), and swupdate {} may register several verifiers and default to RSA, which cannot load it", k.origin, plan.release.as_ref().map_or(String::new(), |r| r.value.to_string())),
+            )
+            .on(&k.value)
+            .hint(hint_cms));
+        }
+        (KeyKind::Certificate, None, None) => notes.push(format!(
+            "the public key is a certificate: on swupdate 2025.12 or later with several verifiers (Debian's 2026.05.1) it needs --digest-provider opensslCMS; {hint_cms}, and SWUPDATE_VERSION"
+        )),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Typed updates keep the floor: with anti-rollback on, every update type but "default" must
+/// carry the bounds the launcher's -N/-R/--max-version give the default one.
+fn update_types_keep_the_floor(
+    plan: &Plan,
+    cfg: &SwupdateCfg,
+    running: Option<&str>,
+    modern: Option<bool>,
+) -> Result<(), Error> {
+    let ar = &plan.anti_rollback;
+    if !ar.enabled.value || modern == Some(false) {
+        return Ok(());
+    }
+    let types = match &cfg.config {
+        Some(c) => c.update_types(),
+        None if cfg.text.contains("update-types") => {
+            return Err(config_error(
+                &cfg.host,
+                "swupdate's configuration file has update-types that the launcher cannot read: anti-rollback for typed updates cannot be checked".into(),
+            ));
+        }
+        None => Vec::new(),
+    };
+    for t in types.iter().filter(|t| t.name != "default") {
+        let fail = |what: String| {
+            Err(config_error(
+                &cfg.host,
+                format!(
+                    "update type `{}` in {}: {what}; an .swu declaring update-type \"{}\" is judged by it, not by the launcher's -N/-R/--max-version (swupdate 2025.12+)",
+                    t.name,
+                    cfg.path.display(),
+                    t.name
+                ),
+            ))
+            .map_err(|e: Error| e.hint("give every update type no-downgrading (and max-version / no-reinstalling where the launcher sets them) at least the running release, e.g. generated with the image, or set SWUPDATE_ANTI_ROLLBACK=no"))
+        };
+        match (&t.no_downgrading, running) {
+            (None, _) => {
+                return fail("it has no no-downgrading, so it installs older releases".into());
+            }
+            (Some(f), Some(run)) if version_cmp(f, run).is_lt() => {
+                return fail(format!(
+                    "its floor no-downgrading = \"{f}\" is below the running release {run}"
+                ));
+            }
+            _ => {}
+        }
+        if let Some(m) = &ar.max_version {
+            match &t.max_version {
+                None => {
                     return fail(format!(
-                        "its floor no-downgrading = \"{f}\" is below the running release {run}"
+                        "it has no max-version, while SWUPDATE_MAX_VERSION is {}",
+                        m.value
+                    ));
+                }
+                Some(tm) if version_cmp(tm, &m.value).is_gt() => {
+                    return fail(format!(
+                        "its max-version \"{tm}\" is above SWUPDATE_MAX_VERSION {}",
+                        m.value
                     ));
                 }
                 _ => {}
             }
-            if let Some(m) = &ar.max_version {
-                match &t.max_version {
-                    None => {
-                        return fail(format!(
-                            "it has no max-version, while SWUPDATE_MAX_VERSION is {}",
-                            m.value
-                        ));
-                    }
-                    Some(tm) if version_cmp(tm, &m.value).is_gt() => {
-                        return fail(format!(
-                            "its max-version \"{tm}\" is above SWUPDATE_MAX_VERSION {}",
-                            m.value
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            if !ar.reinstall.value {
-                if let (Some(run), false) = (running, t.no_reinstalling.as_deref() == running) {
-                    return fail(format!(
-                        "its no-reinstalling is not the running release {run}, while SWUPDATE_REINSTALL=no"
-                    ));
-                }
+        }
+        if !ar.reinstall.value {
+            if let (Some(run), false) = (running, t.no_reinstalling.as_deref() == running) {
+                return fail(format!(
+                    "its no-reinstalling is not the running release {run}, while SWUPDATE_REINSTALL=no"
+                ));
             }
         }
     }
+    Ok(())
+}
 
-    // Suricatta has what it needs at start.
-    if let Mode::Daemon {
+/// Suricatta has what it needs at start.
+fn suricatta_can_start(
+    plan: &Plan,
+    cfg: &SwupdateCfg,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let Mode::Daemon {
         suricatta: Some(s), ..
     } = &plan.mode
-    {
-        let release = plan.release.as_ref().map(|r| r.value);
-        let p = suricatta::parse(&s.value, release).map_err(|e| {
-            Error::new(
-                Kind::Config,
-                format!("SWUPDATE_SURICATTA_ARGS ({}): {e}", s.origin),
-            )
-        })?;
-        let in_cfg = |key: &str| {
-            config
-                .as_ref()
-                .is_some_and(|c| c.0.get("suricatta").and_then(|g| g.get(key)).is_some())
-        };
-        let hawkbit = p.server.as_deref().is_none_or(|m| m == "hawkbit");
-        let missing = p.missing(&in_cfg);
-        if hawkbit && !missing.is_empty() {
-            return Err(Error::new(
-                Kind::Config,
-                format!(
-                    "SWUPDATE_SURICATTA_ARGS ({}) lacks {}: suricatta's hawkBit module exits at start (\"Mandatory arguments missing\")",
-                    s.origin,
-                    missing.join(", ")
-                ),
-            )
-            .hint("give -t TENANT -u URL -i DEVICE-ID, or tenant/url/id in the suricatta section of swupdate's configuration file"));
-        }
-        if p.server.is_none() && release.is_none_or(|r| r >= suricatta::SERVER_SINCE) {
-            notes.push("SWUPDATE_SURICATTA_ARGS has no -S: a build with several suricatta modules (Debian's 2026.05.1) exits at start (\"Multiple suricatta modules available but none selected\"); add -S hawkbit".into());
-        }
-        if p.has_token {
-            notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section of swupdate's configuration file (root-only) instead".into());
-        }
+    else {
+        return Ok(());
+    };
+    let release = plan.release.as_ref().map(|r| r.value);
+    let p = suricatta::parse(&s.value, release).map_err(|e| {
+        Error::new(
+            Kind::Config,
+            format!("SWUPDATE_SURICATTA_ARGS ({}): {e}", s.origin),
+        )
+    })?;
+    let in_cfg = |key: &str| {
+        cfg.config
+            .as_ref()
+            .is_some_and(|c| c.0.get("suricatta").and_then(|g| g.get(key)).is_some())
+    };
+    let hawkbit = p.server.as_deref().is_none_or(|m| m == "hawkbit");
+    let missing = p.missing(&in_cfg);
+    if hawkbit && !missing.is_empty() {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "SWUPDATE_SURICATTA_ARGS ({}) lacks {}: suricatta's hawkBit module exits at start (\"Mandatory arguments missing\")",
+                s.origin,
+                missing.join(", ")
+            ),
+        )
+        .hint("give -t TENANT -u URL -i DEVICE-ID, or tenant/url/id in the suricatta section of swupdate's configuration file"));
     }
-    Ok(notes)
+    if p.server.is_none() && release.is_none_or(|r| r >= suricatta::SERVER_SINCE) {
+        notes.push("SWUPDATE_SURICATTA_ARGS has no -S: a build with several suricatta modules (Debian's 2026.05.1) exits at start (\"Multiple suricatta modules available but none selected\"); add -S hawkbit".into());
+    }
+    if p.has_token {
+        notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section of swupdate's configuration file (root-only) instead".into());
+    }
+    Ok(())
 }
 
 /// Runs `SWUPDATE_BIN --version` and `-h` (for `check` only: a start never runs them) and
@@ -274,6 +331,14 @@ pub fn check(plan: &Plan, running: Option<&str>, root: &Root) -> Result<Vec<Stri
 pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     let bin = &plan.bin.value;
+    release_agrees(plan, bin, &mut notes)?;
+    options_compiled_in(plan, bin)?;
+    suricatta_module_selected(plan, bin)?;
+    Ok(notes)
+}
+
+/// SWUPDATE_VERSION is the release the binary reports (when it reports one).
+fn release_agrees(plan: &Plan, bin: &Path, notes: &mut Vec<String>) -> Result<(), Error> {
     let reported = run_briefly(bin, "--version").and_then(|out| {
         out.lines()
             .find_map(|l| l.trim().strip_prefix("SWUpdate v"))
@@ -302,13 +367,12 @@ pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
         ),
         _ => {}
     }
-    // Options a build may leave out: asked of this binary, as its getopt_long answers.
-    let words: Vec<String> = plan
-        .user_args
-        .iter()
-        .flat_map(|a| a.value.iter().cloned())
-        .collect();
-    let found = parse(&words, plan.release.as_ref().map(|r| r.value)).unwrap_or_default();
+    Ok(())
+}
+
+/// Options a build may leave out: asked of this binary, as its getopt_long answers.
+fn options_compiled_in(plan: &Plan, bin: &Path) -> Result<(), Error> {
+    let found = user_options(plan);
     let mut asked: Vec<&str> = Vec::new();
     for f in found.iter().filter(|f| f.opt.build.is_some()) {
         if asked.contains(&f.spelled.as_str()) {
@@ -349,26 +413,50 @@ pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
             .hint("drop the option, or build swupdate with it"));
         }
     }
-    if let Mode::Daemon {
+    Ok(())
+}
+
+/// A binary with several suricatta modules (its `-h` lists each) needs `-S`.
+fn suricatta_module_selected(plan: &Plan, bin: &Path) -> Result<(), Error> {
+    let Mode::Daemon {
         suricatta: Some(s), ..
     } = &plan.mode
-    {
-        let modules =
-            run_briefly(bin, "-h").map_or(0, |h| h.matches("Options for suricatta module").count());
-        let p = suricatta::parse(&s.value, plan.release.as_ref().map(|r| r.value));
-        if modules > 1 && p.is_ok_and(|p| p.server.is_none()) {
-            return Err(Error::new(
-                Kind::Config,
-                format!(
-                    "SWUPDATE_SURICATTA_ARGS ({}) has no -S, and {} has {modules} suricatta modules: it would exit at start (\"Multiple suricatta modules available but none selected\")",
-                    s.origin,
-                    bin.display()
-                ),
-            )
-            .hint("add -S hawkbit"));
-        }
+    else {
+        return Ok(());
+    };
+    let modules =
+        run_briefly(bin, "-h").map_or(0, |h| h.matches("Options for suricatta module").count());
+    let p = suricatta::parse(&s.value, plan.release.as_ref().map(|r| r.value));
+    if modules > 1 && p.is_ok_and(|p| p.server.is_none()) {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "SWUPDATE_SURICATTA_ARGS ({}) has no -S, and {} has {modules} suricatta modules: it would exit at start (\"Multiple suricatta modules available but none selected\")",
+                s.origin,
+                bin.display()
+            ),
+        )
+        .hint("add -S hawkbit"));
     }
-    Ok(notes)
+    Ok(())
+}
+
+/// The user's options (every options variable, in argv order) as swupdate's getopt_long will
+/// read them, by the one option table; none when they do not parse (the plan refused those).
+pub(crate) fn user_options(plan: &Plan) -> Vec<Found> {
+    let words: Vec<String> = plan
+        .user_args
+        .iter()
+        .flat_map(|a| a.value.iter().cloned())
+        .collect();
+    parse(&words, plan.release.as_ref().map(|r| r.value)).unwrap_or_default()
+}
+
+/// The configuration file swupdate will read: the last `-f` among the user's options (in any
+/// form its getopt_long accepts: `--file=`, `-vf/x`, `--fi /x`), else `/etc/swupdate.cfg`
+/// (which swupdate reads when it exists).
+pub(crate) fn config_file(plan: &Plan) -> PathBuf {
+    PathBuf::from(last_value(&user_options(plan), 'f').unwrap_or("/etc/swupdate.cfg"))
 }
 
 /// The output (stdout and stderr) of `bin arg`, at most 1 MiB within 5 seconds; `None` when it

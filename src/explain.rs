@@ -1,6 +1,8 @@
 //! `explain`: the whole path from files to argv, for a person. Secrets (URL credentials and
 //! query values, the downloader's `-a`, suricatta tokens) are masked here as everywhere else:
 //! each value before it is quoted, and the whole report once more (see [`crate::secret`]).
+//!
+//! Pure: it renders what was loaded and planned into a string; [`crate::app`] prints it.
 
 use std::fmt::Write as _;
 
@@ -130,6 +132,26 @@ pub fn render(
     inputs: Option<&Error>,
 ) -> String {
     let mut out = String::new();
+    env_file_section(&mut out, loaded);
+    topology_section(&mut out, loaded);
+    conf_dirs_section(&mut out, loaded);
+    conf_files_section(&mut out, loaded);
+    variables_section(&mut out, loaded);
+    match outcome {
+        Ok((plan, groups)) => {
+            plan_section(&mut out, plan);
+            argv_section(&mut out, groups);
+            if let Some(e) = inputs {
+                not_started(&mut out, e);
+            }
+        }
+        Err(e) => not_started(&mut out, e),
+    }
+    redact(&out)
+}
+
+/// The title, and whether the EnvironmentFile was there.
+fn env_file_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(
         out,
         "swupdate-launcher {}: what it does, and why\n",
@@ -145,8 +167,11 @@ pub fn render(
             "not found, built-in defaults"
         }
     );
+}
+
+fn topology_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nTopology (the environment wins over the file):");
-    variables(&mut out, &loaded.topology, Some(&TOPOLOGY), &TOPOLOGY);
+    variables(out, &loaded.topology, Some(&TOPOLOGY), &TOPOLOGY);
     let others: Vec<&str> = loaded
         .topology
         .names()
@@ -155,7 +180,9 @@ pub fn render(
     if !others.is_empty() {
         let _ = writeln!(out, "  ignored, not topology: {}", others.join(", "));
     }
+}
 
+fn conf_dirs_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nconf.d directories:");
     for (d, path, exists) in &loaded.conf_dirs {
         let _ = writeln!(
@@ -170,6 +197,10 @@ pub fn render(
             }
         );
     }
+}
+
+/// Every conf.d file in merge order, with what became of it and which file decided that.
+fn conf_files_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nconf.d files, in the order they are read:");
     if loaded.files.is_empty() {
         let _ = writeln!(out, "  (none)");
@@ -198,78 +229,80 @@ pub fn render(
         };
         let _ = writeln!(out, "  {line}");
     }
+}
 
+fn variables_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nVariables (last assignment wins):");
-    variables(&mut out, &loaded.vars, None, &VOCABULARY);
+    variables(out, &loaded.vars, None, &VOCABULARY);
+}
 
-    match outcome {
-        Ok((plan, groups)) => {
-            let _ = writeln!(
-                out,
-                "\nMode: {} (from {})",
-                plan.mode.name(),
-                plan.mode_origin
-            );
-            if let Mode::Download { preflight, .. } = &plan.mode {
-                let _ = writeln!(out, "Preflight: {}", describe_preflight(preflight));
-            }
-            if let Some(v) = &plan.verification {
-                let _ = writeln!(
-                    out,
-                    "Verification: {} (SWUPDATE_VERIFY_PROGRAM from {}) reads the update on stdin as uid:gid {}:{}; its output, a private copy in {} removed whatever the outcome, is what swupdate installs; exit 1 = security violation; killed after {} s",
-                    v.argv.value.join(" "),
-                    v.argv.origin,
-                    v.user.value.0,
-                    v.user.value.1,
-                    v.dir.value.display(),
-                    v.timeout.value
-                );
-            }
-            let ar = &plan.anti_rollback;
-            let _ = writeln!(
-                out,
-                "Anti-rollback: {}",
-                if ar.enabled.value {
-                    format!(
-                        "on (SWUPDATE_ANTI_ROLLBACK from {}): -N <{} in {}>{}{}",
-                        ar.enabled.origin,
-                        ar.key.value,
-                        ar.version_file.value.display(),
-                        if ar.reinstall.value {
-                            ""
-                        } else {
-                            ", -R (no reinstall of the running release)"
-                        },
-                        ar.max_version
-                            .as_ref()
-                            .map_or_else(String::new, |m| format!(", --max-version {}", m.value))
-                    )
-                } else {
-                    format!(
-                        "off (SWUPDATE_ANTI_ROLLBACK from {}): older releases install",
-                        ar.enabled.origin
-                    )
-                }
-            );
-            let _ = writeln!(out, "\nswupdate argv, and why:");
-            for g in groups {
-                let words = shell_words::join(shown_words(&g.words));
-                let why: Vec<String> = g
-                    .because
-                    .iter()
-                    .map(|(n, o)| format!("{n} ({o})"))
-                    .collect();
-                let _ = writeln!(out, "  {words}\n      because {}", why.join(", "));
-            }
-            if let Some(e) = inputs {
-                let _ = writeln!(out, "\nswupdate would not be started:\n  {e}");
-            }
-        }
-        Err(e) => {
-            let _ = writeln!(out, "\nswupdate would not be started:\n  {e}");
-        }
+/// What the variables mean: the mode, and the stages around swupdate.
+fn plan_section(out: &mut String, plan: &Plan) {
+    let _ = writeln!(
+        out,
+        "\nMode: {} (from {})",
+        plan.mode.name(),
+        plan.mode_origin
+    );
+    if let Mode::Download { preflight, .. } = &plan.mode {
+        let _ = writeln!(out, "Preflight: {}", describe_preflight(preflight));
     }
-    redact(&out)
+    if let Some(v) = &plan.verification {
+        let _ = writeln!(
+            out,
+            "Verification: {} (SWUPDATE_VERIFY_PROGRAM from {}) reads the update on stdin as uid:gid {}:{}; its output, a private copy in {} removed whatever the outcome, is what swupdate installs; exit 1 = security violation; killed after {} s",
+            v.argv.value.join(" "),
+            v.argv.origin,
+            v.user.value.0,
+            v.user.value.1,
+            v.dir.value.display(),
+            v.timeout.value
+        );
+    }
+    let _ = writeln!(out, "Anti-rollback: {}", describe_anti_rollback(plan));
+}
+
+fn describe_anti_rollback(plan: &Plan) -> String {
+    let ar = &plan.anti_rollback;
+    if ar.enabled.value {
+        format!(
+            "on (SWUPDATE_ANTI_ROLLBACK from {}): -N <{} in {}>{}{}",
+            ar.enabled.origin,
+            ar.key.value,
+            ar.version_file.value.display(),
+            if ar.reinstall.value {
+                ""
+            } else {
+                ", -R (no reinstall of the running release)"
+            },
+            ar.max_version
+                .as_ref()
+                .map_or_else(String::new, |m| format!(", --max-version {}", m.value))
+        )
+    } else {
+        format!(
+            "off (SWUPDATE_ANTI_ROLLBACK from {}): older releases install",
+            ar.enabled.origin
+        )
+    }
+}
+
+/// Each argv group with the variables it comes from.
+fn argv_section(out: &mut String, groups: &[Group]) {
+    let _ = writeln!(out, "\nswupdate argv, and why:");
+    for g in groups {
+        let words = shell_words::join(shown_words(&g.words));
+        let why: Vec<String> = g
+            .because
+            .iter()
+            .map(|(n, o)| format!("{n} ({o})"))
+            .collect();
+        let _ = writeln!(out, "  {words}\n      because {}", why.join(", "));
+    }
+}
+
+fn not_started(out: &mut String, e: &Error) {
+    let _ = writeln!(out, "\nswupdate would not be started:\n  {e}");
 }
 
 #[cfg(test)]

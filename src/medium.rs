@@ -5,6 +5,9 @@
 //! leaves `._name.swu` next to every file it copies) and directories do not count; a symlink
 //! that leaves the medium refuses the whole medium; none or several candidates is a refusal
 //! that lists what was found.
+//!
+//! Touches the file system: it lists the medium's top directory and resolves its entries
+//! (nothing is opened or read; swupdate reads the file).
 
 use std::fs;
 use std::path::{Path, PathBuf};

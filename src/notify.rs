@@ -4,6 +4,8 @@
 //! A few lines of `sendto` instead of a crate: the common crate cannot reach abstract-namespace
 //! sockets (`@name`), and the launcher must never touch LISTEN_FDS or unset NOTIFY_SOCKET,
 //! which swupdate needs after the exec.
+//!
+//! Touches one socket: a datagram to `NOTIFY_SOCKET`, when it is set; nothing else.
 
 use std::io;
 use std::os::linux::net::SocketAddrExt;

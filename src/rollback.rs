@@ -4,6 +4,8 @@
 //!
 //! The running version comes from a file of the image: os-release style (`KEY=value`, quotes
 //! allowed) or swupdate's sw-versions style (`name version` per line), looked up by key.
+//!
+//! Pure: [`crate::preconditions`] reads the file and hands over its text.
 
 use crate::config::envfile;
 

@@ -10,6 +10,9 @@
 //!
 //! Token values (`-k`/`--targettoken`, `-g`/`--gatewaytoken`) are marked secret word by word,
 //! for redaction; on the command line they are readable in /proc by every local user.
+//!
+//! Pure: it reads the string it is given (the configuration file's `suricatta` section is the
+//! caller's, [`crate::compat`]).
 
 use crate::plan::swupdate_options::Release;
 
@@ -193,6 +196,40 @@ pub fn redact(s: &str) -> String {
 pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
     let raw: Vec<&str> = s.split_whitespace().collect();
     // The module first: it decides which table the other words belong to.
+    let server = selected_module(&raw);
+    let mut r = Reader {
+        hawkbit: server.as_deref().is_none_or(|s| s == "hawkbit"),
+        raw,
+        next: 0,
+        release,
+        p: Parsed {
+            server,
+            ..Parsed::default()
+        },
+    };
+    while r.next < r.raw.len() {
+        let w = r.raw[r.next];
+        r.next += 1;
+        let Some((opt, inline, shown)) = r.option(w)? else {
+            continue;
+        };
+        flag(&mut r.p, opt, release)?;
+        r.values(opt, w, inline, &shown)?;
+        match opt.short {
+            Some('t') => r.p.tenant = true,
+            Some('u') => r.p.url = true,
+            Some('i') => r.p.id = true,
+            _ => {}
+        }
+        if opt.secret {
+            r.p.has_token = true;
+        }
+    }
+    Ok(r.p)
+}
+
+/// The module `-S`/`--server` names (the last one), if any.
+fn selected_module(raw: &[&str]) -> Option<String> {
     let mut server = None;
     for (i, w) in raw.iter().enumerate() {
         if *w == "-S" || *w == "--server" {
@@ -203,105 +240,141 @@ pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
             }
         }
     }
-    let hawkbit = server.as_deref().is_none_or(|s| s == "hawkbit");
-    let mut p = Parsed {
-        server,
-        ..Parsed::default()
-    };
-    let mut i = 0;
-    let push = |p: &mut Parsed, text: &str, secret: bool| {
-        p.words.push(Word {
+    server
+}
+
+/// The option a word begins, with the value glued to it and its name as shown in messages;
+/// `None` when the word was taken whole (flags only, or a word another module reads).
+type Begun = Option<(&'static Opt, Option<String>, String)>;
+
+/// The words, read left to right as suricatta's getopt_long does.
+struct Reader<'a> {
+    raw: Vec<&'a str>,
+    /// The next word to read.
+    next: usize,
+    /// The hawkBit module reads the words (it refuses what it does not know; another module's
+    /// options are passed over).
+    hawkbit: bool,
+    release: Option<Release>,
+    p: Parsed,
+}
+
+impl Reader<'_> {
+    fn push(&mut self, text: &str, secret: bool) {
+        self.p.words.push(Word {
             text: text.to_string(),
             secret,
-        })
-    };
-    while i < raw.len() {
-        let w = raw[i];
-        i += 1;
-        let (opt, inline, shown) = if let Some(long) = w.strip_prefix("--") {
-            let (name, v) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (long, None),
-            };
-            let exact = HAWKBIT.iter().find(|o| o.long == name);
-            let cands: Vec<&Opt> = HAWKBIT
-                .iter()
-                .filter(|o| o.long.starts_with(name))
-                .collect();
-            let opt = match (exact, cands.as_slice()) {
-                (Some(o), _) => o,
-                (None, [o]) if !name.is_empty() => o,
-                (None, []) | (None, [_]) => {
-                    if !hawkbit {
-                        push(&mut p, w, false);
-                        continue;
-                    }
-                    // Only the name: a mistyped token option must not show the token.
-                    return Err(format!(
-                        "`--{name}` is not an option of suricatta's hawkBit module"
-                    ));
-                }
-                (None, many) => {
-                    return Err(format!(
-                        "`{w}` is ambiguous: it begins {}",
-                        many.iter()
-                            .map(|o| format!("--{}", o.long))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-            };
-            (opt, v.map(str::to_string), format!("--{}", opt.long))
+        });
+    }
+
+    fn option(&mut self, w: &str) -> Result<Begun, String> {
+        if let Some(long) = w.strip_prefix("--") {
+            self.long_option(w, long)
         } else if let Some(cluster) = w.strip_prefix('-').filter(|c| !c.is_empty()) {
-            let mut found = None;
-            for (at, c) in cluster.char_indices() {
-                let Some(opt) = HAWKBIT.iter().find(|o| o.short == Some(c)) else {
-                    if !hawkbit {
-                        break;
-                    }
-                    return Err(format!(
-                        "`-{c}` is not an option of suricatta's hawkBit module"
-                    ));
-                };
-                if opt.arg != Arg::None {
-                    let rest = &cluster[at + c.len_utf8()..];
-                    found = Some((opt, (!rest.is_empty()).then(|| rest.to_string())));
+            self.cluster(w, cluster)
+        } else {
+            if !self.hawkbit {
+                self.push(w, false);
+                return Ok(None);
+            }
+            Err(format!(
+                "`{w}` is a positional word: suricatta exits at start (\"Unused argument(s) given to suricatta\")"
+            ))
+        }
+    }
+
+    /// `--name`, `--name=value`, or an unambiguous abbreviation of the name.
+    fn long_option(&mut self, w: &str, long: &str) -> Result<Begun, String> {
+        let (name, v) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (long, None),
+        };
+        let exact = HAWKBIT.iter().find(|o| o.long == name);
+        let cands: Vec<&Opt> = HAWKBIT
+            .iter()
+            .filter(|o| o.long.starts_with(name))
+            .collect();
+        let opt = match (exact, cands.as_slice()) {
+            (Some(o), _) => o,
+            (None, [o]) if !name.is_empty() => o,
+            (None, []) | (None, [_]) => {
+                if !self.hawkbit {
+                    self.push(w, false);
+                    return Ok(None);
+                }
+                // Only the name: a mistyped token option must not show the token.
+                return Err(format!(
+                    "`--{name}` is not an option of suricatta's hawkBit module"
+                ));
+            }
+            (None, many) => {
+                return Err(format!(
+                    "`{w}` is ambiguous: it begins {}",
+                    many.iter()
+                        .map(|o| format!("--{}", o.long))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        };
+        Ok(Some((
+            opt,
+            v.map(str::to_string),
+            format!("--{}", opt.long),
+        )))
+    }
+
+    /// `-xyz`: flags, then at most one option that takes the rest (or the next word).
+    fn cluster(&mut self, w: &str, cluster: &str) -> Result<Begun, String> {
+        let mut found = None;
+        for (at, c) in cluster.char_indices() {
+            let Some(opt) = HAWKBIT.iter().find(|o| o.short == Some(c)) else {
+                if !self.hawkbit {
                     break;
                 }
-                flag(&mut p, opt, release)?;
+                return Err(format!(
+                    "`-{c}` is not an option of suricatta's hawkBit module"
+                ));
+            };
+            if opt.arg != Arg::None {
+                let rest = &cluster[at + c.len_utf8()..];
+                found = Some((opt, (!rest.is_empty()).then(|| rest.to_string())));
+                break;
             }
-            match found {
-                Some((opt, v)) => (opt, v, format!("-{}", opt.short.unwrap_or('?'))),
-                None => {
-                    push(&mut p, w, false);
-                    continue;
-                }
+            flag(&mut self.p, opt, self.release)?;
+        }
+        match found {
+            Some((opt, v)) => Ok(Some((opt, v, format!("-{}", opt.short.unwrap_or('?'))))),
+            None => {
+                self.push(w, false);
+                Ok(None)
             }
-        } else {
-            if !hawkbit {
-                push(&mut p, w, false);
-                continue;
-            }
-            return Err(format!(
-                "`{w}` is a positional word: suricatta exits at start (\"Unused argument(s) given to suricatta\")"
-            ));
-        };
-        flag(&mut p, opt, release)?;
+        }
+    }
+
+    /// The option's value(s), glued or the next words, recorded with their secrecy.
+    fn values(
+        &mut self,
+        opt: &Opt,
+        w: &str,
+        inline: Option<String>,
+        shown: &str,
+    ) -> Result<(), String> {
         let glued = inline.is_some();
         let mut value = inline;
         if value.is_none() {
             match opt.arg {
-                Arg::One | Arg::Two => match raw.get(i) {
+                Arg::One | Arg::Two => match self.raw.get(self.next) {
                     Some(v) => {
                         value = Some(v.to_string());
-                        i += 1;
+                        self.next += 1;
                     }
                     None => return Err(format!("`{shown}` needs a value")),
                 },
                 Arg::Optional => {
-                    if let Some(v) = raw.get(i).filter(|v| !v.starts_with('-')) {
+                    if let Some(v) = self.raw.get(self.next).filter(|v| !v.starts_with('-')) {
                         value = Some(v.to_string());
-                        i += 1;
+                        self.next += 1;
                     }
                 }
                 Arg::None => {}
@@ -314,19 +387,20 @@ pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
             (Some(v), true) => {
                 // The option and its secret in one word: the whole word is secret.
                 let prefix = &w[..w.len() - v.len()];
-                push(&mut p, &format!("{prefix}{v}"), opt.secret);
+                self.push(&format!("{prefix}{v}"), opt.secret);
             }
             (Some(v), false) => {
-                push(&mut p, w, false);
-                push(&mut p, v, opt.secret);
+                self.push(w, false);
+                self.push(v, opt.secret);
             }
-            (None, _) => push(&mut p, w, false),
+            (None, _) => self.push(w, false),
         }
         if opt.arg == Arg::Two {
-            match raw.get(i) {
+            match self.raw.get(self.next) {
                 Some(v) => {
-                    push(&mut p, v, false);
-                    i += 1;
+                    let v = v.to_string();
+                    self.push(&v, false);
+                    self.next += 1;
                 }
                 None => {
                     return Err(format!(
@@ -335,17 +409,8 @@ pub fn parse(s: &str, release: Option<Release>) -> Result<Parsed, String> {
                 }
             }
         }
-        match opt.short {
-            Some('t') => p.tenant = true,
-            Some('u') => p.url = true,
-            Some('i') => p.id = true,
-            _ => {}
-        }
-        if opt.secret {
-            p.has_token = true;
-        }
+        Ok(())
     }
-    Ok(p)
 }
 
 fn flag(_p: &mut Parsed, opt: &Opt, release: Option<Release>) -> Result<(), String> {

@@ -6,6 +6,9 @@
 //! The file is the image's (never the agent's); still, the reader is bounded: the caller reads at
 //! most [`MAX_LEN`] bytes and nesting deeper than [`MAX_DEPTH`] is an error, never a stack
 //! overflow.
+//!
+//! Pure: the text and the reader of `@include`d files are the caller's ([`crate::compat`] reads
+//! them from the device).
 
 /// Longest configuration file read.
 pub const MAX_LEN: usize = 1 << 20;

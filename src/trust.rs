@@ -4,6 +4,9 @@
 //! the image (root) could have written is refused. The one exception is the management agent's
 //! `descriptor.env`, which may belong to a configured agent user and may only carry the handoff
 //! variables (see [`crate::config::load`]).
+//!
+//! The judgments are pure, over the owner and mode a walk saw; [`check_file`] walks a path in
+//! the root itself (stat only, nothing read), for the files the plan names.
 
 use std::path::Path;
 

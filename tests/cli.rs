@@ -294,6 +294,18 @@ fn explain_of_a_broken_configuration_says_why_and_fails() {
 }
 
 #[test]
+fn explain_after_a_failed_precondition_shows_the_argv_with_the_running_version_unknown() {
+    let r = Root::file_mode();
+    fs::remove_file(r.host("/data/update.swu")).unwrap();
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 66);
+    let out = stdout(&o);
+    assert!(out.contains("-N '<running version, not read>'"), "{out}");
+    assert!(out.contains("swupdate would not be started"), "{out}");
+    assert!(out.contains("update file (UPDATE_FILE"), "{out}");
+}
+
+#[test]
 fn secrets_in_the_url_never_reach_explain_or_errors() {
     let r = Root::file_mode();
     r.etc("10-source", "SWUPDATE_SOURCE=download\n").etc(

@@ -3,6 +3,8 @@
 //! This is the systemd drop-in model that `swupdate.sh` imitated with `ls | sort -u`, made
 //! exact: byte-wise order (never the locale's), masking, and a fixed list of names that are
 //! never configuration (the agent's temp file, editor and package-manager leftovers).
+//!
+//! Pure: it decides over the names and kinds [`crate::config::load`] listed.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};

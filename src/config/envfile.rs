@@ -4,10 +4,15 @@
 //! file, so this follows systemd's state machine (not shell, not INI). Where systemd silently
 //! drops a line (no `=`, an invalid name, an unterminated quote) this parser refuses instead:
 //! a topology file that is only half understood must not start an update.
+//!
+//! Pure: it parses the bytes [`crate::config::load`] read.
 
 use crate::config::syntax::{
     Cursor, Pos, SyntaxError, check_text, decode_utf8, is_valid_name, visible,
 };
+
+/// One `KEY=value` line (the type both parsers return).
+pub use crate::config::syntax::Assignment;
 
 /// systemd's WHITESPACE set; Unicode spaces are ordinary characters to it.
 fn is_blank(c: char) -> bool {
@@ -18,14 +23,6 @@ fn is_blank(c: char) -> bool {
 /// after it, which is blank).
 fn is_newline(c: char) -> bool {
     matches!(c, '\n' | '\r')
-}
-
-/// One `KEY=value` line, in file order; later duplicates win when applied in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub name: String,
-    pub value: String,
-    pub line: usize,
 }
 
 /// Parses a whole EnvironmentFile.

@@ -6,12 +6,18 @@
 //! Anything beyond that (a command, a substitution, an operator) cannot be evaluated without
 //! running code; it is refused at its position, with what to do instead, so that swupdate is
 //! never started from a half-understood configuration.
+//!
+//! Pure: it evaluates the bytes [`crate::config::load`] read; variables it does not assign are
+//! answered by the lookup it is given.
 
 use std::collections::HashMap;
 
 use crate::config::syntax::{
     Cursor, Pos, SyntaxError, check_text, decode_utf8, is_name_char, is_name_start, visible,
 };
+
+/// One assignment, in the order the shell would perform it (the type both parsers return).
+pub use crate::config::syntax::Assignment;
 
 /// What a file may do, by who wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +54,6 @@ pub mod limits {
     pub const EXPANDED: usize = 1024 * 1024;
     /// Assignments in one file.
     pub const ASSIGNMENTS: usize = 10_000;
-}
-
-/// One assignment, in the order the shell would perform it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assignment {
-    pub name: String,
-    pub value: String,
-    pub line: usize,
 }
 
 /// Evaluates a fragment. `lookup` answers for variables not assigned earlier in this file

@@ -1,6 +1,9 @@
 //! Reading the configuration from disk: the EnvironmentFile, the two conf.d directories, every
-//! fragment and the agent's descriptor. This is the only place that reads configuration files;
-//! what it returns is data.
+//! fragment and the agent's descriptor. This is the only place that reads the launcher's own
+//! configuration files (swupdate's is read by [`crate::compat`]); what it returns is data.
+//!
+//! Its one write is the claim: a run renames `descriptor.env` to [`CLAIMED_DESCRIPTOR`] before
+//! reading it, and renames it back when swupdate is not started ([`Loaded::release_claim`]).
 //!
 //! Every file is opened by [`Root::walk`] (component by component, `O_NOFOLLOW`, inside the
 //! root), judged on the descriptor it is read from before a byte is read, must be a regular
@@ -308,9 +311,82 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
 fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loaded, Error> {
     let env_device = req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE));
     let env_path = req.root.host(env_device);
-    // Judged before it is read, against what is known without it (the environment, else
-    // root): a file that sets the policy must pass the policy it finds. After reading, it is
-    // judged again under the policy it sets.
+    let (assignments, env_opened) = read_env_file(req, env_device, &env_path)?;
+    let topology = settings::topology(&assignments, &env_path, req.env);
+    let policy = trust_policy(&topology)?;
+    let found = env_opened.is_some();
+    if let Some(o) = &env_opened {
+        judge_all(&o.hops, Role::Image, policy.as_ref())?;
+    }
+
+    let layout = layout(&topology)?;
+    let mut dirs = open_conf_dirs(req.root, &layout, policy.as_ref())?;
+    let empty = Vec::new();
+    let decisions = confd::merge(
+        dirs.lib.as_ref().map_or(&empty, |l| &l.entries),
+        dirs.etc.as_ref().map_or(&empty, |l| &l.entries),
+    );
+    let mut files: Vec<ConfFile> = decisions
+        .iter()
+        .map(|Decision { name, dir, verdict }| ConfFile {
+            path: dirs.host(*dir).join(name),
+            dir: *dir,
+            verdict: *verdict,
+        })
+        .collect();
+    judge_masks(&decisions, &mut dirs, policy.as_ref())?;
+
+    let mut vars = Settings::default();
+    for (name, value) in SCRIPT_DEFAULTS {
+        vars.set(name, value, Origin::Default);
+    }
+    for name in FROM_ENVIRONMENT {
+        if let Some(v) = (req.env)(name) {
+            vars.set(name, v, Origin::Environment);
+        }
+    }
+    let ctx = Apply {
+        env: req.env,
+        topology: &topology,
+        env_file: env_device,
+    };
+    read_fragments(&decisions, &mut dirs, &ctx, &mut vars, policy.as_ref())?;
+    let descriptor = Descriptor {
+        req,
+        layout: &layout,
+        etc_handle: dirs.etc_handle.as_ref(),
+        policy: policy.as_ref(),
+    };
+    if let Some(f) = descriptor.read(&ctx, &mut vars, claimed)? {
+        files.push(f);
+    }
+
+    Ok(Loaded {
+        env_file: EnvFileUse {
+            path: env_path,
+            found,
+        },
+        topology,
+        conf_dirs: [
+            (Dir::Lib, dirs.lib_host, dirs.lib_handle.is_some()),
+            (Dir::Etc, dirs.etc_host, dirs.etc_handle.is_some()),
+        ],
+        files,
+        vars,
+        policy,
+        claimed: None,
+    })
+}
+
+/// Reads and parses the EnvironmentFile (`None` opened: missing where that is allowed, or
+/// /dev/null). It is judged before it is read, against what is known without it (the
+/// environment, else root): a file that sets the policy must pass the policy it finds. The
+/// caller judges it again under the policy it sets.
+fn read_env_file(
+    req: &Request,
+    env_device: &Path,
+    env_path: &Path,
+) -> Result<(Vec<envfile::Assignment>, Option<Opened>), Error> {
     let pre = provisional_policy(req.env);
     let mut env_hops = Hops::new();
     let walked = req
@@ -322,43 +398,44 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
                 None => Ok(()),
             }
         });
-    let (assignments, env_opened) = match walked {
+    match walked {
         Ok(Found::File(file, stat)) => {
             let o = Opened {
                 file,
                 stat,
                 hops: std::mem::take(&mut env_hops),
             };
-            let bytes = read_bounded(&o, &env_path, limits::FILE, "EnvironmentFile")?;
-            let parsed = envfile::parse(&bytes).map_err(|e| {
+            let bytes = read_bounded(&o, env_path, limits::FILE, "EnvironmentFile")?;
+            let assignments = envfile::parse(&bytes).map_err(|e| {
                 let e = if may_quote(&o.stat, Role::Image) {
                     e
                 } else {
                     e.unquoted()
                 };
-                located(e, &env_path)
-            });
-            (Some(parsed), Some(o))
+                located(e, env_path)
+            })?;
+            Ok((assignments, Some(o)))
         }
-        Ok(Found::DevNull) => (None, None),
-        Err(e) if e.is_not_found() && req.env_file.is_none() => (None, None),
+        Ok(Found::DevNull) => Ok((Vec::new(), None)),
+        Err(e) if e.is_not_found() && req.env_file.is_none() => Ok((Vec::new(), None)),
         Err(e) if e.is_not_found() => {
-            return Err(Error::new(Kind::MissingInput, "EnvironmentFile not found").on(&env_path));
+            Err(Error::new(Kind::MissingInput, "EnvironmentFile not found").on(env_path))
         }
-        Err(WalkError::Io(p, e)) => return Err(io_error(&p, "read the EnvironmentFile", &e)),
-        Err(e) => return Err(trust::walk_error(e, "EnvironmentFile")),
-    };
-    let assignments = match assignments {
-        Some(r) => r?,
-        None => Vec::new(),
-    };
-    let topology = settings::topology(&assignments, &env_path, req.env);
-    let policy = trust_policy(&topology)?;
-    let found = env_opened.is_some();
-    if let Some(o) = &env_opened {
-        judge_all(&o.hops, Role::Image, policy.as_ref())?;
+        Err(WalkError::Io(p, e)) => Err(io_error(&p, "read the EnvironmentFile", &e)),
+        Err(e) => Err(trust::walk_error(e, "EnvironmentFile")),
     }
+}
 
+/// Where the configuration lives on the device (device paths), from the topology.
+struct Layout {
+    lib: PathBuf,
+    etc: PathBuf,
+    descriptor: PathBuf,
+    /// The descriptor has a directory of its own (SWUPDATE_DESCRIPTOR_DIR), not the etc one.
+    separate: bool,
+}
+
+fn layout(topology: &Settings) -> Result<Layout, Error> {
     let device_dir = |name: &str| -> Result<PathBuf, Error> {
         let s = topology
             .get(name)
@@ -372,30 +449,95 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
         }
         Ok(PathBuf::from(&s.value))
     };
-    let lib_device = device_dir(SWUPDATE_CONF_DIR_LIB)?;
-    let etc_device = device_dir(SWUPDATE_CONF_DIR_ETC)?;
-    let descriptor_device = match topology.get(SWUPDATE_DESCRIPTOR_DIR) {
+    let lib = device_dir(SWUPDATE_CONF_DIR_LIB)?;
+    let etc = device_dir(SWUPDATE_CONF_DIR_ETC)?;
+    let descriptor = match topology.get(SWUPDATE_DESCRIPTOR_DIR) {
         Some(s) if !s.value.is_empty() => device_dir(SWUPDATE_DESCRIPTOR_DIR)?,
-        _ => etc_device.clone(),
+        _ => etc.clone(),
     };
-    let separate = descriptor_device != etc_device;
+    let separate = descriptor != etc;
+    Ok(Layout {
+        lib,
+        etc,
+        descriptor,
+        separate,
+    })
+}
 
-    let lib_handle = open_conf_dir(req.root, &lib_device, Role::Image, policy.as_ref())?;
-    let etc_role = if separate { Role::Image } else { Role::Handoff };
-    let etc_handle = open_conf_dir(req.root, &etc_device, etc_role, policy.as_ref())?;
-    let lib_dir = req.root.host(&lib_device);
-    let etc_dir = req.root.host(&etc_device);
+/// The two conf.d directories, opened and listed (`None`: the directory does not exist).
+struct ConfDirs {
+    lib_handle: Option<DirHandle>,
+    etc_handle: Option<DirHandle>,
+    lib_host: PathBuf,
+    etc_host: PathBuf,
+    lib: Option<Listing>,
+    /// Without the descriptor: it is not part of the merge, but read last, by itself.
+    etc: Option<Listing>,
+}
+
+impl ConfDirs {
+    fn host(&self, d: Dir) -> &Path {
+        if d == Dir::Lib {
+            &self.lib_host
+        } else {
+            &self.etc_host
+        }
+    }
+
+    /// The opened entry of a listed name, taken out (each is used once).
+    fn take(&mut self, d: Dir, name: &OsStr) -> Option<Opening> {
+        let l = if d == Dir::Lib {
+            self.lib.as_mut()
+        } else {
+            self.etc.as_mut()
+        };
+        l.and_then(|l| l.opened.remove(name))
+    }
+}
+
+fn open_conf_dirs(
+    root: &Root,
+    layout: &Layout,
+    policy: Option<&Policy>,
+) -> Result<ConfDirs, Error> {
+    let lib_handle = open_conf_dir(root, &layout.lib, Role::Image, policy)?;
+    let etc_role = if layout.separate {
+        Role::Image
+    } else {
+        Role::Handoff
+    };
+    let etc_handle = open_conf_dir(root, &layout.etc, etc_role, policy)?;
     let is_descriptor = |n: &OsStr| n == DESCRIPTOR;
     let lib = match &lib_handle {
         Some(d) => Some(list(d, &|_| false)?),
         None => None,
     };
-    // The descriptor is not part of the merge: it is read last, by itself (below).
     let etc = match &etc_handle {
         Some(d) => Some(list(d, &is_descriptor)?),
         None => None,
     };
-    if let Some(l) = lib
+    let dirs = ConfDirs {
+        lib_handle,
+        etc_handle,
+        lib_host: root.host(&layout.lib),
+        etc_host: root.host(&layout.etc),
+        lib,
+        etc,
+    };
+    refuse_misplaced_files(&dirs, layout, policy)?;
+    Ok(dirs)
+}
+
+/// What the directories may not hold: a descriptor in the lib one (or in the etc one when the
+/// agent has its own directory), and anything but the descriptor in an etc directory the agent
+/// owns.
+fn refuse_misplaced_files(
+    dirs: &ConfDirs,
+    layout: &Layout,
+    policy: Option<&Policy>,
+) -> Result<(), Error> {
+    if let Some(l) = dirs
+        .lib
         .as_ref()
         .filter(|l| l.entries.iter().any(|e| e.name == DESCRIPTOR))
     {
@@ -405,7 +547,7 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
         )
         .on(&l.host.join(DESCRIPTOR)));
     }
-    if let (Some(policy), Some(d), Some(l)) = (&policy, &etc_handle, &etc) {
+    if let (Some(policy), Some(d), Some(l)) = (policy, &dirs.etc_handle, &dirs.etc) {
         // A directory the agent owns: it can rename anything there, so nothing there may add
         // to or shadow the image's configuration.
         if policy.agent_owns(&d.stat) {
@@ -427,70 +569,48 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
             }
         }
     }
-    if separate {
-        if let Some(l) = &etc_handle {
+    if layout.separate {
+        if let Some(l) = &dirs.etc_handle {
             if l.lstat_entry(OsStr::new(DESCRIPTOR)).is_ok() {
                 return Err(Error::new(
                     Kind::Config,
-                    format!("{DESCRIPTOR} in the etc conf.d directory, but SWUPDATE_DESCRIPTOR_DIR is {}", descriptor_device.display()),
+                    format!("{DESCRIPTOR} in the etc conf.d directory, but SWUPDATE_DESCRIPTOR_DIR is {}", layout.descriptor.display()),
                 )
-                .on(&etc_dir.join(DESCRIPTOR))
+                .on(&dirs.etc_host.join(DESCRIPTOR))
                 .hint("the agent writes its descriptor only to SWUPDATE_DESCRIPTOR_DIR; remove this one (a leftover of the old layout)"));
             }
         }
     }
+    Ok(())
+}
 
-    let empty = Vec::new();
-    let decisions = confd::merge(
-        lib.as_ref().map_or(&empty, |l| &l.entries),
-        etc.as_ref().map_or(&empty, |l| &l.entries),
-    );
-    let dir_path = |d: Dir| if d == Dir::Lib { &lib_dir } else { &etc_dir };
-    let mut files: Vec<ConfFile> = decisions
-        .iter()
-        .map(|Decision { name, dir, verdict }| ConfFile {
-            path: dir_path(*dir).join(name),
-            dir: *dir,
-            verdict: *verdict,
-        })
-        .collect();
-    let mut lib = lib;
-    let mut etc = etc;
-    let mut take = |d: Dir, name: &OsStr| -> Option<Opening> {
-        let l = if d == Dir::Lib {
-            lib.as_mut()
-        } else {
-            etc.as_mut()
-        };
-        l.and_then(|l| l.opened.remove(name))
-    };
-
-    // Masks are judged (their owner chose to hide a file), shadowed files are not.
+/// Masks are judged (their owner chose to hide a file), shadowed files are not.
+fn judge_masks(
+    decisions: &[Decision],
+    dirs: &mut ConfDirs,
+    policy: Option<&Policy>,
+) -> Result<(), Error> {
     for d in decisions.iter().filter(|d| d.verdict == Verdict::Mask) {
-        match take(d.dir, &d.name) {
-            Some(Opening::File(o)) => judge_all(&o.hops, Role::Image, policy.as_ref())?,
-            Some(Opening::DevNull(hops)) => judge_all(&hops, Role::Image, policy.as_ref())?,
+        match dirs.take(d.dir, &d.name) {
+            Some(Opening::File(o)) => judge_all(&o.hops, Role::Image, policy)?,
+            Some(Opening::DevNull(hops)) => judge_all(&hops, Role::Image, policy)?,
             _ => {}
         }
     }
+    Ok(())
+}
 
-    let mut vars = Settings::default();
-    for (name, value) in SCRIPT_DEFAULTS {
-        vars.set(name, value, Origin::Default);
-    }
-    for name in FROM_ENVIRONMENT {
-        if let Some(v) = (req.env)(name) {
-            vars.set(name, v, Origin::Environment);
-        }
-    }
-    let ctx = Apply {
-        env: req.env,
-        topology: &topology,
-        env_file: env_device,
-    };
+/// Judges, reads and applies every fragment the merge decided to read, in its order.
+fn read_fragments(
+    decisions: &[Decision],
+    dirs: &mut ConfDirs,
+    ctx: &Apply,
+    vars: &mut Settings,
+    policy: Option<&Policy>,
+) -> Result<(), Error> {
     for d in decisions.iter().filter(|d| d.verdict == Verdict::Read) {
-        let path = dir_path(d.dir).join(&d.name);
-        let o = match take(d.dir, &d.name) {
+        let path = dirs.host(d.dir).join(&d.name);
+        let o = match dirs.take(d.dir, &d.name) {
             Some(Opening::File(o)) => o,
             Some(Opening::Failed(e)) => return Err(e),
             _ => {
@@ -501,57 +621,61 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
                 .on(&path));
             }
         };
-        judge_all(&o.hops, Role::Image, policy.as_ref())?;
+        judge_all(&o.hops, Role::Image, policy)?;
         let bytes = read_bounded(&o, &path, limits::FILE, "fragment")?;
         let rules = Rules {
             expansions: true,
             quote: may_quote(&o.stat, Role::Image),
         };
-        ctx.apply(&mut vars, &bytes, &path, rules, Role::Image)?;
+        ctx.apply(vars, &bytes, &path, rules, Role::Image)?;
     }
+    Ok(())
+}
 
-    // The agent's descriptor, last: it can only set the handoff variables.
-    let descriptor_handle = if separate {
-        open_conf_dir(req.root, &descriptor_device, Role::Handoff, policy.as_ref())?
-    } else {
-        etc_handle.clone()
-    };
-    let descriptor_host = req.root.host(&descriptor_device).join(DESCRIPTOR);
-    if let Some(dir) = &descriptor_handle {
-        let o = claim_descriptor(dir, req.claim, &descriptor_host, claimed)?;
-        if let Some(o) = o {
-            judge_all(&o.hops, Role::Handoff, policy.as_ref())?;
-            let bytes = read_bounded(&o, &descriptor_host, limits::DESCRIPTOR, DESCRIPTOR)?;
-            ctx.apply(
-                &mut vars,
-                &bytes,
-                &descriptor_host,
-                Rules::AGENT,
+/// Where the agent's descriptor is read from, and under which policy.
+struct Descriptor<'a> {
+    req: &'a Request<'a>,
+    layout: &'a Layout,
+    /// The etc directory, already open: the descriptor's own unless it has a separate one.
+    etc_handle: Option<&'a DirHandle>,
+    policy: Option<&'a Policy>,
+}
+
+impl Descriptor<'_> {
+    /// The agent's descriptor, last: it can only set the handoff variables. Claimed first
+    /// when the request says so (`claimed` then holds its directory). `None`: no descriptor.
+    fn read(
+        &self,
+        ctx: &Apply,
+        vars: &mut Settings,
+        claimed: &mut Option<DirHandle>,
+    ) -> Result<Option<ConfFile>, Error> {
+        let handle = if self.layout.separate {
+            open_conf_dir(
+                self.req.root,
+                &self.layout.descriptor,
                 Role::Handoff,
-            )?;
-            files.push(ConfFile {
-                path: descriptor_host.clone(),
-                dir: Dir::Etc,
-                verdict: Verdict::Read,
-            });
-        }
+                self.policy,
+            )?
+        } else {
+            self.etc_handle.cloned()
+        };
+        let Some(dir) = &handle else {
+            return Ok(None);
+        };
+        let host = self.req.root.host(&self.layout.descriptor).join(DESCRIPTOR);
+        let Some(o) = claim_descriptor(dir, self.req.claim, &host, claimed)? else {
+            return Ok(None);
+        };
+        judge_all(&o.hops, Role::Handoff, self.policy)?;
+        let bytes = read_bounded(&o, &host, limits::DESCRIPTOR, DESCRIPTOR)?;
+        ctx.apply(vars, &bytes, &host, Rules::AGENT, Role::Handoff)?;
+        Ok(Some(ConfFile {
+            path: host,
+            dir: Dir::Etc,
+            verdict: Verdict::Read,
+        }))
     }
-
-    Ok(Loaded {
-        env_file: EnvFileUse {
-            path: env_path,
-            found,
-        },
-        topology,
-        conf_dirs: [
-            (Dir::Lib, lib_dir, lib_handle.is_some()),
-            (Dir::Etc, etc_dir, etc_handle.is_some()),
-        ],
-        files,
-        vars,
-        policy,
-        claimed: None,
-    })
 }
 
 /// Opens the descriptor; with `claim`, first renames it to [`CLAIMED_DESCRIPTOR`] (atomic:

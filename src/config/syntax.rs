@@ -1,5 +1,15 @@
-//! What the two configuration parsers share: positions, syntax errors, UTF-8 decoding with a
-//! position, and a character cursor that knows its line and column.
+//! What the two configuration parsers share: the assignments they return, positions, syntax
+//! errors, UTF-8 decoding with a position, and a character cursor that knows its line and
+//! column. Pure: it reads bytes it is given, nothing else.
+
+/// One `NAME=value` assignment, in the order the file makes it (later ones win when applied
+/// in order); both formats produce these, so what is applied does not depend on which parsed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: String,
+    pub line: usize,
+}
 
 /// A syntax error inside one file; the caller adds the file name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,11 +21,24 @@ fn group<T>(words: Vec<String>, from: &[&Traced<T>]) -> Group {
     }
 }
 
+/// The version the device runs, for anti-rollback's `-N`/`-R`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RunningVersion {
+    /// Not read (anti-rollback is off): an argv that needs it is refused.
+    #[default]
+    NotRead,
+    /// Read from the version file.
+    Read(String),
+    /// Unknown because a precondition failed before it was read: only `explain` builds an argv
+    /// with it (to show what is known), where the words say so; a run never has one.
+    Unknown,
+}
+
 /// Facts known only when the launcher runs: read from the device, or made by it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Runtime {
     /// The version the device runs, when anti-rollback is on.
-    pub current_version: Option<String>,
+    pub current_version: RunningVersion,
     /// The verification stage's private copy, as swupdate will open it.
     pub verified_input: Option<PathBuf>,
     /// Warnings for `check` (the release unknown, a token on the command line, ...).
@@ -56,12 +69,16 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     }
     let ar = &plan.anti_rollback;
     if ar.enabled.value {
-        let version = runtime.current_version.clone().ok_or_else(|| {
-            Error::new(
-                Kind::Config,
-                "anti-rollback is on but the running version is unknown",
-            )
-        })?;
+        let version = match &runtime.current_version {
+            RunningVersion::Read(v) => v.clone(),
+            RunningVersion::Unknown => "<running version, not read>".to_string(),
+            RunningVersion::NotRead => {
+                return Err(Error::new(
+                    Kind::Config,
+                    "anti-rollback is on but the running version is unknown",
+                ));
+            }
+        };
         let mut words = vec!["-N".to_string(), version.clone()];
         let mut from = vec![&ar.enabled, &ar.reinstall];
         if !ar.reinstall.value {
@@ -205,7 +222,7 @@ mod tests {
     /// A device running release 1.0.
     fn running() -> Runtime {
         Runtime {
-            current_version: Some("1.0".into()),
+            current_version: RunningVersion::Read("1.0".into()),
             ..Runtime::default()
         }
     }

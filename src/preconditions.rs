@@ -1,5 +1,10 @@
 //! The files a plan names must be there before anything starts: a missing key or update file
 //! is reported by the launcher, with its variable and origin, not by swupdate half-way.
+//!
+//! Touches the file system only, and only to look: it stats the binary and the verification
+//! program, opens the key, the update file and the CA bundle, judges their owners (StrictModes),
+//! and reads the version file for anti-rollback and swupdate's configuration file. For `check`
+//! it also has [`crate::compat`] run the binary (`--version`, `-h`); a start never does.
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
@@ -7,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::compat;
 use crate::error::{Error, Kind};
-use crate::plan::argv::Runtime;
-use crate::plan::swupdate_options;
+use crate::plan::argv::{RunningVersion, Runtime};
 use crate::plan::{Mode, Plan, Stage, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
@@ -109,7 +113,7 @@ pub fn check(
     }
     notes.extend(compat::check(plan, current_version.as_deref(), root)?);
     Ok(Runtime {
-        current_version,
+        current_version: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),
         verified_input: None,
         notes,
     })
@@ -148,20 +152,6 @@ fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
     }
 }
 
-/// The configuration file swupdate will read: the last `-f` among the user's options (in any
-/// form swupdate's getopt accepts: `--file=`, `-vf/x`, `--fi /x`), else `/etc/swupdate.cfg`
-/// (which swupdate reads when it exists).
-pub fn swupdate_config(plan: &Plan) -> PathBuf {
-    let words: Vec<String> = plan
-        .user_args
-        .iter()
-        .flat_map(|a| a.value.iter().cloned())
-        .collect();
-    let release = plan.release.as_ref().map(|r| r.value);
-    let found = swupdate_options::parse(&words, release).unwrap_or_default();
-    PathBuf::from(swupdate_options::last_value(&found, 'f').unwrap_or("/etc/swupdate.cfg"))
-}
-
 /// The `cafile` of the `download` section of swupdate's configuration file (libconfig, read
 /// by [`crate::swupdate_config`]: comments, other sections and other names do not count); `Err`
 /// if the text is not libconfig (swupdate would refuse it too).
@@ -184,7 +174,7 @@ fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(
         Some(r) => Path::new("/").join(ca.value.strip_prefix(r).unwrap_or(&ca.value)),
         None => ca.value.clone(),
     };
-    let cfg = swupdate_config(plan);
+    let cfg = compat::config_file(plan);
     let host_cfg = root.host(&cfg);
     let hint = format!(
         "set `cafile = \"{}\";` in the download section of {} (the -d string has no CA option), or leave SWUPDATE_CA_FILE unset so both use the system store",
