@@ -240,7 +240,7 @@ pub fn help(command: Option<&str>) -> String {
         let _ = writeln!(out, "{left:<width$}{text}");
     }
     if command.is_none() {
-        let _ = writeln!(out, "\n{}", crate::error::EXIT_CODES);
+        let _ = write!(out, "\n{}", crate::error::exit_codes_text());
     }
     out
 }
