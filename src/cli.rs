@@ -248,96 +248,156 @@ pub fn help(command: Option<&str>) -> String {
 impl Cli {
     /// Parses the arguments after the program name.
     pub fn parse_from<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, UsageError> {
-        let mut cli = Cli::default();
-        let mut command: Option<&'static str> = None;
-        let mut seen: Vec<Id> = Vec::new();
+        let mut p = Parser::default();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let Some(text) = arg.to_str() else {
                 return Err(error(
                     format!("unexpected argument '{}' found", arg.to_string_lossy()),
-                    command,
+                    p.command,
                 ));
             };
-            match text {
-                "-h" | "--help" => return Ok(Parsed::Print(help(command))),
-                "-V" | "--version" if command.is_none() => {
-                    return Ok(Parsed::Print(format!(
-                        "{NAME} {}\n",
-                        env!("CARGO_PKG_VERSION")
-                    )));
-                }
-                _ => {}
+            if let Some(print) = p.print_request(text) {
+                return Ok(Parsed::Print(print));
             }
             if let Some(long) = text.strip_prefix("--").filter(|l| !l.is_empty()) {
-                let (name, inline) = match long.split_once('=') {
-                    Some((n, v)) => (n, Some(OsString::from(v))),
-                    None => (long, None),
-                };
-                let Some(o) = OPTIONS
-                    .iter()
-                    .find(|o| o.long == name && in_scope(o, command))
-                else {
-                    return Err(error(
-                        format!("unexpected argument '{text}' found"),
-                        command,
-                    ));
-                };
-                if seen.contains(&o.id) {
-                    return Err(error(
-                        format!("the argument '{}' cannot be used multiple times", shown(o)),
-                        command,
-                    ));
+                p.option(text, long, &mut args)?;
+            } else if p.command.is_none() && !text.starts_with('-') {
+                if let Some(print) = p.word(text, &mut args)? {
+                    return Ok(Parsed::Print(print));
                 }
-                seen.push(o.id);
-                let value = match (o.value, inline) {
-                    (None, None) => None,
-                    (None, Some(_)) => {
-                        return Err(error(
-                            format!("unexpected value for '{}' in '{text}'", shown(o)),
-                            command,
-                        ));
-                    }
-                    (Some(_), Some(v)) => Some(v),
-                    (Some(_), None) => match args.next() {
-                        Some(v) if !v.as_encoded_bytes().starts_with(b"-") => Some(v),
-                        _ => {
-                            return Err(error(
-                                format!(
-                                    "a value is required for '{}' but none was supplied",
-                                    shown(o)
-                                ),
-                                command,
-                            ));
-                        }
-                    },
-                };
-                cli.set(o.id, value);
-                continue;
+            } else {
+                return Err(error(
+                    format!("unexpected argument '{text}' found"),
+                    p.command,
+                ));
             }
-            if command.is_none() && !text.starts_with('-') {
-                if text == "help" {
-                    let topic = args.next();
-                    let topic = topic.as_deref().and_then(OsStr::to_str);
-                    return match topic {
-                        None => Ok(Parsed::Print(help(None))),
-                        Some(t) => match COMMANDS.iter().find(|(n, _)| *n == t) {
-                            Some((n, _)) => Ok(Parsed::Print(help(Some(n)))),
-                            None => Err(error(format!("unrecognized subcommand '{t}'"), None)),
-                        },
-                    };
-                }
-                let Some((name, _)) = COMMANDS.iter().find(|(n, _)| *n == text) else {
-                    return Err(error(format!("unrecognized subcommand '{text}'"), None));
-                };
-                command = Some(name);
-                continue;
+        }
+        p.finish().map(Parsed::Run)
+    }
+
+    fn set(&mut self, id: Id, value: Option<OsString>) {
+        let path = || value.clone().map(PathBuf::from);
+        match id {
+            Id::EnvFile => self.env_file = path(),
+            Id::Root => self.root = path(),
+            Id::UpdateFile => self.update_file = path(),
+            Id::UpdateMedium => self.update_medium = path(),
+            Id::OneShot => self.one_shot = true,
+            Id::Daemon => self.daemon = true,
+            Id::PrintArgv => self.print_argv = true,
+            Id::ShowSecrets => self.show_secrets = true,
+            // Recorded in `seen`; becomes Command::Check's field.
+            Id::Static => {}
+        }
+    }
+}
+
+/// The state of one parse: what was set so far, and the command once it was named.
+#[derive(Default)]
+struct Parser {
+    cli: Cli,
+    command: Option<&'static str>,
+    seen: Vec<Id>,
+}
+
+impl Parser {
+    /// `-h`/`--help` (at every level) and `-V`/`--version` (before a command): text to print.
+    fn print_request(&self, text: &str) -> Option<String> {
+        match text {
+            "-h" | "--help" => Some(help(self.command)),
+            "-V" | "--version" if self.command.is_none() => {
+                Some(format!("{NAME} {}\n", env!("CARGO_PKG_VERSION")))
             }
+            _ => None,
+        }
+    }
+
+    /// `--name`, `--name value` or `--name=value` (`long` is `text` without the dashes).
+    fn option(
+        &mut self,
+        text: &str,
+        long: &str,
+        args: &mut impl Iterator<Item = OsString>,
+    ) -> Result<(), UsageError> {
+        let command = self.command;
+        let (name, inline) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(OsString::from(v))),
+            None => (long, None),
+        };
+        let Some(o) = OPTIONS
+            .iter()
+            .find(|o| o.long == name && in_scope(o, command))
+        else {
             return Err(error(
                 format!("unexpected argument '{text}' found"),
                 command,
             ));
+        };
+        if self.seen.contains(&o.id) {
+            return Err(error(
+                format!("the argument '{}' cannot be used multiple times", shown(o)),
+                command,
+            ));
         }
+        self.seen.push(o.id);
+        let value = match (o.value, inline) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(error(
+                    format!("unexpected value for '{}' in '{text}'", shown(o)),
+                    command,
+                ));
+            }
+            (Some(_), Some(v)) => Some(v),
+            (Some(_), None) => match args.next() {
+                Some(v) if !v.as_encoded_bytes().starts_with(b"-") => Some(v),
+                _ => {
+                    return Err(error(
+                        format!(
+                            "a value is required for '{}' but none was supplied",
+                            shown(o)
+                        ),
+                        command,
+                    ));
+                }
+            },
+        };
+        self.cli.set(o.id, value);
+        Ok(())
+    }
+
+    /// A word before any command: the command, or `help [COMMAND]` (text to print).
+    fn word(
+        &mut self,
+        text: &str,
+        args: &mut impl Iterator<Item = OsString>,
+    ) -> Result<Option<String>, UsageError> {
+        if text == "help" {
+            let topic = args.next();
+            let topic = topic.as_deref().and_then(OsStr::to_str);
+            return match topic {
+                None => Ok(Some(help(None))),
+                Some(t) => match COMMANDS.iter().find(|(n, _)| *n == t) {
+                    Some((n, _)) => Ok(Some(help(Some(n)))),
+                    None => Err(error(format!("unrecognized subcommand '{t}'"), None)),
+                },
+            };
+        }
+        let Some((name, _)) = COMMANDS.iter().find(|(n, _)| *n == text) else {
+            return Err(error(format!("unrecognized subcommand '{text}'"), None));
+        };
+        self.command = Some(name);
+        Ok(None)
+    }
+
+    /// The command, then what only the whole command line can tell: conflicts, requirements.
+    fn finish(self) -> Result<Cli, UsageError> {
+        let Parser {
+            mut cli,
+            command,
+            seen,
+        } = self;
         cli.command = match command {
             None => None,
             Some("check") => Some(Command::Check {
@@ -368,23 +428,7 @@ impl Cli {
                 command,
             ));
         }
-        Ok(Parsed::Run(cli))
-    }
-
-    fn set(&mut self, id: Id, value: Option<OsString>) {
-        let path = || value.clone().map(PathBuf::from);
-        match id {
-            Id::EnvFile => self.env_file = path(),
-            Id::Root => self.root = path(),
-            Id::UpdateFile => self.update_file = path(),
-            Id::UpdateMedium => self.update_medium = path(),
-            Id::OneShot => self.one_shot = true,
-            Id::Daemon => self.daemon = true,
-            Id::PrintArgv => self.print_argv = true,
-            Id::ShowSecrets => self.show_secrets = true,
-            // Recorded in `seen`; becomes Command::Check's field.
-            Id::Static => {}
-        }
+        Ok(cli)
     }
 }
 
