@@ -177,6 +177,14 @@ const COMMANDS: [(&str, &str); 3] = [
     ),
 ];
 
+/// The `help` command, which `--help` and the man page list after [`COMMANDS`].
+const HELP_COMMAND: (&str, &str) = (
+    "help",
+    "Print this message or the help of the given subcommand(s)",
+);
+const HELP_FLAG: &str = "Print help";
+const VERSION_FLAG: &str = "Print version";
+
 /// `--name <VALUE>` or `--name`, as messages show an option.
 fn shown(o: &Opt) -> String {
     match o.value {
@@ -215,10 +223,7 @@ pub fn help(command: Option<&str>) -> String {
     let _ = writeln!(out, "{about}\n\n{}\n", usage_line(command));
     if command.is_none() {
         out.push_str("Commands:\n");
-        for (name, about) in COMMANDS.iter().chain([&(
-            "help",
-            "Print this message or the help of the given subcommand(s)",
-        )]) {
+        for (name, about) in COMMANDS.iter().chain([&HELP_COMMAND]) {
             let _ = writeln!(out, "  {name:<8} {about}");
         }
         out.push('\n');
@@ -228,11 +233,11 @@ pub fn help(command: Option<&str>) -> String {
         .iter()
         .filter(|o| in_scope(o, command))
         .map(|o| (format!("      {}", shown(o)), o.help))
-        .chain([("  -h, --help".to_string(), "Print help")])
+        .chain([("  -h, --help".to_string(), HELP_FLAG)])
         .chain(
             command
                 .is_none()
-                .then(|| ("  -V, --version".to_string(), "Print version")),
+                .then(|| ("  -V, --version".to_string(), VERSION_FLAG)),
         )
         .collect();
     let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
@@ -242,6 +247,90 @@ pub fn help(command: Option<&str>) -> String {
     if command.is_none() {
         let _ = write!(out, "\n{}", crate::error::exit_codes_text());
     }
+    out
+}
+
+/// What the man page says about the program, beyond [`ABOUT`]: the one paragraph that is not
+/// generated from a table.
+const DESCRIPTION: &str = "Without a command it does the service's job (run): it reads the \
+EnvironmentFile (path topology, parsed with systemd's rules), merges the conf.d fragments of \
+the lib and etc directories (parsed as a subset of POSIX shell, never executed), builds \
+swupdate's argv as a vector and execs swupdate in place, keeping the PID, the inherited file \
+descriptors and the environment. A configuration it does not fully understand never starts \
+swupdate: it stops with file:line:column, what it found, what to do instead, and an exit code \
+of its own.";
+
+/// Text for roff: backslashes and dashes escaped, and a line that would start with a control
+/// character (`.` or `'`) protected.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// `--name VALUE` in bold and italics, for a `.TP` tag.
+fn roff_option(o: &Opt) -> String {
+    let name = format!("\\fB\\-\\-{}\\fR", roff(o.long));
+    match o.value {
+        Some(v) => format!("{name} \\fI{v}\\fR"),
+        None => name,
+    }
+}
+
+/// The man page, `docs/swupdate-launcher.1` (man(7) macros), generated from the same tables
+/// as `--help` and the exit-code list, so it cannot drift from them
+/// (`tests/generated_docs.rs`).
+pub fn man_page() -> String {
+    let mut out = String::new();
+    let version = env!("CARGO_PKG_VERSION");
+    let _ = writeln!(
+        out,
+        ".\\\" Generated from src/cli.rs and src/error.rs by tests/generated_docs.rs; do not edit.\n\
+         .\\\" Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs\n\
+         .TH SWUPDATE\\-LAUNCHER 1 \"\" \"{NAME} {version}\" \"User Commands\"\n\
+         .SH NAME\n{} \\- {}\n\
+         .SH SYNOPSIS\n.B {}\n[\\fIOPTIONS\\fR] [\\fICOMMAND\\fR]\n\
+         .SH DESCRIPTION\n{}",
+        roff(NAME),
+        roff(ABOUT),
+        roff(NAME),
+        roff(DESCRIPTION)
+    );
+    out.push_str(".SH COMMANDS\n");
+    for (name, about) in COMMANDS.iter().chain([&HELP_COMMAND]) {
+        let _ = writeln!(out, ".TP\n.B {}\n{}", roff(name), roff(about));
+    }
+    out.push_str(".SH OPTIONS\n");
+    for o in OPTIONS.iter().filter(|o| o.scope != Scope::Check) {
+        let place = match o.scope {
+            Scope::Top => ". Only before the command.",
+            _ => "",
+        };
+        let _ = writeln!(out, ".TP\n{}\n{}{place}", roff_option(o), roff(o.help));
+    }
+    let _ = writeln!(
+        out,
+        ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\n{}\n\
+         .TP\n\\fB\\-V\\fR, \\fB\\-\\-version\\fR\n{}",
+        roff(HELP_FLAG),
+        roff(VERSION_FLAG)
+    );
+    out.push_str(".SS \"Options of check\"\n");
+    for o in OPTIONS.iter().filter(|o| o.scope == Scope::Check) {
+        let _ = writeln!(out, ".TP\n{}\n{}", roff_option(o), roff(o.help));
+    }
+    out.push_str(".SH EXIT STATUS\n");
+    for (code, doc) in crate::error::exit_code_rows() {
+        let _ = writeln!(out, ".TP\n.B {}\n{}", roff(&code), roff(doc));
+    }
+    out.push_str(
+        ".SH SEE ALSO\n\
+         .BR swupdate (1),\n.BR systemd.exec (5),\n.BR sd_notify (3).\n\
+         The project's docs/reference.md lists the variables, the file formats and the handoff.\n",
+    );
     out
 }
 
@@ -564,6 +653,26 @@ mod tests {
             assert!(h.contains("--static"), "{h}");
             assert!(!h.contains("--print-argv"), "{h}");
         }
+    }
+
+    #[test]
+    fn the_man_page_lists_every_option_command_and_exit_code() {
+        let page = man_page();
+        for o in &OPTIONS {
+            assert!(page.contains(&roff_option(o)), "--{}", o.long);
+        }
+        for (name, _) in COMMANDS.iter().chain([&HELP_COMMAND]) {
+            assert!(page.contains(&format!(".B {name}\n")), "{name}");
+        }
+        for k in crate::error::Kind::ALL {
+            assert!(page.contains(&format!(".B {}\n", k.exit_code())), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn roff_escapes_dashes_backslashes_and_leading_dots() {
+        assert_eq!(roff("--a\\b"), "\\-\\-a\\eb");
+        assert_eq!(roff(".x"), "\\&.x");
     }
 
     #[test]

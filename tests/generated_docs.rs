@@ -77,3 +77,8 @@ fn the_units_exit_status_lists_name_launcher_codes() {
     }
     assert!(seen > 0, "no exit-status list found in systemd/");
 }
+
+#[test]
+fn the_man_page_is_the_cli_table_and_the_kind_list() {
+    check("swupdate-launcher.1", &swupdate_launcher::cli::man_page());
+}
