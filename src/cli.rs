@@ -13,38 +13,41 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// What the command line asks for.
+/// What the command line asks for. Each field is one option of the `OPTIONS` table, whose help text
+/// (`--help`, the man page) says what it does; it is not repeated here.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Cli {
-    /// EnvironmentFile with the path topology [default: /etc/default/swupdate]
+    /// `--env-file`
     pub env_file: Option<PathBuf>,
-    /// Resolve every configured path under DIR (tests, image builds)
+    /// `--root`
     pub root: Option<PathBuf>,
-    /// Install this file (file mode) instead of UPDATE_FILE, for this run
+    /// `--update-file`
     pub update_file: Option<PathBuf>,
-    /// Install the one *.swu file at the top level of this mounted medium
+    /// `--update-medium`
     pub update_medium: Option<PathBuf>,
-    /// Refuse unless the configuration runs swupdate once (file or download)
+    /// `--one-shot`
     pub one_shot: bool,
-    /// Refuse unless the configuration runs the long-lived daemon
+    /// `--daemon`
     pub daemon: bool,
-    /// Print the argv, shell-quoted, and exit without exec (a dry run)
+    /// `--print-argv`
     pub print_argv: bool,
-    /// With `print_argv`: passwords and tokens as they are, not `***`
+    /// `--show-secrets` (only with `--print-argv`)
     pub show_secrets: bool,
+    /// The command; `None` means `run`, the service's job.
     pub command: Option<Command>,
 }
 
+/// A command of the `COMMANDS` table (its help text says what it does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Exec swupdate with the configured argv (the default)
+    /// `run`
     Run,
-    /// Validate the whole configuration and exit; nothing is executed
+    /// `check`
     Check {
-        /// Image-build check: skip what only exists at run time (UPDATE_FILE, URL)
+        /// `--static`
         static_only: bool,
     },
-    /// Show every variable, where it came from, which files were read, and why each argument
+    /// `explain`
     Explain,
 }
 
