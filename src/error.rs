@@ -2,7 +2,7 @@
 //!
 //! The codes are part of the interface: the management agent and the unit read them, so each
 //! category keeps its number and none of them collides with swupdate's own 1 and 2. This file
-//! is the one place they are written: the [`kinds!`] list below gives each [`Kind`] its code,
+//! is the one place they are written: the `kinds!` list below gives each [`Kind`] its code,
 //! name and one-line doc, and everything else is derived from it: [`Kind::exit_code`], the list
 //! `--help` prints ([`exit_codes_text`]), `docs/exit-codes.md` ([`exit_codes_markdown`], kept in
 //! step by `tests/generated_docs.rs`) and the man page's EXIT STATUS. New categories get new
