@@ -13,38 +13,41 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// What the command line asks for.
+/// What the command line asks for. Each field is one option of the `OPTIONS` table, whose help text
+/// (`--help`, the man page) says what it does; it is not repeated here.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Cli {
-    /// EnvironmentFile with the path topology [default: /etc/default/swupdate]
+    /// `--env-file`
     pub env_file: Option<PathBuf>,
-    /// Resolve every configured path under DIR (tests, image builds)
+    /// `--root`
     pub root: Option<PathBuf>,
-    /// Install this file (file mode) instead of UPDATE_FILE, for this run
+    /// `--update-file`
     pub update_file: Option<PathBuf>,
-    /// Install the one *.swu file at the top level of this mounted medium
+    /// `--update-medium`
     pub update_medium: Option<PathBuf>,
-    /// Refuse unless the configuration runs swupdate once (file or download)
+    /// `--one-shot`
     pub one_shot: bool,
-    /// Refuse unless the configuration runs the long-lived daemon
+    /// `--daemon`
     pub daemon: bool,
-    /// Print the argv, shell-quoted, and exit without exec (a dry run)
+    /// `--print-argv`
     pub print_argv: bool,
-    /// With `print_argv`: passwords and tokens as they are, not `***`
+    /// `--show-secrets` (only with `--print-argv`)
     pub show_secrets: bool,
+    /// The command; `None` means `run`, the service's job.
     pub command: Option<Command>,
 }
 
+/// A command of the `COMMANDS` table (its help text says what it does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Exec swupdate with the configured argv (the default)
+    /// `run`
     Run,
-    /// Validate the whole configuration and exit; nothing is executed
+    /// `check`
     Check {
-        /// Image-build check: skip what only exists at run time (UPDATE_FILE, URL)
+        /// `--static`
         static_only: bool,
     },
-    /// Show every variable, where it came from, which files were read, and why each argument
+    /// `explain`
     Explain,
 }
 
@@ -177,6 +180,14 @@ const COMMANDS: [(&str, &str); 3] = [
     ),
 ];
 
+/// The `help` command, which `--help` and the man page list after [`COMMANDS`].
+const HELP_COMMAND: (&str, &str) = (
+    "help",
+    "Print this message or the help of the given subcommand(s)",
+);
+const HELP_FLAG: &str = "Print help";
+const VERSION_FLAG: &str = "Print version";
+
 /// `--name <VALUE>` or `--name`, as messages show an option.
 fn shown(o: &Opt) -> String {
     match o.value {
@@ -215,10 +226,7 @@ pub fn help(command: Option<&str>) -> String {
     let _ = writeln!(out, "{about}\n\n{}\n", usage_line(command));
     if command.is_none() {
         out.push_str("Commands:\n");
-        for (name, about) in COMMANDS.iter().chain([&(
-            "help",
-            "Print this message or the help of the given subcommand(s)",
-        )]) {
+        for (name, about) in COMMANDS.iter().chain([&HELP_COMMAND]) {
             let _ = writeln!(out, "  {name:<8} {about}");
         }
         out.push('\n');
@@ -228,11 +236,11 @@ pub fn help(command: Option<&str>) -> String {
         .iter()
         .filter(|o| in_scope(o, command))
         .map(|o| (format!("      {}", shown(o)), o.help))
-        .chain([("  -h, --help".to_string(), "Print help")])
+        .chain([("  -h, --help".to_string(), HELP_FLAG)])
         .chain(
             command
                 .is_none()
-                .then(|| ("  -V, --version".to_string(), "Print version")),
+                .then(|| ("  -V, --version".to_string(), VERSION_FLAG)),
         )
         .collect();
     let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 2;
@@ -240,104 +248,248 @@ pub fn help(command: Option<&str>) -> String {
         let _ = writeln!(out, "{left:<width$}{text}");
     }
     if command.is_none() {
-        let _ = writeln!(out, "\n{}", crate::error::EXIT_CODES);
+        let _ = write!(out, "\n{}", crate::error::exit_codes_text());
     }
+    out
+}
+
+/// What the man page says about the program, beyond [`ABOUT`]: the one paragraph that is not
+/// generated from a table.
+const DESCRIPTION: &str = "Without a command it does the service's job (run): it reads the \
+EnvironmentFile (path topology, parsed with systemd's rules), merges the conf.d fragments of \
+the lib and etc directories (parsed as a subset of POSIX shell, never executed), builds \
+swupdate's argv as a vector and execs swupdate in place, keeping the PID, the inherited file \
+descriptors and the environment. A configuration it does not fully understand never starts \
+swupdate: it stops with file:line:column, what it found, what to do instead, and an exit code \
+of its own.";
+
+/// Text for roff: backslashes and dashes escaped, and a line that would start with a control
+/// character (`.` or `'`) protected.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// `--name VALUE` in bold and italics, for a `.TP` tag.
+fn roff_option(o: &Opt) -> String {
+    let name = format!("\\fB\\-\\-{}\\fR", roff(o.long));
+    match o.value {
+        Some(v) => format!("{name} \\fI{v}\\fR"),
+        None => name,
+    }
+}
+
+/// The man page, `docs/swupdate-launcher.1` (man(7) macros), generated from the same tables
+/// as `--help` and the exit-code list, so it cannot drift from them
+/// (`tests/generated_docs.rs`).
+pub fn man_page() -> String {
+    let mut out = String::new();
+    let version = env!("CARGO_PKG_VERSION");
+    let _ = writeln!(
+        out,
+        ".\\\" Generated from src/cli.rs and src/error.rs by tests/generated_docs.rs; do not edit.\n\
+         .\\\" Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs\n\
+         .TH SWUPDATE\\-LAUNCHER 1 \"\" \"{NAME} {version}\" \"User Commands\"\n\
+         .SH NAME\n{} \\- {}\n\
+         .SH SYNOPSIS\n.B {}\n[\\fIOPTIONS\\fR] [\\fICOMMAND\\fR]\n\
+         .SH DESCRIPTION\n{}",
+        roff(NAME),
+        roff(ABOUT),
+        roff(NAME),
+        roff(DESCRIPTION)
+    );
+    out.push_str(".SH COMMANDS\n");
+    for (name, about) in COMMANDS.iter().chain([&HELP_COMMAND]) {
+        let _ = writeln!(out, ".TP\n.B {}\n{}", roff(name), roff(about));
+    }
+    out.push_str(".SH OPTIONS\n");
+    for o in OPTIONS.iter().filter(|o| o.scope != Scope::Check) {
+        let place = match o.scope {
+            Scope::Top => ". Only before the command.",
+            _ => "",
+        };
+        let _ = writeln!(out, ".TP\n{}\n{}{place}", roff_option(o), roff(o.help));
+    }
+    let _ = writeln!(
+        out,
+        ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\n{}\n\
+         .TP\n\\fB\\-V\\fR, \\fB\\-\\-version\\fR\n{}",
+        roff(HELP_FLAG),
+        roff(VERSION_FLAG)
+    );
+    out.push_str(".SS \"Options of check\"\n");
+    for o in OPTIONS.iter().filter(|o| o.scope == Scope::Check) {
+        let _ = writeln!(out, ".TP\n{}\n{}", roff_option(o), roff(o.help));
+    }
+    out.push_str(".SH EXIT STATUS\n");
+    for (code, doc) in crate::error::exit_code_rows() {
+        let _ = writeln!(out, ".TP\n.B {}\n{}", roff(&code), roff(doc));
+    }
+    out.push_str(
+        ".SH SEE ALSO\n\
+         .BR swupdate (1),\n.BR systemd.exec (5),\n.BR sd_notify (3).\n\
+         The project's docs/reference.md lists the variables, the file formats and the handoff.\n",
+    );
     out
 }
 
 impl Cli {
     /// Parses the arguments after the program name.
     pub fn parse_from<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, UsageError> {
-        let mut cli = Cli::default();
-        let mut command: Option<&'static str> = None;
-        let mut seen: Vec<Id> = Vec::new();
+        let mut p = Parser::default();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let Some(text) = arg.to_str() else {
                 return Err(error(
                     format!("unexpected argument '{}' found", arg.to_string_lossy()),
-                    command,
+                    p.command,
                 ));
             };
-            match text {
-                "-h" | "--help" => return Ok(Parsed::Print(help(command))),
-                "-V" | "--version" if command.is_none() => {
-                    return Ok(Parsed::Print(format!(
-                        "{NAME} {}\n",
-                        env!("CARGO_PKG_VERSION")
-                    )));
-                }
-                _ => {}
+            if let Some(print) = p.print_request(text) {
+                return Ok(Parsed::Print(print));
             }
             if let Some(long) = text.strip_prefix("--").filter(|l| !l.is_empty()) {
-                let (name, inline) = match long.split_once('=') {
-                    Some((n, v)) => (n, Some(OsString::from(v))),
-                    None => (long, None),
-                };
-                let Some(o) = OPTIONS
-                    .iter()
-                    .find(|o| o.long == name && in_scope(o, command))
-                else {
-                    return Err(error(
-                        format!("unexpected argument '{text}' found"),
-                        command,
-                    ));
-                };
-                if seen.contains(&o.id) {
-                    return Err(error(
-                        format!("the argument '{}' cannot be used multiple times", shown(o)),
-                        command,
-                    ));
+                p.option(text, long, &mut args)?;
+            } else if p.command.is_none() && !text.starts_with('-') {
+                if let Some(print) = p.word(text, &mut args)? {
+                    return Ok(Parsed::Print(print));
                 }
-                seen.push(o.id);
-                let value = match (o.value, inline) {
-                    (None, None) => None,
-                    (None, Some(_)) => {
-                        return Err(error(
-                            format!("unexpected value for '{}' in '{text}'", shown(o)),
-                            command,
-                        ));
-                    }
-                    (Some(_), Some(v)) => Some(v),
-                    (Some(_), None) => match args.next() {
-                        Some(v) if !v.as_encoded_bytes().starts_with(b"-") => Some(v),
-                        _ => {
-                            return Err(error(
-                                format!(
-                                    "a value is required for '{}' but none was supplied",
-                                    shown(o)
-                                ),
-                                command,
-                            ));
-                        }
-                    },
-                };
-                cli.set(o.id, value);
-                continue;
+            } else {
+                return Err(error(
+                    format!("unexpected argument '{text}' found"),
+                    p.command,
+                ));
             }
-            if command.is_none() && !text.starts_with('-') {
-                if text == "help" {
-                    let topic = args.next();
-                    let topic = topic.as_deref().and_then(OsStr::to_str);
-                    return match topic {
-                        None => Ok(Parsed::Print(help(None))),
-                        Some(t) => match COMMANDS.iter().find(|(n, _)| *n == t) {
-                            Some((n, _)) => Ok(Parsed::Print(help(Some(n)))),
-                            None => Err(error(format!("unrecognized subcommand '{t}'"), None)),
-                        },
-                    };
-                }
-                let Some((name, _)) = COMMANDS.iter().find(|(n, _)| *n == text) else {
-                    return Err(error(format!("unrecognized subcommand '{text}'"), None));
-                };
-                command = Some(name);
-                continue;
+        }
+        p.finish().map(Parsed::Run)
+    }
+
+    fn set(&mut self, id: Id, value: Option<OsString>) {
+        let path = || value.clone().map(PathBuf::from);
+        match id {
+            Id::EnvFile => self.env_file = path(),
+            Id::Root => self.root = path(),
+            Id::UpdateFile => self.update_file = path(),
+            Id::UpdateMedium => self.update_medium = path(),
+            Id::OneShot => self.one_shot = true,
+            Id::Daemon => self.daemon = true,
+            Id::PrintArgv => self.print_argv = true,
+            Id::ShowSecrets => self.show_secrets = true,
+            // Recorded in `seen`; becomes Command::Check's field.
+            Id::Static => {}
+        }
+    }
+}
+
+/// The state of one parse: what was set so far, and the command once it was named.
+#[derive(Default)]
+struct Parser {
+    cli: Cli,
+    command: Option<&'static str>,
+    seen: Vec<Id>,
+}
+
+impl Parser {
+    /// `-h`/`--help` (at every level) and `-V`/`--version` (before a command): text to print.
+    fn print_request(&self, text: &str) -> Option<String> {
+        match text {
+            "-h" | "--help" => Some(help(self.command)),
+            "-V" | "--version" if self.command.is_none() => {
+                Some(format!("{NAME} {}\n", env!("CARGO_PKG_VERSION")))
             }
+            _ => None,
+        }
+    }
+
+    /// `--name`, `--name value` or `--name=value` (`long` is `text` without the dashes).
+    fn option(
+        &mut self,
+        text: &str,
+        long: &str,
+        args: &mut impl Iterator<Item = OsString>,
+    ) -> Result<(), UsageError> {
+        let command = self.command;
+        let (name, inline) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(OsString::from(v))),
+            None => (long, None),
+        };
+        let Some(o) = OPTIONS
+            .iter()
+            .find(|o| o.long == name && in_scope(o, command))
+        else {
             return Err(error(
                 format!("unexpected argument '{text}' found"),
                 command,
             ));
+        };
+        if self.seen.contains(&o.id) {
+            return Err(error(
+                format!("the argument '{}' cannot be used multiple times", shown(o)),
+                command,
+            ));
         }
+        self.seen.push(o.id);
+        let value = match (o.value, inline) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(error(
+                    format!("unexpected value for '{}' in '{text}'", shown(o)),
+                    command,
+                ));
+            }
+            (Some(_), Some(v)) => Some(v),
+            (Some(_), None) => match args.next() {
+                Some(v) if !v.as_encoded_bytes().starts_with(b"-") => Some(v),
+                _ => {
+                    return Err(error(
+                        format!(
+                            "a value is required for '{}' but none was supplied",
+                            shown(o)
+                        ),
+                        command,
+                    ));
+                }
+            },
+        };
+        self.cli.set(o.id, value);
+        Ok(())
+    }
+
+    /// A word before any command: the command, or `help [COMMAND]` (text to print).
+    fn word(
+        &mut self,
+        text: &str,
+        args: &mut impl Iterator<Item = OsString>,
+    ) -> Result<Option<String>, UsageError> {
+        if text == "help" {
+            let topic = args.next();
+            let topic = topic.as_deref().and_then(OsStr::to_str);
+            return match topic {
+                None => Ok(Some(help(None))),
+                Some(t) => match COMMANDS.iter().find(|(n, _)| *n == t) {
+                    Some((n, _)) => Ok(Some(help(Some(n)))),
+                    None => Err(error(format!("unrecognized subcommand '{t}'"), None)),
+                },
+            };
+        }
+        let Some((name, _)) = COMMANDS.iter().find(|(n, _)| *n == text) else {
+            return Err(error(format!("unrecognized subcommand '{text}'"), None));
+        };
+        self.command = Some(name);
+        Ok(None)
+    }
+
+    /// The command, then what only the whole command line can tell: conflicts, requirements.
+    fn finish(self) -> Result<Cli, UsageError> {
+        let Parser {
+            mut cli,
+            command,
+            seen,
+        } = self;
         cli.command = match command {
             None => None,
             Some("check") => Some(Command::Check {
@@ -368,23 +520,7 @@ impl Cli {
                 command,
             ));
         }
-        Ok(Parsed::Run(cli))
-    }
-
-    fn set(&mut self, id: Id, value: Option<OsString>) {
-        let path = || value.clone().map(PathBuf::from);
-        match id {
-            Id::EnvFile => self.env_file = path(),
-            Id::Root => self.root = path(),
-            Id::UpdateFile => self.update_file = path(),
-            Id::UpdateMedium => self.update_medium = path(),
-            Id::OneShot => self.one_shot = true,
-            Id::Daemon => self.daemon = true,
-            Id::PrintArgv => self.print_argv = true,
-            Id::ShowSecrets => self.show_secrets = true,
-            // Recorded in `seen`; becomes Command::Check's field.
-            Id::Static => {}
-        }
+        Ok(cli)
     }
 }
 
@@ -520,6 +656,26 @@ mod tests {
             assert!(h.contains("--static"), "{h}");
             assert!(!h.contains("--print-argv"), "{h}");
         }
+    }
+
+    #[test]
+    fn the_man_page_lists_every_option_command_and_exit_code() {
+        let page = man_page();
+        for o in &OPTIONS {
+            assert!(page.contains(&roff_option(o)), "--{}", o.long);
+        }
+        for (name, _) in COMMANDS.iter().chain([&HELP_COMMAND]) {
+            assert!(page.contains(&format!(".B {name}\n")), "{name}");
+        }
+        for k in crate::error::Kind::ALL {
+            assert!(page.contains(&format!(".B {}\n", k.exit_code())), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn roff_escapes_dashes_backslashes_and_leading_dots() {
+        assert_eq!(roff("--a\\b"), "\\-\\-a\\eb");
+        assert_eq!(roff(".x"), "\\&.x");
     }
 
     #[test]

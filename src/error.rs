@@ -2,114 +2,154 @@
 //!
 //! The codes are part of the interface: the management agent and the unit read them, so each
 //! category keeps its number and none of them collides with swupdate's own 1 and 2. This file
-//! is the one place they are defined: [`Kind::exit_code`] is the mapping, [`EXIT_CODES`] the
-//! text `--help` shows (a test keeps the two in step), and the README's table copies it. New
-//! categories get new numbers; existing numbers never change.
+//! is the one place they are written: the `kinds!` list below gives each [`Kind`] its code,
+//! name and one-line doc, and everything else is derived from it: [`Kind::exit_code`], the list
+//! `--help` prints ([`exit_codes_text`]), `docs/exit-codes.md` ([`exit_codes_markdown`], kept in
+//! step by `tests/generated_docs.rs`) and the man page's EXIT STATUS. New categories get new
+//! numbers; existing numbers never change.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The exit codes, as `--help` lists them.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0    check, explain or --print-argv succeeded (run does not return: swupdate replaces it)
-  64   bad command line
-  65   configuration error (syntax, invalid or contradictory value)
-  66   an input the configuration names is missing or unreadable (update file, key, --env-file)
-  74   a configuration file or directory could not be read
-  75   another update is running
-  80-88  download preflight (streaming builds): 80 DNS, 81 connect, 82 timeout, 83 TLS,
-       84 denied, 85 not found, 86 server error, 87 not an update, 88 redirects
-  90-96  verification stage: 90 security violation (the program's exit 1), 91 failed
-       (another exit, or it cannot be executed), 92 killed by a signal, 93 timeout,
-       94 no output, 95 no room (before it ran, or the file system filled while it wrote),
-       96 output as large as its bound
-  126  swupdate could not be executed
-  127  swupdate not found
-  1, 2 are never the launcher's: they are swupdate's own.";
+/// Defines [`Kind`] and [`Kind::ALL`] from one list, so that a code, its name and its doc
+/// cannot be written in two places.
+macro_rules! kinds {
+    ($( $(#[$meta:meta])* $kind:ident = $code:literal, $doc:literal; )*) => {
+        /// The category of a failure; decides the exit code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $( #[doc = $doc] $(#[$meta])* $kind, )*
+        }
 
-/// The category of a failure; decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The command line itself is wrong.
-    Usage,
-    /// Syntax or meaning of the configuration is wrong.
-    Config,
-    /// An input that the configuration names (update file, key, explicit env file) is missing.
-    MissingInput,
-    /// A configuration file or directory exists but cannot be read.
-    Io,
-    /// Another update holds the lock.
-    Busy,
-    /// swupdate exists but cannot be executed.
-    ExecFailed,
-    /// swupdate is not there.
-    ExecNotFound,
-    /// Download preflight: the server's name does not resolve.
-    PreflightDns,
-    /// Download preflight: the connection is refused or the network unreachable.
-    PreflightConnect,
-    /// Download preflight: no answer within the configured time.
-    PreflightTimeout,
-    /// Download preflight: TLS failed (unknown CA, wrong host name, expired certificate).
-    PreflightTls,
-    /// Download preflight: 401 or 403.
-    PreflightDenied,
-    /// Download preflight: 404 or 410.
-    PreflightNotFound,
-    /// Download preflight: 5xx or 429 until the retry budget ran out.
-    PreflightServer,
-    /// Download preflight: the answer cannot be an update (content type, length).
-    PreflightNotAnUpdate,
-    /// Download preflight: more redirects than allowed.
-    PreflightRedirects,
-    /// Verification stage: the program said the pack is not authentic (its exit code 1).
-    VerifySecurity,
-    /// Verification stage: the program failed otherwise (any other non-zero exit).
-    VerifyFailed,
-    /// Verification stage: the program was killed by a signal.
-    VerifyCrashed,
-    /// Verification stage: the program did not finish in time.
-    VerifyTimeout,
-    /// Verification stage: the program exited 0 but wrote nothing.
-    VerifyNoOutput,
-    /// Verification stage: not enough room for the verified copy, checked before the program
-    /// runs, or the file system filled up while it wrote (its failure is then not a verdict).
-    VerifyNoRoom,
-    /// Verification stage: the program wrote as much as its bound (the room checked
-    /// beforehand: the update's size and a margin) and was stopped there.
-    VerifyTooLarge,
+        impl Kind {
+            /// Every kind, in the order of the list (by code within a group).
+            pub const ALL: &[Kind] = &[$(Kind::$kind),*];
+
+            /// The documented exit code (`docs/exit-codes.md`).
+            pub fn exit_code(self) -> u8 {
+                match self {
+                    $( Kind::$kind => $code, )*
+                }
+            }
+
+            /// The variant's name, as the code and the generated docs call it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( Kind::$kind => stringify!($kind), )*
+                }
+            }
+
+            /// One line: what the code means.
+            pub fn doc(self) -> &'static str {
+                match self {
+                    $( Kind::$kind => $doc, )*
+                }
+            }
+        }
+    };
 }
 
-impl Kind {
-    /// The documented exit code (README, "Exit codes").
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Kind::Usage => 64,
-            Kind::Config => 65,
-            Kind::MissingInput => 66,
-            Kind::Io => 74,
-            Kind::Busy => 75,
-            Kind::ExecFailed => 126,
-            Kind::ExecNotFound => 127,
-            Kind::PreflightDns => 80,
-            Kind::PreflightConnect => 81,
-            Kind::PreflightTimeout => 82,
-            Kind::PreflightTls => 83,
-            Kind::PreflightDenied => 84,
-            Kind::PreflightNotFound => 85,
-            Kind::PreflightServer => 86,
-            Kind::PreflightNotAnUpdate => 87,
-            Kind::PreflightRedirects => 88,
-            Kind::VerifySecurity => 90,
-            Kind::VerifyFailed => 91,
-            Kind::VerifyCrashed => 92,
-            Kind::VerifyTimeout => 93,
-            Kind::VerifyNoOutput => 94,
-            Kind::VerifyNoRoom => 95,
-            Kind::VerifyTooLarge => 96,
-        }
+kinds! {
+    Usage = 64, "bad command line";
+    Config = 65,
+        "configuration error: syntax in the EnvironmentFile or a fragment, an invalid or contradictory value";
+    MissingInput = 66,
+        "an input the configuration names is missing or unreadable: UPDATE_FILE, the public key, an explicit --env-file, no single *.swu on a medium";
+    Io = 74,
+        "a configuration file or directory could not be read, or is not what it must be (a FIFO, device or socket in place of a file; a symlink as descriptor.env or lock file)";
+    Busy = 75, "another update is running (the lock is held)";
+    PreflightDns = 80, "download preflight (streaming builds): the server's name does not resolve";
+    PreflightConnect = 81,
+        "download preflight: the connection is refused or the network unreachable";
+    PreflightTimeout = 82, "download preflight: no answer within the configured time";
+    PreflightTls = 83,
+        "download preflight: TLS failed (unknown CA, wrong host name, expired certificate)";
+    PreflightDenied = 84, "download preflight: access denied (401 or 403)";
+    PreflightNotFound = 85, "download preflight: not found (404 or 410)";
+    PreflightServer = 86,
+        "download preflight: server error (5xx or 429) until the retry budget ran out";
+    PreflightNotAnUpdate = 87,
+        "download preflight: the answer cannot be an update (content type, length)";
+    PreflightRedirects = 88, "download preflight: more redirects than allowed";
+    VerifySecurity = 90,
+        "verification stage: security violation, the program said the pack is not authentic (its exit 1)";
+    VerifyFailed = 91,
+        "verification stage: the program failed otherwise (another exit), or cannot be executed";
+    VerifyCrashed = 92, "verification stage: the program was killed by a signal";
+    VerifyTimeout = 93, "verification stage: the program did not finish in time";
+    VerifyNoOutput = 94, "verification stage: the program exited 0 but wrote nothing";
+    /// Checked before the program runs; a full file system while it writes makes its failure
+    /// no verdict, whatever its exit code.
+    VerifyNoRoom = 95,
+        "verification stage: not enough room for the verified copy (before it ran, or the file system filled while it wrote)";
+    /// The bound is the room checked beforehand: the update's size and a margin.
+    VerifyTooLarge = 96,
+        "verification stage: the program wrote as much as its bound and was stopped there";
+    ExecFailed = 126, "swupdate could not be executed (permission, format)";
+    ExecNotFound = 127, "swupdate not found";
+}
+
+/// The rows around the launcher's own codes: what 0 means, and the codes that are swupdate's.
+const SUCCESS: (&str, &str) = (
+    "0",
+    "check, explain or --print-argv succeeded (run does not return: swupdate replaces it, and its status is the unit's)",
+);
+const SWUPDATES_OWN: (&str, &str) = (
+    "1, 2",
+    "never the launcher's: swupdate's own (1 failure, 2 IPC socket)",
+);
+
+/// Every row of the list, in order: code and meaning (also the man page's EXIT STATUS).
+pub fn exit_code_rows() -> impl Iterator<Item = (String, &'static str)> {
+    std::iter::once((SUCCESS.0.to_string(), SUCCESS.1))
+        .chain(
+            Kind::ALL
+                .iter()
+                .map(|k| (k.exit_code().to_string(), k.doc())),
+        )
+        .chain(std::iter::once((
+            SWUPDATES_OWN.0.to_string(),
+            SWUPDATES_OWN.1,
+        )))
+}
+
+/// The exit codes, as `--help` lists them.
+pub fn exit_codes_text() -> String {
+    let mut out = String::from("Exit codes:\n");
+    for (code, doc) in exit_code_rows() {
+        out.push_str(&format!("  {code:<4} {doc}\n"));
     }
+    out
+}
+
+/// `docs/exit-codes.md`: the table, with each kind's name in the code.
+pub fn exit_codes_markdown() -> String {
+    let mut out = String::from(
+        "# Exit codes\n\n\
+         <!-- Generated from the `kinds!` list in src/error.rs by tests/generated_docs.rs; \
+         do not edit. Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs -->\n\n\
+         What `swupdate-launcher` exits with when it does not exec swupdate. The codes are an \
+         interface (the agent and the units read them): a number never changes meaning. Under \
+         systemd the code is `ExecMainStatus` and the reason is in `StatusText` and the journal \
+         (`EXIT_CODE=` field); see [systemd/README.md](../systemd/README.md).\n\n\
+         | code | kind | meaning |\n|---:|---|---|\n",
+    );
+    let cell = |s: &str| s.replace('|', "\\|");
+    out.push_str(&format!("| {} | | {} |\n", SUCCESS.0, cell(SUCCESS.1)));
+    for k in Kind::ALL {
+        out.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            k.exit_code(),
+            k.name(),
+            cell(k.doc())
+        ));
+    }
+    out.push_str(&format!(
+        "| {} | | {} |\n",
+        SWUPDATES_OWN.0,
+        cell(SWUPDATES_OWN.1)
+    ));
+    out
 }
 
 /// Where in a file something was found; columns count characters, both are 1-based.
@@ -197,35 +237,9 @@ impl std::error::Error for Error {}
 mod tests {
     use super::*;
 
-    const ALL: [Kind; 23] = [
-        Kind::Usage,
-        Kind::Config,
-        Kind::MissingInput,
-        Kind::Io,
-        Kind::Busy,
-        Kind::ExecFailed,
-        Kind::ExecNotFound,
-        Kind::PreflightDns,
-        Kind::PreflightConnect,
-        Kind::PreflightTimeout,
-        Kind::PreflightTls,
-        Kind::PreflightDenied,
-        Kind::PreflightNotFound,
-        Kind::PreflightServer,
-        Kind::PreflightNotAnUpdate,
-        Kind::PreflightRedirects,
-        Kind::VerifySecurity,
-        Kind::VerifyFailed,
-        Kind::VerifyCrashed,
-        Kind::VerifyTimeout,
-        Kind::VerifyNoOutput,
-        Kind::VerifyNoRoom,
-        Kind::VerifyTooLarge,
-    ];
-
     #[test]
     fn exit_codes_are_distinct_and_never_swupdates_own() {
-        let all = ALL;
+        let all = Kind::ALL;
         let codes: Vec<u8> = all.iter().map(|k| k.exit_code()).collect();
         for (i, c) in codes.iter().enumerate() {
             assert!(*c > 2, "{c} collides with swupdate's own codes");
@@ -235,13 +249,13 @@ mod tests {
 
     #[test]
     fn every_exit_code_is_in_the_help_text() {
-        for k in ALL {
+        let text = exit_codes_text();
+        for k in Kind::ALL {
             let c = k.exit_code().to_string();
             assert!(
-                EXIT_CODES
-                    .lines()
+                text.lines()
                     .any(|l| l.split(|ch: char| !ch.is_ascii_digit()).any(|w| w == c)),
-                "{k:?} ({c}) is not in EXIT_CODES"
+                "{k:?} ({c}) is not in the help's exit codes"
             );
         }
     }

@@ -1,0 +1,186 @@
+//! The reference documents generated from the code: each is committed, and this test fails when
+//! the committed file differs from what the code renders now, so the docs cannot drift.
+//!
+//! After changing the exit-code list (src/error.rs) or the command line (src/cli.rs), rewrite
+//! them with `SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs` and commit the result.
+
+use std::path::Path;
+
+const BLESS: &str = "SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs";
+
+/// Compares `docs/<name>` with `rendered`, or writes it when blessing.
+fn check(name: &str, rendered: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
+    if std::env::var_os("SWUPDATE_LAUNCHER_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, rendered).expect("write the blessed file");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "docs/{name} differs from what the code renders {}\nrewrite it with: {BLESS}",
+        first_difference(&committed, rendered)
+    );
+}
+
+/// Where two texts first differ, with both lines, for a failure message.
+fn first_difference(committed: &str, rendered: &str) -> String {
+    let first = committed
+        .lines()
+        .zip(rendered.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| committed.lines().count().min(rendered.lines().count()));
+    format!(
+        "(first at line {}):\n  committed: {:?}\n  rendered:  {:?}",
+        first + 1,
+        committed.lines().nth(first).unwrap_or("<end of file>"),
+        rendered.lines().nth(first).unwrap_or("<end of file>"),
+    )
+}
+
+#[test]
+fn exit_codes_md_is_the_kind_list() {
+    check(
+        "exit-codes.md",
+        &swupdate_launcher::error::exit_codes_markdown(),
+    );
+}
+
+/// The units' exit-status lists are configuration, not documentation, so they stay numbers;
+/// each number must still be one of the launcher's codes, or the unit means something else.
+#[test]
+fn the_units_exit_status_lists_name_launcher_codes() {
+    let codes: Vec<u8> = swupdate_launcher::error::Kind::ALL
+        .iter()
+        .map(|k| k.exit_code())
+        .collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("systemd/") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            if !matches!(key, "RestartPreventExitStatus" | "SuccessExitStatus") {
+                continue;
+            }
+            for word in value.split_whitespace() {
+                // Signal names (SIGTERM) are systemd's, not exit codes.
+                let Ok(code) = word.parse::<u8>() else {
+                    continue;
+                };
+                assert!(
+                    codes.contains(&code),
+                    "{}: {key}={code} is not a launcher exit code (docs/exit-codes.md)",
+                    path.display()
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 0, "no exit-status list found in systemd/");
+}
+
+#[test]
+fn the_man_page_is_the_cli_table_and_the_kind_list() {
+    check("swupdate-launcher.1", &swupdate_launcher::cli::man_page());
+}
+
+/// Copies a directory tree (files, directories and symlinks as they are).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type().expect("file type");
+        if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("readlink"), &dst)
+                .expect("symlink");
+        } else if t.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
+}
+
+/// The README's device example is real output: `explain` on conf.d-examples/download copied
+/// to `device/`, with what a device adds (a swupdate binary, a certificate, os-release). The
+/// block between the fences after "## On a device" is rewritten when blessing.
+#[test]
+fn the_readmes_explain_example_is_what_explain_prints() {
+    use std::os::unix::fs::PermissionsExt;
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = tempfile::tempdir().expect("tempdir");
+    let device = work.path().join("device");
+    copy_tree(&top.join("conf.d-examples/download"), &device);
+    let add = |p: &str, text: &str| {
+        let p = device.join(p);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+    };
+    add("usr/bin/swupdate", "#!/bin/sh\n");
+    std::fs::set_permissions(
+        device.join("usr/bin/swupdate"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    add("etc/swupdate/public.pem", "certificate\n");
+    add(
+        "etc/os-release",
+        "NAME=\"Product OS\"\nVERSION_ID=\"2026.10\"\n",
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_swupdate-launcher"))
+        .current_dir(work.path())
+        .args(["--root", "device", "explain"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("run the launcher");
+    let shown =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "explain failed:\n{shown}");
+
+    let path = top.join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let start = readme
+        .find("## On a device")
+        .and_then(|h| readme[h..].find("```\n").map(|f| h + f + 4))
+        .expect("README.md has a fenced block after '## On a device'");
+    let end = start
+        + readme[start..]
+            .find("```\n")
+            .expect("the block's closing fence");
+    let rendered = format!("{}{shown}{}", &readme[..start], &readme[end..]);
+    // The README shows a build without `streaming`; with it, explain's "Preflight:" line says
+    // what that build does instead, and only that line may differ.
+    let streaming = cfg!(feature = "streaming");
+    if std::env::var_os("SWUPDATE_LAUNCHER_BLESS").is_some_and(|v| v == "1") {
+        assert!(
+            !streaming,
+            "bless README.md from a build without `streaming` (no --all-features)"
+        );
+        std::fs::write(&path, rendered).expect("write README.md");
+        return;
+    }
+    let (readme, rendered) = if streaming {
+        let without = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with("Preflight: "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        (without(&readme), without(&rendered))
+    } else {
+        (readme, rendered)
+    };
+    assert!(
+        readme == rendered,
+        "README.md's explain example differs from what explain prints now {}\nrewrite it with: {BLESS}",
+        first_difference(&readme, &rendered)
+    );
+}
