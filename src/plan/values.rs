@@ -1,0 +1,138 @@
+//! The small typed readers every setting goes through: each checks one kind of value and
+//! returns it [`Traced`] to its variable, or an error located where the variable was set.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::settings::{Origin, Setting, Settings};
+use crate::error::{Error, Kind, Location};
+use crate::plan::Traced;
+use crate::plan::swupdate_options::{self, Release};
+use crate::rootfs::Root;
+
+/// An error about a setting, located where it was set.
+pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
+    let message = message.into();
+    match &s.origin {
+        Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
+            Error::new(Kind::Config, format!("{name}: {message}")).at(Location {
+                file: path.clone(),
+                line: *line,
+                column: None,
+            })
+        }
+        other => Error::new(Kind::Config, format!("{name} ({other}): {message}")),
+    }
+}
+
+pub(super) fn traced<T>(value: T, name: &'static str, s: &Setting) -> Traced<T> {
+    Traced {
+        value,
+        name,
+        origin: s.origin.clone(),
+    }
+}
+
+/// A set, non-empty value.
+pub(super) fn non_empty<'a>(vars: &'a Settings, name: &str) -> Option<&'a Setting> {
+    vars.get(name).filter(|s| !s.value.trim().is_empty())
+}
+
+pub(super) fn absolute_path(
+    name: &'static str,
+    s: &Setting,
+    root: &Root,
+) -> Result<Traced<PathBuf>, Error> {
+    let p = Path::new(&s.value);
+    if !p.is_absolute() {
+        return Err(setting_error(
+            name,
+            s,
+            format!("`{}` is not an absolute path", s.value),
+        ));
+    }
+    Ok(traced(root.host(p), name, s))
+}
+
+/// A yes/no switch; unset or empty means `default`.
+pub fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Traced<bool>, Error> {
+    match non_empty(vars, name) {
+        None => Ok(Traced {
+            value: default,
+            name,
+            origin: Origin::Default,
+        }),
+        Some(s) if s.value == "yes" => Ok(traced(true, name, s)),
+        Some(s) if s.value == "no" => Ok(traced(false, name, s)),
+        Some(s) => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is neither yes nor no", s.value),
+        )),
+    }
+}
+
+pub(super) fn whole_number(
+    name: &'static str,
+    s: &Setting,
+    min: u32,
+) -> Result<Traced<u32>, Error> {
+    match s.value.parse::<u32>() {
+        Ok(n) if n >= min && !s.value.starts_with('+') => Ok(traced(n, name, s)),
+        _ => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is not a whole number of at least {min}", s.value),
+        )),
+    }
+}
+
+/// The words of an options variable, split with shell quoting and checked against swupdate's
+/// option table for the installed release (every supported release when it is unknown).
+pub(super) fn user_words(
+    name: &'static str,
+    s: &Setting,
+    release: Option<Release>,
+) -> Result<Traced<Vec<String>>, Error> {
+    let words = shell_words::split(&s.value)
+        .map_err(|_| setting_error(name, s, format!("`{}` has an unterminated quote", s.value)))?;
+    swupdate_options::parse(&words, release).map_err(|e| {
+        let err = setting_error(name, s, e.message);
+        match e.hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    })?;
+    Ok(traced(words, name, s))
+}
+
+/// A `-w`/`-u` string: swupdate splits it on whitespace and parses no quotes.
+pub(super) fn daemon_string(
+    name: &'static str,
+    vars: &Settings,
+) -> Result<Option<Traced<String>>, Error> {
+    let Some(s) = non_empty(vars, name) else {
+        return Ok(None);
+    };
+    if let Some(q) = s.value.chars().find(|c| matches!(c, '\'' | '"' | '\\')) {
+        return Err(setting_error(
+            name,
+            s,
+            format!("contains `{q}`; swupdate splits this string on whitespace and does not parse quotes or escapes"),
+        )
+        .hint("a value with blanks cannot be passed this way: set it in swupdate's configuration file (-f) instead"));
+    }
+    Ok(Some(traced(
+        s.value.split_whitespace().collect::<Vec<_>>().join(" "),
+        name,
+        s,
+    )))
+}
+
+/// A default that is not a setting of the user's.
+pub(super) fn default_of<T>(value: T, name: &'static str) -> Traced<T> {
+    Traced {
+        value,
+        name,
+        origin: Origin::Default,
+    }
+}
