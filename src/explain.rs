@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 
 use crate::config::confd::{Dir, Verdict};
 use crate::config::load::Loaded;
-use crate::config::settings::{Settings, TOPOLOGY};
+use crate::config::settings::Settings;
+use crate::config::vocabulary::{CONF_D, TOPOLOGY};
 use crate::error::Error;
 use crate::plan::argv::Group;
-use crate::plan::{Mode, Plan, Preflight, VOCABULARY};
+use crate::plan::{Mode, Plan, Preflight};
 use crate::secret::redact;
 
 fn dir_name(d: Dir) -> &'static str {
@@ -200,7 +201,7 @@ pub fn render(
     }
 
     let _ = writeln!(out, "\nVariables (last assignment wins):");
-    variables(&mut out, &loaded.vars, None, &VOCABULARY);
+    variables(&mut out, &loaded.vars, None, &CONF_D);
 
     match outcome {
         Ok((plan, groups)) => {

@@ -173,7 +173,8 @@ pub fn shell_line(argv: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::settings::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Settings};
+    use crate::config::settings::Settings;
+    use crate::config::vocabulary::names::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY};
     use crate::plan::{self, Inputs, Stage};
     use crate::rootfs::Root;
 
@@ -184,7 +185,7 @@ mod tests {
             t.set(n, *v, Origin::Environment);
         }
         let mut s = Settings::default();
-        for (n, v) in plan::SCRIPT_DEFAULTS {
+        for (n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS {
             s.set(n, v, Origin::Default);
         }
         for (n, v) in vars {

@@ -1,15 +1,12 @@
 //! [`build`]: from the raw settings to a [`Plan`], or the first reason there is none.
 
-use std::path::Path;
-
-use crate::config::settings::{
-    Origin, SWUPDATE_BIN, SWUPDATE_DIGEST_PROVIDER, SWUPDATE_PUBLIC_KEY, SWUPDATE_VERSION, Settings,
-};
+use crate::config::settings::{Origin, Settings};
+use crate::config::vocabulary::names::*;
 use crate::error::{Error, Kind};
 use crate::plan::swupdate_options::{self, Release};
 use crate::plan::url::Url;
 use crate::plan::values::{
-    absolute_path, daemon_string, default_of, non_empty, setting_error, traced, user_words,
+    absolute_path, daemon_string, non_empty, or_default, setting_error, switch, traced, user_words,
     whole_number, yes_no,
 };
 use crate::plan::verification::verification;
@@ -116,9 +113,9 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
             let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
                 .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
                 .transpose()?;
-            let allow_http = yes_no(vars, SWUPDATE_ALLOW_HTTP, false)?.value;
+            let allow_http = switch(vars, SWUPDATE_ALLOW_HTTP)?.value;
             let preflight = Box::new(Preflight {
-                enabled: yes_no(vars, SWUPDATE_PREFLIGHT, true)?,
+                enabled: switch(vars, SWUPDATE_PREFLIGHT)?,
                 ca_file: non_empty(vars, SWUPDATE_CA_FILE)
                     .map(|s| absolute_path(SWUPDATE_CA_FILE, s, root))
                     .transpose()?,
@@ -295,16 +292,14 @@ fn release_and_provider(
 /// older release unless its image says so. Off by default for the daemon, which reproduces
 /// swupdate.sh (that never passed -N) for existing meta-swupdate configurations.
 fn anti_rollback(vars: &Settings, root: &Root, one_shot: bool) -> Result<AntiRollback, Error> {
-    let version_file = match non_empty(vars, SWUPDATE_VERSION_FILE) {
-        Some(s) => absolute_path(SWUPDATE_VERSION_FILE, s, root)?,
-        None => default_of(
-            root.host(Path::new(DEFAULT_VERSION_FILE)),
-            SWUPDATE_VERSION_FILE,
-        ),
-    };
-    let key = match non_empty(vars, SWUPDATE_VERSION_KEY) {
-        Some(s) => traced(s.value.clone(), SWUPDATE_VERSION_KEY, s),
-        None => default_of(DEFAULT_VERSION_KEY.to_string(), SWUPDATE_VERSION_KEY),
+    let version_file = absolute_path(
+        SWUPDATE_VERSION_FILE,
+        &*or_default(vars, SWUPDATE_VERSION_FILE)?,
+        root,
+    )?;
+    let key = {
+        let s = or_default(vars, SWUPDATE_VERSION_KEY)?;
+        traced(s.value.clone(), SWUPDATE_VERSION_KEY, &s)
     };
     let max_version = match non_empty(vars, SWUPDATE_MAX_VERSION) {
         Some(s) if !crate::rollback::usable(&s.value) => {
@@ -321,7 +316,7 @@ fn anti_rollback(vars: &Settings, root: &Root, one_shot: bool) -> Result<AntiRol
         enabled: yes_no(vars, SWUPDATE_ANTI_ROLLBACK, one_shot)?,
         version_file,
         key,
-        reinstall: yes_no(vars, SWUPDATE_REINSTALL, true)?,
+        reinstall: switch(vars, SWUPDATE_REINSTALL)?,
         max_version,
     })
 }
@@ -353,7 +348,7 @@ pub(super) mod tests {
             let mut topology = Settings::default();
             topology.set(SWUPDATE_BIN, "/usr/bin/swupdate", Origin::Default);
             let mut vars = Settings::default();
-            for (n, v) in SCRIPT_DEFAULTS {
+            for (n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS {
                 vars.set(n, v, Origin::Default);
             }
             T {

@@ -1,9 +1,11 @@
 //! The small typed readers every setting goes through: each checks one kind of value and
 //! returns it [`Traced`] to its variable, or an error located where the variable was set.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::config::settings::{Origin, Setting, Settings};
+use crate::config::vocabulary;
 use crate::error::{Error, Kind, Location};
 use crate::plan::Traced;
 use crate::plan::swupdate_options::{self, Release};
@@ -53,7 +55,39 @@ pub(super) fn absolute_path(
     Ok(traced(root.host(p), name, s))
 }
 
-/// A yes/no switch; unset or empty means `default`.
+/// The setting in force, or, when it is unset or empty, the vocabulary's default as a setting
+/// of origin `default`: a default is read and checked by the same reader as a user's value.
+pub(super) fn or_default<'a>(vars: &'a Settings, name: &str) -> Result<Cow<'a, Setting>, Error> {
+    if let Some(s) = non_empty(vars, name) {
+        return Ok(Cow::Borrowed(s));
+    }
+    match vocabulary::default_of(name) {
+        Some(value) => Ok(Cow::Owned(Setting {
+            value: value.to_string(),
+            origin: Origin::Default,
+        })),
+        None => Err(Error::new(
+            Kind::Config,
+            format!("{name} has no default in the launcher's vocabulary"),
+        )),
+    }
+}
+
+/// `yes` or `no`, nothing else.
+fn yes_or_no(name: &'static str, s: &Setting) -> Result<Traced<bool>, Error> {
+    match s.value.as_str() {
+        "yes" => Ok(traced(true, name, s)),
+        "no" => Ok(traced(false, name, s)),
+        _ => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is neither yes nor no", s.value),
+        )),
+    }
+}
+
+/// A yes/no switch; unset or empty means `default` (for a default that depends on more than
+/// the variable; [`switch`] takes the vocabulary's).
 pub fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Traced<bool>, Error> {
     match non_empty(vars, name) {
         None => Ok(Traced {
@@ -61,14 +95,13 @@ pub fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Trac
             name,
             origin: Origin::Default,
         }),
-        Some(s) if s.value == "yes" => Ok(traced(true, name, s)),
-        Some(s) if s.value == "no" => Ok(traced(false, name, s)),
-        Some(s) => Err(setting_error(
-            name,
-            s,
-            format!("`{}` is neither yes nor no", s.value),
-        )),
+        Some(s) => yes_or_no(name, s),
     }
+}
+
+/// A yes/no switch whose default is the vocabulary's.
+pub(super) fn switch(vars: &Settings, name: &'static str) -> Result<Traced<bool>, Error> {
+    yes_or_no(name, &*or_default(vars, name)?)
 }
 
 pub(super) fn whole_number(
@@ -126,13 +159,4 @@ pub(super) fn daemon_string(
         name,
         s,
     )))
-}
-
-/// A default that is not a setting of the user's.
-pub(super) fn default_of<T>(value: T, name: &'static str) -> Traced<T> {
-    Traced {
-        value,
-        name,
-        origin: Origin::Default,
-    }
 }

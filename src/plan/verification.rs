@@ -5,14 +5,12 @@ use std::path::Path;
 
 use crate::accounts::Accounts;
 use crate::config::settings::{Setting, Settings};
+use crate::config::vocabulary::names::{
+    SWUPDATE_VERIFY_DIR, SWUPDATE_VERIFY_PROGRAM, SWUPDATE_VERIFY_TIMEOUT, SWUPDATE_VERIFY_USER,
+};
 use crate::error::Error;
-use crate::plan::values::{
-    absolute_path, default_of, non_empty, setting_error, traced, whole_number,
-};
-use crate::plan::{
-    DEFAULT_VERIFY_DIR, DEFAULT_VERIFY_TIMEOUT, SWUPDATE_VERIFY_DIR, SWUPDATE_VERIFY_PROGRAM,
-    SWUPDATE_VERIFY_TIMEOUT, SWUPDATE_VERIFY_USER, Verification,
-};
+use crate::plan::values::{absolute_path, or_default, setting_error, traced, whole_number};
+use crate::plan::{Traced, Verification};
 use crate::rootfs::Root;
 
 pub(super) fn verification(
@@ -21,6 +19,29 @@ pub(super) fn verification(
     root: &Root,
     accounts: &dyn Accounts,
 ) -> Result<Verification, Error> {
+    let argv = program_argv(program, root)?;
+    let user = user(&*or_default(vars, SWUPDATE_VERIFY_USER)?, accounts)?;
+    let dir = absolute_path(
+        SWUPDATE_VERIFY_DIR,
+        &*or_default(vars, SWUPDATE_VERIFY_DIR)?,
+        root,
+    )?;
+    let timeout = whole_number(
+        SWUPDATE_VERIFY_TIMEOUT,
+        &*or_default(vars, SWUPDATE_VERIFY_TIMEOUT)?,
+        1,
+    )?;
+    Ok(Verification {
+        argv,
+        user,
+        dir,
+        timeout,
+    })
+}
+
+/// The program's words, split with shell quoting; the first an absolute device path, placed
+/// under the root.
+fn program_argv(program: &Setting, root: &Root) -> Result<Traced<Vec<String>>, Error> {
     let mut argv = shell_words::split(&program.value).map_err(|_| {
         setting_error(
             SWUPDATE_VERIFY_PROGRAM,
@@ -46,65 +67,49 @@ pub(super) fn verification(
         .host(Path::new(first.as_str()))
         .to_string_lossy()
         .into_owned();
-    let user = match non_empty(vars, SWUPDATE_VERIFY_USER) {
-        Some(s) => {
-            let (u, g) = match s.value.split_once(':') {
-                Some((u, g)) => (u, Some(g)),
-                None => (s.value.as_str(), None),
-            };
-            let unknown = |what: &str, name: &str| {
-                setting_error(
-                    SWUPDATE_VERIFY_USER,
-                    s,
-                    format!("no {what} `{name}` on the device"),
-                )
-            };
-            let (uid, primary) = match u.parse::<u32>() {
-                Ok(uid) => (uid, uid),
-                Err(_) => accounts.user(u).ok_or_else(|| unknown("user", u))?,
-            };
-            let gid = match g {
-                None => primary,
-                Some(g) => match g.parse::<u32>() {
-                    Ok(gid) => gid,
-                    Err(_) => accounts.group(g).ok_or_else(|| unknown("group", g))?,
-                },
-            };
-            if uid == 0 || gid == 0 {
-                return Err(setting_error(
-                    SWUPDATE_VERIFY_USER,
-                    s,
-                    "is root; the verification program must run unprivileged",
-                ));
-            }
-            traced((uid, gid), SWUPDATE_VERIFY_USER, s)
-        }
-        None => default_of((65534, 65534), SWUPDATE_VERIFY_USER),
+    Ok(traced(argv, SWUPDATE_VERIFY_PROGRAM, program))
+}
+
+/// `user[:group]`, numbers or the device's names (a user's primary group when none is given);
+/// never root.
+fn user(s: &Setting, accounts: &dyn Accounts) -> Result<Traced<(u32, u32)>, Error> {
+    let (u, g) = match s.value.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s.value.as_str(), None),
     };
-    let dir = match non_empty(vars, SWUPDATE_VERIFY_DIR) {
-        Some(s) => absolute_path(SWUPDATE_VERIFY_DIR, s, root)?,
-        None => default_of(
-            root.host(Path::new(DEFAULT_VERIFY_DIR)),
-            SWUPDATE_VERIFY_DIR,
-        ),
+    let unknown = |what: &str, name: &str| {
+        setting_error(
+            SWUPDATE_VERIFY_USER,
+            s,
+            format!("no {what} `{name}` on the device"),
+        )
     };
-    let timeout = match non_empty(vars, SWUPDATE_VERIFY_TIMEOUT) {
-        Some(s) => whole_number(SWUPDATE_VERIFY_TIMEOUT, s, 1)?,
-        None => default_of(DEFAULT_VERIFY_TIMEOUT, SWUPDATE_VERIFY_TIMEOUT),
+    let (uid, primary) = match u.parse::<u32>() {
+        Ok(uid) => (uid, uid),
+        Err(_) => accounts.user(u).ok_or_else(|| unknown("user", u))?,
     };
-    Ok(Verification {
-        argv: traced(argv, SWUPDATE_VERIFY_PROGRAM, program),
-        user,
-        dir,
-        timeout,
-    })
+    let gid = match g {
+        None => primary,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => accounts.group(g).ok_or_else(|| unknown("group", g))?,
+        },
+    };
+    if uid == 0 || gid == 0 {
+        return Err(setting_error(
+            SWUPDATE_VERIFY_USER,
+            s,
+            "is root; the verification program must run unprivileged",
+        ));
+    }
+    Ok(traced((uid, gid), SWUPDATE_VERIFY_USER, s))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::config::vocabulary::names::{SWUPDATE_VERIFY_PROGRAM, SWUPDATE_VERIFY_USER};
     use crate::error::Error;
     use crate::plan::build::tests::file_mode;
-    use crate::plan::{SWUPDATE_VERIFY_PROGRAM, SWUPDATE_VERIFY_USER};
 
     fn verify_user(value: &str) -> Result<(u32, u32), Error> {
         let p = file_mode()
