@@ -5,7 +5,8 @@ use crate::error::{Error, Kind};
 use std::path::PathBuf;
 
 use crate::config::settings::Origin;
-use crate::plan::{Mode, Plan, Traced};
+use crate::plan::url::Url;
+use crate::plan::{AntiRollback, Mode, Plan, Traced};
 
 /// Some consecutive words of the argv and why they are there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,14 @@ pub struct Runtime {
 /// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options,
 /// anti-rollback, the mode.
 pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+    let mut out = binary_and_options(plan);
+    out.extend(anti_rollback(&plan.anti_rollback, runtime)?);
+    out.extend(mode(plan, runtime)?);
+    Ok(out)
+}
+
+/// The binary, the key and verifier the image chose, then the user's own options.
+fn binary_and_options(plan: &Plan) -> Vec<Group> {
     let mut out = vec![group(
         vec![plan.bin.value.to_string_lossy().into_owned()],
         &[&plan.bin],
@@ -54,7 +63,12 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     for a in &plan.user_args {
         out.push(group(a.value.clone(), &[a]));
     }
-    let ar = &plan.anti_rollback;
+    out
+}
+
+/// `-N`/`-R` from the running version, and `--max-version`.
+fn anti_rollback(ar: &AntiRollback, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+    let mut out = Vec::new();
     if ar.enabled.value {
         let version = runtime.current_version.clone().ok_or_else(|| {
             Error::new(
@@ -78,7 +92,13 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     if let Some(m) = &ar.max_version {
         out.push(group(vec!["--max-version".into(), m.value.clone()], &[m]));
     }
+    Ok(out)
+}
+
+/// The mode's words: `-i`, `-d "…"`, or the daemon's `-w`/`-u`.
+fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     let mode_because = ("SWUPDATE_SOURCE", plan.mode_origin.clone());
+    let mut out = Vec::new();
     match &plan.mode {
         Mode::File { update_file } => {
             let input = match &plan.verification {
@@ -101,38 +121,13 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             let url = url.as_ref().ok_or_else(|| {
                 Error::new(Kind::Config, "download mode has no URL yet: nothing to run")
             })?;
-            if let Some(v) = &plan.verification {
-                // The launcher downloaded and verified the pack: swupdate installs the copy.
-                out.push(Group {
-                    words: vec!["-i".into(), verified_input(runtime)],
-                    because: vec![
-                        mode_because,
-                        (url.name, url.origin.clone()),
-                        (v.argv.name, v.argv.origin.clone()),
-                    ],
-                });
-                return Ok(out);
-            }
-            // swupdate splits this string on whitespace: every part is free of it by
-            // construction (the URL is encoded, the numbers are numbers, the credentials
-            // were checked by the plan).
-            let mut parts = vec!["-u".to_string(), url.value.for_downloader()];
-            let mut because = vec![mode_because, (url.name, url.origin.clone())];
-            for (flag, n) in [("-r", retries), ("-t", timeout)] {
-                if let Some(n) = n {
-                    parts.push(flag.into());
-                    parts.push(n.value.to_string());
-                    because.push((n.name, n.origin.clone()));
-                }
-            }
-            if let Ok(Some(c)) = url.value.credentials() {
-                parts.push("-a".into());
-                parts.push(c.expose().to_string());
-            }
-            out.push(Group {
-                words: vec!["-d".into(), parts.join(" ")],
-                because,
-            });
+            out.push(download(
+                plan,
+                runtime,
+                mode_because,
+                url,
+                [retries, timeout],
+            ));
         }
         Mode::Daemon {
             webserver,
@@ -146,6 +141,48 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
         }
     }
     Ok(out)
+}
+
+/// `-d "-u URL [-r N] [-t N] [-a user:password]"`, or, with a verification stage, `-i` of the
+/// copy the launcher downloaded and verified.
+fn download(
+    plan: &Plan,
+    runtime: &Runtime,
+    mode_because: (&'static str, Origin),
+    url: &Traced<Url>,
+    [retries, timeout]: [&Option<Traced<u32>>; 2],
+) -> Group {
+    if let Some(v) = &plan.verification {
+        // The launcher downloaded and verified the pack: swupdate installs the copy.
+        return Group {
+            words: vec!["-i".into(), verified_input(runtime)],
+            because: vec![
+                mode_because,
+                (url.name, url.origin.clone()),
+                (v.argv.name, v.argv.origin.clone()),
+            ],
+        };
+    }
+    // swupdate splits this string on whitespace: every part is free of it by
+    // construction (the URL is encoded, the numbers are numbers, the credentials
+    // were checked by the plan).
+    let mut parts = vec!["-u".to_string(), url.value.for_downloader()];
+    let mut because = vec![mode_because, (url.name, url.origin.clone())];
+    for (flag, n) in [("-r", retries), ("-t", timeout)] {
+        if let Some(n) = n {
+            parts.push(flag.into());
+            parts.push(n.value.to_string());
+            because.push((n.name, n.origin.clone()));
+        }
+    }
+    if let Ok(Some(c)) = url.value.credentials() {
+        parts.push("-a".into());
+        parts.push(c.expose().to_string());
+    }
+    Group {
+        words: vec!["-d".into(), parts.join(" ")],
+        because,
+    }
 }
 
 /// The verified copy as swupdate opens it; before the run, its placeholder.
