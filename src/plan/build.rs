@@ -1,6 +1,8 @@
 //! [`build`]: from the raw settings to a [`Plan`], or the first reason there is none.
 
-use crate::config::settings::{Origin, Settings};
+use std::path::PathBuf;
+
+use crate::config::settings::{Origin, Setting, Settings};
 use crate::config::vocabulary::names::*;
 use crate::error::{Error, Kind};
 use crate::plan::swupdate_options::{self, Release};
@@ -13,6 +15,8 @@ use crate::plan::verification::verification;
 use crate::plan::*;
 use crate::rootfs::Root;
 
+/// The plan, or the first reason there is none; each step reads its variables in the order of
+/// the argv (binary, key, options, mode), so the first error is the one nearest the start.
 pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     let Inputs {
         topology,
@@ -21,6 +25,46 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         ..
     } = inputs;
 
+    let (bin, public_key) = binary_and_key(topology, root)?;
+    let (release, digest_provider) = release_and_provider(topology)?;
+    let known = release.as_ref().map(|r| r.value);
+    let user_args = user_args(vars, known)?;
+
+    let (source, mode_origin) = source(inputs)?;
+    fits_the_unit(inputs.expect, source, &mode_origin)?;
+    // The daemon variables have no meaning in a one-shot mode: refuse rather than guess,
+    // unless this run was told on its command line to install one file.
+    if source != "daemon" && inputs.update_file_override.is_none() {
+        no_daemon_strings(vars, source, &mode_origin)?;
+    }
+    let mode = match source {
+        "file" => file_mode(inputs, &mode_origin)?,
+        "download" => download_mode(inputs, &mode_origin)?,
+        _ => daemon_mode(vars, known)?,
+    };
+
+    let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
+    let verification = verification_stage(inputs, &mode)?;
+
+    Ok(Plan {
+        bin,
+        public_key,
+        release,
+        digest_provider,
+        user_args,
+        mode,
+        mode_origin,
+        anti_rollback,
+        verification,
+    })
+}
+
+/// SWUPDATE_BIN and SWUPDATE_PUBLIC_KEY, host paths under the root.
+#[allow(clippy::type_complexity)]
+fn binary_and_key(
+    topology: &Settings,
+    root: &Root,
+) -> Result<(Traced<PathBuf>, Option<Traced<PathBuf>>), Error> {
     let bin_setting = topology
         .get(SWUPDATE_BIN)
         .ok_or_else(|| Error::new(Kind::Config, "SWUPDATE_BIN is not set"))?;
@@ -29,9 +73,12 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         Some(s) => Some(absolute_path(SWUPDATE_PUBLIC_KEY, s, root)?),
         None => None,
     };
+    Ok((bin, public_key))
+}
 
-    let (release, digest_provider) = release_and_provider(topology)?;
-    let known = release.as_ref().map(|r| r.value);
+/// The words of SWUPDATE_ARGS and SWUPDATE_EXTRA_ARGS, each checked against the release's
+/// options; an empty list is left out.
+fn user_args(vars: &Settings, known: Option<Release>) -> Result<Vec<Traced<Vec<String>>>, Error> {
     let mut user_args = Vec::new();
     for name in [SWUPDATE_ARGS, SWUPDATE_EXTRA_ARGS] {
         if let Some(s) = vars.get(name) {
@@ -41,155 +88,186 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
             }
         }
     }
+    Ok(user_args)
+}
 
-    let (source, mode_origin) = match (&inputs.update_file_override, vars.get(SWUPDATE_SOURCE)) {
-        (Some(o), _) => ("file", o.origin.clone()),
-        (None, Some(s)) => match s.value.as_str() {
-            v @ ("file" | "download" | "daemon") => (v, s.origin.clone()),
-            other => {
-                return Err(setting_error(
-                    SWUPDATE_SOURCE,
-                    s,
-                    format!("`{other}` is not a mode"),
-                )
-                .hint("use file, download or daemon (or leave it unset for daemon, as swupdate.sh)"));
-            }
+/// The mode, and what chose it: the command line's file, SWUPDATE_SOURCE, or the default.
+fn source(inputs: &Inputs) -> Result<(&'static str, Origin), Error> {
+    Ok(
+        match (
+            &inputs.update_file_override,
+            inputs.vars.get(SWUPDATE_SOURCE),
+        ) {
+            (Some(o), _) => ("file", o.origin.clone()),
+            (None, Some(s)) => match s.value.as_str() {
+                "file" => ("file", s.origin.clone()),
+                "download" => ("download", s.origin.clone()),
+                "daemon" => ("daemon", s.origin.clone()),
+                other => {
+                    return Err(setting_error(
+                        SWUPDATE_SOURCE,
+                        s,
+                        format!("`{other}` is not a mode"),
+                    )
+                    .hint("use file, download or daemon (or leave it unset for daemon, as swupdate.sh)"));
+                }
+            },
+            (None, None) => ("daemon", Origin::Default),
         },
-        (None, None) => ("daemon", Origin::Default),
-    };
+    )
+}
 
-    match (inputs.expect, source) {
+/// The unit that started the launcher runs one-shot updates or the daemon, not both.
+fn fits_the_unit(expect: Expect, source: &str, mode_origin: &Origin) -> Result<(), Error> {
+    match (expect, source) {
         (Expect::OneShot, "daemon") => {
-            return Err(Error::new(
+            Err(Error::new(
                 Kind::Config,
                 format!("--one-shot: the configuration runs the long-lived daemon (SWUPDATE_SOURCE from {mode_origin}), which would never finish"),
             )
-            .hint("set SWUPDATE_SOURCE=file or download, or start swupdate-daemon.service instead"));
+            .hint("set SWUPDATE_SOURCE=file or download, or start swupdate-daemon.service instead"))
         }
         (Expect::Daemon, "file" | "download") => {
-            return Err(Error::new(
+            Err(Error::new(
                 Kind::Config,
                 format!("--daemon: SWUPDATE_SOURCE={source} ({mode_origin}) installs one update and exits"),
             )
-            .hint("the daemon unit runs swupdate for webserver/suricatta/IPC: leave SWUPDATE_SOURCE unset or set it to daemon"));
+            .hint("the daemon unit runs swupdate for webserver/suricatta/IPC: leave SWUPDATE_SOURCE unset or set it to daemon"))
         }
-        _ => {}
+        _ => Ok(()),
     }
+}
 
-    // The daemon variables have no meaning in a one-shot mode: refuse rather than guess,
-    // unless this run was told on its command line to install one file.
-    if source != "daemon" && inputs.update_file_override.is_none() {
-        for name in [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS] {
-            if let Some(s) = non_empty(vars, name) {
-                return Err(setting_error(
-                    name,
-                    s,
-                    format!("is set, but SWUPDATE_SOURCE={source} ({mode_origin}) runs swupdate once"),
-                )
-                .hint("a one-shot update and the long-lived webserver/suricatta exclude each other: unset one of them"));
-            }
+/// A one-shot mode with the daemon's `-w`/`-u` strings set.
+fn no_daemon_strings(vars: &Settings, source: &str, mode_origin: &Origin) -> Result<(), Error> {
+    for name in [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS] {
+        if let Some(s) = non_empty(vars, name) {
+            return Err(setting_error(
+                name,
+                s,
+                format!("is set, but SWUPDATE_SOURCE={source} ({mode_origin}) runs swupdate once"),
+            )
+            .hint("a one-shot update and the long-lived webserver/suricatta exclude each other: unset one of them"));
         }
     }
+    Ok(())
+}
 
-    let mode = match source {
-        "file" => {
-            let s = match &inputs.update_file_override {
-                Some(o) => o,
-                None => non_empty(vars, UPDATE_FILE).ok_or_else(|| {
-                    Error::new(
-                        Kind::Config,
-                        format!("SWUPDATE_SOURCE=file ({mode_origin}) needs UPDATE_FILE, which is not set"),
-                    )
-                })?,
-            };
-            Mode::File {
-                update_file: absolute_path(UPDATE_FILE, s, root)?,
-            }
-        }
-        "download" => {
-            let retries = non_empty(vars, SWUPDATE_DOWNLOAD_RETRIES)
-                .map(|s| whole_number(SWUPDATE_DOWNLOAD_RETRIES, s, 0))
-                .transpose()?;
-            let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
-                .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
-                .transpose()?;
-            let allow_http = switch(vars, SWUPDATE_ALLOW_HTTP)?.value;
-            let preflight = Box::new(Preflight {
-                enabled: switch(vars, SWUPDATE_PREFLIGHT)?,
-                ca_file: non_empty(vars, SWUPDATE_CA_FILE)
-                    .map(|s| absolute_path(SWUPDATE_CA_FILE, s, root))
-                    .transpose()?,
-                timeout: non_empty(vars, SWUPDATE_PREFLIGHT_TIMEOUT)
-                    .map(|s| whole_number(SWUPDATE_PREFLIGHT_TIMEOUT, s, 1))
-                    .transpose()?,
-                budget: non_empty(vars, SWUPDATE_PREFLIGHT_BUDGET)
-                    .map(|s| whole_number(SWUPDATE_PREFLIGHT_BUDGET, s, 0))
-                    .transpose()?,
-            });
-            let url = match non_empty(vars, URL) {
-                Some(s) => {
-                    if s.value.len() > MAX_URL_LEN {
-                        return Err(setting_error(
-                            URL,
-                            s,
-                            format!(
-                                "is {} bytes long; at most {MAX_URL_LEN} are accepted",
-                                s.value.len()
-                            ),
-                        ));
-                    }
-                    let u = Url::parse(&s.value)
-                        .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
-                    if u.scheme() == "http" && !allow_http {
-                        return Err(setting_error(URL, s, format!("plain http ({}) is not allowed", u.redacted()))
-                            .hint("use https, or set SWUPDATE_ALLOW_HTTP=yes in the image's conf.d if the artifact is verified by its signature alone"));
-                    }
-                    u.credentials()
-                        .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
-                    Some(traced(u, URL, s))
-                }
-                None if inputs.stage == Stage::Image => None,
-                None => {
-                    return Err(Error::new(
-                        Kind::Config,
-                        format!("SWUPDATE_SOURCE=download ({mode_origin}) needs URL, which is not set"),
-                    )
-                    .hint("the management agent writes URL to descriptor.env in the etc conf.d directory before it starts the service"));
-                }
-            };
-            Mode::Download {
-                url,
-                retries,
-                timeout,
-                preflight,
-            }
-        }
-        _ => {
-            let suricatta = daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?;
-            if let (Some(t), Some(s)) = (&suricatta, vars.get(SWUPDATE_SURICATTA_ARGS)) {
-                crate::suricatta::parse(&t.value, known)
-                    .map_err(|e| setting_error(SWUPDATE_SURICATTA_ARGS, s, e))?;
-            }
-            Mode::Daemon {
-                webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
-                suricatta,
-            }
+/// `-i`: the command line's file, else UPDATE_FILE.
+fn file_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
+    let s = match &inputs.update_file_override {
+        Some(o) => o,
+        None => non_empty(inputs.vars, UPDATE_FILE).ok_or_else(|| {
+            Error::new(
+                Kind::Config,
+                format!("SWUPDATE_SOURCE=file ({mode_origin}) needs UPDATE_FILE, which is not set"),
+            )
+        })?,
+    };
+    Ok(Mode::File {
+        update_file: absolute_path(UPDATE_FILE, s, inputs.root)?,
+    })
+}
+
+/// `-d`: the URL, the downloader's retries and timeout, and the preflight's settings.
+fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
+    let vars = inputs.vars;
+    let retries = non_empty(vars, SWUPDATE_DOWNLOAD_RETRIES)
+        .map(|s| whole_number(SWUPDATE_DOWNLOAD_RETRIES, s, 0))
+        .transpose()?;
+    let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
+        .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
+        .transpose()?;
+    let allow_http = switch(vars, SWUPDATE_ALLOW_HTTP)?.value;
+    let preflight = Box::new(preflight(vars, inputs.root)?);
+    let url = match non_empty(vars, URL) {
+        Some(s) => Some(url(s, allow_http)?),
+        None if inputs.stage == Stage::Image => None,
+        None => {
+            return Err(Error::new(
+                Kind::Config,
+                format!("SWUPDATE_SOURCE=download ({mode_origin}) needs URL, which is not set"),
+            )
+            .hint("the management agent writes URL to descriptor.env in the etc conf.d directory before it starts the service"));
         }
     };
+    Ok(Mode::Download {
+        url,
+        retries,
+        timeout,
+        preflight,
+    })
+}
 
-    let stage = inputs.stage;
-    let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
-    let verification = match (&mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
+fn preflight(vars: &Settings, root: &Root) -> Result<Preflight, Error> {
+    Ok(Preflight {
+        enabled: switch(vars, SWUPDATE_PREFLIGHT)?,
+        ca_file: non_empty(vars, SWUPDATE_CA_FILE)
+            .map(|s| absolute_path(SWUPDATE_CA_FILE, s, root))
+            .transpose()?,
+        timeout: non_empty(vars, SWUPDATE_PREFLIGHT_TIMEOUT)
+            .map(|s| whole_number(SWUPDATE_PREFLIGHT_TIMEOUT, s, 1))
+            .transpose()?,
+        budget: non_empty(vars, SWUPDATE_PREFLIGHT_BUDGET)
+            .map(|s| whole_number(SWUPDATE_PREFLIGHT_BUDGET, s, 0))
+            .transpose()?,
+    })
+}
+
+/// The URL: bounded, parsed, https unless plain http is allowed, credentials the downloader
+/// can take.
+fn url(s: &Setting, allow_http: bool) -> Result<Traced<Url>, Error> {
+    if s.value.len() > MAX_URL_LEN {
+        return Err(setting_error(
+            URL,
+            s,
+            format!(
+                "is {} bytes long; at most {MAX_URL_LEN} are accepted",
+                s.value.len()
+            ),
+        ));
+    }
+    let u = Url::parse(&s.value).map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
+    if u.scheme() == "http" && !allow_http {
+        return Err(setting_error(URL, s, format!("plain http ({}) is not allowed", u.redacted()))
+            .hint("use https, or set SWUPDATE_ALLOW_HTTP=yes in the image's conf.d if the artifact is verified by its signature alone"));
+    }
+    u.credentials()
+        .map_err(|e| setting_error(URL, s, format!("the URL {}", e.0)))?;
+    Ok(traced(u, URL, s))
+}
+
+/// The long-lived daemon: the `-u` string read as suricatta reads it, and the `-w` string.
+fn daemon_mode(vars: &Settings, known: Option<Release>) -> Result<Mode, Error> {
+    let suricatta = daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?;
+    if let (Some(t), Some(s)) = (&suricatta, vars.get(SWUPDATE_SURICATTA_ARGS)) {
+        crate::suricatta::parse(&t.value, known)
+            .map_err(|e| setting_error(SWUPDATE_SURICATTA_ARGS, s, e))?;
+    }
+    Ok(Mode::Daemon {
+        webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
+        suricatta,
+    })
+}
+
+/// SWUPDATE_VERIFY_PROGRAM, where the launcher can vet the update before swupdate sees it.
+fn verification_stage(inputs: &Inputs, mode: &Mode) -> Result<Option<Box<Verification>>, Error> {
+    let Inputs {
+        vars,
+        root,
+        accounts,
+        stage,
+        ..
+    } = inputs;
+    Ok(match (mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
         (_, None) => None,
-        (Mode::File { .. }, Some(s)) => {
-            Some(Box::new(verification(vars, s, root, inputs.accounts)?))
-        }
+        (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, root, *accounts)?)),
         // An image-build check judges the image's configuration, not the checker's own build
         // (the layer builds the device's launcher with streaming exactly in download mode).
         (Mode::Download { .. }, Some(s))
-            if cfg!(feature = "streaming") || stage == Stage::Image =>
+            if cfg!(feature = "streaming") || *stage == Stage::Image =>
         {
-            Some(Box::new(verification(vars, s, root, inputs.accounts)?))
+            Some(Box::new(verification(vars, s, root, *accounts)?))
         }
         (Mode::Download { .. }, Some(s)) => {
             return Err(setting_error(
@@ -206,18 +284,6 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
                 "the daemon receives updates over IPC, where the launcher cannot vet them",
             ));
         }
-    };
-
-    Ok(Plan {
-        bin,
-        public_key,
-        release,
-        digest_provider,
-        user_args,
-        mode,
-        mode_origin,
-        anti_rollback,
-        verification,
     })
 }
 
