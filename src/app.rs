@@ -15,7 +15,7 @@ use crate::medium;
 use crate::net;
 use crate::notify;
 use crate::plan::argv::{self, Group, Runtime};
-use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
+use crate::plan::{self, DownloadUrl, Expect, Inputs, Mode, Plan, Stage};
 use crate::rootfs::Root;
 use crate::secret;
 use crate::verify;
@@ -56,7 +56,13 @@ fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error
 /// writes URL at run time).
 fn groups_for(plan: &Plan, runtime: &Runtime, stage: Stage) -> Result<Vec<Group>, Error> {
     match (&plan.mode, stage) {
-        (Mode::Download { url: None, .. }, Stage::Image) => Ok(Vec::new()),
+        (
+            Mode::Download {
+                url: DownloadUrl::WrittenAtStart,
+                ..
+            },
+            Stage::Image,
+        ) => Ok(Vec::new()),
         _ => argv::build(plan, runtime),
     }
 }
@@ -92,7 +98,7 @@ fn verify_update(
             (f, update_file.value.clone())
         }
         Mode::Download {
-            url: Some(url),
+            url: DownloadUrl::Given(url),
             preflight: config,
             ..
         } => (
@@ -123,7 +129,7 @@ fn announcement(plan: &Plan) -> String {
         ),
         Mode::Download { url, .. } => format!(
             "download mode: streaming {} with {}",
-            url.as_ref()
+            url.given()
                 .map_or_else(|| "(no URL)".to_string(), |u| u.value.redacted()),
             plan.bin.value.display()
         ),
@@ -139,7 +145,10 @@ fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
             "SWUPDATE_UPDATE_FILE",
             update_file.value.display().to_string(),
         )),
-        Mode::Download { url: Some(u), .. } => f.push(("SWUPDATE_URL", u.value.redacted())),
+        Mode::Download {
+            url: DownloadUrl::Given(u),
+            ..
+        } => f.push(("SWUPDATE_URL", u.value.redacted())),
         _ => {}
     }
     f

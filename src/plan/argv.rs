@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::settings::Origin;
 use crate::plan::url::Url;
-use crate::plan::{AntiRollback, Mode, Plan, Traced};
+use crate::plan::{AntiRollback, DownloadUrl, Mode, Plan, Traced};
 
 /// Some consecutive words of the argv and why they are there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,9 +118,12 @@ fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             timeout,
             ..
         } => {
-            let url = url.as_ref().ok_or_else(|| {
-                Error::new(Kind::Config, "download mode has no URL yet: nothing to run")
-            })?;
+            let DownloadUrl::Given(url) = url else {
+                return Err(Error::new(
+                    Kind::Config,
+                    "download mode has no URL yet: nothing to run",
+                ));
+            };
             out.push(download(
                 plan,
                 runtime,

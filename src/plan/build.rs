@@ -1,5 +1,6 @@
 //! [`build`]: from the raw settings to a [`Plan`], or the first reason there is none.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::config::settings::{Origin, Setting, Settings};
@@ -34,13 +35,13 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     fits_the_unit(inputs.expect, source, &mode_origin)?;
     // The daemon variables have no meaning in a one-shot mode: refuse rather than guess,
     // unless this run was told on its command line to install one file.
-    if source != "daemon" && inputs.update_file_override.is_none() {
+    if source != Source::Daemon && inputs.update_file_override.is_none() {
         no_daemon_strings(vars, source, &mode_origin)?;
     }
     let mode = match source {
-        "file" => file_mode(inputs, &mode_origin)?,
-        "download" => download_mode(inputs, &mode_origin)?,
-        _ => daemon_mode(vars, known)?,
+        Source::File => file_mode(inputs, &mode_origin)?,
+        Source::Download => download_mode(inputs, &mode_origin)?,
+        Source::Daemon => daemon_mode(vars, known)?,
     };
 
     let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
@@ -91,61 +92,60 @@ fn user_args(vars: &Settings, known: Option<Release>) -> Result<Vec<Traced<Vec<S
     Ok(user_args)
 }
 
-/// The mode, and what chose it: the command line's file, SWUPDATE_SOURCE, or the default.
-fn source(inputs: &Inputs) -> Result<(&'static str, Origin), Error> {
-    Ok(
-        match (
-            &inputs.update_file_override,
-            inputs.vars.get(SWUPDATE_SOURCE),
-        ) {
-            (Some(o), _) => ("file", o.origin.clone()),
-            (None, Some(s)) => match s.value.as_str() {
-                "file" => ("file", s.origin.clone()),
-                "download" => ("download", s.origin.clone()),
-                "daemon" => ("daemon", s.origin.clone()),
-                other => {
-                    return Err(setting_error(
-                        SWUPDATE_SOURCE,
-                        s,
-                        format!("`{other}` is not a mode"),
-                    )
-                    .hint("use file, download or daemon (or leave it unset for daemon, as swupdate.sh)"));
-                }
-            },
-            (None, None) => ("daemon", Origin::Default),
-        },
-    )
+/// The mode, and what chose it: the command line's file, SWUPDATE_SOURCE, or (unset) the
+/// vocabulary's default. Set but empty is not unset: it is refused like any other non-mode.
+fn source(inputs: &Inputs) -> Result<(Source, Origin), Error> {
+    if let Some(o) = &inputs.update_file_override {
+        return Ok((Source::File, o.origin.clone()));
+    }
+    let s = match inputs.vars.get(SWUPDATE_SOURCE) {
+        Some(s) => Cow::Borrowed(s),
+        None => or_default(inputs.vars, SWUPDATE_SOURCE)?,
+    };
+    match Source::parse(&s.value) {
+        Some(source) => Ok((source, s.origin.clone())),
+        None => Err(
+            setting_error(SWUPDATE_SOURCE, &s, format!("`{}` is not a mode", s.value)).hint(
+                "use file, download or daemon (or leave it unset for daemon, as swupdate.sh)",
+            ),
+        ),
+    }
 }
 
 /// The unit that started the launcher runs one-shot updates or the daemon, not both.
-fn fits_the_unit(expect: Expect, source: &str, mode_origin: &Origin) -> Result<(), Error> {
+fn fits_the_unit(expect: Expect, source: Source, mode_origin: &Origin) -> Result<(), Error> {
     match (expect, source) {
-        (Expect::OneShot, "daemon") => {
+        (Expect::OneShot, Source::Daemon) => {
             Err(Error::new(
                 Kind::Config,
                 format!("--one-shot: the configuration runs the long-lived daemon (SWUPDATE_SOURCE from {mode_origin}), which would never finish"),
             )
             .hint("set SWUPDATE_SOURCE=file or download, or start swupdate-daemon.service instead"))
         }
-        (Expect::Daemon, "file" | "download") => {
+        (Expect::Daemon, Source::File | Source::Download) => {
             Err(Error::new(
                 Kind::Config,
-                format!("--daemon: SWUPDATE_SOURCE={source} ({mode_origin}) installs one update and exits"),
+                format!("--daemon: SWUPDATE_SOURCE={} ({mode_origin}) installs one update and exits", source.name()),
             )
             .hint("the daemon unit runs swupdate for webserver/suricatta/IPC: leave SWUPDATE_SOURCE unset or set it to daemon"))
         }
-        _ => Ok(()),
+        (Expect::Any, _)
+        | (Expect::OneShot, Source::File | Source::Download)
+        | (Expect::Daemon, Source::Daemon) => Ok(()),
     }
 }
 
 /// A one-shot mode with the daemon's `-w`/`-u` strings set.
-fn no_daemon_strings(vars: &Settings, source: &str, mode_origin: &Origin) -> Result<(), Error> {
+fn no_daemon_strings(vars: &Settings, source: Source, mode_origin: &Origin) -> Result<(), Error> {
     for name in [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS] {
         if let Some(s) = non_empty(vars, name) {
             return Err(setting_error(
                 name,
                 s,
-                format!("is set, but SWUPDATE_SOURCE={source} ({mode_origin}) runs swupdate once"),
+                format!(
+                    "is set, but SWUPDATE_SOURCE={} ({mode_origin}) runs swupdate once",
+                    source.name()
+                ),
             )
             .hint("a one-shot update and the long-lived webserver/suricatta exclude each other: unset one of them"));
         }
@@ -181,8 +181,8 @@ fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
     let allow_http = switch(vars, SWUPDATE_ALLOW_HTTP)?.value;
     let preflight = Box::new(preflight(vars, inputs.root)?);
     let url = match non_empty(vars, URL) {
-        Some(s) => Some(url(s, allow_http)?),
-        None if inputs.stage == Stage::Image => None,
+        Some(s) => DownloadUrl::Given(url(s, allow_http)?),
+        None if inputs.stage == Stage::Image => DownloadUrl::WrittenAtStart,
         None => {
             return Err(Error::new(
                 Kind::Config,
@@ -625,7 +625,10 @@ pub(super) mod tests {
             } => {
                 assert!(preflight.enabled.value, "on unless switched off");
                 assert!(preflight.ca_file.is_none());
-                assert_eq!(url.unwrap().value.for_downloader(), "https://h/u.swu");
+                assert_eq!(
+                    url.given().unwrap().value.for_downloader(),
+                    "https://h/u.swu"
+                );
                 assert_eq!(retries.unwrap().value, 0);
                 assert_eq!(timeout.unwrap().value, 30);
             }
@@ -644,7 +647,13 @@ pub(super) mod tests {
     fn download_without_url_passes_an_image_build_check() {
         let mut t = T::new().var(SWUPDATE_SOURCE, "download");
         t.stage = Stage::Image;
-        assert!(matches!(t.ok().mode, Mode::Download { url: None, .. }));
+        assert!(matches!(
+            t.ok().mode,
+            Mode::Download {
+                url: DownloadUrl::WrittenAtStart,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -20,7 +20,10 @@ mod values;
 mod verification;
 
 pub use build::{DIGEST_PROVIDERS, build};
-pub use types::{AntiRollback, Expect, Inputs, Mode, Plan, Preflight, Stage, Traced, Verification};
+pub use types::{
+    AntiRollback, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Source, Stage, Traced,
+    Verification,
+};
 pub use values::{setting_error, yes_no};
 
 /// Longest URL accepted: far beyond any real artifact URL, short of abuse.

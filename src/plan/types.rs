@@ -30,14 +30,63 @@ pub struct Preflight {
     pub budget: Option<Traced<u32>>,
 }
 
+/// What SWUPDATE_SOURCE (or this run's command line) chose: parsed once, matched exhaustively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    File,
+    Download,
+    Daemon,
+}
+
+impl Source {
+    /// The value SWUPDATE_SOURCE names it by; anything else is not a mode.
+    pub fn parse(value: &str) -> Option<Source> {
+        match value {
+            "file" => Some(Source::File),
+            "download" => Some(Source::Download),
+            "daemon" => Some(Source::Daemon),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::File => "file",
+            Source::Download => "download",
+            Source::Daemon => "daemon",
+        }
+    }
+}
+
+/// Download mode's URL: given by the configuration, or, only in an image-build check, still to
+/// be written by the agent (on the device a download without a URL is an error, so a plan
+/// built there always has one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownloadUrl {
+    /// Set by a fragment or the agent's `descriptor.env`.
+    Given(Traced<Url>),
+    /// Image-build check (`check --static`): the agent writes it to `descriptor.env` before
+    /// it starts the service.
+    WrittenAtStart,
+}
+
+impl DownloadUrl {
+    /// The URL, when the configuration gave one.
+    pub fn given(&self) -> Option<&Traced<Url>> {
+        match self {
+            DownloadUrl::Given(url) => Some(url),
+            DownloadUrl::WrittenAtStart => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// `-i`: install one file and exit.
     File { update_file: Traced<PathBuf> },
-    /// `-d "-u …"`: stream one URL, install, exit. `url` is `None` only in an image-build check,
-    /// before the agent has written it.
+    /// `-d "-u …"`: stream one URL, install, exit.
     Download {
-        url: Option<Traced<Url>>,
+        url: DownloadUrl,
         retries: Option<Traced<u32>>,
         timeout: Option<Traced<u32>>,
         preflight: Box<Preflight>,
@@ -50,12 +99,16 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn name(&self) -> &'static str {
+    pub fn source(&self) -> Source {
         match self {
-            Mode::File { .. } => "file",
-            Mode::Download { .. } => "download",
-            Mode::Daemon { .. } => "daemon",
+            Mode::File { .. } => Source::File,
+            Mode::Download { .. } => Source::Download,
+            Mode::Daemon { .. } => Source::Daemon,
         }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.source().name()
     }
 }
 
