@@ -15,7 +15,7 @@ use crate::medium;
 use crate::net;
 use crate::notify;
 use crate::plan::argv::{self, Group, Runtime};
-use crate::plan::{self, DownloadUrl, Expect, Inputs, Mode, Plan, Stage};
+use crate::plan::{self, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan};
 use crate::rootfs::Root;
 use crate::secret;
 use crate::verify;
@@ -54,14 +54,14 @@ fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error
 
 /// The argv for a plan, or none yet in an image-build check of download mode (the agent
 /// writes URL at run time).
-fn groups_for(plan: &Plan, runtime: &Runtime, stage: Stage) -> Result<Vec<Group>, Error> {
-    match (&plan.mode, stage) {
+fn groups_for(plan: &Plan, runtime: &Runtime, check_at: CheckAt) -> Result<Vec<Group>, Error> {
+    match (&plan.mode, check_at) {
         (
             Mode::Download {
                 url: DownloadUrl::WrittenAtStart,
                 ..
             },
-            Stage::Image,
+            CheckAt::Image,
         ) => Ok(Vec::new()),
         _ => argv::build(plan, runtime),
     }
@@ -258,9 +258,9 @@ fn run_loaded(
     held: Option<lock::Held>,
 ) -> Result<(), Error> {
     let over = update_file_override(cli, &root)?;
-    let stage = match cli.command {
-        Some(Command::Check { static_only: true }) => Stage::Image,
-        _ => Stage::Device,
+    let check_at = match cli.command {
+        Some(Command::Check { static_only: true }) => CheckAt::Image,
+        _ => CheckAt::Device,
     };
     let expect = match (cli.one_shot, cli.daemon) {
         (true, _) => Expect::OneShot,
@@ -275,11 +275,11 @@ fn run_loaded(
         vars: &loaded.vars,
         update_file_override: over,
         root: &root,
-        stage,
+        check_at,
     });
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let runtime = match &plan {
-        Ok(p) => inputs::check(p, stage, is_check, &root, loaded.policy.as_ref()),
+        Ok(p) => inputs::check(p, check_at, is_check, &root, loaded.policy.as_ref()),
         Err(_) => Ok(Runtime::default()),
     };
 
@@ -295,14 +295,14 @@ fn run_loaded(
             };
             let outcome = plan
                 .clone()
-                .and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
+                .and_then(|p| groups_for(&p, &shown_runtime, check_at).map(|g| (p, g)));
             logging::print(&explain::render(loaded, &outcome, runtime.as_ref().err()))?;
             outcome.and(runtime).map(|_| ())
         }
         Some(Command::Check { .. }) => {
             let plan = plan?;
             let runtime = runtime?;
-            let groups = groups_for(&plan, &runtime, stage)?;
+            let groups = groups_for(&plan, &runtime, check_at)?;
             for n in &runtime.notes {
                 eprintln!("warning: {n}");
             }

@@ -215,7 +215,7 @@ mod tests {
     use super::*;
     use crate::config::settings::Settings;
     use crate::config::vocabulary::names::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY};
-    use crate::plan::{self, Inputs, Stage};
+    use crate::plan::{self, CheckAt, Inputs};
     use crate::rootfs::Root;
 
     fn plan_of(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Plan {
@@ -238,7 +238,7 @@ mod tests {
             vars: &s,
             update_file_override: None,
             root: &Root::default(),
-            stage: Stage::Device,
+            check_at: CheckAt::Device,
         })
         .unwrap()
     }

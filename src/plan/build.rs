@@ -182,7 +182,7 @@ fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
     let preflight = Box::new(preflight(vars, inputs.root)?);
     let url = match non_empty(vars, URL) {
         Some(s) => DownloadUrl::Given(url(s, allow_http)?),
-        None if inputs.stage == Stage::Image => DownloadUrl::WrittenAtStart,
+        None if inputs.check_at == CheckAt::Image => DownloadUrl::WrittenAtStart,
         None => {
             return Err(Error::new(
                 Kind::Config,
@@ -256,7 +256,7 @@ fn verification_stage(inputs: &Inputs, mode: &Mode) -> Result<Option<Box<Verific
         vars,
         root,
         accounts,
-        stage,
+        check_at,
         ..
     } = inputs;
     Ok(match (mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
@@ -265,7 +265,7 @@ fn verification_stage(inputs: &Inputs, mode: &Mode) -> Result<Option<Box<Verific
         // An image-build check judges the image's configuration, not the checker's own build
         // (the layer builds the device's launcher with streaming exactly in download mode).
         (Mode::Download { .. }, Some(s))
-            if cfg!(feature = "streaming") || *stage == Stage::Image =>
+            if cfg!(feature = "streaming") || *check_at == CheckAt::Image =>
         {
             Some(Box::new(verification(vars, s, root, *accounts)?))
         }
@@ -405,7 +405,7 @@ pub(super) mod tests {
         topology: Settings,
         vars: Settings,
         over: Option<Setting>,
-        stage: Stage,
+        check_at: CheckAt,
         expect: Expect,
     }
 
@@ -421,7 +421,7 @@ pub(super) mod tests {
                 topology,
                 vars,
                 over: None,
-                stage: Stage::Device,
+                check_at: CheckAt::Device,
                 expect: Expect::Any,
             }
         }
@@ -442,7 +442,7 @@ pub(super) mod tests {
                 vars: &self.vars,
                 update_file_override: self.over.clone(),
                 root: &Root::default(),
-                stage: self.stage,
+                check_at: self.check_at,
             })
         }
         fn ok(&self) -> Plan {
@@ -646,7 +646,7 @@ pub(super) mod tests {
     #[test]
     fn download_without_url_passes_an_image_build_check() {
         let mut t = T::new().var(SWUPDATE_SOURCE, "download");
-        t.stage = Stage::Image;
+        t.check_at = CheckAt::Image;
         assert!(matches!(
             t.ok().mode,
             Mode::Download {
@@ -810,7 +810,7 @@ pub(super) mod tests {
             vars: &t.vars,
             update_file_override: None,
             root: &Root::new(Some("/img".into())),
-            stage: Stage::Device,
+            check_at: CheckAt::Device,
         })
         .unwrap();
         assert_eq!(p.bin.value, PathBuf::from("/img/usr/bin/swupdate"));

@@ -21,7 +21,7 @@ mod verification;
 
 pub use build::{DIGEST_PROVIDERS, build};
 pub use types::{
-    AntiRollback, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Source, Stage, Traced,
+    AntiRollback, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Source, Traced,
     Verification,
 };
 pub use values::{setting_error, yes_no};

@@ -154,9 +154,10 @@ pub struct Verification {
     pub timeout: Traced<u32>,
 }
 
-/// When the configuration is checked.
+/// When the configuration is checked: on the device, or while the image is built (`check
+/// --static`). Not to be confused with [`crate::verify::Stage`], the verification program's run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub enum CheckAt {
     /// On the device, about to start: every input must be there.
     Device,
     /// While the image is built: what the agent provides at run time may be missing.
@@ -183,5 +184,5 @@ pub struct Inputs<'a> {
     /// `--update-file`/`--update-medium`: file mode with this device path, for this run.
     pub update_file_override: Option<Setting>,
     pub root: &'a Root,
-    pub stage: Stage,
+    pub check_at: CheckAt,
 }
