@@ -5,6 +5,7 @@ use crate::error::{Error, Kind};
 use std::path::PathBuf;
 
 use crate::config::settings::Origin;
+use crate::config::vocabulary::names::SWUPDATE_SOURCE;
 use crate::plan::url::Url;
 use crate::plan::{AntiRollback, DownloadUrl, Mode, Plan, Traced};
 
@@ -97,7 +98,7 @@ fn anti_rollback(ar: &AntiRollback, runtime: &Runtime) -> Result<Vec<Group>, Err
 
 /// The mode's words: `-i`, `-d "…"`, or the daemon's `-w`/`-u`.
 fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
-    let mode_because = ("SWUPDATE_SOURCE", plan.mode_origin.clone());
+    let mode_because = (SWUPDATE_SOURCE, plan.mode_origin.clone());
     let mut out = Vec::new();
     match &plan.mode {
         Mode::File { update_file } => {

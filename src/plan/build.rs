@@ -562,6 +562,17 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn each_mode_is_named_as_swupdate_source_names_it() {
+        for source in [Source::File, Source::Download, Source::Daemon] {
+            assert_eq!(Source::parse(source.name()), Some(source));
+        }
+        assert_eq!(
+            crate::config::vocabulary::default_of(SWUPDATE_SOURCE).and_then(Source::parse),
+            Some(Source::Daemon)
+        );
+    }
+
+    #[test]
     fn unset_source_is_the_daemon_of_swupdate_sh() {
         let p = T::new().ok();
         assert_eq!(p.mode.name(), "daemon");

@@ -4,10 +4,10 @@
 //! be tested exhaustively; every error names the variable and the file and line that set it.
 //!
 //! The flow: the raw [`Settings`](crate::config::settings::Settings) (each value with the file
-//! and line that set it) go through [`build`] into a [`Plan`] ([`types`]: the mode, the inputs,
+//! and line that set it) go through [`build`] into a [`Plan`] (`types.rs`: the mode, the inputs,
 //! anti-rollback, the verification stage, each value [`Traced`] to its variable), and
 //! [`argv::build`] turns the plan into swupdate's argv, in groups that keep those origins.
-//! [`values`] holds the small typed readers every setting goes through, [`verification`] the
+//! `values.rs` holds the small typed readers every setting goes through, `verification.rs` the
 //! verification stage's part of the plan; [`swupdate_options`] is swupdate's own command line
 //! (every release's getopt table) and [`url`] the download URL, both checked here.
 

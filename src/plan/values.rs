@@ -87,7 +87,7 @@ fn yes_or_no(name: &'static str, s: &Setting) -> Result<Traced<bool>, Error> {
 }
 
 /// A yes/no switch; unset or empty means `default` (for a default that depends on more than
-/// the variable; [`switch`] takes the vocabulary's).
+/// the variable; `switch` takes the vocabulary's).
 pub fn yes_no(vars: &Settings, name: &'static str, default: bool) -> Result<Traced<bool>, Error> {
     match non_empty(vars, name) {
         None => Ok(Traced {
