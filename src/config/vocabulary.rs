@@ -121,9 +121,9 @@ vocabulary! {
     /// public key or certificate for signed images; when set, `-k` is always passed and the
     /// file must exist; empty means none
     SWUPDATE_PUBLIC_KEY: Topology, None, env: true;
-    /// the installed swupdate release (`2025.12`, `2026.05.1`; the layer writes the recipe's
-    /// PV): options are checked against it, and an option of a later release is refused naming
-    /// both. Unset: every option of 2022.12–2026.05.x is accepted and `check` warns. `check`
+    /// the installed swupdate release, `YYYY.MM` or `YYYY.MM.P` (`2025.12`, `2026.05.1`; the
+    /// layer writes the recipe's PV): options are checked against it, and an option of a later
+    /// release is refused naming both. Unset: every option of 2022.12–2026.05.x is accepted and `check` warns. `check`
     /// compares it with `swupdate --version`
     SWUPDATE_VERSION: Topology, None, env: true;
     /// swupdate 2025.12+: passed as `--digest-provider` (`opensslCMS` for a certificate,
@@ -144,10 +144,11 @@ vocabulary! {
     /// `yes`: refuse configuration that someone other than the image could have written;
     /// `no`: don't check
     SWUPDATE_STRICT_MODES: Topology, Some(Assigned("yes")), env: true;
-    /// the owner of the image's files (tests running unprivileged set their own uid)
+    /// the owner of the image's files, a numeric uid (tests running unprivileged set their
+    /// own)
     SWUPDATE_TRUSTED_UID: Topology, Some(Assigned("0")), env: true;
-    /// the management agent's uid, allowed to own `descriptor.env` and its directory (an etc
-    /// directory it owns may then hold nothing else)
+    /// the management agent's numeric uid, allowed to own `descriptor.env` and its directory
+    /// (an etc directory it owns may then hold nothing else)
     SWUPDATE_AGENT_UID: Topology, None, env: true;
 
     /// `file`: install `UPDATE_FILE` once; `download`: stream `URL` once; `daemon`: long-lived
@@ -172,7 +173,9 @@ vocabulary! {
     /// more swupdate options, split with shell quoting, after `SWUPDATE_ARGS`
     SWUPDATE_EXTRA_ARGS: ConfD, None, env: true;
     /// daemon mode: the string given to `-w` (swupdate splits it on whitespace and parses no
-    /// quotes: a quote or backslash in it is an error)
+    /// quotes: a quote or backslash in it is an error). Set in file or download mode it is an
+    /// error, unless `--update-file` chose file mode for this run; the same holds for
+    /// `SWUPDATE_SURICATTA_ARGS`
     SWUPDATE_WEBSERVER_ARGS: ConfD, Some(Assigned("")), env: false;
     /// daemon mode: the string given to `-u`, read as suricatta's hawkBit module reads it:
     /// `-t`, `-u`, `-i` required (or `tenant`/`url`/`id` in swupdate's `suricatta` section),
@@ -197,7 +200,8 @@ vocabulary! {
     /// seconds within which transient preflight failures are retried; `0`: no retries
     SWUPDATE_PREFLIGHT_BUDGET: ConfD, Some(Described("120")), env: false;
     /// pass `-N <running version>`: swupdate refuses older releases
-    SWUPDATE_ANTI_ROLLBACK: ConfD, Some(Described("`yes` for file/download, `no` for daemon")), env: false;
+    SWUPDATE_ANTI_ROLLBACK: ConfD,
+        Some(Described("`yes` for file/download, `no` for daemon")), env: false;
     /// where the running version is read (absolute path): `KEY=value` lines (os-release) or
     /// `name version` lines (sw-versions)
     SWUPDATE_VERSION_FILE: ConfD, Some(WhenUnset("/etc/os-release")), env: false;
@@ -205,7 +209,7 @@ vocabulary! {
     SWUPDATE_VERSION_KEY: ConfD, Some(WhenUnset("VERSION_ID")), env: false;
     /// `no` adds `-R <running version>`: the release that runs is not installed again
     SWUPDATE_REINSTALL: ConfD, Some(WhenUnset("yes")), env: false;
-    /// `--max-version`: newer releases than this are refused
+    /// `--max-version`: newer releases than this are refused (a version swupdate can take)
     SWUPDATE_MAX_VERSION: ConfD, None, env: false;
     /// file mode (and download mode in `streaming` builds, which download the artifact for
     /// it): the product's verification program (absolute path, and arguments split with shell
@@ -224,7 +228,8 @@ vocabulary! {
     /// `info`)
     SWUPDATE_LAUNCHER_LOG_LEVEL: Environment, Some(Described("info")), env: true;
     /// the journal's socket, for tests
-    SWUPDATE_LAUNCHER_JOURNAL_SOCKET: Environment, Some(Described("/run/systemd/journal/socket")), env: true;
+    SWUPDATE_LAUNCHER_JOURNAL_SOCKET: Environment,
+        Some(Described("/run/systemd/journal/socket")), env: true;
 }
 
 const fn in_scopes(v: &Variable, scopes: &[Scope]) -> bool {
