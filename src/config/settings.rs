@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::envfile;
-use crate::config::vocabulary::{TOPOLOGY, lookup, topology_default};
+use crate::config::vocabulary::{TOPOLOGY, TOPOLOGY_FROM_ENVIRONMENT, topology_default};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,10 +109,7 @@ pub fn topology(
             },
         );
     }
-    for name in TOPOLOGY
-        .into_iter()
-        .filter(|n| lookup(n).is_some_and(|v| v.from_environment))
-    {
+    for name in TOPOLOGY_FROM_ENVIRONMENT {
         if let Some(v) = env(name) {
             s.set(name, v, Origin::Environment);
         }

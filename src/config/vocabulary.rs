@@ -287,10 +287,22 @@ pub const HANDOFF: [&str; count(&[Scope::Handoff], false)] = select(&[Scope::Han
 /// shell's environment would (the rest are assigned by [`SCRIPT_DEFAULTS`], as in swupdate.sh).
 pub const FROM_ENVIRONMENT: [&str; count(CONF_D_SCOPES, true)] = select(CONF_D_SCOPES, true);
 
-const fn assigned_count(scopes: &[Scope]) -> usize {
+/// The value the launcher takes for an unset variable: an assigned default, and (when
+/// `when_unset_too`) a [`DefaultValue::WhenUnset`] one.
+const fn value_of(default: Option<DefaultValue>, when_unset_too: bool) -> Option<&'static str> {
+    match default {
+        Some(Assigned(value)) => Some(value),
+        Some(WhenUnset(value)) if when_unset_too => Some(value),
+        _ => None,
+    }
+}
+
+const fn values_count(scopes: &[Scope], when_unset_too: bool) -> usize {
     let (mut i, mut n) = (0, 0);
     while i < VARIABLES.len() {
-        if in_scopes(&VARIABLES[i], scopes) && matches!(VARIABLES[i].default, Some(Assigned(_))) {
+        if in_scopes(&VARIABLES[i], scopes)
+            && value_of(VARIABLES[i].default, when_unset_too).is_some()
+        {
             n += 1;
         }
         i += 1;
@@ -298,12 +310,15 @@ const fn assigned_count(scopes: &[Scope]) -> usize {
     n
 }
 
-const fn assigned<const N: usize>(scopes: &[Scope]) -> [(&'static str, &'static str); N] {
+const fn values<const N: usize>(
+    scopes: &[Scope],
+    when_unset_too: bool,
+) -> [(&'static str, &'static str); N] {
     let mut out = [("", ""); N];
     let (mut i, mut n) = (0, 0);
     while i < VARIABLES.len() {
         if in_scopes(&VARIABLES[i], scopes) {
-            if let Some(Assigned(value)) = VARIABLES[i].default {
+            if let Some(value) = value_of(VARIABLES[i].default, when_unset_too) {
                 out[n] = (VARIABLES[i].name, value);
                 n += 1;
             }
@@ -315,33 +330,39 @@ const fn assigned<const N: usize>(scopes: &[Scope]) -> [(&'static str, &'static 
 
 /// Values `swupdate.sh` assigned before it read conf.d (fragments may expand them), less the
 /// `${SWUPDATE_EXTRA_ARGS}` it folded into SWUPDATE_ARGS: that one is appended separately.
-pub const SCRIPT_DEFAULTS: [(&str, &str); assigned_count(CONF_D_SCOPES)] = assigned(CONF_D_SCOPES);
+pub const SCRIPT_DEFAULTS: [(&str, &str); values_count(CONF_D_SCOPES, false)] =
+    values(CONF_D_SCOPES, false);
+
+/// The topology variables the environment provides (and overrides the file with).
+pub const TOPOLOGY_FROM_ENVIRONMENT: [&str; count(&[Scope::Topology], true)] =
+    select(&[Scope::Topology], true);
+
+// The lists the launcher consults at run time are computed here, when it is compiled: the
+// table itself (with its docs) is only read by the reference and the tests, so it does not
+// weigh on the binary.
+const TOPOLOGY_DEFAULTS: [(&str, &str); values_count(&[Scope::Topology], false)] =
+    values(&[Scope::Topology], false);
+const UNSET_VALUES: [(&str, &str); values_count(&Scope::ALL, true)] = values(&Scope::ALL, true);
 
 /// The entry of a variable the launcher reads.
 pub fn lookup(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
 }
 
+fn find(list: &[(&'static str, &'static str)], name: &str) -> Option<&'static str> {
+    list.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
 /// Built-in topology for a device without an EnvironmentFile; the public key and the agent
 /// have none.
 pub fn topology_default(name: &str) -> Option<&'static str> {
-    match lookup(name)? {
-        Variable {
-            scope: Scope::Topology,
-            default: Some(Assigned(value)),
-            ..
-        } => Some(value),
-        _ => None,
-    }
+    find(&TOPOLOGY_DEFAULTS, name)
 }
 
 /// The value the launcher takes for an unset (or empty) variable: an assigned default or a
 /// [`DefaultValue::WhenUnset`] one; `None` when unset means not given.
 pub fn default_of(name: &str) -> Option<&'static str> {
-    match lookup(name)?.default? {
-        Assigned(value) | WhenUnset(value) => Some(value),
-        Described(_) => None,
-    }
+    find(&UNSET_VALUES, name)
 }
 
 /// A table cell: the doc's lines joined, pipes escaped.
@@ -465,6 +486,18 @@ mod tests {
         ] {
             assert_eq!(topology_default(none), None, "{none}");
         }
+    }
+
+    #[test]
+    fn defaults_are_the_tables() {
+        for v in VARIABLES {
+            let expected = match v.default {
+                Some(Assigned(d) | WhenUnset(d)) => Some(d),
+                Some(Described(_)) | None => None,
+            };
+            assert_eq!(default_of(v.name), expected, "{}", v.name);
+        }
+        assert_eq!(TOPOLOGY_FROM_ENVIRONMENT, TOPOLOGY);
     }
 
     #[test]
