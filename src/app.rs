@@ -23,7 +23,7 @@ use crate::medium;
 use crate::net;
 use crate::notify;
 use crate::plan::argv::{self, Group, RunningVersion, Runtime};
-use crate::plan::{self, Expect, Inputs, Mode, Plan, Stage};
+use crate::plan::{self, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan};
 use crate::preconditions;
 use crate::rootfs::Root;
 use crate::secret;
@@ -63,9 +63,15 @@ fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error
 
 /// The argv for a plan, or none yet in an image-build check of download mode (the agent
 /// writes URL at run time).
-fn groups_for(plan: &Plan, runtime: &Runtime, stage: Stage) -> Result<Vec<Group>, Error> {
-    match (&plan.mode, stage) {
-        (Mode::Download { url: None, .. }, Stage::Image) => Ok(Vec::new()),
+fn groups_for(plan: &Plan, runtime: &Runtime, check_at: CheckAt) -> Result<Vec<Group>, Error> {
+    match (&plan.mode, check_at) {
+        (
+            Mode::Download {
+                url: DownloadUrl::WrittenAtStart,
+                ..
+            },
+            CheckAt::Image,
+        ) => Ok(Vec::new()),
         _ => argv::build(plan, runtime),
     }
 }
@@ -101,7 +107,7 @@ fn verify_update(
             (f, update_file.value.clone())
         }
         Mode::Download {
-            url: Some(url),
+            url: DownloadUrl::Given(url),
             preflight: config,
             ..
         } => (
@@ -132,7 +138,7 @@ fn announcement(plan: &Plan) -> String {
         ),
         Mode::Download { url, .. } => format!(
             "download mode: streaming {} with {}",
-            url.as_ref()
+            url.given()
                 .map_or_else(|| "(no URL)".to_string(), |u| u.value.redacted()),
             plan.bin.value.display()
         ),
@@ -148,7 +154,10 @@ fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
             "SWUPDATE_UPDATE_FILE",
             update_file.value.display().to_string(),
         )),
-        Mode::Download { url: Some(u), .. } => f.push(("SWUPDATE_URL", u.value.redacted())),
+        Mode::Download {
+            url: DownloadUrl::Given(u),
+            ..
+        } => f.push(("SWUPDATE_URL", u.value.redacted())),
         _ => {}
     }
     f
@@ -258,20 +267,20 @@ fn run_loaded(
     loaded: &load::Loaded,
     held: Option<lock::Held>,
 ) -> Result<(), Error> {
-    let stage = match cli.command {
-        Some(Command::Check { static_only: true }) => Stage::Image,
-        _ => Stage::Device,
+    let check_at = match cli.command {
+        Some(Command::Check { static_only: true }) => CheckAt::Image,
+        _ => CheckAt::Device,
     };
     let over = update_file_override(cli, &root)?;
-    let plan = plan_for(cli, &root, loaded, over, stage);
+    let plan = plan_for(cli, &root, loaded, over, check_at);
     let is_check = matches!(cli.command, Some(Command::Check { .. }));
     let runtime = match &plan {
-        Ok(p) => preconditions::check(p, stage, is_check, &root, loaded.policy.as_ref()),
+        Ok(p) => preconditions::check(p, check_at, is_check, &root, loaded.policy.as_ref()),
         Err(_) => Ok(Runtime::default()),
     };
     match cli.command {
-        Some(Command::Explain) => explain_plan(loaded, plan, runtime, stage),
-        Some(Command::Check { .. }) => check_plan(loaded, plan?, runtime?, stage),
+        Some(Command::Explain) => explain_plan(loaded, plan, runtime, check_at),
+        Some(Command::Check { .. }) => check_plan(loaded, plan?, runtime?, check_at),
         Some(Command::Run) | None => {
             let plan = plan?;
             let runtime = runtime?;
@@ -293,7 +302,7 @@ fn plan_for(
     root: &Root,
     loaded: &load::Loaded,
     over: Option<Setting>,
-    stage: Stage,
+    check_at: CheckAt,
 ) -> Result<Plan, Error> {
     let expect = match (cli.one_shot, cli.daemon) {
         (true, _) => Expect::OneShot,
@@ -308,7 +317,7 @@ fn plan_for(
         vars: &loaded.vars,
         update_file_override: over,
         root,
-        stage,
+        check_at,
     })
 }
 
@@ -317,7 +326,7 @@ fn explain_plan(
     loaded: &load::Loaded,
     plan: Result<Plan, Error>,
     runtime: Result<Runtime, Error>,
-    stage: Stage,
+    check_at: CheckAt,
 ) -> Result<(), Error> {
     // After a failed precondition no runtime fact was read: the argv is shown with the running
     // version as unknown (in the words, said so), and the failure after it.
@@ -328,7 +337,7 @@ fn explain_plan(
             ..Runtime::default()
         },
     };
-    let outcome = plan.and_then(|p| groups_for(&p, &shown_runtime, stage).map(|g| (p, g)));
+    let outcome = plan.and_then(|p| groups_for(&p, &shown_runtime, check_at).map(|g| (p, g)));
     logging::print(&explain::render(loaded, &outcome, runtime.as_ref().err()))?;
     outcome.and(runtime).map(|_| ())
 }
@@ -338,9 +347,9 @@ fn check_plan(
     loaded: &load::Loaded,
     plan: Plan,
     runtime: Runtime,
-    stage: Stage,
+    check_at: CheckAt,
 ) -> Result<(), Error> {
-    let groups = groups_for(&plan, &runtime, stage)?;
+    let groups = groups_for(&plan, &runtime, check_at)?;
     for n in &runtime.notes {
         eprintln!("warning: {n}");
     }

@@ -8,10 +8,11 @@ use std::fmt::Write as _;
 
 use crate::config::confd::{Dir, Verdict};
 use crate::config::load::Loaded;
-use crate::config::settings::{Settings, TOPOLOGY};
+use crate::config::settings::Settings;
+use crate::config::vocabulary::{CONF_D, TOPOLOGY};
 use crate::error::Error;
 use crate::plan::argv::Group;
-use crate::plan::{Mode, Plan, Preflight, VOCABULARY};
+use crate::plan::{Mode, Plan, Preflight};
 use crate::secret::redact;
 
 fn dir_name(d: Dir) -> &'static str {
@@ -233,7 +234,7 @@ fn conf_files_section(out: &mut String, loaded: &Loaded) {
 
 fn variables_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nVariables (last assignment wins):");
-    variables(out, &loaded.vars, None, &VOCABULARY);
+    variables(out, &loaded.vars, None, &CONF_D);
 }
 
 /// What the variables mean: the mode, and the stages around swupdate.

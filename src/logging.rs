@@ -46,9 +46,10 @@ impl Level {
 
 /// The journal's socket; an environment variable may point elsewhere (tests).
 pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
-pub const JOURNAL_SOCKET_VAR: &str = "SWUPDATE_LAUNCHER_JOURNAL_SOCKET";
+pub const JOURNAL_SOCKET_VAR: &str =
+    crate::config::vocabulary::names::SWUPDATE_LAUNCHER_JOURNAL_SOCKET;
 /// Lowest level that is written: error, warning, info (default) or debug.
-pub const LEVEL_VAR: &str = "SWUPDATE_LAUNCHER_LOG_LEVEL";
+pub const LEVEL_VAR: &str = crate::config::vocabulary::names::SWUPDATE_LAUNCHER_LOG_LEVEL;
 
 #[derive(Debug)]
 enum Sink {

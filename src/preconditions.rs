@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::compat;
 use crate::error::{Error, Kind};
 use crate::plan::argv::{RunningVersion, Runtime};
-use crate::plan::{Mode, Plan, Stage, Traced};
+use crate::plan::{CheckAt, Mode, Plan, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
 use crate::trust::{self, Policy};
@@ -53,7 +53,7 @@ fn executable(path: &Path) -> Result<(), Error> {
 /// Returns what only the device can tell: the running version for anti-rollback.
 pub fn check(
     plan: &Plan,
-    stage: Stage,
+    check_at: CheckAt,
     with_binary: bool,
     root: &Root,
     policy: Option<&Policy>,
@@ -79,8 +79,8 @@ pub fn check(
             )?;
         }
     }
-    match (&plan.mode, stage) {
-        (Mode::File { update_file }, Stage::Device) => readable_file(update_file, "update file")?,
+    match (&plan.mode, check_at) {
+        (Mode::File { update_file }, CheckAt::Device) => readable_file(update_file, "update file")?,
         (Mode::Download { preflight, .. }, _) => {
             if let Some(ca) = &preflight.ca_file {
                 readable_file(ca, "CA bundle")?;
@@ -108,7 +108,7 @@ pub fn check(
     }
     let current_version = current_version(plan)?;
     let mut notes = Vec::new();
-    if with_binary && stage == Stage::Device {
+    if with_binary && check_at == CheckAt::Device {
         notes.extend(compat::binary_release(plan)?);
     }
     notes.extend(compat::check(plan, current_version.as_deref(), root)?);

@@ -14,9 +14,9 @@ use crate::error::{Error, Kind};
 use crate::rootfs::{Found, Hop, Root, Stat, WalkError};
 
 /// Topology-level settings of the check (EnvironmentFile or environment, never conf.d).
-pub const SWUPDATE_STRICT_MODES: &str = "SWUPDATE_STRICT_MODES";
-pub const SWUPDATE_TRUSTED_UID: &str = "SWUPDATE_TRUSTED_UID";
-pub const SWUPDATE_AGENT_UID: &str = "SWUPDATE_AGENT_UID";
+pub use crate::config::vocabulary::names::{
+    SWUPDATE_AGENT_UID, SWUPDATE_STRICT_MODES, SWUPDATE_TRUSTED_UID,
+};
 
 /// Whose files are trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 use crate::config::confd::{self, Decision, Dir, Entry, EntryKind, Verdict};
 use crate::config::envfile;
 use crate::config::fragment::{self, Rules};
-use crate::config::settings::{
-    self, Origin, SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR, Settings,
-    TOPOLOGY,
-};
+use crate::config::settings::{self, Origin, Settings};
 use crate::config::syntax::SyntaxError;
+use crate::config::vocabulary::names::{
+    SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR,
+};
+use crate::config::vocabulary::{FROM_ENVIRONMENT, HANDOFF, SCRIPT_DEFAULTS, TOPOLOGY};
 use crate::error::{Error, Kind, Location};
-use crate::plan::{FROM_ENVIRONMENT, SCRIPT_DEFAULTS};
 use crate::rootfs::{DirHandle, Found, Hop, Root, Stat, WalkError};
 use crate::trust::{self, Policy, Role};
 
@@ -34,8 +34,6 @@ pub const DESCRIPTOR: &str = "descriptor.env";
 /// The name a descriptor is claimed under before it is read (hidden: never read again by a
 /// later start, kept for a person to look at).
 pub const CLAIMED_DESCRIPTOR: &str = ".descriptor.env.last";
-/// What the agent may set in it: what to install, nothing about how.
-pub const HANDOFF: [&str; 1] = ["URL"];
 
 /// Size bounds: nothing is read whole whatever its size.
 pub mod limits {

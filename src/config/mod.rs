@@ -2,7 +2,7 @@
 //!
 //! [`envfile`] and [`fragment`] parse the two formats (sharing [`syntax`]), [`confd`] decides
 //! which conf.d files count and in which order, [`settings`] holds the variables with where each
-//! came from, and [`load`] is the edge that reads all of it from the device's file system.
+//! came from, [`vocabulary`] is the one table of the variables the launcher reads, and [`load`] is the edge that reads all of it from the device's file system.
 
 pub mod confd;
 pub mod envfile;
@@ -10,3 +10,4 @@ pub mod fragment;
 pub mod load;
 pub mod settings;
 pub mod syntax;
+pub mod vocabulary;

@@ -8,12 +8,12 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::envfile;
-use crate::trust;
+use crate::config::vocabulary::{TOPOLOGY, TOPOLOGY_FROM_ENVIRONMENT, topology_default};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// The launcher's built-in default (README, "Configuration reference").
+    /// The launcher's built-in default (the vocabulary, `docs/variables.md`).
     Default,
     /// The process environment (systemd loaded it, or an operator set it).
     Environment,
@@ -85,47 +85,6 @@ impl Settings {
     }
 }
 
-/// The four topology variables of the EnvironmentFile.
-pub const SWUPDATE_BIN: &str = "SWUPDATE_BIN";
-pub const SWUPDATE_PUBLIC_KEY: &str = "SWUPDATE_PUBLIC_KEY";
-pub const SWUPDATE_CONF_DIR_LIB: &str = "SWUPDATE_CONF_DIR_LIB";
-pub const SWUPDATE_CONF_DIR_ETC: &str = "SWUPDATE_CONF_DIR_ETC";
-/// The installed swupdate release (the layer writes the recipe's PV): which options exist.
-pub const SWUPDATE_VERSION: &str = "SWUPDATE_VERSION";
-/// `--digest-provider`: which verifier checks the signature (a security decision, so here).
-pub const SWUPDATE_DIGEST_PROVIDER: &str = "SWUPDATE_DIGEST_PROVIDER";
-
-/// Where the agent writes descriptor.env; empty or unset: the etc conf.d directory.
-pub const SWUPDATE_DESCRIPTOR_DIR: &str = "SWUPDATE_DESCRIPTOR_DIR";
-
-/// The EnvironmentFile's variables: the paths, and who is trusted to write configuration
-/// (which a fragment must never be able to change, hence here).
-pub const TOPOLOGY: [&str; 10] = [
-    SWUPDATE_BIN,
-    SWUPDATE_PUBLIC_KEY,
-    SWUPDATE_VERSION,
-    SWUPDATE_DIGEST_PROVIDER,
-    SWUPDATE_CONF_DIR_LIB,
-    SWUPDATE_CONF_DIR_ETC,
-    SWUPDATE_DESCRIPTOR_DIR,
-    trust::SWUPDATE_STRICT_MODES,
-    trust::SWUPDATE_TRUSTED_UID,
-    trust::SWUPDATE_AGENT_UID,
-];
-
-/// Built-in topology for a device without an EnvironmentFile; the public key and the agent
-/// have none.
-pub fn topology_default(name: &str) -> Option<&'static str> {
-    match name {
-        SWUPDATE_BIN => Some("/usr/bin/swupdate"),
-        SWUPDATE_CONF_DIR_LIB => Some("/usr/lib/swupdate/conf.d"),
-        SWUPDATE_CONF_DIR_ETC => Some("/etc/swupdate/conf.d"),
-        trust::SWUPDATE_STRICT_MODES => Some("yes"),
-        trust::SWUPDATE_TRUSTED_UID => Some("0"),
-        _ => None,
-    }
-}
-
 /// Topology from defaults, the EnvironmentFile and the environment, in rising precedence:
 /// under systemd the environment holds what systemd loaded from the same file, plus whatever an
 /// operator overrode, so it wins. Other variables of the file are kept too (for `explain`).
@@ -150,7 +109,7 @@ pub fn topology(
             },
         );
     }
-    for name in TOPOLOGY {
+    for name in TOPOLOGY_FROM_ENVIRONMENT {
         if let Some(v) = env(name) {
             s.set(name, v, Origin::Environment);
         }
@@ -161,6 +120,7 @@ pub fn topology(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::vocabulary::names::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY};
     use std::path::Path;
 
     fn assign(name: &str, value: &str, line: usize) -> envfile::Assignment {

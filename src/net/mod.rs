@@ -24,7 +24,7 @@ mod enabled {
     use crate::logging::Level;
     use crate::net::preflight::{self, SystemClock, Wait};
     use crate::notify;
-    use crate::plan::Mode;
+    use crate::plan::{DownloadUrl, Mode};
     use crate::verify;
 
     /// The preflight client's settings from the configuration.
@@ -63,7 +63,7 @@ mod enabled {
         logger: &Logger,
     ) -> Result<(), Error> {
         let Mode::Download {
-            url: Some(url),
+            url: DownloadUrl::Given(url),
             preflight: config,
             ..
         } = &plan.mode

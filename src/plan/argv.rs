@@ -5,7 +5,9 @@ use crate::error::{Error, Kind};
 use std::path::PathBuf;
 
 use crate::config::settings::Origin;
-use crate::plan::{Mode, Plan, Traced};
+use crate::config::vocabulary::names::SWUPDATE_SOURCE;
+use crate::plan::url::Url;
+use crate::plan::{AntiRollback, DownloadUrl, Mode, Plan, Traced};
 
 /// Some consecutive words of the argv and why they are there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,14 @@ pub struct Runtime {
 /// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options,
 /// anti-rollback, the mode.
 pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+    let mut out = binary_and_options(plan);
+    out.extend(anti_rollback(&plan.anti_rollback, runtime)?);
+    out.extend(mode(plan, runtime)?);
+    Ok(out)
+}
+
+/// The binary, the key and verifier the image chose, then the user's own options.
+fn binary_and_options(plan: &Plan) -> Vec<Group> {
     let mut out = vec![group(
         vec![plan.bin.value.to_string_lossy().into_owned()],
         &[&plan.bin],
@@ -67,7 +77,12 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     for a in &plan.user_args {
         out.push(group(a.value.clone(), &[a]));
     }
-    let ar = &plan.anti_rollback;
+    out
+}
+
+/// `-N`/`-R` from the running version, and `--max-version`.
+fn anti_rollback(ar: &AntiRollback, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+    let mut out = Vec::new();
     if ar.enabled.value {
         let version = match &runtime.current_version {
             RunningVersion::Read(v) => v.clone(),
@@ -95,7 +110,13 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
     if let Some(m) = &ar.max_version {
         out.push(group(vec!["--max-version".into(), m.value.clone()], &[m]));
     }
-    let mode_because = ("SWUPDATE_SOURCE", plan.mode_origin.clone());
+    Ok(out)
+}
+
+/// The mode's words: `-i`, `-d "…"`, or the daemon's `-w`/`-u`.
+fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+    let mode_because = (SWUPDATE_SOURCE, plan.mode_origin.clone());
+    let mut out = Vec::new();
     match &plan.mode {
         Mode::File { update_file } => {
             let input = match &plan.verification {
@@ -115,41 +136,19 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             timeout,
             ..
         } => {
-            let url = url.as_ref().ok_or_else(|| {
-                Error::new(Kind::Config, "download mode has no URL yet: nothing to run")
-            })?;
-            if let Some(v) = &plan.verification {
-                // The launcher downloaded and verified the pack: swupdate installs the copy.
-                out.push(Group {
-                    words: vec!["-i".into(), verified_input(runtime)],
-                    because: vec![
-                        mode_because,
-                        (url.name, url.origin.clone()),
-                        (v.argv.name, v.argv.origin.clone()),
-                    ],
-                });
-                return Ok(out);
-            }
-            // swupdate splits this string on whitespace: every part is free of it by
-            // construction (the URL is encoded, the numbers are numbers, the credentials
-            // were checked by the plan).
-            let mut parts = vec!["-u".to_string(), url.value.for_downloader()];
-            let mut because = vec![mode_because, (url.name, url.origin.clone())];
-            for (flag, n) in [("-r", retries), ("-t", timeout)] {
-                if let Some(n) = n {
-                    parts.push(flag.into());
-                    parts.push(n.value.to_string());
-                    because.push((n.name, n.origin.clone()));
-                }
-            }
-            if let Ok(Some(c)) = url.value.credentials() {
-                parts.push("-a".into());
-                parts.push(c.expose().to_string());
-            }
-            out.push(Group {
-                words: vec!["-d".into(), parts.join(" ")],
-                because,
-            });
+            let DownloadUrl::Given(url) = url else {
+                return Err(Error::new(
+                    Kind::Config,
+                    "download mode has no URL yet: nothing to run",
+                ));
+            };
+            out.push(download(
+                plan,
+                runtime,
+                mode_because,
+                url,
+                [retries, timeout],
+            ));
         }
         Mode::Daemon {
             webserver,
@@ -163,6 +162,48 @@ pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
         }
     }
     Ok(out)
+}
+
+/// `-d "-u URL [-r N] [-t N] [-a user:password]"`, or, with a verification stage, `-i` of the
+/// copy the launcher downloaded and verified.
+fn download(
+    plan: &Plan,
+    runtime: &Runtime,
+    mode_because: (&'static str, Origin),
+    url: &Traced<Url>,
+    [retries, timeout]: [&Option<Traced<u32>>; 2],
+) -> Group {
+    if let Some(v) = &plan.verification {
+        // The launcher downloaded and verified the pack: swupdate installs the copy.
+        return Group {
+            words: vec!["-i".into(), verified_input(runtime)],
+            because: vec![
+                mode_because,
+                (url.name, url.origin.clone()),
+                (v.argv.name, v.argv.origin.clone()),
+            ],
+        };
+    }
+    // swupdate splits this string on whitespace: every part is free of it by
+    // construction (the URL is encoded, the numbers are numbers, the credentials
+    // were checked by the plan).
+    let mut parts = vec!["-u".to_string(), url.value.for_downloader()];
+    let mut because = vec![mode_because, (url.name, url.origin.clone())];
+    for (flag, n) in [("-r", retries), ("-t", timeout)] {
+        if let Some(n) = n {
+            parts.push(flag.into());
+            parts.push(n.value.to_string());
+            because.push((n.name, n.origin.clone()));
+        }
+    }
+    if let Ok(Some(c)) = url.value.credentials() {
+        parts.push("-a".into());
+        parts.push(c.expose().to_string());
+    }
+    Group {
+        words: vec!["-d".into(), parts.join(" ")],
+        because,
+    }
 }
 
 /// The verified copy as swupdate opens it; before the run, its placeholder.
@@ -190,8 +231,9 @@ pub fn shell_line(argv: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::settings::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY, Settings};
-    use crate::plan::{self, Inputs, Stage};
+    use crate::config::settings::Settings;
+    use crate::config::vocabulary::names::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY};
+    use crate::plan::{self, CheckAt, Inputs};
     use crate::rootfs::Root;
 
     fn plan_of(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Plan {
@@ -201,7 +243,7 @@ mod tests {
             t.set(n, *v, Origin::Environment);
         }
         let mut s = Settings::default();
-        for (n, v) in plan::SCRIPT_DEFAULTS {
+        for (n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS {
             s.set(n, v, Origin::Default);
         }
         for (n, v) in vars {
@@ -214,7 +256,7 @@ mod tests {
             vars: &s,
             update_file_override: None,
             root: &Root::default(),
-            stage: Stage::Device,
+            check_at: CheckAt::Device,
         })
         .unwrap()
     }

@@ -533,54 +533,8 @@ pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionErro
     while i < words.len() {
         let w = &words[i];
         i += 1;
-        let (opt, spelled, inline) = if w == "--" {
-            return Err(error(
-                "`--` ends swupdate's options: the launcher's own options after it would become positional words, which swupdate refuses".into(),
-                None,
-            ));
-        } else if let Some(long) = w.strip_prefix("--") {
-            let (name, value) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            let opt = long_option(name, release)?;
-            (opt, format!("--{name}"), value)
-        } else if let Some(shorts) = w.strip_prefix('-').filter(|s| !s.is_empty()) {
-            // A cluster: flags, then at most one option that takes the rest (or the next
-            // word) as its value: `-vn`, `-l5`, `-vk/x`.
-            let mut taken = None;
-            for (at, c) in shorts.char_indices() {
-                let opt = short_option(c, w, release)?;
-                refuse(opt, &format!("-{c}"), w)?;
-                if opt.arg == Arg::Required {
-                    let rest = &shorts[at + c.len_utf8()..];
-                    taken = Some((
-                        opt,
-                        format!("-{c}"),
-                        (!rest.is_empty()).then(|| rest.into()),
-                    ));
-                    break;
-                }
-                out.push(Found {
-                    opt,
-                    spelled: format!("-{c}"),
-                    value: None,
-                });
-            }
-            match taken {
-                Some(t) => t,
-                None => continue,
-            }
-        } else {
-            return Err(error(
-                format!(
-                    "`{w}` is a positional word; swupdate takes none and would refuse to start"
-                ),
-                Some(
-                    "quote values that contain blanks so they stay one word with their option"
-                        .into(),
-                ),
-            ));
+        let Some((opt, spelled, inline)) = option_of(w, release, &mut out)? else {
+            continue;
         };
         refuse(opt, &spelled, w)?;
         let value = match (opt.arg, inline) {
@@ -617,6 +571,62 @@ pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionErro
         });
     }
     Ok(out)
+}
+
+/// An option that may take a value: the option, how it was spelled, and the value written in
+/// the same word (`--key=/x`, `-k/x`).
+type Taken = (&'static Opt, String, Option<String>);
+
+/// The option a word starts; `None` when it was a cluster of flags only (pushed to `out`).
+fn option_of(w: &str, release: Target, out: &mut Vec<Found>) -> Result<Option<Taken>, OptionError> {
+    if w == "--" {
+        Err(error(
+            "`--` ends swupdate's options: the launcher's own options after it would become positional words, which swupdate refuses".into(),
+            None,
+        ))
+    } else if let Some(long) = w.strip_prefix("--") {
+        let (name, value) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (long, None),
+        };
+        let opt = long_option(name, release)?;
+        Ok(Some((opt, format!("--{name}"), value)))
+    } else if let Some(shorts) = w.strip_prefix('-').filter(|s| !s.is_empty()) {
+        cluster(w, shorts, release, out)
+    } else {
+        Err(error(
+            format!("`{w}` is a positional word; swupdate takes none and would refuse to start"),
+            Some("quote values that contain blanks so they stay one word with their option".into()),
+        ))
+    }
+}
+
+/// A cluster: flags, then at most one option that takes the rest (or the next word) as its
+/// value: `-vn`, `-l5`, `-vk/x`.
+fn cluster(
+    w: &str,
+    shorts: &str,
+    release: Target,
+    out: &mut Vec<Found>,
+) -> Result<Option<Taken>, OptionError> {
+    for (at, c) in shorts.char_indices() {
+        let opt = short_option(c, w, release)?;
+        refuse(opt, &format!("-{c}"), w)?;
+        if opt.arg == Arg::Required {
+            let rest = &shorts[at + c.len_utf8()..];
+            return Ok(Some((
+                opt,
+                format!("-{c}"),
+                (!rest.is_empty()).then(|| rest.into()),
+            )));
+        }
+        out.push(Found {
+            opt,
+            spelled: format!("-{c}"),
+            value: None,
+        });
+    }
+    Ok(None)
 }
 
 /// The value of the last occurrence of the option with this short letter (swupdate takes the

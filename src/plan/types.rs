@@ -1,0 +1,188 @@
+//! The plan's types: what the configuration means, each value with the variable that set it.
+
+use std::path::PathBuf;
+
+use crate::accounts::Accounts;
+use crate::config::settings::{Origin, Setting, Settings};
+use crate::plan::swupdate_options::Release;
+use crate::plan::url::Url;
+use crate::rootfs::Root;
+
+/// A value and the variable (with its origin) that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traced<T> {
+    pub value: T,
+    pub name: &'static str,
+    pub origin: Origin,
+}
+
+/// The launcher's own check that the artifact is there, before swupdate starts streaming it
+/// (with the `streaming` feature; configured the same way without it, so a configuration does
+/// not depend on how the binary was built).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preflight {
+    pub enabled: Traced<bool>,
+    /// Host path of the only CA bundle trusted; `None`: the system's store.
+    pub ca_file: Option<Traced<PathBuf>>,
+    /// Seconds for each request.
+    pub timeout: Option<Traced<u32>>,
+    /// Seconds within which transient failures are retried.
+    pub budget: Option<Traced<u32>>,
+}
+
+/// What SWUPDATE_SOURCE (or this run's command line) chose: parsed once, matched exhaustively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    File,
+    Download,
+    Daemon,
+}
+
+impl Source {
+    /// The value SWUPDATE_SOURCE names it by; anything else is not a mode.
+    pub fn parse(value: &str) -> Option<Source> {
+        match value {
+            "file" => Some(Source::File),
+            "download" => Some(Source::Download),
+            "daemon" => Some(Source::Daemon),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::File => "file",
+            Source::Download => "download",
+            Source::Daemon => "daemon",
+        }
+    }
+}
+
+/// Download mode's URL: given by the configuration, or, only in an image-build check, still to
+/// be written by the agent (on the device a download without a URL is an error, so a plan
+/// built there always has one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownloadUrl {
+    /// Set by a fragment or the agent's `descriptor.env`.
+    Given(Traced<Url>),
+    /// Image-build check (`check --static`): the agent writes it to `descriptor.env` before
+    /// it starts the service.
+    WrittenAtStart,
+}
+
+impl DownloadUrl {
+    /// The URL, when the configuration gave one.
+    pub fn given(&self) -> Option<&Traced<Url>> {
+        match self {
+            DownloadUrl::Given(url) => Some(url),
+            DownloadUrl::WrittenAtStart => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `-i`: install one file and exit.
+    File { update_file: Traced<PathBuf> },
+    /// `-d "-u …"`: stream one URL, install, exit.
+    Download {
+        url: DownloadUrl,
+        retries: Option<Traced<u32>>,
+        timeout: Option<Traced<u32>>,
+        preflight: Box<Preflight>,
+    },
+    /// Long-lived swupdate, as `swupdate.sh` ran it: IPC, and the webserver and suricatta if set.
+    Daemon {
+        webserver: Option<Traced<String>>,
+        suricatta: Option<Traced<String>>,
+    },
+}
+
+impl Mode {
+    pub fn source(&self) -> Source {
+        match self {
+            Mode::File { .. } => Source::File,
+            Mode::Download { .. } => Source::Download,
+            Mode::Daemon { .. } => Source::Daemon,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.source().name()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Host path of the swupdate binary.
+    pub bin: Traced<PathBuf>,
+    /// Host path of the public key.
+    pub public_key: Option<Traced<PathBuf>>,
+    /// The installed swupdate release (SWUPDATE_VERSION), when the image says.
+    pub release: Option<Traced<Release>>,
+    /// `--digest-provider` (SWUPDATE_DIGEST_PROVIDER): the verifier for the signature.
+    pub digest_provider: Option<Traced<String>>,
+    /// The words of SWUPDATE_ARGS and SWUPDATE_EXTRA_ARGS, each list with its variable.
+    pub user_args: Vec<Traced<Vec<String>>>,
+    pub mode: Mode,
+    /// The SWUPDATE_SOURCE setting (or the command-line option) that chose the mode.
+    pub mode_origin: Origin,
+    pub anti_rollback: AntiRollback,
+    /// File mode only: the product's program that vets the update before swupdate sees it.
+    pub verification: Option<Box<Verification>>,
+}
+
+/// `-N`/`-R`/`--max-version` from the version the device runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AntiRollback {
+    pub enabled: Traced<bool>,
+    /// Host path of the file that holds the running version.
+    pub version_file: Traced<PathBuf>,
+    pub key: Traced<String>,
+    pub reinstall: Traced<bool>,
+    pub max_version: Option<Traced<String>>,
+}
+
+/// The verification stage (see [`crate::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The program (host path) and its arguments.
+    pub argv: Traced<Vec<String>>,
+    pub user: Traced<(u32, u32)>,
+    /// Host path of the directory for the private copy.
+    pub dir: Traced<PathBuf>,
+    pub timeout: Traced<u32>,
+}
+
+/// When the configuration is checked: on the device, or while the image is built (`check
+/// --static`). Not to be confused with [`crate::verify::Stage`], the verification program's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckAt {
+    /// On the device, about to start: every input must be there.
+    Device,
+    /// While the image is built: what the agent provides at run time may be missing.
+    Image,
+}
+
+/// What the unit that starts the launcher can handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Any,
+    /// `--one-shot`: file or download.
+    OneShot,
+    /// `--daemon`: the long-lived daemon.
+    Daemon,
+}
+
+/// Everything the plan is made from.
+pub struct Inputs<'a> {
+    /// The device's user and group names (read only if a name is used).
+    pub accounts: &'a dyn Accounts,
+    pub expect: Expect,
+    pub topology: &'a Settings,
+    pub vars: &'a Settings,
+    /// `--update-file`/`--update-medium`: file mode with this device path, for this run.
+    pub update_file_override: Option<Setting>,
+    pub root: &'a Root,
+    pub check_at: CheckAt,
+}
