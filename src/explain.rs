@@ -76,7 +76,7 @@ fn describe_preflight(_: &Preflight) -> String {
 
 #[cfg(feature = "streaming")]
 fn describe_preflight(p: &Preflight) -> String {
-    use crate::net::preflight::Settings;
+    use crate::net::policy::Settings;
     if !p.enabled.value {
         return format!("off (SWUPDATE_PREFLIGHT from {})", p.enabled.origin);
     }

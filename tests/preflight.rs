@@ -18,7 +18,8 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use swupdate_launcher::error::{Error, Kind};
-use swupdate_launcher::net::preflight::{self, Backoff, Clock, Probe, Settings, Wait};
+use swupdate_launcher::net::client;
+use swupdate_launcher::net::policy::{Backoff, Clock, Probe, Settings, Wait};
 use swupdate_launcher::plan::url::Url;
 
 // ---------------------------------------------------------------------------------------------
@@ -384,7 +385,7 @@ struct Outcome {
 fn run_with(s: &Settings, random: u64) -> Outcome {
     let mut clock = FakeClock::new(random);
     let mut waits = Vec::new();
-    let result = preflight::run(s, &mut clock, &mut |w: &Wait| waits.push(w.clone()));
+    let result = client::run(s, &mut clock, &mut |w: &Wait| waits.push(w.clone()));
     Outcome {
         result,
         clock,
@@ -1002,7 +1003,7 @@ fn a_name_that_does_not_resolve_fails_fast_as_dns() {
 fn download(s: &Settings) -> (Result<Probe, Error>, Vec<u8>) {
     let mut clock = FakeClock::new(u64::MAX);
     let mut out = tempfile::tempfile().unwrap();
-    let result = preflight::download(s, &mut clock, &mut |_: &Wait| {}, &mut out);
+    let result = client::download(s, &mut clock, &mut |_: &Wait| {}, &mut out);
     use std::io::{Read, Seek};
     out.rewind().unwrap();
     let mut body = Vec::new();

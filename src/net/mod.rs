@@ -4,7 +4,8 @@
 //! all the network work) and the plan refuses a verification stage in download mode.
 
 #[cfg(feature = "streaming")]
-pub mod preflight;
+pub mod client;
+pub mod policy;
 
 use std::fs::File;
 use std::path::Path;
@@ -22,14 +23,15 @@ mod enabled {
     use super::*;
     use crate::error::Kind;
     use crate::logging::Level;
-    use crate::net::preflight::{self, SystemClock, Wait};
+    use crate::net::client;
+    use crate::net::policy::{self, SystemClock, Wait};
     use crate::notify;
     use crate::plan::Mode;
     use crate::verify;
 
     /// The preflight client's settings from the configuration.
-    fn settings(url: &Url, config: &Preflight) -> preflight::Settings {
-        let mut s = preflight::Settings::new(url.clone());
+    fn settings(url: &Url, config: &Preflight) -> policy::Settings {
+        let mut s = policy::Settings::new(url.clone());
         s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
         if let Some(t) = &config.timeout {
             s.request_timeout = Duration::from_secs(t.value.into());
@@ -74,7 +76,7 @@ mod enabled {
             return Ok(());
         }
         let s = settings(&url.value, config);
-        let probe = preflight::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
+        let probe = client::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
         logger.log(
             Level::Info,
             &format!(
@@ -103,7 +105,7 @@ mod enabled {
             &[],
         );
         let mut out = verify::private_file(dir, "download")?;
-        let probe = preflight::download(&s, &mut SystemClock, &mut waiting(env, logger), &mut out)?;
+        let probe = client::download(&s, &mut SystemClock, &mut waiting(env, logger), &mut out)?;
         out.rewind()
             .map_err(|e| Error::new(Kind::Io, format!("cannot rewind the download: {e}")))?;
         logger.log(
