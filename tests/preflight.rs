@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use swupdate_launcher::error::{Error, Kind};
 use swupdate_launcher::net::client;
-use swupdate_launcher::net::policy::{Backoff, Clock, Probe, Settings, Wait};
+use swupdate_launcher::net::policy::{Backoff, Clock, Exchange, Probe, Wait};
 use swupdate_launcher::plan::url::Url;
 
 // ---------------------------------------------------------------------------------------------
@@ -361,8 +361,8 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn settings(url: Url, ca: &tempfile::NamedTempFile) -> Settings {
-    Settings {
+fn settings(url: Url, ca: &tempfile::NamedTempFile) -> Exchange {
+    Exchange {
         ca_file: Some(ca.path().to_path_buf()),
         connect_timeout: secs(2),
         request_timeout: secs(3),
@@ -372,7 +372,7 @@ fn settings(url: Url, ca: &tempfile::NamedTempFile) -> Settings {
             cap: secs(4),
             budget: Duration::ZERO,
         },
-        ..Settings::new(url)
+        ..Exchange::new(url)
     }
 }
 
@@ -382,7 +382,7 @@ struct Outcome {
     waits: Vec<Wait>,
 }
 
-fn run_with(s: &Settings, random: u64) -> Outcome {
+fn run_with(s: &Exchange, random: u64) -> Outcome {
     let mut clock = FakeClock::new(random);
     let mut waits = Vec::new();
     let result = client::run(s, &mut clock, &mut |w: &Wait| waits.push(w.clone()));
@@ -393,7 +393,7 @@ fn run_with(s: &Settings, random: u64) -> Outcome {
     }
 }
 
-fn run(s: &Settings) -> Outcome {
+fn run(s: &Exchange) -> Outcome {
     run_with(s, u64::MAX)
 }
 
@@ -706,7 +706,7 @@ fn too_many_requests_honours_retry_after() {
     assert_eq!(o.clock.sleeps, [secs(8)]);
 }
 
-fn settings_with_budget(url: Url, ca: &tempfile::NamedTempFile, budget: u64) -> Settings {
+fn settings_with_budget(url: Url, ca: &tempfile::NamedTempFile, budget: u64) -> Exchange {
     let mut s = settings(url, ca);
     s.backoff.budget = secs(budget);
     s
@@ -820,7 +820,7 @@ fn a_certificate_from_an_unknown_ca_fails_as_tls() {
 fn the_system_store_does_not_trust_a_private_ca() {
     // Without a CA file the system's store decides, and the test CA is not in it.
     let srv = Server::start(&pki().good, |_, _| reply(200).update());
-    let mut s = Settings {
+    let mut s = Exchange {
         ca_file: None,
         ..settings(srv.url("/a.swu"), &ca_file())
     };
@@ -1000,7 +1000,7 @@ fn a_name_that_does_not_resolve_fails_fast_as_dns() {
 // ---------------------------------------------------------------------------------------------
 // Download (for a verification stage in download mode)
 
-fn download(s: &Settings) -> (Result<Probe, Error>, Vec<u8>) {
+fn download(s: &Exchange) -> (Result<Probe, Error>, Vec<u8>) {
     let mut clock = FakeClock::new(u64::MAX);
     let mut out = tempfile::tempfile().unwrap();
     let result = client::download(s, &mut clock, &mut |_: &Wait| {}, &mut out);

@@ -13,21 +13,23 @@
 //! through rustls-platform-verifier (on Linux: `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the
 //! distribution's bundle and directory). The client is built only when a preflight runs.
 
+use std::time::Duration;
+
 use crate::error::{Error, Kind};
 use crate::net::policy::{
-    Answer, Assessment, Clock, Probe, Settings, Wait, assess, failure, human,
-    parse_content_range_total, parse_retry_after,
+    Answer, Assessment, Clock, Exchange, Probe, Progress, Wait, assess, failure, human,
+    parse_content_range_total, parse_retry_after, retry,
 };
 
-/// Asks the server whether the update at `settings.url` is there, retrying transient failures
+/// Asks the server whether the update at `exchange.url` is there, retrying transient failures
 /// within the budget; `on_wait` is called before every sleep (to extend the unit's start
 /// timeout and say why in STATUS). Builds the TLS client (and loads the CA store) only now.
 pub fn run(
-    settings: &Settings,
+    exchange: &Exchange,
     clock: &mut dyn Clock,
     on_wait: &mut dyn FnMut(&Wait),
 ) -> Result<Probe, Error> {
-    exchange(settings, clock, on_wait, None)
+    attempts(exchange, clock, on_wait, None)
 }
 
 /// Downloads the artifact into `out` (truncated first, and again before every retry), with
@@ -35,42 +37,47 @@ pub fn run(
 /// stage in download mode, which must see the whole pack before swupdate does. A body that ends
 /// short of its Content-Length, or breaks off, is a transient failure and retried.
 pub fn download(
-    settings: &Settings,
+    exchange: &Exchange,
     clock: &mut dyn Clock,
     on_wait: &mut dyn FnMut(&Wait),
     out: &mut std::fs::File,
 ) -> Result<Probe, Error> {
-    exchange(settings, clock, on_wait, Some(out))
+    attempts(exchange, clock, on_wait, Some(out))
 }
 
-fn exchange(
-    settings: &Settings,
+/// The attempts of one exchange: a probe (`fetch` is `None`) or a download into `fetch`, until
+/// an answer is found, a failure is final, or the retry budget is spent.
+fn attempts(
+    exchange: &Exchange,
     clock: &mut dyn Clock,
     on_wait: &mut dyn FnMut(&Wait),
     mut fetch: Option<&mut std::fs::File>,
 ) -> Result<Probe, Error> {
-    let shown = settings.url.redacted();
-    let credentials = settings
+    let shown = exchange.url.redacted();
+    let credentials = exchange
         .url
         .credentials()
         .map_err(|e| Error::new(Kind::Config, format!("preflight: the URL {shown} {}", e.0)))?;
     let credentials = credentials.as_ref().map(crate::secret::Secret::expose);
-    let client = build_client(settings)?;
-    let target = settings.url.for_downloader();
+    let client = build_client(exchange)?;
+    let target = exchange.url.for_downloader();
 
     let start = clock.now();
-    let mut attempts: u32 = 0;
-    let mut retries: u32 = 0;
-    // A full GET is not a HEAD: a 403 to it is final, as to the ranged GET.
-    let mut range_get = fetch.is_some();
+    let mut at = Progress {
+        attempts: 0,
+        retries: 0,
+        elapsed: Duration::ZERO,
+        // A full GET is not a HEAD: a 403 to it is final, as to the ranged GET.
+        range_get: fetch.is_some(),
+    };
     loop {
-        attempts += 1;
+        at.attempts += 1;
         let assessment = match fetch.as_deref_mut() {
-            None => match send(&client, &target, credentials, range_get, clock) {
-                Ok(answer) => assess(&answer, range_get),
-                Err(e) => classify_transport(&e, settings),
+            None => match send(&client, &target, credentials, at.range_get, clock) {
+                Ok(answer) => assess(&answer, at.range_get),
+                Err(e) => classify_transport(&e, exchange),
             },
-            Some(out) => fetch_into(&client, &target, credentials, settings, clock, out),
+            Some(out) => fetch_into(&client, &target, credentials, exchange, clock, out),
         };
         match assessment {
             Assessment::Found {
@@ -82,67 +89,30 @@ fn exchange(
                     status,
                     content_length,
                     content_type,
-                    attempts,
-                    used_range_get: range_get,
+                    attempts: at.attempts,
+                    used_range_get: at.range_get,
                 });
             }
-            Assessment::FallBack => {
-                range_get = true;
-            }
+            Assessment::FallBack => at.range_get = true,
             Assessment::Fail { kind, reason } => {
-                return Err(failure(kind, &shown, &reason, settings, range_get));
+                return Err(failure(kind, &shown, &reason, exchange, at.range_get));
             }
             Assessment::Retry {
                 kind,
                 reason,
                 retry_after,
             } => {
-                let elapsed = clock.now().saturating_duration_since(start);
-                let random = clock.random();
-                match settings
-                    .backoff
-                    .delay(retries, elapsed, retry_after, random)
-                {
-                    Some(delay) => {
-                        on_wait(&Wait {
-                            delay,
-                            attempts,
-                            reason,
-                            extend_by: delay
-                                .saturating_add(settings.request_timeout.saturating_mul(2)),
-                        });
-                        clock.sleep(delay);
-                        retries += 1;
-                    }
-                    None => {
-                        let mut why = if settings.backoff.budget.is_zero() {
-                            format!("{reason} (retries are off: the retry budget is 0)")
-                        } else {
-                            format!(
-                                "{reason}; gave up after {attempts} request{} in {} (retry budget {})",
-                                if attempts == 1 { "" } else { "s" },
-                                human(elapsed),
-                                human(settings.backoff.budget),
-                            )
-                        };
-                        if let Some(ra) = retry_after {
-                            why.push_str(&format!(
-                                "; the server asked to wait {} (Retry-After)",
-                                human(ra)
-                            ));
-                        }
-                        return Err(failure(kind, &shown, &why, settings, range_get));
-                    }
-                }
+                at.elapsed = clock.now().saturating_duration_since(start);
+                let wait = retry(exchange, &at, kind, reason, retry_after, clock.random())?;
+                on_wait(&wait);
+                clock.sleep(wait.delay);
+                at.retries += 1;
             }
         }
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The network side.
-
-fn build_client(settings: &Settings) -> Result<reqwest::blocking::Client, Error> {
+fn build_client(exchange: &Exchange) -> Result<reqwest::blocking::Client, Error> {
     // reqwest built with `rustls-no-provider` panics (an abort in release) without a process
     // default; another one already installed is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -153,11 +123,11 @@ fn build_client(settings: &Settings) -> Result<reqwest::blocking::Client, Error>
             env!("CARGO_PKG_VERSION"),
             " (preflight)"
         ))
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.request_timeout)
-        .redirect(reqwest::redirect::Policy::limited(settings.max_redirects))
+        .connect_timeout(exchange.connect_timeout)
+        .timeout(exchange.request_timeout)
+        .redirect(reqwest::redirect::Policy::limited(exchange.max_redirects))
         .pool_max_idle_per_host(0);
-    if let Some(path) = &settings.ca_file {
+    if let Some(path) = &exchange.ca_file {
         let pem = std::fs::read(path).map_err(|e| {
             Error::new(
                 Kind::MissingInput,
@@ -183,7 +153,7 @@ fn build_client(settings: &Settings) -> Result<reqwest::blocking::Client, Error>
             Kind::PreflightTls,
             format!("preflight: cannot set up TLS: {}", cause(&e)),
         );
-        match &settings.ca_file {
+        match &exchange.ca_file {
             Some(p) => e.on(p),
             None => e.hint("the system's CA store could not be loaded; configure a CA file"),
         }
@@ -254,12 +224,12 @@ fn fetch_into(
     client: &reqwest::blocking::Client,
     target: &str,
     credentials: Option<&str>,
-    settings: &Settings,
+    exchange: &Exchange,
     clock: &dyn Clock,
     out: &mut std::fs::File,
 ) -> Assessment {
     use std::io::Seek;
-    let mut request = client.get(target).timeout(settings.transfer_timeout);
+    let mut request = client.get(target).timeout(exchange.transfer_timeout);
     if let Some(c) = credentials {
         let (user, password) = match c.split_once(':') {
             Some((u, p)) => (u, Some(p)),
@@ -269,7 +239,7 @@ fn fetch_into(
     }
     let mut response = match request.send() {
         Ok(r) => r,
-        Err(e) => return classify_transport(&e, settings),
+        Err(e) => return classify_transport(&e, exchange),
     };
     let answer = answer_of(&response, clock);
     let verdict = assess(&answer, true);
@@ -293,7 +263,7 @@ fn fetch_into(
             retry_after: None,
         },
         Ok(_) => verdict,
-        Err(e) => match classify_transport(&e, settings) {
+        Err(e) => match classify_transport(&e, exchange) {
             Assessment::Fail { kind, reason } if kind != Kind::PreflightTimeout => {
                 Assessment::Retry {
                     kind,
@@ -307,7 +277,7 @@ fn fetch_into(
 }
 
 /// The verdict on a request that got no answer.
-fn classify_transport(e: &reqwest::Error, settings: &Settings) -> Assessment {
+fn classify_transport(e: &reqwest::Error, exchange: &Exchange) -> Assessment {
     let fail = |kind, reason: String| Assessment::Fail { kind, reason };
     let retry = |kind, reason: String| Assessment::Retry {
         kind,
@@ -319,7 +289,7 @@ fn classify_transport(e: &reqwest::Error, settings: &Settings) -> Assessment {
             Kind::PreflightRedirects,
             format!(
                 "the server redirected more than {} times",
-                settings.max_redirects
+                exchange.max_redirects
             ),
         );
     }
@@ -337,8 +307,8 @@ fn classify_transport(e: &reqwest::Error, settings: &Settings) -> Assessment {
             Kind::PreflightTimeout,
             format!(
                 "no answer within {} (connect {})",
-                human(settings.request_timeout),
-                human(settings.connect_timeout)
+                human(exchange.request_timeout),
+                human(exchange.connect_timeout)
             ),
         );
     }

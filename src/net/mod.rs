@@ -24,14 +24,14 @@ mod enabled {
     use crate::error::Kind;
     use crate::logging::Level;
     use crate::net::client;
-    use crate::net::policy::{self, SystemClock, Wait};
+    use crate::net::policy::{Exchange, SystemClock, Wait};
     use crate::notify;
     use crate::plan::Mode;
     use crate::verify;
 
-    /// The preflight client's settings from the configuration.
-    fn settings(url: &Url, config: &Preflight) -> policy::Settings {
-        let mut s = policy::Settings::new(url.clone());
+    /// The exchange with the server that the configuration asks for.
+    fn exchange(url: &Url, config: &Preflight) -> Exchange {
+        let mut s = Exchange::new(url.clone());
         s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
         if let Some(t) = &config.timeout {
             s.request_timeout = Duration::from_secs(t.value.into());
@@ -75,7 +75,7 @@ mod enabled {
         if !config.enabled.value {
             return Ok(());
         }
-        let s = settings(&url.value, config);
+        let s = exchange(&url.value, config);
         let probe = client::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
         logger.log(
             Level::Info,
@@ -98,7 +98,7 @@ mod enabled {
         env: &dyn Fn(&str) -> Option<String>,
         logger: &Logger,
     ) -> Result<File, Error> {
-        let s = settings(url, config);
+        let s = exchange(url, config);
         logger.log(
             Level::Info,
             &format!("downloading {} for verification", url.redacted()),

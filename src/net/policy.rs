@@ -118,9 +118,11 @@ fn duration_from_nanos(nanos: u128) -> Duration {
     }
 }
 
-/// What one preflight needs to know.
+/// One exchange with the update server, a preflight or a download: the URL, whom to trust,
+/// and the limits in time, redirects and retries. (The configuration's view of the same knobs is
+/// [`crate::plan::Preflight`]; `net` turns one into the other.)
 #[derive(Clone)]
-pub struct Settings {
+pub struct Exchange {
     pub url: Url,
     /// PEM bundle: when set, the only trusted CAs; otherwise the system's store.
     pub ca_file: Option<PathBuf>,
@@ -131,11 +133,12 @@ pub struct Settings {
     /// Redirects followed per request; one more is a `PreflightRedirects` error.
     pub max_redirects: usize,
     pub backoff: Backoff,
-    /// Limit for a whole download ([`download`]): the artifact is large, a probe is not.
+    /// Limit for a whole download ([`super::client::download`]): the artifact is large, a probe
+    /// is not.
     pub transfer_timeout: Duration,
 }
 
-impl Settings {
+impl Exchange {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_REDIRECTS: usize = 5;
@@ -148,8 +151,8 @@ impl Settings {
 
     /// The defaults: connect 10 s, request 30 s, 5 redirects, backoff 1 s doubling to 30 s
     /// within 120 s, the system's CA store.
-    pub fn new(url: Url) -> Settings {
-        Settings {
+    pub fn new(url: Url) -> Exchange {
+        Exchange {
             url,
             ca_file: None,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
@@ -162,9 +165,9 @@ impl Settings {
 }
 
 /// Never shows the credentials or query values of the URL.
-impl fmt::Debug for Settings {
+impl fmt::Debug for Exchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
+        f.debug_struct("Exchange")
             .field("url", &self.url.redacted())
             .field("ca_file", &self.ca_file)
             .field("connect_timeout", &self.connect_timeout)
@@ -265,12 +268,73 @@ impl Wait {
     }
 }
 
+/// Where the retry loop stands when a request failed transiently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Requests made so far, the failed one included.
+    pub(crate) attempts: u32,
+    /// Waits so far (the retry about to be decided is number `retries`, 0-based).
+    pub(crate) retries: u32,
+    /// Since the first request started.
+    pub(crate) elapsed: Duration,
+    /// The failed request was a GET (ranged, or the full download).
+    pub(crate) range_get: bool,
+}
+
+/// After a transient failure (`kind`, `reason`, the server's `Retry-After`): the wait before
+/// the next attempt, or the error once the budget does not allow one. Pure: `random` is the
+/// clock's, uniform over `u64`.
+pub(crate) fn retry(
+    exchange: &Exchange,
+    at: &Progress,
+    kind: Kind,
+    reason: String,
+    retry_after: Option<Duration>,
+    random: u64,
+) -> Result<Wait, Error> {
+    if let Some(delay) = exchange
+        .backoff
+        .delay(at.retries, at.elapsed, retry_after, random)
+    {
+        return Ok(Wait {
+            delay,
+            attempts: at.attempts,
+            reason,
+            extend_by: delay.saturating_add(exchange.request_timeout.saturating_mul(2)),
+        });
+    }
+    let attempts = at.attempts;
+    let mut why = if exchange.backoff.budget.is_zero() {
+        format!("{reason} (retries are off: the retry budget is 0)")
+    } else {
+        format!(
+            "{reason}; gave up after {attempts} request{} in {} (retry budget {})",
+            if attempts == 1 { "" } else { "s" },
+            human(at.elapsed),
+            human(exchange.backoff.budget),
+        )
+    };
+    if let Some(ra) = retry_after {
+        why.push_str(&format!(
+            "; the server asked to wait {} (Retry-After)",
+            human(ra)
+        ));
+    }
+    Err(failure(
+        kind,
+        &exchange.url.redacted(),
+        &why,
+        exchange,
+        at.range_get,
+    ))
+}
+
 /// The error of a failure: what happened to which (redacted) URL, and what to do.
 pub(crate) fn failure(
     kind: Kind,
     shown: &str,
     reason: &str,
-    settings: &Settings,
+    exchange: &Exchange,
     range_get: bool,
 ) -> Error {
     let (what, hint) = match kind {
@@ -289,7 +353,7 @@ pub(crate) fn failure(
         ),
         Kind::PreflightTls => (
             "TLS failed",
-            match &settings.ca_file {
+            match &exchange.ca_file {
                 Some(p) => format!(
                     "the server's certificate must chain to a CA in {} and name the URL's host",
                     p.display()
@@ -322,7 +386,7 @@ pub(crate) fn failure(
             "too many redirects",
             format!(
                 "at most {} redirects are followed; point URL closer to the file",
-                settings.max_redirects
+                exchange.max_redirects
             ),
         ),
         _ => ("failed", String::new()),
@@ -1004,10 +1068,100 @@ mod tests {
         );
     }
 
+    // --- retry decisions --------------------------------------------------------------------
+
+    fn exchange(budget: u64) -> Exchange {
+        Exchange {
+            backoff: Backoff {
+                budget: s(budget),
+                ..B
+            },
+            ..Exchange::new(Url::parse("https://user:pw@h/x.swu?sig=abc").unwrap())
+        }
+    }
+
+    fn at(attempts: u32, retries: u32, elapsed: u64) -> Progress {
+        Progress {
+            attempts,
+            retries,
+            elapsed: s(elapsed),
+            range_get: false,
+        }
+    }
+
     #[test]
-    fn settings_debug_hides_secrets() {
+    fn a_transient_failure_within_the_budget_waits_and_extends_the_start_timeout() {
+        let w = retry(
+            &exchange(120),
+            &at(3, 2, 10),
+            Kind::PreflightServer,
+            "the server answered 503".into(),
+            None,
+            u64::MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            w,
+            Wait {
+                delay: s(4),
+                attempts: 3,
+                reason: "the server answered 503".into(),
+                extend_by: s(4 + 2 * 30),
+            }
+        );
+    }
+
+    #[test]
+    fn a_spent_budget_gives_up_with_the_count_and_the_budget() {
+        let e = retry(
+            &exchange(120),
+            &at(8, 7, 120),
+            Kind::PreflightServer,
+            "the server answered 503".into(),
+            Some(s(5)),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::PreflightServer);
+        assert!(
+            e.message
+                .contains("gave up after 8 requests in 120 s (retry budget 120 s)")
+        );
+        assert!(
+            e.message
+                .contains("the server asked to wait 5 s (Retry-After)")
+        );
+        assert!(
+            !e.message.contains("pw") && !e.message.contains("abc"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_zero_budget_says_retries_are_off() {
+        let e = retry(
+            &exchange(0),
+            &Progress {
+                range_get: true,
+                ..at(1, 0, 0)
+            },
+            Kind::PreflightConnect,
+            "connection refused".into(),
+            None,
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("(ranged GET): cannot connect to the server: connection refused (retries are off: the retry budget is 0)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exchange_debug_hides_secrets() {
         let u = Url::parse("https://user:pw@h/x.swu?sig=abc").unwrap();
-        let d = format!("{:?}", Settings::new(u));
+        let d = format!("{:?}", Exchange::new(u));
         assert!(
             !d.contains("pw") && !d.contains("abc") && !d.contains("user"),
             "{d}"
