@@ -1,5 +1,5 @@
 //! The preflight's policy, pure (no I/O, no HTTP stack): what an answer or a failure means,
-//! when to retry and how long to wait, and what the error says. [`super::client`] does the
+//! when to retry and how long to wait, and what the error says. `net::client` does the
 //! requests (feature `streaming`); this part is compiled in both builds so that its tests run
 //! in both (without the client nothing calls it, and the linker drops it).
 //!
@@ -133,7 +133,7 @@ pub struct Exchange {
     /// Redirects followed per request; one more is a `PreflightRedirects` error.
     pub max_redirects: usize,
     pub backoff: Backoff,
-    /// Limit for a whole download ([`super::client::download`]): the artifact is large, a probe
+    /// Limit for a whole download (`client::download`): the artifact is large, a probe
     /// is not.
     pub transfer_timeout: Duration,
 }
@@ -204,7 +204,7 @@ pub trait Clock {
     }
 }
 
-/// The real clock: `thread::sleep`, `Instant::now`, `getrandom(2)`.
+/// The real clock: `thread::sleep`, `Instant::now`, randomness seeded by `getrandom(2)`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -217,14 +217,10 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
+    /// Jitter needs no cryptography, only values no other device shares: std's `RandomState`
+    /// takes its keys from the kernel's random source (getrandom) once per thread and every new
+    /// one differs, so the current instant hashed with a fresh one is that, without unsafe.
     fn random(&mut self) -> u64 {
-        let mut buf = [0u8; 8];
-        // SAFETY: the buffer is valid for writes of its length.
-        let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n == buf.len() as isize {
-            return u64::from_ne_bytes(buf);
-        }
-        // No getrandom (a very old kernel): std's per-process random hash keys.
         use std::hash::BuildHasher;
         std::collections::hash_map::RandomState::new().hash_one(Instant::now())
     }
