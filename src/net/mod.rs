@@ -1,7 +1,13 @@
 //! What the launcher itself does on the network (the `streaming` feature): the preflight
-//! before swupdate streams, and the download a verification stage needs. Without the feature
-//! there is no HTTP stack in the binary; the preflight is then absent (swupdate's downloader does
-//! all the network work) and the plan refuses a verification stage in download mode.
+//! before swupdate streams, and the download a verification stage needs. Three parts:
+//! [`policy`], pure and compiled in both builds (what an answer or a failure means, when to
+//! retry and how long to wait, the error's words); `client` (feature `streaming`), the requests
+//! on reqwest and rustls; and this module, the glue [`crate::app`] calls: it turns the
+//! configuration into a [`policy::Exchange`], tells systemd about waits and logs the outcome.
+//!
+//! Without the feature there is no HTTP stack in the binary; the preflight is then absent
+//! (swupdate's downloader does all the network work) and the plan refuses a verification stage
+//! in download mode.
 
 #[cfg(feature = "streaming")]
 pub mod client;
