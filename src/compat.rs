@@ -466,6 +466,7 @@ fn run_briefly(bin: &Path, arg: &str) -> Option<String> {
     run_args(bin, &[arg])
 }
 
+#[allow(unsafe_code)]
 fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;

@@ -16,6 +16,7 @@ use crate::error::{Error, Kind};
 static SIGPIPE_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
 
 /// Runs from `.init_array`, before the Rust runtime touches SIGPIPE.
+#[allow(unsafe_code)]
 extern "C" fn record_sigpipe() {
     // SAFETY: sigaction with a null new action only reads the current disposition into `old`.
     unsafe {
@@ -26,6 +27,8 @@ extern "C" fn record_sigpipe() {
     }
 }
 
+// The one way to run before Rust's runtime: an `.init_array` entry (what C's constructors are).
+#[allow(unsafe_code)]
 #[used]
 #[unsafe(link_section = ".init_array")]
 static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
@@ -35,15 +38,10 @@ pub fn sigpipe_inherited_ignored() -> bool {
     SIGPIPE_WAS_IGNORED.load(Ordering::Relaxed)
 }
 
-/// Replaces this process with `argv`; returns only if that failed.
-pub fn exec(argv: &[String]) -> Error {
-    let Some((program, args)) = argv.split_first() else {
-        return Error::new(Kind::ExecFailed, "empty argv");
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    // `Command` resets SIGPIPE before it runs the pre_exec hooks, and some std versions also
-    // empty the blocked-signal mask; the hook puts back exactly what the launcher was given.
+/// `Command` resets SIGPIPE before it runs the pre_exec hooks, and some std versions also
+/// empty the blocked-signal mask; a hook puts back exactly what the launcher was given.
+#[allow(unsafe_code)]
+fn keep_signals(cmd: &mut Command) {
     // SAFETY: pthread_sigmask only reads the calling thread's mask into the zeroed set we own.
     let mask = unsafe {
         let mut mask: libc::sigset_t = std::mem::zeroed();
@@ -62,6 +60,16 @@ pub fn exec(argv: &[String]) -> Error {
             Ok(())
         });
     }
+}
+
+/// Replaces this process with `argv`; returns only if that failed.
+pub fn exec(argv: &[String]) -> Error {
+    let Some((program, args)) = argv.split_first() else {
+        return Error::new(Kind::ExecFailed, "empty argv");
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    keep_signals(&mut cmd);
     let e = cmd.exec();
     let kind = match e.kind() {
         std::io::ErrorKind::NotFound => Kind::ExecNotFound,

@@ -79,7 +79,7 @@ fn describe_preflight(_: &Preflight) -> String {
 
 #[cfg(feature = "streaming")]
 fn describe_preflight(p: &Preflight) -> String {
-    use crate::net::preflight::Settings;
+    use crate::net::policy::Exchange;
     if !p.enabled.value {
         return format!("off (SWUPDATE_PREFLIGHT from {})", p.enabled.origin);
     }
@@ -99,8 +99,8 @@ fn describe_preflight(p: &Preflight) -> String {
     };
     format!(
         "HEAD (or a one-byte GET) before swupdate starts; trusts {ca}; {} s per request; transient failures retried for {} s",
-        secs(&p.timeout, Settings::DEFAULT_REQUEST_TIMEOUT),
-        secs(&p.budget, Settings::DEFAULT_BACKOFF.budget)
+        secs(&p.timeout, Exchange::DEFAULT_REQUEST_TIMEOUT),
+        secs(&p.budget, Exchange::DEFAULT_BACKOFF.budget)
     )
 }
 

@@ -4,6 +4,33 @@
 //! their provenance, [`plan`] turns them into a typed, validated plan and then into swupdate's
 //! argv, [`net`] is what the launcher itself does on the network, and [`exec`] hands over. The
 //! flat modules are the edges ([`app`] drives them) and the checks against the device.
+//!
+//! # Unsafe code
+//!
+//! Denied crate-wide; allowed only on these functions, for system calls std does not offer
+//! (at the MSRV, 1.85) and no linked crate wraps, each block with its `// SAFETY:` reason:
+//!
+//! - `rootfs`: `openat`, `readlinkat`, `renameat`, `renameat_noreplace`, `linkat`, `unlinkat`:
+//!   the root walk opens, reads links and renames relative to a directory descriptor, so a
+//!   path is never looked up twice (std works by path only).
+//! - `lock`: `try_flock` (`File::try_lock` is 1.89); `Held::hand_over` clears close-on-exec so
+//!   swupdate inherits the lock.
+//! - `verify`: `hand_over` (close-on-exec, as for the lock); `confine` and `confine_child`
+//!   (a `pre_exec` hook: `PR_SET_PDEATHSIG`, `RLIMIT_FSIZE`) with
+//!   `cloexec_inherited_descriptors` (`close_range`); `start_reaping`/`stop_reaping`
+//!   (`PR_SET_CHILD_SUBREAPER`); `contain` (`kill`, `waitpid` of descendants std did not
+//!   spawn); `available_bytes` (`statvfs`).
+//! - `exec`: `record_sigpipe` and its `.init_array` entry (the disposition before Rust's
+//!   runtime changes it), `keep_signals` (a `pre_exec` hook restoring the mask and SIGPIPE).
+//! - `compat`: `run_args` (`posix_spawn` with a pipe and a deadline: `Command` costs the
+//!   size-bound binary 12 KB).
+//! - `logging`: `stderr_is_journal_stream` (`fstat` of fd 2, which std offers only for a
+//!   `File`: a duplicate of fd 2 would cost 200 bytes).
+
+// Unsafe code is allowed only on the named functions that need it, each unsafe block with its
+// `// SAFETY:` reason (clippy -D warnings enforces both). See the list below.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod accounts;
 pub mod app;

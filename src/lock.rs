@@ -49,9 +49,7 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
             );
         }
     }
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(e) = try_flock(&file) {
         if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
             let mut holder = String::new();
             let _ = (&file).read_to_string(&mut holder);
@@ -91,8 +89,19 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
     Ok(Held { file })
 }
 
+/// `flock(LOCK_EX | LOCK_NB)`; std's `File::try_lock` needs Rust 1.89, above the MSRV (1.85).
+#[allow(unsafe_code)]
+fn try_flock(file: &File) -> std::io::Result<()> {
+    // SAFETY: flock on a descriptor we own, no pointers.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 impl Held {
     /// Lets the descriptor survive the exec, so swupdate holds the lock from now on.
+    #[allow(unsafe_code)]
     pub fn hand_over(self) {
         let fd = self.file.into_raw_fd();
         // SAFETY: clearing FD_CLOEXEC on a descriptor we own and deliberately leak.
@@ -135,6 +144,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)]
     fn a_fifo_at_the_lock_path_is_refused_at_once() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x.lock");

@@ -1,3 +1,8 @@
+//! The binary: parses the command line and hands it to [`swupdate_launcher::app`].
+
+// No unsafe code here; the library's few unsafe functions are listed in its docs.
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use swupdate_launcher::cli::{Cli, Parsed, UsageError};

@@ -11,7 +11,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -120,7 +120,7 @@ pub enum Found {
 #[derive(Debug, Clone)]
 pub struct DirHandle {
     /// Descriptors from the root down to this directory (`..` goes back up, never above).
-    stack: Vec<Rc<OwnedFd>>,
+    stack: Vec<Rc<File>>,
     /// The device path of each descriptor below the root.
     names: Vec<OsString>,
     root: Root,
@@ -168,7 +168,7 @@ impl Root {
         let top = self.0.as_deref().unwrap_or(Path::new("/"));
         let fd = open_path(None, top.as_os_str().as_bytes(), libc::O_DIRECTORY)
             .map_err(|e| WalkError::Io(top.to_path_buf(), e))?;
-        let stat = fstat(fd.as_raw_fd()).map_err(|e| WalkError::Io(top.to_path_buf(), e))?;
+        let stat = fstat(&fd).map_err(|e| WalkError::Io(top.to_path_buf(), e))?;
         Ok(DirHandle {
             stack: vec![Rc::new(fd)],
             names: Vec::new(),
@@ -234,7 +234,7 @@ impl DirHandle {
     /// The `lstat` of an entry (it is not followed).
     pub fn lstat_entry(&self, name: &OsStr) -> io::Result<Stat> {
         let fd = open_path(Some(self.fd()), name.as_bytes(), libc::O_NOFOLLOW)?;
-        fstat(fd.as_raw_fd())
+        fstat(&fd)
     }
 
     /// The names in this directory, `.` and `..` left out.
@@ -283,7 +283,7 @@ impl DirHandle {
             let shown = at.host_path().join(&name);
             let fd = open_path(Some(at.fd()), name.as_bytes(), libc::O_NOFOLLOW)
                 .map_err(|e| WalkError::Io(shown.clone(), e))?;
-            let st = fstat(fd.as_raw_fd()).map_err(|e| WalkError::Io(shown.clone(), e))?;
+            let st = fstat(&fd).map_err(|e| WalkError::Io(shown.clone(), e))?;
             if st.is_symlink() {
                 count_link(&mut links, &shown)?;
                 judge(&shown, &st, Hop::Link).map_err(WalkError::Refused)?;
@@ -348,13 +348,13 @@ impl DirHandle {
                 Some(libc::ELOOP) => WalkError::Kind(shown.clone(), "a symlink"),
                 _ => WalkError::Io(shown.clone(), e),
             })?;
-            let st = fstat(fd.as_raw_fd()).map_err(|e| WalkError::Io(shown.clone(), e))?;
+            let st = fstat(&fd).map_err(|e| WalkError::Io(shown.clone(), e))?;
             // Swapped between the look and the open: judged on what was opened.
             if !st.is_file() {
                 return Err(WalkError::Kind(shown, st.kind_name()));
             }
             judge(&shown, &st, Hop::File).map_err(WalkError::Refused)?;
-            return Ok(Found::File(File::from(fd), st));
+            return Ok(Found::File(fd, st));
         }
     }
 }
@@ -396,54 +396,52 @@ fn cstring(name: &[u8]) -> io::Result<CString> {
     CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-/// `openat(dir, name, O_PATH | O_CLOEXEC | extra)`: a handle to look at, never to read.
-fn open_path(dir: Option<RawFd>, name: &[u8], extra: libc::c_int) -> io::Result<OwnedFd> {
+/// `openat(dir, name, O_PATH | O_CLOEXEC | extra)`: a handle to look at, never to read (a
+/// `File` only for its metadata).
+fn open_path(dir: Option<RawFd>, name: &[u8], extra: libc::c_int) -> io::Result<File> {
     let name = cstring(name)?;
     let dir = dir.unwrap_or(libc::AT_FDCWD);
-    // SAFETY: `name` is a valid NUL-terminated string for the call's duration; `dir` is a
-    // descriptor this module owns (or AT_FDCWD); a returned descriptor is owned by nobody else.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by openat and is not owned elsewhere.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    openat(dir, &name, libc::O_PATH | libc::O_CLOEXEC | extra)
 }
 
 /// `openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)`.
-fn open_read(dir: RawFd, name: &OsStr) -> io::Result<OwnedFd> {
+fn open_read(dir: RawFd, name: &OsStr) -> io::Result<File> {
     let name = cstring(name.as_bytes())?;
     let flags =
         libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: as in `open_path`.
+    openat(dir, &name, flags)
+}
+
+/// `openat(2)`: std opens relative to a directory descriptor only through a path.
+#[allow(unsafe_code)]
+fn openat(dir: RawFd, name: &CString, flags: libc::c_int) -> io::Result<File> {
+    // SAFETY: `name` is a valid NUL-terminated string for the call's duration; `dir` is a
+    // descriptor this module owns (or AT_FDCWD); a returned descriptor is owned by nobody else.
     let fd = unsafe { libc::openat(dir, name.as_ptr(), flags) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `fd` was just returned by openat and is not owned elsewhere.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-/// `fstat` of a descriptor this module holds.
-pub fn fstat(fd: RawFd) -> io::Result<Stat> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `st` points to writable memory of the right size; fstat fills it on success.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fstat returned 0, so it initialised the whole struct.
-    let st = unsafe { st.assume_init() };
+/// `fstat` of a descriptor this module holds, through std (`statx`, or `fstat` where the
+/// kernel has none).
+pub fn fstat(file: &File) -> io::Result<Stat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata()?;
     Ok(Stat {
-        uid: st.st_uid,
-        mode: st.st_mode,
-        nlink: st.st_nlink,
-        size: u64::try_from(st.st_size).unwrap_or(0),
-        dev: st.st_dev,
-        ino: st.st_ino,
+        uid: m.uid(),
+        mode: m.mode(),
+        nlink: m.nlink(),
+        size: m.size(),
+        dev: m.dev(),
+        ino: m.ino(),
     })
 }
 
 /// `readlinkat(dir, name)`: a symlink's target, up to PATH_MAX.
+#[allow(unsafe_code)]
 fn readlinkat(dir: RawFd, name: &OsStr) -> io::Result<OsString> {
     let name = cstring(name.as_bytes())?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
@@ -458,6 +456,7 @@ fn readlinkat(dir: RawFd, name: &OsStr) -> io::Result<OsString> {
 }
 
 /// `renameat2(dir, from, dir, to, RENAME_NOREPLACE)`, by system call (not every libc wraps it).
+#[allow(unsafe_code)]
 fn renameat_noreplace(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
     let from = cstring(from.as_bytes())?;
     let to = cstring(to.as_bytes())?;
@@ -480,6 +479,7 @@ fn renameat_noreplace(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
 }
 
 /// `linkat(dir, from, dir, to, 0)`.
+#[allow(unsafe_code)]
 fn linkat(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
     let from = cstring(from.as_bytes())?;
     let to = cstring(to.as_bytes())?;
@@ -491,6 +491,7 @@ fn linkat(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
 }
 
 /// `unlinkat(dir, name, 0)`.
+#[allow(unsafe_code)]
 fn unlinkat(dir: RawFd, name: &OsStr) -> io::Result<()> {
     let name = cstring(name.as_bytes())?;
     // SAFETY: as in `renameat`.
@@ -501,6 +502,7 @@ fn unlinkat(dir: RawFd, name: &OsStr) -> io::Result<()> {
 }
 
 /// `renameat(dir, from, dir, to)`.
+#[allow(unsafe_code)]
 fn renameat(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
     let from = cstring(from.as_bytes())?;
     let to = cstring(to.as_bytes())?;
@@ -650,6 +652,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)]
     fn a_directory_swapped_for_a_fifo_is_refused_at_once() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("fifo");

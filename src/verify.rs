@@ -50,7 +50,7 @@ pub fn clean_leftovers(dir: &Path) {
 }
 
 // The statvfs fields are 32 bits wide on 32-bit targets (armv7 devices), 64 on this machine.
-#[allow(clippy::useless_conversion)]
+#[allow(clippy::useless_conversion, unsafe_code)]
 fn available_bytes(dir: &Path) -> Option<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
@@ -106,6 +106,7 @@ pub fn private_file(dir: &Path, tag: &str) -> Result<File, Error> {
 /// opened close-on-exec. Closing it here would make an unrunnable program look like a crash
 /// of the child (std aborts when it cannot report); with the flag, the pipe lives until the
 /// exec succeeds and a failure comes back from `spawn` as the error it is.
+#[allow(unsafe_code)]
 fn cloexec_inherited_descriptors() -> std::io::Result<()> {
     // SAFETY: close_range, getrlimit and fcntl are async-signal-safe syscalls on descriptors
     // of the child.
@@ -138,6 +139,7 @@ fn cloexec_inherited_descriptors() -> std::io::Result<()> {
 
 /// The child's side of containment, between fork and exec (async-signal-safe calls only):
 /// it dies with the launcher, and no file it writes grows beyond `max_file` bytes.
+#[allow(unsafe_code)]
 fn confine_child(max_file: u64) -> std::io::Result<()> {
     // SAFETY: prctl, getppid, setrlimit and kill are async-signal-safe.
     unsafe {
@@ -158,10 +160,20 @@ fn confine_child(max_file: u64) -> std::io::Result<()> {
     cloexec_inherited_descriptors()
 }
 
+/// Has the child run [`confine_child`] between fork and exec.
+#[allow(unsafe_code)]
+fn confine(cmd: &mut Command, max_file: u64) {
+    // SAFETY: the hook only makes async-signal-safe syscalls.
+    unsafe {
+        cmd.pre_exec(move || confine_child(max_file));
+    }
+}
+
 /// Makes the launcher the "init" of the program's descendants: a process that leaves the
 /// program's process group (`setsid`, `setpgid`) and loses its parent is re-parented to the
 /// launcher, which can then still find and kill it. Undone by [`stop_reaping`] before swupdate
 /// is exec'd (the attribute survives exec).
+#[allow(unsafe_code)]
 fn start_reaping() -> Result<(), Error> {
     // SAFETY: prctl on the calling process, no pointers.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } != 0 {
@@ -176,6 +188,7 @@ fn start_reaping() -> Result<(), Error> {
     Ok(())
 }
 
+#[allow(unsafe_code)]
 fn stop_reaping() {
     // SAFETY: prctl on the calling process, no pointers.
     unsafe {
@@ -213,6 +226,7 @@ const CONTAIN_LIMIT: Duration = Duration::from_secs(10);
 /// the verified copy. The launcher is their subreaper ([`start_reaping`]), so a descendant
 /// outside the group becomes a child of the launcher as soon as its own parent is killed: the
 /// loop kills children until there are none.
+#[allow(unsafe_code)]
 fn contain(pgid: libc::pid_t) -> Result<(), String> {
     let started = Instant::now();
     loop {
@@ -350,10 +364,7 @@ pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
         .gid(stage.gid)
         .uid(stage.uid)
         .process_group(0);
-    // SAFETY: the hook only makes async-signal-safe syscalls.
-    unsafe {
-        cmd.pre_exec(move || confine_child(bound));
-    }
+    confine(&mut cmd, bound);
     start_reaping()?;
     let result = supervise(&mut cmd, stage, on);
     stop_reaping();
@@ -426,6 +437,7 @@ fn reopen_read_only(output: &File) -> Result<File, Error> {
 }
 
 /// Lets the verified copy survive the exec; returns the path swupdate opens it by.
+#[allow(unsafe_code)]
 pub fn hand_over(file: File) -> PathBuf {
     let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
     // SAFETY: clearing FD_CLOEXEC on a descriptor we own and deliberately leak to swupdate.

@@ -2,44 +2,28 @@
 #![cfg(feature = "streaming")]
 
 mod device;
+#[allow(dead_code)]
+mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::unix::net::UnixDatagram;
-use std::thread;
 use std::time::Duration;
 
 use device::{Root, assert_exit};
+use support::http::{HttpServer, reply};
 
-/// Answers every request with `status` until the test ends (at most `n` requests).
-fn server(status: &'static str, n: usize) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in l.incoming().take(n) {
-            let Ok(mut s) = stream else { return };
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            while r.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let body = if status.starts_with("200") {
-                "x".repeat(4096)
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
+/// Answers every request with `status` (a 200 with a 4 KiB update) until the test ends.
+fn server(status: u16) -> HttpServer {
+    HttpServer::start(move |_, _| {
+        let r = reply(status).h("Content-Type", "application/octet-stream");
+        if status == 200 {
+            r.body(vec![b'x'; 4096])
+        } else {
+            r
         }
-    });
-    port
+    })
 }
 
-fn device(port: u16) -> Root {
+fn device(srv: &HttpServer) -> Root {
     let r = Root::file_mode();
     r.write(
         "/usr/bin/swupdate",
@@ -51,14 +35,15 @@ fn device(port: u16) -> Root {
     )
     .etc(
         "descriptor.env",
-        &format!("URL=http://127.0.0.1:{port}/fw.swu?token=abc\n"),
+        &format!("URL={}?token=abc\n", srv.url("/fw.swu")),
     );
     r
 }
 
 #[test]
 fn a_missing_artifact_stops_the_launcher_before_swupdate() {
-    let r = device(server("404 Not Found", 4));
+    let srv = server(404);
+    let r = device(&srv);
     let n = r.host("/notify");
     let l = UnixDatagram::bind(&n).unwrap();
     l.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -85,7 +70,8 @@ fn a_missing_artifact_stops_the_launcher_before_swupdate() {
 
 #[test]
 fn a_present_artifact_lets_swupdate_start() {
-    let r = device(server("200 OK", 4));
+    let srv = server(200);
+    let r = device(&srv);
     let o = r.run(&[]);
     assert_exit(&o, 0);
     assert!(r.host("/swupdate-ran").exists());
@@ -93,7 +79,8 @@ fn a_present_artifact_lets_swupdate_start() {
 
 #[test]
 fn the_preflight_can_be_switched_off() {
-    let r = device(server("404 Not Found", 4));
+    let srv = server(404);
+    let r = device(&srv);
     r.lib("20-off", "SWUPDATE_PREFLIGHT=no\n");
     let o = r.run(&[]);
     assert_exit(&o, 0);

@@ -1,10 +1,17 @@
 //! What the launcher itself does on the network (the `streaming` feature): the preflight
-//! before swupdate streams, and the download a verification stage needs. Without the feature
-//! there is no HTTP stack in the binary; the preflight is then absent (swupdate's downloader does
-//! all the network work) and the plan refuses a verification stage in download mode.
+//! before swupdate streams, and the download a verification stage needs. Three parts:
+//! [`policy`], pure and compiled in both builds (what an answer or a failure means, when to
+//! retry and how long to wait, the error's words); `client` (feature `streaming`), the requests
+//! on reqwest and rustls; and this module, the glue [`crate::app`] calls: it turns the
+//! configuration into a [`policy::Exchange`], tells systemd about waits and logs the outcome.
+//!
+//! Without the feature there is no HTTP stack in the binary; the preflight is then absent
+//! (swupdate's downloader does all the network work) and the plan refuses a verification stage
+//! in download mode.
 
 #[cfg(feature = "streaming")]
-pub mod preflight;
+pub mod client;
+pub mod policy;
 
 use std::fs::File;
 use std::path::Path;
@@ -22,14 +29,15 @@ mod enabled {
     use super::*;
     use crate::error::Kind;
     use crate::logging::Level;
-    use crate::net::preflight::{self, SystemClock, Wait};
+    use crate::net::client;
+    use crate::net::policy::{Exchange, SystemClock, Wait};
     use crate::notify;
     use crate::plan::{DownloadUrl, Mode};
     use crate::verify;
 
-    /// The preflight client's settings from the configuration.
-    fn settings(url: &Url, config: &Preflight) -> preflight::Settings {
-        let mut s = preflight::Settings::new(url.clone());
+    /// The exchange with the server that the configuration asks for.
+    fn exchange(url: &Url, config: &Preflight) -> Exchange {
+        let mut s = Exchange::new(url.clone());
         s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
         if let Some(t) = &config.timeout {
             s.request_timeout = Duration::from_secs(t.value.into());
@@ -73,8 +81,8 @@ mod enabled {
         if !config.enabled.value {
             return Ok(());
         }
-        let s = settings(&url.value, config);
-        let probe = preflight::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
+        let s = exchange(&url.value, config);
+        let probe = client::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
         logger.log(
             Level::Info,
             &format!(
@@ -96,14 +104,14 @@ mod enabled {
         env: &dyn Fn(&str) -> Option<String>,
         logger: &Logger,
     ) -> Result<File, Error> {
-        let s = settings(url, config);
+        let s = exchange(url, config);
         logger.log(
             Level::Info,
             &format!("downloading {} for verification", url.redacted()),
             &[],
         );
         let mut out = verify::private_file(dir, "download")?;
-        let probe = preflight::download(&s, &mut SystemClock, &mut waiting(env, logger), &mut out)?;
+        let probe = client::download(&s, &mut SystemClock, &mut waiting(env, logger), &mut out)?;
         out.rewind()
             .map_err(|e| Error::new(Kind::Io, format!("cannot rewind the download: {e}")))?;
         logger.log(

@@ -17,16 +17,19 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::{self, JoinHandle};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
+
+pub mod http;
+// Not every test file that declares `mod support` serves HTTP.
+#[allow(unused_imports)]
+pub use http::HttpServer;
 
 /// The launcher under test.
 pub const LAUNCHER: &str = env!("CARGO_BIN_EXE_swupdate-launcher");
@@ -366,148 +369,6 @@ fn cpio_entry(archive: &[u8], name: &str) -> Option<(usize, usize)> {
         .into_iter()
         .find(|e| e.0 == name)
         .map(|e| (e.1, e.2))
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-/// One request the server answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-}
-
-/// A small HTTP/1.1 server on 127.0.0.1 (std only): serves the files of one directory for GET
-/// and HEAD with Content-Length, 404 for anything missing, 405 for other methods; one request
-/// per connection. Every socket has a timeout, so a stuck client cannot hang a test; dropping
-/// the server stops it.
-pub struct HttpServer {
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-}
-
-const HTTP_IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl HttpServer {
-    pub fn serve(dir: &Path) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let accept = {
-            let (dir, log, stop) = (dir.to_path_buf(), log.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            let (dir, log) = (dir.clone(), log.clone());
-                            thread::spawn(move || {
-                                let _ = answer(stream, &dir, &log);
-                            });
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(5)),
-                    }
-                }
-            })
-        };
-        HttpServer {
-            addr,
-            log,
-            stop,
-            accept: Some(accept),
-        }
-    }
-
-    /// `http://127.0.0.1:PORT/NAME`
-    pub fn url(&self, name: &str) -> String {
-        format!("http://{}/{}", self.addr, name.trim_start_matches('/'))
-    }
-
-    /// Every request so far, in order.
-    pub fn requests(&self) -> Vec<Request> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// How many `method` requests for `path` (e.g. "/update.swu") were made.
-    pub fn count(&self, method: &str, path: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.method == method && r.path == path)
-            .count()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.accept.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Reads one request head (bounded in size and time) and answers it.
-fn answer(mut stream: TcpStream, dir: &Path, log: &Mutex<Vec<Request>>) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(HTTP_IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(HTTP_IO_TIMEOUT))?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 2048];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf)?;
-        if n == 0 || head.len() > 64 * 1024 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    let mut words = head.lines().next().unwrap_or_default().split(' ');
-    let method = words.next().unwrap_or_default().to_string();
-    let target = words.next().unwrap_or_default();
-    let path = target.split('?').next().unwrap_or_default().to_string();
-    log.lock().unwrap().push(Request {
-        method: method.clone(),
-        path: path.clone(),
-    });
-
-    let name = path.strip_prefix('/').unwrap_or_default();
-    let plain_name = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
-    let file = if plain_name {
-        fs::read(dir.join(name)).ok()
-    } else {
-        None
-    };
-    let (status, body, extra): (&str, Vec<u8>, &str) = match (method.as_str(), file) {
-        ("GET" | "HEAD", Some(bytes)) => (
-            "200 OK",
-            bytes,
-            "Content-Type: application/octet-stream\r\n",
-        ),
-        ("GET" | "HEAD", None) => (
-            "404 Not Found",
-            b"not found\n".to_vec(),
-            "Content-Type: text/plain\r\n",
-        ),
-        _ => ("405 Method Not Allowed", Vec::new(), "Allow: GET, HEAD\r\n"),
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    if method != "HEAD" {
-        stream.write_all(&body)?;
-    }
-    stream.flush()?;
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,7 @@
-//! Download preflight (cargo feature `streaming`): before swupdate is exec'd in download mode,
-//! ask the server whether the update is there, so that a wrong URL, an expired signed link or a
-//! certificate problem is reported with its own exit code instead of a failed install.
-//!
-//! One probe is a `HEAD` request; where the server refuses `HEAD` (405, 501, or 403, which S3
-//! answers to a `HEAD` on a URL presigned for `GET`) a one-byte ranged `GET` (`Range: bytes=0-0`)
-//! asks again; a 403 there is final (access denied). Only the headers are read, never the body.
+//! The preflight's policy, pure (no I/O, no HTTP stack): what an answer or a failure means,
+//! when to retry and how long to wait, and what the error says. `net::client` does the
+//! requests (feature `streaming`); this part is compiled in both builds so that its tests run
+//! in both (without the client nothing calls it, and the linker drops it).
 //!
 //! Failures and what is done about them ([`crate::error::Kind`], exit codes 80-88):
 //!
@@ -36,11 +33,10 @@
 //! Messages name the URL only as [`Url::redacted`] (no credentials, no query values); texts of
 //! lower layers are used only where they cannot carry the URL. The URL's credentials are sent as
 //! HTTP Basic auth (reqwest drops the header on a redirect to another host).
-//!
-//! The TLS client is reqwest's blocking client on rustls with the ring provider. With a
-//! configured CA file only that file's certificates are trusted; without one, the system's store
-//! through rustls-platform-verifier (on Linux: `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the
-//! distribution's bundle and directory). The client is built only when a preflight runs.
+
+// Without the client (no `streaming`) the verdict and error parts have no caller; they stay
+// compiled so their unit tests run in both builds.
+#![cfg_attr(not(feature = "streaming"), allow(dead_code))]
 
 use std::fmt;
 use std::path::PathBuf;
@@ -122,9 +118,11 @@ fn duration_from_nanos(nanos: u128) -> Duration {
     }
 }
 
-/// What one preflight needs to know.
+/// One exchange with the update server, a preflight or a download: the URL, whom to trust,
+/// and the limits in time, redirects and retries. (The configuration's view of the same knobs is
+/// [`crate::plan::Preflight`]; `net` turns one into the other.)
 #[derive(Clone)]
-pub struct Settings {
+pub struct Exchange {
     pub url: Url,
     /// PEM bundle: when set, the only trusted CAs; otherwise the system's store.
     pub ca_file: Option<PathBuf>,
@@ -135,11 +133,12 @@ pub struct Settings {
     /// Redirects followed per request; one more is a `PreflightRedirects` error.
     pub max_redirects: usize,
     pub backoff: Backoff,
-    /// Limit for a whole download ([`download`]): the artifact is large, a probe is not.
+    /// Limit for a whole download (`client::download`): the artifact is large, a probe
+    /// is not.
     pub transfer_timeout: Duration,
 }
 
-impl Settings {
+impl Exchange {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_REDIRECTS: usize = 5;
@@ -152,8 +151,8 @@ impl Settings {
 
     /// The defaults: connect 10 s, request 30 s, 5 redirects, backoff 1 s doubling to 30 s
     /// within 120 s, the system's CA store.
-    pub fn new(url: Url) -> Settings {
-        Settings {
+    pub fn new(url: Url) -> Exchange {
+        Exchange {
             url,
             ca_file: None,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
@@ -166,9 +165,9 @@ impl Settings {
 }
 
 /// Never shows the credentials or query values of the URL.
-impl fmt::Debug for Settings {
+impl fmt::Debug for Exchange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
+        f.debug_struct("Exchange")
             .field("url", &self.url.redacted())
             .field("ca_file", &self.ca_file)
             .field("connect_timeout", &self.connect_timeout)
@@ -205,7 +204,7 @@ pub trait Clock {
     }
 }
 
-/// The real clock: `thread::sleep`, `Instant::now`, `getrandom(2)`.
+/// The real clock: `thread::sleep`, `Instant::now`, randomness seeded by `getrandom(2)`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -218,14 +217,10 @@ impl Clock for SystemClock {
         Instant::now()
     }
 
+    /// Jitter needs no cryptography, only values no other device shares: std's `RandomState`
+    /// takes its keys from the kernel's random source (getrandom) once per thread and every new
+    /// one differs, so the current instant hashed with a fresh one is that, without unsafe.
     fn random(&mut self) -> u64 {
-        let mut buf = [0u8; 8];
-        // SAFETY: the buffer is valid for writes of its length.
-        let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n == buf.len() as isize {
-            return u64::from_ne_bytes(buf);
-        }
-        // No getrandom (a very old kernel): std's per-process random hash keys.
         use std::hash::BuildHasher;
         std::collections::hash_map::RandomState::new().hash_one(Instant::now())
     }
@@ -269,128 +264,75 @@ impl Wait {
     }
 }
 
-/// Asks the server whether the update at `settings.url` is there, retrying transient failures
-/// within the budget; `on_wait` is called before every sleep (to extend the unit's start
-/// timeout and say why in STATUS). Builds the TLS client (and loads the CA store) only now.
-pub fn run(
-    settings: &Settings,
-    clock: &mut dyn Clock,
-    on_wait: &mut dyn FnMut(&Wait),
-) -> Result<Probe, Error> {
-    exchange(settings, clock, on_wait, None)
+/// Where the retry loop stands when a request failed transiently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Requests made so far, the failed one included.
+    pub(crate) attempts: u32,
+    /// Waits so far (the retry about to be decided is number `retries`, 0-based).
+    pub(crate) retries: u32,
+    /// Since the first request started.
+    pub(crate) elapsed: Duration,
+    /// The failed request was a GET (ranged, or the full download).
+    pub(crate) range_get: bool,
 }
 
-/// Downloads the artifact into `out` (truncated first, and again before every retry), with
-/// the same client, TLS rules, failure kinds, retries and budget as [`run`]; for a verification
-/// stage in download mode, which must see the whole pack before swupdate does. A body that ends
-/// short of its Content-Length, or breaks off, is a transient failure and retried.
-pub fn download(
-    settings: &Settings,
-    clock: &mut dyn Clock,
-    on_wait: &mut dyn FnMut(&Wait),
-    out: &mut std::fs::File,
-) -> Result<Probe, Error> {
-    exchange(settings, clock, on_wait, Some(out))
-}
-
-fn exchange(
-    settings: &Settings,
-    clock: &mut dyn Clock,
-    on_wait: &mut dyn FnMut(&Wait),
-    mut fetch: Option<&mut std::fs::File>,
-) -> Result<Probe, Error> {
-    let shown = settings.url.redacted();
-    let credentials = settings
-        .url
-        .credentials()
-        .map_err(|e| Error::new(Kind::Config, format!("preflight: the URL {shown} {}", e.0)))?;
-    let credentials = credentials.as_ref().map(crate::secret::Secret::expose);
-    let client = build_client(settings)?;
-    let target = settings.url.for_downloader();
-
-    let start = clock.now();
-    let mut attempts: u32 = 0;
-    let mut retries: u32 = 0;
-    // A full GET is not a HEAD: a 403 to it is final, as to the ranged GET.
-    let mut range_get = fetch.is_some();
-    loop {
-        attempts += 1;
-        let assessment = match fetch.as_deref_mut() {
-            None => match send(&client, &target, credentials, range_get, clock) {
-                Ok(answer) => assess(&answer, range_get),
-                Err(e) => classify_transport(&e, settings),
-            },
-            Some(out) => fetch_into(&client, &target, credentials, settings, clock, out),
-        };
-        match assessment {
-            Assessment::Found {
-                status,
-                content_length,
-                content_type,
-            } => {
-                return Ok(Probe {
-                    status,
-                    content_length,
-                    content_type,
-                    attempts,
-                    used_range_get: range_get,
-                });
-            }
-            Assessment::FallBack => {
-                range_get = true;
-            }
-            Assessment::Fail { kind, reason } => {
-                return Err(failure(kind, &shown, &reason, settings, range_get));
-            }
-            Assessment::Retry {
-                kind,
-                reason,
-                retry_after,
-            } => {
-                let elapsed = clock.now().saturating_duration_since(start);
-                let random = clock.random();
-                match settings
-                    .backoff
-                    .delay(retries, elapsed, retry_after, random)
-                {
-                    Some(delay) => {
-                        on_wait(&Wait {
-                            delay,
-                            attempts,
-                            reason,
-                            extend_by: delay
-                                .saturating_add(settings.request_timeout.saturating_mul(2)),
-                        });
-                        clock.sleep(delay);
-                        retries += 1;
-                    }
-                    None => {
-                        let mut why = if settings.backoff.budget.is_zero() {
-                            format!("{reason} (retries are off: the retry budget is 0)")
-                        } else {
-                            format!(
-                                "{reason}; gave up after {attempts} request{} in {} (retry budget {})",
-                                if attempts == 1 { "" } else { "s" },
-                                human(elapsed),
-                                human(settings.backoff.budget),
-                            )
-                        };
-                        if let Some(ra) = retry_after {
-                            why.push_str(&format!(
-                                "; the server asked to wait {} (Retry-After)",
-                                human(ra)
-                            ));
-                        }
-                        return Err(failure(kind, &shown, &why, settings, range_get));
-                    }
-                }
-            }
-        }
+/// After a transient failure (`kind`, `reason`, the server's `Retry-After`): the wait before
+/// the next attempt, or the error once the budget does not allow one. Pure: `random` is the
+/// clock's, uniform over `u64`.
+pub(crate) fn retry(
+    exchange: &Exchange,
+    at: &Progress,
+    kind: Kind,
+    reason: String,
+    retry_after: Option<Duration>,
+    random: u64,
+) -> Result<Wait, Error> {
+    if let Some(delay) = exchange
+        .backoff
+        .delay(at.retries, at.elapsed, retry_after, random)
+    {
+        return Ok(Wait {
+            delay,
+            attempts: at.attempts,
+            reason,
+            extend_by: delay.saturating_add(exchange.request_timeout.saturating_mul(2)),
+        });
     }
+    let attempts = at.attempts;
+    let mut why = if exchange.backoff.budget.is_zero() {
+        format!("{reason} (retries are off: the retry budget is 0)")
+    } else {
+        format!(
+            "{reason}; gave up after {attempts} request{} in {} (retry budget {})",
+            if attempts == 1 { "" } else { "s" },
+            human(at.elapsed),
+            human(exchange.backoff.budget),
+        )
+    };
+    if let Some(ra) = retry_after {
+        why.push_str(&format!(
+            "; the server asked to wait {} (Retry-After)",
+            human(ra)
+        ));
+    }
+    Err(failure(
+        kind,
+        &exchange.url.redacted(),
+        &why,
+        exchange,
+        at.range_get,
+    ))
 }
 
 /// The error of a failure: what happened to which (redacted) URL, and what to do.
-fn failure(kind: Kind, shown: &str, reason: &str, settings: &Settings, range_get: bool) -> Error {
+pub(crate) fn failure(
+    kind: Kind,
+    shown: &str,
+    reason: &str,
+    exchange: &Exchange,
+    range_get: bool,
+) -> Error {
     let (what, hint) = match kind {
         Kind::PreflightDns => (
             "cannot resolve the server's name",
@@ -407,7 +349,7 @@ fn failure(kind: Kind, shown: &str, reason: &str, settings: &Settings, range_get
         ),
         Kind::PreflightTls => (
             "TLS failed",
-            match &settings.ca_file {
+            match &exchange.ca_file {
                 Some(p) => format!(
                     "the server's certificate must chain to a CA in {} and name the URL's host",
                     p.display()
@@ -440,7 +382,7 @@ fn failure(kind: Kind, shown: &str, reason: &str, settings: &Settings, range_get
             "too many redirects",
             format!(
                 "at most {} redirects are followed; point URL closer to the file",
-                settings.max_redirects
+                exchange.max_redirects
             ),
         ),
         _ => ("failed", String::new()),
@@ -450,7 +392,7 @@ fn failure(kind: Kind, shown: &str, reason: &str, settings: &Settings, range_get
     if hint.is_empty() { e } else { e.hint(hint) }
 }
 
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else if d.subsec_millis() == 0 {
@@ -462,20 +404,20 @@ fn human(d: Duration) -> String {
 
 /// The headers of one answer: everything the verdict depends on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     /// `503 Service Unavailable`
-    status_text: String,
-    content_type: Option<String>,
-    content_length: Option<u64>,
+    pub(crate) status_text: String,
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_length: Option<u64>,
     /// The total of `Content-Range: bytes 0-0/TOTAL` (`Some(None)` for `/*`).
-    range_total: Option<Option<u64>>,
-    retry_after: Option<Duration>,
-    has_location: bool,
+    pub(crate) range_total: Option<Option<u64>>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) has_location: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Assessment {
+pub(crate) enum Assessment {
     Found {
         status: u16,
         content_length: Option<u64>,
@@ -495,7 +437,7 @@ enum Assessment {
 }
 
 /// The verdict on an answer; pure.
-fn assess(a: &Answer, range_get: bool) -> Assessment {
+pub(crate) fn assess(a: &Answer, range_get: bool) -> Assessment {
     let fail = |kind, reason: String| Assessment::Fail { kind, reason };
     let answered = format!("the server answered {}", a.status_text);
     match a.status {
@@ -653,285 +595,13 @@ fn parse_imf_fixdate(v: &str) -> Option<u64> {
 
 /// `Content-Range: bytes 0-0/TOTAL` (or `bytes */TOTAL`): `Some(Some(TOTAL))`, `Some(None)` for
 /// an unknown total, `None` when unreadable.
-fn parse_content_range_total(v: &str) -> Option<Option<u64>> {
+pub(crate) fn parse_content_range_total(v: &str) -> Option<Option<u64>> {
     let rest = v.trim().strip_prefix("bytes ")?;
     let (_, total) = rest.rsplit_once('/')?;
     match total.trim() {
         "*" => Some(None),
         t => t.parse().ok().map(Some),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The network side.
-
-fn build_client(settings: &Settings) -> Result<reqwest::blocking::Client, Error> {
-    // reqwest built with `rustls-no-provider` panics (an abort in release) without a process
-    // default; another one already installed is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-
-    let mut builder = reqwest::blocking::Client::builder()
-        .user_agent(concat!(
-            "swupdate-launcher/",
-            env!("CARGO_PKG_VERSION"),
-            " (preflight)"
-        ))
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.request_timeout)
-        .redirect(reqwest::redirect::Policy::limited(settings.max_redirects))
-        .pool_max_idle_per_host(0);
-    if let Some(path) = &settings.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            Error::new(
-                Kind::MissingInput,
-                format!("preflight: cannot read the CA file: {e}"),
-            )
-            .on(path)
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .ok()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Config,
-                    "preflight: the CA file holds no PEM certificate",
-                )
-                .on(path)
-                .hint("give a PEM bundle: one or more -----BEGIN CERTIFICATE----- blocks")
-            })?;
-        builder = builder.tls_certs_only(certs);
-    }
-    builder.build().map_err(|e| {
-        let e = Error::new(
-            Kind::PreflightTls,
-            format!("preflight: cannot set up TLS: {}", cause(&e)),
-        );
-        match &settings.ca_file {
-            Some(p) => e.on(p),
-            None => e.hint("the system's CA store could not be loaded; configure a CA file"),
-        }
-    })
-}
-
-/// One request; only the headers are read.
-fn send(
-    client: &reqwest::blocking::Client,
-    target: &str,
-    credentials: Option<&str>,
-    range_get: bool,
-    clock: &dyn Clock,
-) -> Result<Answer, reqwest::Error> {
-    let mut request = if range_get {
-        client
-            .get(target)
-            .header(reqwest::header::RANGE, "bytes=0-0")
-    } else {
-        client.head(target)
-    };
-    if let Some(c) = credentials {
-        let (user, password) = match c.split_once(':') {
-            Some((u, p)) => (u, Some(p)),
-            None => (c, None),
-        };
-        request = request.basic_auth(user, password);
-    }
-    let response = request.send()?;
-    let answer = answer_of(&response, clock);
-    // Dropping the response closes the connection without reading a body.
-    drop(response);
-    Ok(answer)
-}
-
-/// What the headers of a response say.
-fn answer_of(response: &reqwest::blocking::Response, clock: &dyn Clock) -> Answer {
-    let headers = response.headers();
-    let text = |name: reqwest::header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let status = response.status();
-    Answer {
-        status: status.as_u16(),
-        status_text: match status.canonical_reason() {
-            Some(r) => format!("{} {r}", status.as_u16()),
-            None => status.as_u16().to_string(),
-        },
-        content_type: text(reqwest::header::CONTENT_TYPE),
-        // From the header: reqwest's content_length() is 0 for every HEAD answer.
-        content_length: text(reqwest::header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok()),
-        range_total: text(reqwest::header::CONTENT_RANGE)
-            .as_deref()
-            .and_then(parse_content_range_total),
-        retry_after: text(reqwest::header::RETRY_AFTER)
-            .as_deref()
-            .and_then(|v| parse_retry_after(v, clock.wall())),
-        has_location: headers.contains_key(reqwest::header::LOCATION),
-    }
-}
-
-/// One full GET whose body goes to `out`; the verdict as for a probe, and a body that is short
-/// or breaks off is retried.
-fn fetch_into(
-    client: &reqwest::blocking::Client,
-    target: &str,
-    credentials: Option<&str>,
-    settings: &Settings,
-    clock: &dyn Clock,
-    out: &mut std::fs::File,
-) -> Assessment {
-    use std::io::Seek;
-    let mut request = client.get(target).timeout(settings.transfer_timeout);
-    if let Some(c) = credentials {
-        let (user, password) = match c.split_once(':') {
-            Some((u, p)) => (u, Some(p)),
-            None => (c, None),
-        };
-        request = request.basic_auth(user, password);
-    }
-    let mut response = match request.send() {
-        Ok(r) => r,
-        Err(e) => return classify_transport(&e, settings),
-    };
-    let answer = answer_of(&response, clock);
-    let verdict = assess(&answer, true);
-    if !matches!(verdict, Assessment::Found { .. }) {
-        return verdict;
-    }
-    let rewound = out.set_len(0).and_then(|_| out.rewind());
-    if let Err(e) = rewound {
-        return Assessment::Fail {
-            kind: Kind::Io,
-            reason: format!("cannot write the download: {e}"),
-        };
-    }
-    match response.copy_to(out) {
-        Ok(n) if answer.content_length.is_some_and(|l| l != n) => Assessment::Retry {
-            kind: Kind::PreflightConnect,
-            reason: format!(
-                "the download ended after {n} of {} bytes",
-                answer.content_length.unwrap_or_default()
-            ),
-            retry_after: None,
-        },
-        Ok(_) => verdict,
-        Err(e) => match classify_transport(&e, settings) {
-            Assessment::Fail { kind, reason } if kind != Kind::PreflightTimeout => {
-                Assessment::Retry {
-                    kind,
-                    reason: format!("the download broke off: {reason}"),
-                    retry_after: None,
-                }
-            }
-            other => other,
-        },
-    }
-}
-
-/// The verdict on a request that got no answer.
-fn classify_transport(e: &reqwest::Error, settings: &Settings) -> Assessment {
-    let fail = |kind, reason: String| Assessment::Fail { kind, reason };
-    let retry = |kind, reason: String| Assessment::Retry {
-        kind,
-        reason,
-        retry_after: None,
-    };
-    if e.is_redirect() {
-        return fail(
-            Kind::PreflightRedirects,
-            format!(
-                "the server redirected more than {} times",
-                settings.max_redirects
-            ),
-        );
-    }
-    if e.is_builder() {
-        return fail(
-            Kind::Config,
-            format!("the URL cannot be requested: {}", cause(e)),
-        );
-    }
-    if let Some(tls) = rustls_error(e) {
-        return fail(Kind::PreflightTls, describe_tls(tls));
-    }
-    if e.is_timeout() {
-        return retry(
-            Kind::PreflightTimeout,
-            format!(
-                "no answer within {} (connect {})",
-                human(settings.request_timeout),
-                human(settings.connect_timeout)
-            ),
-        );
-    }
-    if e.is_dns() {
-        return fail(Kind::PreflightDns, cause(e));
-    }
-    retry(Kind::PreflightConnect, cause(e))
-}
-
-/// The rustls error somewhere in the chain. tokio-rustls wraps it in an `io::Error`, and the
-/// connector that again in another: `io::Error::source()` skips the wrapped error itself, so
-/// custom `io::Error`s are opened with `get_ref()`.
-fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut next: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = next {
-        if let Some(t) = err.downcast_ref::<rustls::Error>() {
-            return Some(t);
-        }
-        next = match err.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    None
-}
-
-fn describe_tls(e: &rustls::Error) -> String {
-    use rustls::CertificateError as C;
-    match e {
-        rustls::Error::InvalidCertificate(c) => match c {
-            C::UnknownIssuer => "the server's certificate is not signed by a trusted CA".into(),
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                "the server's certificate is not valid for the URL's host name".into()
-            }
-            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
-            C::NotValidYet | C::NotValidYetContext { .. } => {
-                "the server's certificate is not valid yet (check the device's clock)".into()
-            }
-            C::Revoked => "the server's certificate is revoked".into(),
-            C::BadSignature => "the server's certificate has a bad signature".into(),
-            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-                "the server's certificate is not meant for a TLS server".into()
-            }
-            other => format!("the server's certificate is invalid: {other:?}"),
-        },
-        other => format!("TLS error: {other}"),
-    }
-}
-
-/// The innermost description of an error, never the reqwest level (which names the URL).
-fn cause(e: &reqwest::Error) -> String {
-    let mut last: Option<String> = None;
-    let mut next = std::error::Error::source(e);
-    while let Some(err) = next {
-        if err.downcast_ref::<reqwest::Error>().is_none() {
-            last = Some(err.to_string());
-        }
-        next = err.source();
-    }
-    let text = last.unwrap_or_else(|| "request failed".to_string());
-    // Lower layers do not quote the URL, but make sure.
-    crate::plan::url::redact_text(&printable_line(&text))
-}
-
-fn printable_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 #[cfg(test)]
@@ -1394,10 +1064,100 @@ mod tests {
         );
     }
 
+    // --- retry decisions --------------------------------------------------------------------
+
+    fn exchange(budget: u64) -> Exchange {
+        Exchange {
+            backoff: Backoff {
+                budget: s(budget),
+                ..B
+            },
+            ..Exchange::new(Url::parse("https://user:pw@h/x.swu?sig=abc").unwrap())
+        }
+    }
+
+    fn at(attempts: u32, retries: u32, elapsed: u64) -> Progress {
+        Progress {
+            attempts,
+            retries,
+            elapsed: s(elapsed),
+            range_get: false,
+        }
+    }
+
     #[test]
-    fn settings_debug_hides_secrets() {
+    fn a_transient_failure_within_the_budget_waits_and_extends_the_start_timeout() {
+        let w = retry(
+            &exchange(120),
+            &at(3, 2, 10),
+            Kind::PreflightServer,
+            "the server answered 503".into(),
+            None,
+            u64::MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            w,
+            Wait {
+                delay: s(4),
+                attempts: 3,
+                reason: "the server answered 503".into(),
+                extend_by: s(4 + 2 * 30),
+            }
+        );
+    }
+
+    #[test]
+    fn a_spent_budget_gives_up_with_the_count_and_the_budget() {
+        let e = retry(
+            &exchange(120),
+            &at(8, 7, 120),
+            Kind::PreflightServer,
+            "the server answered 503".into(),
+            Some(s(5)),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::PreflightServer);
+        assert!(
+            e.message
+                .contains("gave up after 8 requests in 120 s (retry budget 120 s)")
+        );
+        assert!(
+            e.message
+                .contains("the server asked to wait 5 s (Retry-After)")
+        );
+        assert!(
+            !e.message.contains("pw") && !e.message.contains("abc"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_zero_budget_says_retries_are_off() {
+        let e = retry(
+            &exchange(0),
+            &Progress {
+                range_get: true,
+                ..at(1, 0, 0)
+            },
+            Kind::PreflightConnect,
+            "connection refused".into(),
+            None,
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("(ranged GET): cannot connect to the server: connection refused (retries are off: the retry budget is 0)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exchange_debug_hides_secrets() {
         let u = Url::parse("https://user:pw@h/x.swu?sig=abc").unwrap();
-        let d = format!("{:?}", Settings::new(u));
+        let d = format!("{:?}", Exchange::new(u));
         assert!(
             !d.contains("pw") && !d.contains("abc") && !d.contains("user"),
             "{d}"
