@@ -528,20 +528,19 @@ mod tests {
             described(SWUPDATE_LAUNCHER_JOURNAL_SOCKET),
             crate::logging::JOURNAL_SOCKET
         );
-        #[cfg(feature = "streaming")]
         {
-            use crate::net::preflight::Settings;
+            use crate::net::policy::Exchange;
             assert_eq!(
                 described(SWUPDATE_PREFLIGHT_TIMEOUT),
-                Settings::DEFAULT_REQUEST_TIMEOUT.as_secs().to_string()
+                Exchange::DEFAULT_REQUEST_TIMEOUT.as_secs().to_string()
             );
             assert_eq!(
                 described(SWUPDATE_PREFLIGHT_BUDGET),
-                Settings::DEFAULT_BACKOFF.budget.as_secs().to_string()
+                Exchange::DEFAULT_BACKOFF.budget.as_secs().to_string()
             );
             assert!(doc(SWUPDATE_PREFLIGHT_TIMEOUT).contains(&format!(
                 "connect {} s",
-                Settings::DEFAULT_CONNECT_TIMEOUT.as_secs()
+                Exchange::DEFAULT_CONNECT_TIMEOUT.as_secs()
             )));
         }
     }
