@@ -22,11 +22,6 @@ fn dir_name(d: Dir) -> &'static str {
     }
 }
 
-/// A value as it may be shown: secrets masked.
-pub fn shown(value: &str) -> String {
-    redact(value)
-}
-
 /// A variable's value as it may be shown: `URL` masked as one whole URL (so an earlier,
 /// overridden URL with a blank in its password is masked too), then as any value.
 fn shown_var(name: &str, value: &str) -> String {

@@ -32,25 +32,25 @@
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod accounts;
+mod accounts;
 pub mod app;
 pub mod cli;
-pub mod compat;
+mod compat;
 pub mod config;
 pub mod error;
-pub mod exec;
-pub mod explain;
-pub mod lock;
+mod exec;
+mod explain;
+mod lock;
 pub mod logging;
-pub mod medium;
+mod medium;
 pub mod net;
-pub mod notify;
+mod notify;
 pub mod plan;
-pub mod preconditions;
-pub mod rollback;
+mod preconditions;
+mod rollback;
 pub mod rootfs;
-pub mod secret;
-pub mod suricatta;
-pub mod swupdate_config;
-pub mod trust;
-pub mod verify;
+mod secret;
+mod suricatta;
+mod swupdate_config;
+mod trust;
+mod verify;

@@ -153,8 +153,13 @@ const TOKEN_OPTIONS: [(&str, &str); 2] = [("-k", "--targettoken"), ("-g", "--gat
 
 /// Records the secrets in a suricatta string: `-k T`, `-kT`, `--targettoken T`,
 /// `--targettoken=T`, the same for `-g`/`--gatewaytoken`, and the value (every word up to the
-/// next option) of `-a`/`--custom-http-header NAME VALUE`.
+/// next option) of `-a`/`--custom-http-header NAME VALUE`; and every token value as swupdate's
+/// getopt_long reads the string ([`crate::suricatta::token_values`]: abbreviations such as
+/// `--gatewaytok=T`, clusters).
 pub fn mark_suricatta(value: &str) {
+    for v in crate::suricatta::token_values(value) {
+        record(&v);
+    }
     let w: Vec<&str> = words(value).collect();
     let mut i = 0;
     while i < w.len() {
@@ -295,6 +300,25 @@ mod tests {
         );
         let r = redact("tok-short-1 gw-tok-2 tt-3 gg-4 tok5x hdr-6 default");
         assert_eq!(r, "*** *** *** *** *** *** default");
+    }
+
+    #[test]
+    fn abbreviated_and_glued_suricatta_tokens_are_secrets() {
+        mark_suricatta("-t D -u http://h -i d --gatewaytok=ab-g3cret -kab-k3cret");
+        let r = redact("ab-g3cret ab-k3cret -t D -u http://h -i d");
+        assert_eq!(r, "*** *** -t D -u http://h -i d");
+    }
+
+    #[test]
+    fn tokens_of_a_suricatta_string_that_does_not_parse_are_secrets() {
+        let s = "-t D stray -k ab-s3cret --gatewaytok=ab-g3cret -kab-x3cret";
+        mark_suricatta(s);
+        let r = redact(s);
+        assert!(
+            !r.contains("s3cret") && !r.contains("g3cret") && !r.contains("x3cret"),
+            "{r}"
+        );
+        assert!(r.contains("-t D stray"), "{r}");
     }
 
     #[test]

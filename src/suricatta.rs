@@ -121,24 +121,11 @@ pub struct Parsed {
     pub id: bool,
     /// A token is among the words.
     pub has_token: bool,
+    /// The token values, as read (without the option of a glued form).
+    pub tokens: Vec<String>,
 }
 
 impl Parsed {
-    /// The string with secret words replaced, for explain, logs and STATUS=.
-    pub fn redacted(&self) -> String {
-        self.words
-            .iter()
-            .map(|w| {
-                if w.secret {
-                    "<redacted>"
-                } else {
-                    w.text.as_str()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
     /// The mandatory options missing, given what the configuration file's `suricatta` section
     /// sets (`tenant`, `url`, `id`).
     pub fn missing(&self, from_config: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
@@ -156,12 +143,13 @@ impl Parsed {
     }
 }
 
-/// The string with its token values replaced, whatever else is wrong with it: the hook for
-/// explain, logs and STATUS= (when the string does not parse, every word after a word that may
-/// name a token option is hidden, and glued forms whole).
-pub fn redact(s: &str) -> String {
+/// The token values in the string, as swupdate's getopt_long reads them (abbreviations such as
+/// `--gatewaytok=`, clusters and glued forms included), for [`crate::secret`] to mask. A string
+/// that does not parse still gives every word that may be a token: the word after one that may
+/// name a token option, and a glued form whole.
+pub fn token_values(s: &str) -> Vec<String> {
     if let Ok(p) = parse(s, None) {
-        return p.redacted();
+        return p.tokens;
     }
     let may_be_token = |w: &str| {
         let long = w
@@ -175,20 +163,20 @@ pub fn redact(s: &str) -> String {
         }
     };
     let mut out = Vec::new();
-    let mut hide_next = false;
+    let mut take_next = false;
     for w in s.split_whitespace() {
-        if hide_next {
-            out.push("<redacted>");
-            hide_next = false;
+        if take_next {
+            out.push(w.to_string());
+            take_next = false;
         } else if may_be_token(w) {
             let glued = w.contains('=') || (!w.starts_with("--") && w.len() > 2);
-            out.push(if glued { "<redacted>" } else { w });
-            hide_next = !glued;
-        } else {
-            out.push(w);
+            if glued {
+                out.push(w.to_string());
+            }
+            take_next = !glued;
         }
     }
-    out.join(" ")
+    out
 }
 
 /// Reads the string for the hawkBit module (or suricatta's own options only, for another
@@ -260,6 +248,12 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    fn token(&mut self, value: &str, secret: bool) {
+        if secret {
+            self.p.tokens.push(value.to_string());
+        }
+    }
+
     fn push(&mut self, text: &str, secret: bool) {
         self.p.words.push(Word {
             text: text.to_string(),
@@ -388,10 +382,12 @@ impl Reader<'_> {
                 // The option and its secret in one word: the whole word is secret.
                 let prefix = &w[..w.len() - v.len()];
                 self.push(&format!("{prefix}{v}"), opt.secret);
+                self.token(v, opt.secret);
             }
             (Some(v), false) => {
                 self.push(w, false);
                 self.push(v, opt.secret);
+                self.token(v, opt.secret);
             }
             (None, _) => self.push(w, false),
         }
@@ -518,7 +514,7 @@ mod tests {
         ] {
             let p = parse(s, None).unwrap();
             assert!(p.has_token, "{s}");
-            assert!(!p.redacted().contains("s3cret"), "{s}: {}", p.redacted());
+            assert_eq!(p.tokens, ["s3cret"], "{s}");
             assert!(
                 p.words
                     .iter()
@@ -529,20 +525,16 @@ mod tests {
     }
 
     #[test]
-    fn redact_hides_tokens_of_a_string_that_does_not_parse() {
-        let r = redact("-t D stray -k s3cret --gatewaytok=g3cret -kx3cret");
-        assert!(
-            !r.contains("s3cret") && !r.contains("g3cret") && !r.contains("x3cret"),
-            "{r}"
-        );
-        assert!(r.contains("-t D stray"), "{r}");
+    fn tokens_of_a_string_that_does_not_parse_are_still_found() {
+        let t = token_values("-t D stray -k s3cret --gatewaytok=g3cret -kx3cret");
+        assert_eq!(t, ["s3cret", "--gatewaytok=g3cret", "-kx3cret"]);
     }
 
     #[test]
-    fn redact_of_a_good_string_hides_only_the_token() {
+    fn tokens_of_a_good_string_are_the_values_only() {
         assert_eq!(
-            redact("-t D -u http://h -i d -k s3cret"),
-            "-t D -u http://h -i d -k <redacted>"
+            token_values("-t D -u http://h -i d -k s3cret --gatewaytok=g3cret"),
+            ["s3cret", "g3cret"]
         );
     }
 

@@ -61,7 +61,8 @@ pub struct UpdateType {
 pub struct Config(pub Value);
 
 impl Config {
-    /// A file whose `@include` directives are refused (no reader for them).
+    /// A file whose `@include` directives are refused (no reader for them): the tests' reader.
+    #[cfg(test)]
     pub fn parse(text: &str) -> Result<Config, String> {
         Self::parse_with(text, &|path| {
             Err(format!("@include \"{path}\" cannot be followed here"))
@@ -79,10 +80,6 @@ impl Config {
     /// `section.name` when it is a string.
     pub fn string(&self, section: &str, name: &str) -> Option<&str> {
         self.0.get(section)?.str(name)
-    }
-
-    pub fn has(&self, section: &str) -> bool {
-        self.0.get(section).is_some()
     }
 
     /// The `update-types` entries with a name, as swupdate registers them (a duplicate name
