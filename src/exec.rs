@@ -33,6 +33,23 @@ extern "C" fn record_sigpipe() {
 #[unsafe(link_section = ".init_array")]
 static RECORD_SIGPIPE: extern "C" fn() = record_sigpipe;
 
+/// Lets a descriptor the launcher opened survive the exec (its own are close-on-exec): the
+/// lock and the verified copy are handed to swupdate this way. Returns the descriptor number,
+/// which stays open for good.
+#[allow(unsafe_code)]
+pub fn inherit(file: std::fs::File) -> std::os::fd::RawFd {
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
+    // SAFETY: fcntl only reads and clears FD_CLOEXEC on a descriptor we own and deliberately
+    // leak to the exec'd program; no memory is involved.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+        }
+    }
+    fd
+}
+
 /// Whether the launcher was started with SIGPIPE ignored (and swupdate will be).
 pub fn sigpipe_inherited_ignored() -> bool {
     SIGPIPE_WAS_IGNORED.load(Ordering::Relaxed)

@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -101,16 +101,8 @@ fn try_flock(file: &File) -> std::io::Result<()> {
 
 impl Held {
     /// Lets the descriptor survive the exec, so swupdate holds the lock from now on.
-    #[allow(unsafe_code)]
     pub fn hand_over(self) {
-        let fd = self.file.into_raw_fd();
-        // SAFETY: clearing FD_CLOEXEC on a descriptor we own and deliberately leak.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            }
-        }
+        crate::exec::inherit(self.file);
     }
 }
 

@@ -5,7 +5,7 @@
 //! journal's native protocol (`KEY=value` lines in one datagram, systemd.journal-fields(7)) is
 //! a few dozen lines, so it is spoken here directly rather than through tracing,
 //! tracing-subscriber and tracing-journald, whose size and start-up this binary would pay on
-//! every boot for no records of their own (README, "Dependencies").
+//! every boot for no records of their own (docs/design.md, "Dependencies, and the crates not used").
 
 use std::io::{IsTerminal, Write};
 use std::os::unix::net::UnixDatagram;

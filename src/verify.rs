@@ -437,16 +437,8 @@ fn reopen_read_only(output: &File) -> Result<File, Error> {
 }
 
 /// Lets the verified copy survive the exec; returns the path swupdate opens it by.
-#[allow(unsafe_code)]
 pub fn hand_over(file: File) -> PathBuf {
-    let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
-    // SAFETY: clearing FD_CLOEXEC on a descriptor we own and deliberately leak to swupdate.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-        }
-    }
+    let fd = crate::exec::inherit(file);
     PathBuf::from(format!("/proc/self/fd/{fd}"))
 }
 

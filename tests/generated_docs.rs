@@ -184,3 +184,109 @@ fn the_readmes_explain_example_is_what_explain_prints() {
         first_difference(&readme, &rendered)
     );
 }
+
+/// The functions allowed `unsafe_code` outside the tests, as `(module file, name)`.
+fn unsafe_functions() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The unit tests come last in every module: what follows `mod tests` is a test's.
+            let code = text.split("\nmod tests {").next().unwrap_or("");
+            let lines: Vec<&str> = code.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if !line.trim_start().starts_with("#[allow(") || !line.contains("unsafe_code") {
+                    continue;
+                }
+                let item = lines[i + 1..]
+                    .iter()
+                    .map(|l| l.trim_start())
+                    .find(|l| !l.starts_with("#[") && !l.starts_with("//"))
+                    .unwrap_or("");
+                let name = item
+                    .split(['(', ':', '<', ' '])
+                    .skip_while(|w| !matches!(*w, "fn" | "static"))
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string();
+                let file = path.file_stem().unwrap().to_string_lossy().into_owned();
+                found.push((file, name));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The `# Unsafe code` section of src/lib.rs's docs: one `- \`module\`: ...` item per module.
+fn unsafe_section() -> String {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let docs: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .skip_while(|l| !l.contains("# Unsafe code"))
+        .collect();
+    docs.join("\n")
+}
+
+#[test]
+fn the_unsafe_list_in_lib_rs_names_every_function_allowed_unsafe_code() {
+    let section = unsafe_section();
+    let found = unsafe_functions();
+    assert!(found.len() >= 10, "the scan found too little: {found:?}");
+    for (module, name) in &found {
+        assert!(
+            !name.is_empty(),
+            "an allow(unsafe_code) on no function in {module}.rs"
+        );
+        let item = section
+            .split("\n - ")
+            .find(|i| i.starts_with(&format!("`{module}`")))
+            .unwrap_or_else(|| panic!("src/lib.rs's unsafe list has no item for `{module}`"));
+        assert!(
+            item.contains(&format!("`{name}`")) || item.contains(&format!("`{name}` ")),
+            "src/lib.rs's unsafe list does not name `{name}` under `{module}`"
+        );
+    }
+}
+
+#[test]
+fn the_unsafe_list_in_lib_rs_names_no_function_that_is_safe_now() {
+    let section = unsafe_section();
+    let found = unsafe_functions();
+    for item in section.split("\n - ").skip(1) {
+        let module = item.split('`').nth(1).unwrap_or("");
+        for (i, word) in item.split('`').enumerate() {
+            let is_named_function = i % 2 == 1
+                && i > 1
+                && !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if is_named_function && found.iter().any(|(m, _)| m == module) {
+                let defined_safe = !found.iter().any(|(m, n)| m == module && n == word)
+                    && defines_function(module, word);
+                assert!(
+                    !defined_safe,
+                    "src/lib.rs's unsafe list names `{word}` under `{module}`, which is safe code now"
+                );
+            }
+        }
+    }
+}
+
+fn defines_function(module: &str, name: &str) -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    [
+        root.join(format!("{module}.rs")),
+        root.join(module).join("mod.rs"),
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .any(|t| t.contains(&format!("fn {name}(")))
+}

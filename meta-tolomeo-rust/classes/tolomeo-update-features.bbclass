@@ -20,7 +20,7 @@ TOLOMEO_UPDATE_OVERRIDE = "${@'tolomeo-update' if bb.utils.contains_any('DISTRO_
 DISTROOVERRIDES .= "${@':' + d.getVar('TOLOMEO_UPDATE_OVERRIDE') if d.getVar('TOLOMEO_UPDATE_OVERRIDE') else ''}"
 
 # How the launcher gets an OTA update (the conf.d variable SWUPDATE_SOURCE, see the launcher's
-# README): "download" streams the URL the agent writes into descriptor.env, "file" installs
+# docs/variables.md): "download" streams the URL the agent writes into descriptor.env, "file" installs
 # UPDATE_FILE. meta-swupdate never reads this variable: swupdate-launcher's recipe installs it
 # in a conf.d fragment, and the swupdate bbappend turns on swupdate's downloader for "download".
 SWUPDATE_SOURCE = "${@bb.utils.contains('DISTRO_FEATURES', 'update-ota-streaming', 'download', 'file', d)}"

@@ -163,7 +163,7 @@ FILES:${PN} += "${libdir}/swupdate/conf.d/${SWUPDATE_LAUNCHER_FRAGMENT} \
                "
 CONFFILES:${PN}:append:tolomeo-update = " ${sysconfdir}/default/swupdate"
 # swupdate is what it execs; os-release (VERSION_ID) is where it reads the running version for
-# anti-rollback (-N) by default (SWUPDATE_VERSION_FILE, see the launcher's README).
+# anti-rollback (-N) by default (SWUPDATE_VERSION_FILE, see the launcher's docs/variables.md).
 RDEPENDS:${PN}:append:class-target = " swupdate os-release"
 # With a flag, swupdate.service moves from meta-swupdate's swupdate package to this one (same path,
 # another unit): on a device upgraded from a meta-swupdate image, the package manager lets this
