@@ -135,6 +135,33 @@ fn assert_output_contains(o: &support::Outcome, needle: &str) {
     );
 }
 
+/// The archive the `.swu` builder writes is `cpio -o -H crc`'s, byte for byte, for the same
+/// files: the tests install what a user packs with the documented command (scripts/test
+/// installs cpio for this test only).
+#[test]
+fn the_swu_builder_writes_the_archive_cpio_writes() {
+    let f = Fixture::new();
+    let parts = f.dir.join("update.swu.parts");
+    let names = ["sw-description", "sw-description.sig", support::IMAGE_NAME];
+    let cpio = std::process::Command::new("cpio")
+        .args(["-o", "-H", "crc", "--quiet"])
+        .current_dir(&parts)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let mut cpio = cpio.expect("cpio is installed (scripts/test installs it)");
+    let list = names.map(|n| format!("{n}\n")).concat();
+    std::io::Write::write_all(&mut cpio.stdin.take().unwrap(), list.as_bytes()).unwrap();
+    let packed = cpio.wait_with_output().unwrap();
+    assert!(packed.status.success(), "cpio failed: {}", packed.status);
+    let written = support::newc_archive(&parts, &names);
+    assert!(
+        written.bytes == packed.stdout,
+        "the builder's archive differs from cpio's"
+    );
+    assert_eq!(fs::read(&f.swu.path).unwrap(), packed.stdout);
+}
+
 #[test]
 fn file_mode_installs_the_raw_image_into_the_target() {
     let f = Fixture::file_mode();

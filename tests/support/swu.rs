@@ -1,9 +1,9 @@
 //! Test keys ([`Pki`]) and signed `.swu` files ([`SwuBuilder`]).
 
 use std::fs;
-use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::{HW_REVISION, IMAGE_LEN, require_tools, tool};
 
@@ -131,8 +131,8 @@ impl SwuBuilder {
     }
 
     /// Writes sw-description, signs it with `pki` (CMS), and packs sw-description,
-    /// sw-description.sig and the image, in that order, with `cpio -o -H crc` into `out`. The
-    /// parts are kept in `OUT.parts/`.
+    /// sw-description.sig and the image, in that order, into `out` as `cpio -o -H crc` would
+    /// ([`newc_archive`]). The parts are kept in `OUT.parts/`.
     pub fn build(&self, out: &Path, pki: &Pki) -> Swu {
         require_tools();
         let mut parts = out.as_os_str().to_owned();
@@ -164,35 +164,12 @@ impl SwuBuilder {
                 .args(["-outform", "DER", "-nosmimecap", "-binary"]),
         );
 
-        let mut cpio = Command::new("cpio")
-            .args(["-o", "-H", "crc"])
-            .current_dir(&parts)
-            .stdin(Stdio::piped())
-            .stdout(fs::File::create(out).unwrap())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start cpio");
-        cpio.stdin
-            .take()
-            .unwrap()
-            .write_all(format!("sw-description\nsw-description.sig\n{IMAGE_NAME}\n").as_bytes())
-            .unwrap();
-        let done = cpio.wait_with_output().unwrap();
-        assert!(
-            done.status.success(),
-            "cpio failed: {}",
-            String::from_utf8_lossy(&done.stderr)
+        let archive = newc_archive(
+            &parts,
+            &["sw-description", "sw-description.sig", IMAGE_NAME],
         );
-
-        let archive = fs::read(out).unwrap();
-        let names = cpio_names(&archive);
-        assert_eq!(
-            names,
-            ["sw-description", "sw-description.sig", IMAGE_NAME],
-            "sw-description must come first, then its signature"
-        );
-        let (offset, len) = cpio_entry(&archive, IMAGE_NAME).expect("the image in the archive");
-        assert_eq!(&archive[offset..offset + len], &self.image[..]);
+        fs::write(out, &archive.bytes).unwrap();
+        let offset = archive.data_at[2];
         Swu {
             path: out.to_path_buf(),
             image: self.image.clone(),
@@ -222,57 +199,80 @@ impl Swu {
     }
 }
 
-/// One header of the SVR4 "newc"/"crc" format: magic, then 13 eight-digit hex fields.
-struct CpioHeader {
-    filesize: usize,
-    namesize: usize,
+/// A newc archive in memory and where each member's data starts in it.
+pub struct NewcArchive {
+    pub bytes: Vec<u8>,
+    /// The offset of each member's data, in the order the members were given.
+    pub data_at: Vec<usize>,
 }
 
-const CPIO_HEADER_LEN: usize = 110;
+/// Newc with a checksum (`cpio -H crc`, magic 070702), what swupdate reads a `.swu` as.
+const NEWC_CRC_MAGIC: &str = "070702";
 
-fn cpio_header(h: &[u8]) -> Option<CpioHeader> {
-    if h.len() < CPIO_HEADER_LEN || !(h.starts_with(b"070701") || h.starts_with(b"070702")) {
-        return None;
+/// The archive `cpio -o -H crc` writes for the files `names` of `dir`, in that order (GNU cpio
+/// 2.13 byte for byte, so a `.swu` built here is the one a user packs): each member a header of
+/// the magic and 13 eight-digit upper-case hex fields (inode, mode, uid, gid, links, mtime, size,
+/// device major and minor, rdev major and minor, name size with its NUL, checksum = the sum of
+/// the data's bytes), the name, the data, each padded to 4 bytes; then the `TRAILER!!!` member;
+/// then zeros to a 512-byte block, as cpio writes whole blocks. Written here rather than by
+/// the cpio tool so that the tests need no cpio and know where each member's data is.
+pub fn newc_archive(dir: &Path, names: &[&str]) -> NewcArchive {
+    let mut bytes = Vec::new();
+    let mut data_at = Vec::new();
+    for name in names {
+        let path = dir.join(name);
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(
+            meta.is_file(),
+            "{}: only regular files go into a .swu",
+            path.display()
+        );
+        let data = fs::read(&path).unwrap();
+        let checksum = data
+            .iter()
+            .fold(0u32, |sum, b| sum.wrapping_add(u32::from(*b)));
+        let fields = [
+            meta.ino(),
+            u64::from(meta.mode()),
+            u64::from(meta.uid()),
+            u64::from(meta.gid()),
+            meta.nlink(),
+            u64::try_from(meta.mtime()).unwrap_or(0),
+            meta.size(),
+            u64::from(libc::major(meta.dev())),
+            u64::from(libc::minor(meta.dev())),
+            u64::from(libc::major(meta.rdev())),
+            u64::from(libc::minor(meta.rdev())),
+        ];
+        newc_member(&mut bytes, &fields, name, checksum);
+        data_at.push(bytes.len());
+        bytes.extend_from_slice(&data);
+        pad_to(&mut bytes, 4);
     }
-    let field = |i: usize| {
-        let digits = std::str::from_utf8(&h[6 + 8 * i..14 + 8 * i]).ok()?;
-        usize::from_str_radix(digits, 16).ok()
-    };
-    Some(CpioHeader {
-        filesize: field(6)?,
-        namesize: field(11)?,
-    })
+    // The trailer: every field 0 but the link count (1) and the name size.
+    newc_member(
+        &mut bytes,
+        &[0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        "TRAILER!!!",
+        0,
+    );
+    pad_to(&mut bytes, 512);
+    NewcArchive { bytes, data_at }
 }
 
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-/// Every entry of an archive: (name, data offset, data length), up to the trailer.
-fn cpio_entries(archive: &[u8]) -> Vec<(String, usize, usize)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(h) = archive.get(pos..).and_then(cpio_header) {
-        let name_at = pos + CPIO_HEADER_LEN;
-        let name = &archive[name_at..name_at + h.namesize.saturating_sub(1)];
-        let name = String::from_utf8_lossy(name).into_owned();
-        if name == "TRAILER!!!" {
-            break;
-        }
-        let data = align4(name_at + h.namesize);
-        out.push((name, data, h.filesize));
-        pos = align4(data + h.filesize);
+/// A member's header and name, padded to 4 bytes (the header is 110 bytes long).
+fn newc_member(out: &mut Vec<u8>, fields: &[u64; 11], name: &str, checksum: u32) {
+    out.extend_from_slice(NEWC_CRC_MAGIC.as_bytes());
+    let name_size = name.len() as u64 + 1;
+    for field in fields.iter().chain([&name_size, &u64::from(checksum)]) {
+        // Each field is 32 bits wide: cpio writes the low ones of a larger inode number.
+        out.extend_from_slice(format!("{:08X}", field & 0xffff_ffff).as_bytes());
     }
-    out
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    pad_to(out, 4);
 }
 
-fn cpio_names(archive: &[u8]) -> Vec<String> {
-    cpio_entries(archive).into_iter().map(|e| e.0).collect()
-}
-
-fn cpio_entry(archive: &[u8], name: &str) -> Option<(usize, usize)> {
-    cpio_entries(archive)
-        .into_iter()
-        .find(|e| e.0 == name)
-        .map(|e| (e.1, e.2))
+fn pad_to(out: &mut Vec<u8>, block: usize) {
+    out.resize(out.len().next_multiple_of(block), 0);
 }
