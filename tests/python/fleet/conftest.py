@@ -83,6 +83,6 @@ def make_device(template, tmp_path, goosebit, keys):
 
 @pytest.fixture(scope="session", autouse=True)
 def _tools():
-    for tool in ("openssl", "cpio", "systemd-nspawn", "nsenter"):
+    for tool in ("openssl", "systemd-nspawn", "nsenter"):
         assert shutil.which(tool), f"{tool} missing: scripts/test-fleet installs it"
     subprocess.run(["openssl", "version"], check=True, capture_output=True)
