@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device import FleetDevice  # noqa: E402
+from support.device import FleetDevice  # noqa: E402
 from goosebit_server import GooseBit  # noqa: E402
 from support.container import debian_root  # noqa: E402
 from support.swu import Pki  # noqa: E402

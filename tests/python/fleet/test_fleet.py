@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from device import TARGET_LEN, untouched
+from support.device import FLEET_TARGET_LEN as TARGET_LEN, untouched
 
 
 def test_device_registers_with_its_hardware_revision_and_polls(make_device, goosebit):
@@ -25,7 +25,7 @@ def test_device_registers_with_its_hardware_revision_and_polls(make_device, goos
 
 
 def _swu(tmp_path, keys, version, *, key="release", seed=1):
-    from device import TARGET, TARGET_LEN
+    from support.device import FLEET_TARGET as TARGET, FLEET_TARGET_LEN as TARGET_LEN
     from support.swu import build_swu, test_image
     return build_swu(tmp_path / f"update-{version}-{key}.swu", keys[key], device=TARGET,
                      version=version, image=test_image(TARGET_LEN, seed))
