@@ -38,6 +38,11 @@ UNIT_DIR = "/usr/lib/systemd/system"
 UNTOUCHED = b"untouched target "
 
 
+def untouched(length: int) -> bytes:
+    """What a target holds before an update: a pattern no test image contains."""
+    return (UNTOUCHED * (length // len(UNTOUCHED) + 1))[:length]
+
+
 def device_workdir() -> Path:
     """A fresh directory for one device, where the root cache is (the overlay's upper layer on
     the same file system), not /tmp."""
@@ -85,8 +90,13 @@ def layer_source_fragment(source: str) -> str:
 
 
 class Device(Container):
+    """A booted device of one Debian release; provisioned on its copy of the root before boot."""
+
+    # The regular file standing in for the partition an update writes.
+    TARGET = TARGET
+
     def __init__(self, release: str, template: Path, workdir: Path, bins: dict[str, Path],
-                 pki: Pki, **kw):
+                 pki: Pki | None, **kw):
         super().__init__(template, workdir, **kw)
         self.release = release
         self.bins = bins
@@ -153,12 +163,12 @@ class Device(Container):
         os.chmod(self.path("/usr/bin/swupdate-launcher"), 0o755)
 
     def prefill_target(self, length: int = IMAGE_LEN) -> bytes:
-        data = (UNTOUCHED * (length // len(UNTOUCHED) + 1))[:length]
-        self.write(TARGET, data)
+        data = untouched(length)
+        self.write(self.TARGET, data)
         return data
 
     def target(self) -> bytes:
-        return self.path(TARGET).read_bytes()
+        return self.path(self.TARGET).read_bytes()
 
     # -- the agent protocol ------------------------------------------------------------------
     def start(self, unit: str = "swupdate.service", *, timeout: float = 180):
@@ -394,20 +404,16 @@ suricatta :
 """
 
 
-class FleetDevice(Container):
-    """A booted device. `configure()` before `boot()`."""
+class FleetDevice(Device):
+    """A booted fleet device (Debian sid). `configure()` before `boot()`."""
+
+    TARGET = FLEET_TARGET
 
     def __init__(self, template: Path, workdir: Path):
-        super().__init__(template, workdir, private_network=False)
+        # Its release's launcher comes in by configure(); the signing key is the server's.
+        super().__init__("sid", template, workdir, {"plain": FLEET_LAUNCHER}, None,
+                         private_network=False)
         self.workdir = workdir
-
-    def write(self, inside: str, text: str | bytes, mode: int = 0o644) -> None:
-        p = self.path(inside)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, str):
-            text = text.encode()
-        p.write_bytes(text)
-        os.chmod(p, mode)
 
     def configure(self, *, server_url: str, device_id: str, token: str | None,
                   running_version: str, cert: Path, reboot: bool = True) -> None:
@@ -441,7 +447,7 @@ class FleetDevice(Container):
         self.write("/etc/fw_env.config", f"{FLEET_UBOOT_ENV} 0x0 {FLEET_ENV_SIZE:#x}\n"
                    f"{FLEET_UBOOT_ENV} {FLEET_ENV_SIZE:#x} {FLEET_ENV_SIZE:#x}\n")
         self.write(FLEET_UBOOT_ENV, uboot_env({"ustate": "0"}) * 2)
-        self.write(FLEET_TARGET, untouched(FLEET_TARGET_LEN))
+        self.prefill_target(FLEET_TARGET_LEN)
 
     def set_release(self, version: str) -> None:
         """The files of the image that carry its release: /etc/sw-versions (the launcher's -N)
@@ -460,10 +466,8 @@ class FleetDevice(Container):
                 return entry[len(b"ustate="):].decode()
         return None
 
-    def target(self) -> bytes:
-        return self.path(FLEET_TARGET).read_bytes()
-
-    def journal(self, unit: str = "swupdate-daemon.service") -> str:
+    def boot_journal(self, unit: str = "swupdate-daemon.service") -> str:
+        """The messages of `unit` since this boot, as text."""
         return self.run(["journalctl", "-b", "--no-pager", "-o", "cat", "-u", unit],
                         check=False).stdout
 
@@ -475,17 +479,6 @@ class FleetDevice(Container):
         out = self.workdir / "journal.txt"
         out.write_text(self.journal_all_boots())
         return out
-
-    def wait(self, predicate, timeout: float, what: str, interval: float = 0.5):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = predicate()
-            if v:
-                return v
-            time.sleep(interval)
-        raise AssertionError(f"device: {what} did not happen in {timeout}s; journal in "
-                             f"{self.save_journal()}\n"
-                             f"journal:\n{self.journal()[-4000:]}")
 
     def wait_rebooted(self, new_release: str | None = None, timeout: float = 90,
                       bootloader_fell_back: bool = False) -> None:
@@ -501,7 +494,7 @@ class FleetDevice(Container):
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"the device did not reboot in {timeout}s; journal in "
-                                 f"{self.save_journal()}:\n{self.journal()[-4000:]}")
+                                 f"{self.save_journal()}:\n{self.boot_journal()[-4000:]}")
         assert rc == 133, f"nspawn exited {rc} (133 = the container asked to reboot)\n" \
                           f"{self.log.read_text()[-3000:]}"
         self.proc = None
@@ -514,11 +507,6 @@ class FleetDevice(Container):
             self.set_release(new_release)
         self.boot()
         assert self._pid1 != old
-
-
-def untouched(length: int) -> bytes:
-    pattern = b"untouched target "
-    return (pattern * (length // len(pattern) + 1))[:length]
 
 
 def uboot_env(variables: dict[str, str], size: int = FLEET_ENV_SIZE) -> bytes:
