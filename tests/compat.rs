@@ -14,7 +14,7 @@ const PUBKEY: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----
 /// A device with a stub swupdate that reports `version` (empty: as Debian's before 2026, none)
 /// and lists `modules` suricatta modules in its help.
 fn device(dir: &std::path::Path, version: &str, modules: usize) -> Device {
-    let d = Device::new(dir);
+    let d = Device::configured(dir);
     let help: String = (0..modules)
         .map(|i| format!("\tOptions for suricatta module 'm{i}':\\n"))
         .collect();
@@ -51,7 +51,7 @@ fn a_certificate_with_an_rsa_provider_is_refused() {
     with_key(&mut d, CERT);
     d.set("SWUPDATE_VERSION", "2026.05.1");
     d.set("SWUPDATE_DIGEST_PROVIDER", "opensslRSA");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(
         o.stderr
@@ -68,7 +68,7 @@ fn a_public_key_with_the_cms_provider_is_refused() {
     with_key(&mut d, PUBKEY);
     d.set("SWUPDATE_VERSION", "2026.05.1");
     d.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("bare public key"), "{}", o.stderr);
 }
@@ -79,7 +79,7 @@ fn a_certificate_on_2025_12_needs_a_provider() {
     let mut d = device(t.path(), "2025.12", 0);
     with_key(&mut d, CERT);
     d.set("SWUPDATE_VERSION", "2025.12");
-    let o = d.run(&["--print-argv"]);
+    let o = d.outcome(&["--print-argv"]);
     o.assert_code(65);
     assert!(
         o.stderr.contains("SWUPDATE_DIGEST_PROVIDER=opensslCMS"),
@@ -98,7 +98,7 @@ fn the_provider_of_the_configuration_file_counts() {
         "/etc/swupdate.cfg",
         b"globals: { digest-provider = \"opensslCMS\"; };\n",
     );
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn a_certificate_before_2025_12_needs_no_provider() {
     let mut d = device(t.path(), "", 0);
     with_key(&mut d, CERT);
     d.set("SWUPDATE_VERSION", "2024.12.1");
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn a_certificate_without_a_provider_is_a_warning_when_the_release_is_unknown() {
     let t = tempfile::tempdir().unwrap();
     let mut d = device(t.path(), "", 0);
     with_key(&mut d, CERT);
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(0);
     assert!(
         o.stderr
@@ -132,7 +132,7 @@ fn a_digest_provider_before_2025_12_is_refused_naming_the_release() {
     with_key(&mut d, CERT);
     d.set("SWUPDATE_VERSION", "2024.12.1");
     d.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(
         o.stderr
@@ -147,7 +147,7 @@ fn an_unknown_digest_provider_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let mut d = device(t.path(), "", 0);
     d.set("SWUPDATE_DIGEST_PROVIDER", "rot13");
-    d.run(&["check"]).assert_code(65);
+    d.outcome(&["check"]).assert_code(65);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn the_digest_provider_follows_the_key_on_the_command_line() {
     d.set("SWUPDATE_VERSION", "2026.05.1");
     d.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
     d.lib("20-ar", "SWUPDATE_ANTI_ROLLBACK=no\n");
-    let o = d.run(&["--print-argv"]);
+    let o = d.outcome(&["--print-argv"]);
     o.assert_code(0);
     let key = d.host("/etc/swupdate/key.pem");
     assert!(
@@ -179,7 +179,7 @@ fn digest_provider_in_swupdate_args_is_refused_for_the_variable() {
         "20-args",
         "SWUPDATE_ARGS=\"-v --digest-provider=opensslCMS\"\n",
     );
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(
         o.stderr.contains("SWUPDATE_DIGEST_PROVIDER"),
@@ -196,7 +196,7 @@ fn ca_path_in_extra_args_is_refused_at_its_line() {
         "20-args",
         "# evil\nSWUPDATE_EXTRA_ARGS=\"--ca-path /x/evil.pem\"\n",
     );
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("20-args:2"), "{}", o.stderr);
     assert!(o.stderr.contains("SWUPDATE_PUBLIC_KEY"), "{}", o.stderr);
@@ -208,7 +208,7 @@ fn an_option_of_a_later_release_is_refused_naming_both() {
     let mut d = device(t.path(), "", 0);
     d.set("SWUPDATE_VERSION", "2022.12");
     d.lib("20-args", "SWUPDATE_ARGS=\"-v -s /etc/sw-versions\"\n");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(
         o.stderr
@@ -228,12 +228,12 @@ fn options_of_2025_12_are_accepted_when_the_release_has_them() {
         "SWUPDATE_ARGS=\"-v --hash-provider opensslSHA256 -s /etc/sw-versions -E /dev/null\"\n",
     );
     // -E prints and exits: refused even where it exists.
-    d.run(&["check"]).assert_code(65);
+    d.outcome(&["check"]).assert_code(65);
     d.lib(
         "20-args",
         "SWUPDATE_ARGS=\"-v --hash-provider opensslSHA256 -s /etc/sw-versions\"\n",
     );
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -241,7 +241,7 @@ fn a_stated_release_that_differs_from_the_binary_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let mut d = device(t.path(), "2026.05.1", 0);
     d.set("SWUPDATE_VERSION", "2024.12.1");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("says 2024.12.1, but"), "{}", o.stderr);
     assert!(o.stderr.contains("reports 2026.05.1"), "{}", o.stderr);
@@ -251,7 +251,7 @@ fn a_stated_release_that_differs_from_the_binary_is_refused() {
 fn an_unset_release_is_a_warning_naming_what_the_binary_reports() {
     let t = tempfile::tempdir().unwrap();
     let d = device(t.path(), "2026.05.1", 0);
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(0);
     assert!(
         o.stderr.contains("set SWUPDATE_VERSION=2026.05.1"),
@@ -265,7 +265,7 @@ fn a_malformed_release_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let mut d = device(t.path(), "", 0);
     d.set("SWUPDATE_VERSION", "latest");
-    d.run(&["check"]).assert_code(65);
+    d.outcome(&["check"]).assert_code(65);
 }
 
 fn typed(d: &Device, entry: &str) {
@@ -284,7 +284,7 @@ fn an_update_type_without_a_floor_refuses_to_start() {
     let mut d = device(t.path(), "2025.12", 0);
     d.set("SWUPDATE_VERSION", "2025.12");
     typed(&d, "postupdatecmd = \"/bin/true\";");
-    let o = d.run(&["--print-argv"]);
+    let o = d.outcome(&["--print-argv"]);
     o.assert_code(65);
     assert!(o.stderr.contains("update type `OS`"), "{}", o.stderr);
     assert!(o.stderr.contains("no no-downgrading"), "{}", o.stderr);
@@ -296,7 +296,7 @@ fn an_update_type_floor_below_the_running_release_is_refused() {
     let mut d = device(t.path(), "2025.12", 0);
     d.set("SWUPDATE_VERSION", "2025.12");
     typed(&d, "no-downgrading = \"0.1\";");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(
         o.stderr.contains("below the running release"),
@@ -314,7 +314,7 @@ fn an_update_type_floor_at_the_running_release_is_accepted() {
         &d,
         &format!("no-downgrading = \"{}\";", support::RUNNING_VERSION),
     );
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -327,7 +327,7 @@ fn an_update_type_must_carry_the_launchers_max_version() {
         &d,
         &format!("no-downgrading = \"{}\";", support::RUNNING_VERSION),
     );
-    d.run(&["check"]).assert_code(65);
+    d.outcome(&["check"]).assert_code(65);
     typed(
         &d,
         &format!(
@@ -335,7 +335,7 @@ fn an_update_type_must_carry_the_launchers_max_version() {
             support::RUNNING_VERSION
         ),
     );
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -344,10 +344,10 @@ fn update_types_are_not_judged_before_2025_12_or_without_anti_rollback() {
     let mut d = device(t.path(), "", 0);
     typed(&d, "");
     d.set("SWUPDATE_VERSION", "2024.12.1");
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
     d.set("SWUPDATE_VERSION", "2025.12");
     d.lib("20-ar", "SWUPDATE_ANTI_ROLLBACK=no\n");
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -355,7 +355,7 @@ fn update_types_are_judged_when_the_release_is_unknown() {
     let t = tempfile::tempdir().unwrap();
     let d = device(t.path(), "", 0);
     typed(&d, "");
-    d.run(&["check"]).assert_code(65);
+    d.outcome(&["check"]).assert_code(65);
 }
 
 #[test]
@@ -368,7 +368,7 @@ fn an_update_type_in_the_file_named_by_f_is_judged() {
         b"update-types: ( { name = \"App\"; } );\n",
     );
     d.lib("20-args", "SWUPDATE_ARGS=\"-v --fi=/etc/product.cfg\"\n");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("update type `App`"), "{}", o.stderr);
 }
@@ -378,7 +378,7 @@ fn suricatta_without_its_mandatory_options_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let d = device(t.path(), "", 0);
     daemon(&d, "-S hawkbit -t DEFAULT");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("lacks -u, -i"), "{}", o.stderr);
 }
@@ -392,7 +392,7 @@ fn suricatta_options_from_the_configuration_file_count() {
         "/etc/swupdate.cfg",
         b"suricatta: { url = \"http://h:8080\"; id = \"dev01\"; };\n",
     );
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }
 
 #[test]
@@ -400,7 +400,7 @@ fn suricatta_without_server_is_refused_when_the_binary_has_several_modules() {
     let t = tempfile::tempdir().unwrap();
     let d = device(t.path(), "", 3);
     daemon(&d, "-t DEFAULT -u http://h:8080 -i dev01");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("add -S hawkbit"), "{}", o.stderr);
 }
@@ -410,7 +410,7 @@ fn suricatta_without_server_is_a_warning_with_one_module() {
     let t = tempfile::tempdir().unwrap();
     let d = device(t.path(), "", 1);
     daemon(&d, "-t DEFAULT -u http://h:8080 -i dev01");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(0);
     assert!(
         o.stderr
@@ -428,7 +428,7 @@ fn an_unknown_suricatta_option_is_refused() {
         &d,
         "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 --polldelai 5",
     );
-    d.run(&["check"]).assert_code(65);
+    d.outcome(&["check"]).assert_code(65);
 }
 
 #[test]
@@ -439,7 +439,7 @@ fn a_token_on_the_command_line_is_a_warning_that_does_not_show_it() {
         &d,
         "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01 -k s3cret-token",
     );
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(0);
     assert!(o.stderr.contains("readable in /proc"), "{}", o.stderr);
     assert!(!o.output().contains("s3cret-token"), "{}", o.output());
@@ -451,7 +451,7 @@ fn a_suricatta_option_of_a_later_release_is_refused() {
     let mut d = device(t.path(), "", 1);
     d.set("SWUPDATE_VERSION", "2022.12");
     daemon(&d, "-S hawkbit -t DEFAULT -u http://h:8080 -i dev01");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(
         o.stderr
@@ -474,7 +474,7 @@ fn an_option_this_build_leaves_out_is_refused_by_check() {
         "20-args",
         "SWUPDATE_ARGS=\"-v --forced-signer-name vendor\"\n",
     );
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
     assert!(o.stderr.contains("CONFIG_SIGALG_CMS"), "{}", o.stderr);
@@ -488,5 +488,5 @@ fn an_option_this_build_has_passes_check() {
         "20-args",
         "SWUPDATE_ARGS=\"-v --forced-signer-name vendor -H board:1.0\"\n",
     );
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }

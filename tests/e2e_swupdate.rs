@@ -313,7 +313,8 @@ fn a_swupdate_binary_without_execute_permission_exits_126() {
     let mut f = Fixture::file_mode();
     let bin = f
         .device
-        .write("/usr/bin/swupdate-noexec", b"#!/bin/sh\nexit 0\n");
+        .write("/usr/bin/swupdate-noexec", b"#!/bin/sh\nexit 0\n")
+        .host("/usr/bin/swupdate-noexec");
     f.device.set("SWUPDATE_BIN", "/usr/bin/swupdate-noexec");
     let o = f.device.launch();
     o.assert_code(126);
@@ -331,7 +332,8 @@ fn a_command_substitution_in_a_fragment_exits_65_at_its_file_line_and_column() {
     let line = "SWUPDATE_EXTRA_ARGS=\"-H board:$(cat /etc/hwrevision)\"";
     let fragment = f
         .device
-        .etc("50-hwrevision", &format!("# read at boot\n{line}\n"));
+        .etc("50-hwrevision", &format!("# read at boot\n{line}\n"))
+        .host("/etc/swupdate/conf.d/50-hwrevision");
     let column = line.find("$(").unwrap() + 1;
     let o = f.device.launch();
     o.assert_code(65);
@@ -465,7 +467,10 @@ fn verify_user() -> String {
 /// Installs the pack CA and the unpacking program on `f`'s device; returns the pack signer.
 fn add_verification_stage(f: &Fixture, extra: &str) -> Pki {
     let packer = Pki::generate(&f.dir.join("pack-pki"), "packer");
-    let ca = f.device.install("/etc/pack-ca.pem", &packer.cert);
+    let ca = f
+        .device
+        .install("/etc/pack-ca.pem", &packer.cert)
+        .host("/etc/pack-ca.pem");
     f.device
         .write_executable("/usr/libexec/unpack", &unpack(&ca));
     f.device.lib(

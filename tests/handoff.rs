@@ -1,15 +1,16 @@
 //! The management agent's handoff: what descriptor.env may say, who may have written the
 //! configuration, and what happens to a descriptor once it was used.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use device::Root;
+use support::Device;
 
-fn download_device() -> Root {
-    let r = Root::file_mode();
+fn download_device() -> Device {
+    let r = Device::file_mode();
     // The handoff, not the network, is under test here (tests/streaming.rs has the preflight).
     r.lib(
         "10-source",
@@ -113,7 +114,7 @@ fn a_world_writable_environment_file_is_refused() {
 }
 
 /// Makes `device` look owned by someone else: chown as root; otherwise trust another uid.
-fn owned_by_another_user(r: &Root, device: &str) -> Vec<(&'static str, String)> {
+fn owned_by_another_user(r: &Device, device: &str) -> Vec<(&'static str, String)> {
     let p = r.host(device);
     let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
     // SAFETY: chown on a path we created.
@@ -267,7 +268,7 @@ fn each_start_installs_its_own_descriptor_end_to_end() {
     // The stub swupdate records its -d string, then the agent's next write lands.
     r.write(
         "/usr/bin/swupdate",
-        &format!(
+        format!(
             "#!/bin/sh\nfor a; do echo \"$a\"; done | grep '^-u ' >> {}/installed\n",
             r.path().display()
         ),

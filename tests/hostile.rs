@@ -3,7 +3,8 @@
 //! refusal with a reason, promptly, without swupdate being started. Plus the image-side
 //! bounds that hold for every fragment, and StrictModes over whole paths.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::ffi::CString;
 use std::fs;
@@ -12,13 +13,13 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use device::Root;
+use support::Device;
 
 const SECRET: &str = "s3cr3t-hash-do-not-leak";
 const ETC: &str = "/etc/swupdate/conf.d";
 
-fn download_device() -> Root {
-    let r = Root::file_mode();
+fn download_device() -> Device {
+    let r = Device::file_mode();
     r.lib(
         "10-source",
         "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
@@ -28,10 +29,10 @@ fn download_device() -> Root {
 }
 
 /// A root-only file the agent must not be able to read through the launcher.
-fn shadow(r: &Root) -> std::path::PathBuf {
+fn shadow(r: &Device) -> std::path::PathBuf {
     r.write(
         "/etc/shadow",
-        &format!("root:$y$j9T${SECRET}:19000:0:99999:7:::\n"),
+        format!("root:$y$j9T${SECRET}:19000:0:99999:7:::\n"),
     );
     let p = r.host("/etc/shadow");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
@@ -43,7 +44,7 @@ fn stderr(o: &Output) -> String {
 }
 
 /// Runs the launcher, killed if it takes longer than a few seconds (a hang is a failure).
-fn run_bounded(r: &Root, args: &[&str], env: &[(&str, &str)]) -> Output {
+fn run_bounded(r: &Device, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut child = r
         .command(args, env)
         .stdout(Stdio::piped())
@@ -448,7 +449,7 @@ fn a_run_claims_the_descriptor_before_swupdate_starts() {
     // The stub swupdate reports what it sees: the claimed descriptor, no descriptor.env.
     r.write(
         "/usr/bin/swupdate",
-        &format!(
+        format!(
             "#!/bin/sh\nls -a {}{ETC} > {}/seen\n",
             r.path().display(),
             r.path().display()

@@ -277,7 +277,7 @@ fn run_in_root(root: &Path, dir: &Path, argv: &[String]) -> std::process::Output
 }
 
 fn launcher_argv(device: &support::Device) -> Vec<String> {
-    let out = device.run(&["--print-argv"]);
+    let out = device.outcome(&["--print-argv"]);
     out.assert_code(0);
     shell_words::split(out.stdout.trim()).unwrap()
 }
@@ -291,7 +291,7 @@ fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
     let pki = support::Pki::generate(&dir.join("pki"), "vendor");
     let mut device = support::Device::with_swupdate(dir);
     device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
-    let target = device.write("/var/target.img", b"");
+    let target = device.write("/var/target.img", b"").host("/var/target.img");
     support::prefill(&target, support::IMAGE_LEN);
     let swu = support::SwuBuilder::new(target.clone()).build(&device.host("/var/update.swu"), &pki);
     let _ = swu;
@@ -305,7 +305,7 @@ fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
         ),
     );
     // Without a provider the launcher refuses, as sid's swupdate would fail.
-    let refused = device.run(&["check"]);
+    let refused = device.outcome(&["check"]);
     refused.assert_code(65);
     assert!(
         refused
@@ -348,7 +348,7 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
     let pki = support::Pki::generate(&dir.join("pki"), "vendor");
     let mut device = support::Device::with_swupdate(dir);
     device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
-    let target = device.write("/var/target.img", b"");
+    let target = device.write("/var/target.img", b"").host("/var/target.img");
     support::prefill(&target, support::IMAGE_LEN);
     // Older than the running release (support::RUNNING_VERSION), declaring its type.
     support::SwuBuilder::new(target.clone())
@@ -370,7 +370,9 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
         support::RUNNING_VERSION
     );
     let without_floor = "globals: { verbose = true; };\nupdate-types: ( { name = \"OS\"; } );\n";
-    let cfg = device.write("/etc/product.cfg", with_floor.as_bytes());
+    let cfg = device
+        .write("/etc/product.cfg", with_floor.as_bytes())
+        .host("/etc/product.cfg");
     let argv: Vec<String> = launcher_argv(&device)
         .into_iter()
         .map(|w| {
@@ -399,7 +401,7 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
         String::from_utf8_lossy(&real.stderr)
     );
     // ...so the launcher refuses to start with that configuration.
-    let refused = device.run(&["check"]);
+    let refused = device.outcome(&["check"]);
     refused.assert_code(65);
     assert!(
         refused.stderr.contains("update type `OS`"),
@@ -415,7 +417,7 @@ fn binary(suite: &str) -> Option<Binary> {
 /// A device whose SWUPDATE_BIN runs the real binary of `b` (in its root, through chroot), for
 /// what `check` asks of it (`--version`, `-h`, probes).
 fn device_for(b: &Binary, dir: &Path) -> support::Device {
-    let d = support::Device::new(dir);
+    let d = support::Device::configured(dir);
     let run = match &b.root {
         Some(r) => format!("exec chroot {} /usr/bin/swupdate \"$@\"", r.display()),
         None => format!("exec {} \"$@\"", support::SWUPDATE),
@@ -440,7 +442,7 @@ fn check_refuses_an_option_that_trixies_build_leaves_out() {
         "10-file",
         "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v --forced-signer-name vendor\"\n",
     );
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
 }
@@ -456,14 +458,14 @@ fn check_refuses_suricatta_without_server_where_the_real_binary_has_several_modu
             "10-daemon",
             "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-t DEFAULT -u http://127.0.0.1:1 -i dev01\"\n",
         );
-        let o = d.run(&["check"]);
+        let o = d.outcome(&["check"]);
         o.assert_code(65);
         assert!(o.stderr.contains("add -S hawkbit"), "{suite}: {}", o.stderr);
         d.lib(
             "10-daemon",
             "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-S hawkbit -t DEFAULT -u http://127.0.0.1:1 -i dev01\"\n",
         );
-        d.run(&["check"]).assert_code(0);
+        d.outcome(&["check"]).assert_code(0);
     }
 }
 
@@ -477,9 +479,9 @@ fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
         "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ANTI_ROLLBACK=no\n",
     );
     d.set("SWUPDATE_VERSION", "2025.12");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
     assert!(o.stderr.contains("reports 2026.05.1"), "{}", o.stderr);
     d.set("SWUPDATE_VERSION", &sid.release.to_string());
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }

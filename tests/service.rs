@@ -1,6 +1,7 @@
 //! What the launcher tells systemd and the journal, and one update at a time.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::os::linux::net::SocketAddrExt;
@@ -9,7 +10,7 @@ use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use device::Root;
+use support::Device;
 
 /// A datagram socket standing in for systemd's notify socket or the journal.
 struct Listener {
@@ -66,7 +67,7 @@ fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn status_says_what_is_about_to_happen_before_exec() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     let l = Listener::at(&r.path().join("notify"));
     let sock = r.path().join("notify");
     let o = r.run_env(&[], &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
@@ -82,7 +83,7 @@ fn status_says_what_is_about_to_happen_before_exec() {
 
 #[test]
 fn status_and_errno_say_why_nothing_started() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.etc("10-source", "SWUPDATE_SOURCE=usb\n");
     let l = Listener::at(&r.path().join("notify"));
     let sock = r.path().join("notify");
@@ -99,7 +100,7 @@ fn status_and_errno_say_why_nothing_started() {
 
 #[test]
 fn status_reaches_an_abstract_notify_socket() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     fs::remove_file(r.host("/data/update.swu")).unwrap();
     let name = format!("swupdate-launcher-service-test-{}", std::process::id());
     let l = Listener::abstract_named(&name);
@@ -112,7 +113,7 @@ fn status_reaches_an_abstract_notify_socket() {
 
 #[test]
 fn check_and_explain_send_no_status() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     let l = Listener::at(&r.path().join("notify"));
     let sock = r.path().join("notify");
     for args in [&["check"][..], &["explain"], &["--print-argv"]] {
@@ -123,7 +124,7 @@ fn check_and_explain_send_no_status() {
 
 #[test]
 fn journal_record_carries_structured_fields() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     let j = r.path().join("journal");
     let l = Listener::at(&j);
     let o = r.run_env(
@@ -155,7 +156,7 @@ fn journal_record_carries_structured_fields() {
 
 #[test]
 fn journal_error_record_locates_the_configuration_error() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.etc("30-bad", "A=1\nB=`date`\n");
     let j = r.path().join("journal");
     let l = Listener::at(&j);
@@ -178,7 +179,7 @@ fn journal_error_record_locates_the_configuration_error() {
 
 #[test]
 fn url_secrets_never_reach_the_journal_or_status() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.etc(
         "10-source",
         "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
@@ -207,12 +208,12 @@ fn url_secrets_never_reach_the_journal_or_status() {
 }
 
 /// swupdate stand-in that holds on until `release` exists (at most 20 s).
-fn holding_swupdate(r: &Root) {
+fn holding_swupdate(r: &Device) {
     let release = r.host("/release");
     let started = r.host("/started");
     r.write(
         "/usr/bin/swupdate",
-        &format!(
+        format!(
             "#!/bin/sh\ntouch {}\ni=0\nwhile [ ! -e {} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n",
             started.display(),
             release.display()
@@ -239,7 +240,7 @@ fn wait_for(p: &Path) {
 
 #[test]
 fn a_second_launcher_refuses_while_swupdate_holds_the_lock() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     holding_swupdate(&r);
     let mut first = r.command(&[], &[]).spawn().unwrap();
     wait_for(&r.host("/started"));
@@ -266,7 +267,7 @@ fn a_second_launcher_refuses_while_swupdate_holds_the_lock() {
 
 #[test]
 fn print_argv_check_and_explain_take_no_lock() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     holding_swupdate(&r);
     let mut first = r.command(&[], &[]).spawn().unwrap();
     wait_for(&r.host("/started"));
@@ -279,7 +280,7 @@ fn print_argv_check_and_explain_take_no_lock() {
 
 /// Runs the service on `r` with a journal and a notify socket; returns the journal record,
 /// the STATUS datagram and stderr.
-fn service_outputs(r: &Root) -> (String, String, String) {
+fn service_outputs(r: &Device) -> (String, String, String) {
     let j = r.path().join("journal");
     let n = r.path().join("notify");
     let (lj, ln) = (Listener::at(&j), Listener::at(&n));
@@ -300,7 +301,7 @@ fn service_outputs(r: &Root) -> (String, String, String) {
 }
 
 /// None of `parts` of a secret is in the journal, STATUS= or stderr.
-fn assert_hidden(r: &Root, parts: &[&str]) {
+fn assert_hidden(r: &Device, parts: &[&str]) {
     let (journal, status, stderr) = service_outputs(r);
     for text in [&journal, &status, &stderr] {
         for p in parts {
@@ -310,8 +311,8 @@ fn assert_hidden(r: &Root, parts: &[&str]) {
     assert!(status.contains("STATUS="), "{status}");
 }
 
-fn with_extra_args(value: &str) -> Root {
-    let r = Root::file_mode();
+fn with_extra_args(value: &str) -> Device {
+    let r = Device::file_mode();
     r.etc("20-extra", &format!("SWUPDATE_EXTRA_ARGS={value}\n"));
     r
 }

@@ -1,7 +1,8 @@
 //! The preflight as the service runs it: wired between the lock and the exec.
 #![cfg(feature = "streaming")]
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -9,7 +10,7 @@ use std::os::unix::net::UnixDatagram;
 use std::thread;
 use std::time::Duration;
 
-use device::{Root, assert_exit};
+use support::{Device as Root, assert_exit};
 
 /// Answers every request with `status` until the test ends (at most `n` requests).
 fn server(status: &'static str, n: usize) -> u16 {

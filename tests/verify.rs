@@ -1,13 +1,14 @@
 //! The verification stage with programs written for the tests and a swupdate stand-in that
 //! records what it was given; the real swupdate is in tests/e2e_swupdate.rs.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use device::Root;
+use support::Device;
 
 /// The unprivileged user the program runs as: nobody under root (CI); ourselves otherwise.
 fn unprivileged() -> String {
@@ -21,14 +22,14 @@ fn unprivileged() -> String {
 }
 
 /// A file-mode device whose swupdate copies what `-i` names to /received and prints its argv.
-fn device(program: &str) -> Root {
-    let r = Root::file_mode();
+fn device(program: &str) -> Device {
+    let r = Device::file_mode();
     r.write("/data/update.swu", "PACK:the update payload\n");
     let received = r.host("/received");
     let argv = r.host("/argv");
     r.write(
         "/usr/bin/swupdate",
-        &format!(
+        format!(
             "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\nwhile [ \"$1\" != -i ]; do shift; done\ncat \"$2\" > {}\n",
             argv.display(),
             received.display()
@@ -54,7 +55,7 @@ fn device(program: &str) -> Root {
     r
 }
 
-fn private_dir_is_empty(r: &Root) -> bool {
+fn private_dir_is_empty(r: &Device) -> bool {
     fs::read_dir(r.host("/var/lib/swupdate/verify"))
         .unwrap()
         .next()
@@ -220,7 +221,7 @@ fn explain_shows_the_verification_stage_and_the_rollback_bound() {
 
 #[test]
 fn a_missing_version_file_stops_a_one_shot_install() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     fs::remove_file(r.host("/etc/os-release")).unwrap();
     let o = r.run(&["--print-argv"]);
     assert_eq!(o.status.code(), Some(65));
@@ -235,7 +236,7 @@ fn a_missing_version_file_stops_a_one_shot_install() {
 
 #[test]
 fn the_version_comes_from_the_configured_file_and_key() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.write("/etc/sw-versions", "bootloader 2022.04\nrootfs 3.1.4\n").lib(
         "30-rollback",
         "SWUPDATE_VERSION_FILE=/etc/sw-versions\nSWUPDATE_VERSION_KEY=rootfs\nSWUPDATE_REINSTALL=no\nSWUPDATE_MAX_VERSION=4.0\n",
@@ -285,7 +286,7 @@ fn the_verification_user_may_be_named_in_the_devices_passwd() {
         .unwrap();
     r.write(
         "/etc/passwd",
-        &format!("root:x:0:0::/root:/bin/sh\nverifier:x:{uid}:{gid}::/:/sbin/nologin\n"),
+        format!("root:x:0:0::/root:/bin/sh\nverifier:x:{uid}:{gid}::/:/sbin/nologin\n"),
     );
     r.etc("40-verify", "SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER=verifier\nSWUPDATE_VERIFY_TIMEOUT=2\n");
     let o = r.run(&[]);
@@ -412,7 +413,7 @@ fn a_leftover_process_cannot_rewrite_the_copy_swupdate_reads() {
     let received = r.host("/received");
     r.write(
         "/usr/bin/swupdate",
-        &format!(
+        format!(
             "#!/bin/sh\nwhile [ \"$1\" != -i ]; do shift; done\nsleep 1\ncat \"$2\" > {}\n",
             received.display()
         ),
@@ -428,7 +429,7 @@ fn swupdate_gets_the_copy_on_a_read_only_descriptor() {
     let flags = r.host("/flags");
     r.write(
         "/usr/bin/swupdate",
-        &format!(
+        format!(
             "#!/bin/sh\nwhile [ \"$1\" != -i ]; do shift; done\ngrep flags /proc/self/fdinfo/${{2##*/}} > {}\n",
             flags.display()
         ),
@@ -458,7 +459,7 @@ fn a_program_that_cannot_be_executed_is_a_failure_not_a_crash() {
 struct SmallFs(std::path::PathBuf);
 
 impl SmallFs {
-    fn on(r: &Root, size: &str) -> SmallFs {
+    fn on(r: &Device, size: &str) -> SmallFs {
         let dir = r.host("/var/lib/swupdate/verify");
         let ok = std::process::Command::new("mount")
             .args([
