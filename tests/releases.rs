@@ -152,6 +152,14 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
          is refused naming both. Where a build option compiles it in, a build (Debian's or\n\
          meta-swupdate's) may lack it.\n\n",
     );
+    d.push_str(&facts_table(bins));
+    d.push_str(&options_table(bins, seen));
+    d
+}
+
+/// What each binary says about itself (`--version`, `-h`): one row a [`Fact`].
+fn facts_table(bins: &[Binary]) -> String {
+    let mut d = String::new();
     d.push_str("## What each binary says about itself\n\n| | ");
     d.push_str(
         &bins
@@ -205,6 +213,12 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
         }
         d.push('\n');
     }
+    d
+}
+
+/// Each option's spellings: since when, which binary takes it, what the launcher does with it.
+fn options_table(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String {
+    let mut d = String::new();
     d.push_str("\n## Options\n\n");
     d.push_str("| option | since | build option |");
     for b in bins {
