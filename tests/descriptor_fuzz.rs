@@ -117,7 +117,7 @@ fn device(bytes: &[u8], kind: &Kind) -> Device {
     .lib("20-token", &format!("TOKEN={SECRET}\n"))
     .write(
         "/etc/shadow",
-        format!("root:$y${SHADOW_SECRET}:1:0:99999:7:::\n"),
+        &format!("root:$y${SHADOW_SECRET}:1:0:99999:7:::\n"),
     );
     fs::set_permissions(r.host("/etc/shadow"), fs::Permissions::from_mode(0o600)).unwrap();
     let d = r.host("/etc/swupdate/conf.d/descriptor.env");

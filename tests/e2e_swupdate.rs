@@ -287,7 +287,7 @@ fn a_missing_update_file_exits_66_naming_it() {
     let o = f.device.launch();
     o.assert_code(66);
     let update = f.device.host(UPDATE_FILE).display().to_string();
-    assert!(o.stderr.contains(&update), "{}", o.stderr);
+    o.assert_stderr_contains(&update);
     assert_swupdate_not_started(&o);
     f.assert_target_untouched();
 }
@@ -300,11 +300,7 @@ fn a_missing_swupdate_binary_exits_127() {
     let o = f.device.launch();
     o.assert_code(127);
     let bin = f.device.host("/usr/bin/swupdate-not-installed");
-    assert!(
-        o.stderr.contains(&bin.display().to_string()),
-        "{}",
-        o.stderr
-    );
+    o.assert_stderr_contains(&bin.display().to_string());
     f.assert_target_untouched();
 }
 
@@ -313,16 +309,12 @@ fn a_swupdate_binary_without_execute_permission_exits_126() {
     let mut f = Fixture::file_mode();
     let bin = f
         .device
-        .write("/usr/bin/swupdate-noexec", b"#!/bin/sh\nexit 0\n")
+        .write("/usr/bin/swupdate-noexec", "#!/bin/sh\nexit 0\n")
         .host("/usr/bin/swupdate-noexec");
     f.device.set("SWUPDATE_BIN", "/usr/bin/swupdate-noexec");
     let o = f.device.launch();
     o.assert_code(126);
-    assert!(
-        o.stderr.contains(&bin.display().to_string()),
-        "{}",
-        o.stderr
-    );
+    o.assert_stderr_contains(&bin.display().to_string());
     f.assert_target_untouched();
 }
 
@@ -514,7 +506,7 @@ fn a_pack_with_a_bad_signature_is_a_security_violation_and_nothing_is_installed(
     let mut bytes = fs::read(&p).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
-    f.device.write(UPDATE_FILE, &bytes);
+    f.device.write_bytes(UPDATE_FILE, &bytes);
     let o = f.device.launch();
     o.assert_code(90);
     assert_output_contains(&o, "security violation");

@@ -46,7 +46,7 @@ fn probe_device(dir: &Path) -> Device {
     let mut d = Device::configured(dir);
     d.write_executable(PROBE_BIN, PROBE);
     d.set("SWUPDATE_BIN", PROBE_BIN);
-    d.write("/var/lib/swupdate/update 1.swu", b"not a real update");
+    d.write("/var/lib/swupdate/update 1.swu", "not a real update");
     d.lib(
         "10-source",
         "SWUPDATE_SOURCE=file\nUPDATE_FILE='/var/lib/swupdate/update 1.swu'\n\

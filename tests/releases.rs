@@ -255,10 +255,6 @@ fn options_table(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String 
     d
 }
 
-fn sid() -> Option<Binary> {
-    binaries().into_iter().find(|b| b.suite == "sid")
-}
-
 /// Runs the launcher's argv in the root, with the test directory bound at /mnt in a private
 /// mount namespace (the cached root itself is not changed).
 fn run_in_root(root: &Path, dir: &Path, argv: &[String]) -> std::process::Output {
@@ -290,6 +286,17 @@ fn run_in_root(root: &Path, dir: &Path, argv: &[String]) -> std::process::Output
         .unwrap()
 }
 
+/// A device in `dir` with the host's real swupdate, the vendor's certificate in place (not yet
+/// configured) and a prefilled target, `/var/target.img`, for a `.swu` to install into.
+fn vendor_device(dir: &Path) -> (support::Device, support::Pki, PathBuf) {
+    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
+    let device = support::Device::with_swupdate(dir);
+    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
+    let target = device.write("/var/target.img", "").host("/var/target.img");
+    support::prefill(&target, support::IMAGE_LEN);
+    (device, pki, target)
+}
+
 fn launcher_argv(device: &support::Device) -> Vec<String> {
     let out = device.outcome(&["--print-argv"]);
     out.assert_code(0);
@@ -298,15 +305,11 @@ fn launcher_argv(device: &support::Device) -> Vec<String> {
 
 #[test]
 fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
-    let Some(sid) = sid() else { return };
+    let Some(sid) = binary("sid") else { return };
     let root = sid.root.clone().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
-    let mut device = support::Device::with_swupdate(dir);
-    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
-    let target = device.write("/var/target.img", b"").host("/var/target.img");
-    support::prefill(&target, support::IMAGE_LEN);
+    let (mut device, pki, target) = vendor_device(dir);
     let swu = support::SwuBuilder::new(target.clone()).build(&device.host("/var/update.swu"), &pki);
     let _ = swu;
     device.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/vendor.cert.pem");
@@ -355,15 +358,11 @@ fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
 
 #[test]
 fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_there() {
-    let Some(sid) = sid() else { return };
+    let Some(sid) = binary("sid") else { return };
     let root = sid.root.clone().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
-    let mut device = support::Device::with_swupdate(dir);
-    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
-    let target = device.write("/var/target.img", b"").host("/var/target.img");
-    support::prefill(&target, support::IMAGE_LEN);
+    let (mut device, pki, target) = vendor_device(dir);
     // Older than the running release (support::RUNNING_VERSION), declaring its type.
     support::SwuBuilder::new(target.clone())
         .version("0.5")
@@ -385,7 +384,7 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
     );
     let without_floor = "globals: { verbose = true; };\nupdate-types: ( { name = \"OS\"; } );\n";
     let cfg = device
-        .write("/etc/product.cfg", with_floor.as_bytes())
+        .write("/etc/product.cfg", &with_floor)
         .host("/etc/product.cfg");
     let argv: Vec<String> = launcher_argv(&device)
         .into_iter()
@@ -417,11 +416,7 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
     // ...so the launcher refuses to start with that configuration.
     let refused = device.outcome(&["check"]);
     refused.assert_code(65);
-    assert!(
-        refused.stderr.contains("update type `OS`"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_contains("update type `OS`");
 }
 
 fn binary(suite: &str) -> Option<Binary> {
@@ -440,7 +435,7 @@ fn device_for(b: &Binary, dir: &Path) -> support::Device {
         "/usr/bin/swupdate",
         &format!("#!/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n{run}\n"),
     );
-    d.write("/var/update.swu", b"swu");
+    d.write("/var/update.swu", "swu");
     d
 }
 
@@ -458,7 +453,7 @@ fn check_refuses_an_option_that_trixies_build_leaves_out() {
     );
     let o = d.outcome(&["check"]);
     o.assert_code(65);
-    assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
+    o.assert_stderr_contains("is not compiled into");
 }
 
 #[test]
@@ -485,7 +480,7 @@ fn check_refuses_suricatta_without_server_where_the_real_binary_has_several_modu
 
 #[test]
 fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
-    let Some(sid) = sid() else { return };
+    let Some(sid) = binary("sid") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let mut d = device_for(&sid, tmp.path());
     d.lib(
@@ -495,7 +490,7 @@ fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
     d.set("SWUPDATE_VERSION", "2025.12");
     let o = d.outcome(&["check"]);
     o.assert_code(65);
-    assert!(o.stderr.contains("reports 2026.05.1"), "{}", o.stderr);
+    o.assert_stderr_contains("reports 2026.05.1");
     d.set("SWUPDATE_VERSION", &sid.release.to_string());
     d.outcome(&["check"]).assert_code(0);
 }

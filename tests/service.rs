@@ -5,7 +5,6 @@ mod support;
 
 use std::fs;
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -65,12 +64,19 @@ fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// Runs the launcher on `r` with a notify socket of its own (in the root), bound before the
+/// start: what the launcher sent is waiting in the listener.
+fn run_notified(r: &Device, args: &[&str]) -> (std::process::Output, Listener) {
+    let sock = r.path().join("notify");
+    let l = Listener::at(&sock);
+    let o = r.run_env(args, &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
+    (o, l)
+}
+
 #[test]
 fn status_says_what_is_about_to_happen_before_exec() {
     let r = Device::file_mode();
-    let l = Listener::at(&r.path().join("notify"));
-    let sock = r.path().join("notify");
-    let o = r.run_env(&[], &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
+    let (o, l) = run_notified(&r, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         l.next_text(),
@@ -85,9 +91,7 @@ fn status_says_what_is_about_to_happen_before_exec() {
 fn status_and_errno_say_why_nothing_started() {
     let r = Device::file_mode();
     r.etc("10-source", "SWUPDATE_SOURCE=usb\n");
-    let l = Listener::at(&r.path().join("notify"));
-    let sock = r.path().join("notify");
-    let o = r.run_env(&[], &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
+    let (o, l) = run_notified(&r, &[]);
     assert_eq!(o.status.code(), Some(65));
     assert_eq!(
         l.next_text(),
@@ -211,19 +215,14 @@ fn url_secrets_never_reach_the_journal_or_status() {
 fn holding_swupdate(r: &Device) {
     let release = r.host("/release");
     let started = r.host("/started");
-    r.write(
+    r.write_executable(
         "/usr/bin/swupdate",
-        format!(
+        &format!(
             "#!/bin/sh\ntouch {}\ni=0\nwhile [ ! -e {} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n",
             started.display(),
             release.display()
         ),
     );
-    fs::set_permissions(
-        r.host("/usr/bin/swupdate"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
 }
 
 fn wait_for(p: &Path) {

@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use support::Device;
+use support::{Device, stderr};
 
 /// The unprivileged user the program runs as: nobody under root (CI); ourselves otherwise.
 fn unprivileged() -> String {
@@ -29,18 +29,13 @@ fn device(program: &str) -> Device {
     let argv = r.host("/argv");
     r.write(
         "/usr/bin/swupdate",
-        format!(
+        &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\nwhile [ \"$1\" != -i ]; do shift; done\ncat \"$2\" > {}\n",
             argv.display(),
             received.display()
         ),
     );
-    r.write("/usr/libexec/unpack", program);
-    fs::set_permissions(
-        r.host("/usr/libexec/unpack"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    r.write_executable("/usr/libexec/unpack", program);
     let dir = r.host("/var/lib/swupdate/verify");
     fs::create_dir_all(&dir).unwrap();
     // The unprivileged program writes to the descriptor it is given, never to the directory.
@@ -60,10 +55,6 @@ fn private_dir_is_empty(r: &Device) -> bool {
         .unwrap()
         .next()
         .is_none()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -286,7 +277,7 @@ fn the_verification_user_may_be_named_in_the_devices_passwd() {
         .unwrap();
     r.write(
         "/etc/passwd",
-        format!("root:x:0:0::/root:/bin/sh\nverifier:x:{uid}:{gid}::/:/sbin/nologin\n"),
+        &format!("root:x:0:0::/root:/bin/sh\nverifier:x:{uid}:{gid}::/:/sbin/nologin\n"),
     );
     r.etc("40-verify", "SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER=verifier\nSWUPDATE_VERIFY_TIMEOUT=2\n");
     let o = r.run(&[]);
@@ -413,7 +404,7 @@ fn a_leftover_process_cannot_rewrite_the_copy_swupdate_reads() {
     let received = r.host("/received");
     r.write(
         "/usr/bin/swupdate",
-        format!(
+        &format!(
             "#!/bin/sh\nwhile [ \"$1\" != -i ]; do shift; done\nsleep 1\ncat \"$2\" > {}\n",
             received.display()
         ),
@@ -429,7 +420,7 @@ fn swupdate_gets_the_copy_on_a_read_only_descriptor() {
     let flags = r.host("/flags");
     r.write(
         "/usr/bin/swupdate",
-        format!(
+        &format!(
             "#!/bin/sh\nwhile [ \"$1\" != -i ]; do shift; done\ngrep flags /proc/self/fdinfo/${{2##*/}} > {}\n",
             flags.display()
         ),

@@ -106,8 +106,16 @@ impl Device {
         d.write_env_file();
         d.write(
             "/etc/os-release",
-            format!("NAME=\"Test Device\"\nVERSION_ID=\"{RUNNING_VERSION}\"\n"),
+            &format!("NAME=\"Test Device\"\nVERSION_ID=\"{RUNNING_VERSION}\"\n"),
         );
+        d
+    }
+
+    /// [`Device::configured`] in a temp dir of its own, removed with it.
+    pub fn configured_in_temp() -> Device {
+        let owned = tempfile::tempdir().unwrap();
+        let mut d = Device::configured(owned.path());
+        d._owned = Some(owned);
         d
     }
 
@@ -183,7 +191,7 @@ impl Device {
             assert!(!v.contains('\''), "{k}={v}: no single quotes, please");
             text.push_str(&format!("{k}='{v}'\n"));
         }
-        self.write(ENV_FILE, text);
+        self.write(ENV_FILE, &text);
     }
 
     fn topology(&mut self) -> &mut BTreeMap<String, String> {
@@ -206,8 +214,13 @@ impl Device {
         self
     }
 
+    /// Writes a text file at a device path (0644 when new).
+    pub fn write(&self, device_path: &str, text: &str) -> &Device {
+        self.write_bytes(device_path, text.as_bytes())
+    }
+
     /// Writes a file at a device path (0644 when new).
-    pub fn write(&self, device_path: &str, bytes: impl AsRef<[u8]>) -> &Device {
+    pub fn write_bytes(&self, device_path: &str, bytes: &[u8]) -> &Device {
         let p = self.host(device_path);
         mkdirs(p.parent().unwrap());
         let new = fs::symlink_metadata(&p).is_err();
@@ -232,7 +245,7 @@ impl Device {
 
     /// Copies a file of this machine to a device path.
     pub fn install(&self, device_path: &str, from: &Path) -> &Device {
-        self.write(device_path, fs::read(from).unwrap())
+        self.write_bytes(device_path, &fs::read(from).unwrap())
     }
 
     /// A symlink at a device path to `target` (written as it is: a device path, a relative

@@ -268,6 +268,13 @@ impl Outcome {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    /// Asserts that stderr holds `needle`, showing stderr when it does not.
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Outcome {
+        assert!(self.stderr.contains(needle), "{}", self.stderr);
+        self
+    }
+
     /// Asserts the exit code, showing everything that was printed when it differs.
     pub fn assert_code(&self, code: i32) -> &Outcome {
         assert_eq!(
