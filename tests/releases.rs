@@ -425,8 +425,8 @@ fn binary(suite: &str) -> Option<Binary> {
 
 /// A device whose SWUPDATE_BIN runs the real binary of `b` (in its root, through chroot), for
 /// what `check` asks of it (`--version`, `-h`, probes).
-fn device_for(b: &Binary, dir: &Path) -> support::Device {
-    let d = support::Device::configured(dir);
+fn device_for(b: &Binary) -> support::Device {
+    let d = support::Device::configured_in_temp();
     let run = match &b.root {
         Some(r) => format!("exec chroot {} /usr/bin/swupdate \"$@\"", r.display()),
         None => format!("exec {} \"$@\"", support::SWUPDATE),
@@ -444,8 +444,7 @@ fn check_refuses_an_option_that_trixies_build_leaves_out() {
     let Some(trixie) = binary("trixie") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let mut d = device_for(&trixie, tmp.path());
+    let mut d = device_for(&trixie);
     d.set("SWUPDATE_VERSION", &trixie.release.to_string());
     d.lib(
         "10-file",
@@ -460,8 +459,7 @@ fn check_refuses_an_option_that_trixies_build_leaves_out() {
 fn check_refuses_suricatta_without_server_where_the_real_binary_has_several_modules() {
     for suite in ["trixie", "sid"] {
         let Some(b) = binary(suite) else { return };
-        let tmp = tempfile::tempdir().unwrap();
-        let mut d = device_for(&b, tmp.path());
+        let mut d = device_for(&b);
         d.set("SWUPDATE_VERSION", &b.release.to_string());
         d.lib(
             "10-daemon",
@@ -481,8 +479,7 @@ fn check_refuses_suricatta_without_server_where_the_real_binary_has_several_modu
 #[test]
 fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
     let Some(sid) = binary("sid") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let mut d = device_for(&sid, tmp.path());
+    let mut d = device_for(&sid);
     d.lib(
         "10-file",
         "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ANTI_ROLLBACK=no\n",
