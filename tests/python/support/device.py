@@ -34,6 +34,8 @@ PUBLIC_KEY = "/etc/swupdate/public.pem"
 LIB_CONFD = "/usr/lib/swupdate/conf.d"
 ETC_CONFD = "/etc/swupdate/conf.d"
 UNIT_DIR = "/usr/lib/systemd/system"
+# The repository's units, which the layer installs.
+SYSTEMD_DIR = REPO / "systemd"
 
 UNTOUCHED = b"untouched target "
 
@@ -123,11 +125,11 @@ class Device(Container):
         self.use_variant(variant)
         for unit in ("swupdate.service", "swupdate-local@.service", "swupdate-daemon.service",
                      "swupdate-daemon.socket"):
-            self.write(f"{UNIT_DIR}/{unit}", (REPO / "systemd" / unit).read_text())
+            self.write(f"{UNIT_DIR}/{unit}", (SYSTEMD_DIR / unit).read_text())
         self.write("/usr/lib/tmpfiles.d/swupdate-launcher.conf",
-                   (REPO / "systemd/tmpfiles-swupdate-launcher.conf").read_text())
+                   (SYSTEMD_DIR / "tmpfiles-swupdate-launcher.conf").read_text())
         self.write("/usr/lib/udev/rules.d/90-swupdate-local.rules",
-                   (REPO / "systemd/90-swupdate-local.rules").read_text())
+                   (SYSTEMD_DIR / "90-swupdate-local.rules").read_text())
         # The layer removes what only ran swupdate.sh or assumed a long-lived swupdate.service.
         for f in ("swupdate-usb@.service", "swupdate.socket"):
             self.path(f"{UNIT_DIR}/{f}").unlink(missing_ok=True)
@@ -329,8 +331,8 @@ srv.serve_forever()
 #   reboot (a container cannot boot the partition file just written), these are the stand-ins of
 #   this device, for firmware a container cannot run.
 
-FLEET_SYSTEMD_DIR = REPO / "systemd"
-FLEET_LAUNCHER = Path(os.environ.get("FLEET_LAUNCHER", REPO / "target" / "release" / "swupdate-launcher"))
+FLEET_LAUNCHER = Path(os.environ.get("FLEET_LAUNCHER",
+                                   REPO / "target" / "release" / "swupdate-launcher"))
 
 FLEET_TARGET = "/var/lib/fleet/rootfs-b"  # the stand-in for the standby partition
 FLEET_TARGET_LEN = 1 << 20
@@ -420,9 +422,9 @@ class FleetDevice(Device):
         assert FLEET_LAUNCHER.exists(), f"{FLEET_LAUNCHER}: build it first (scripts/test-fleet does)"
         self.write("/usr/bin/swupdate-launcher", FLEET_LAUNCHER.read_bytes(), 0o755)
         for unit in ("swupdate.service", "swupdate-daemon.service", "swupdate-daemon.socket"):
-            self.write(f"/etc/systemd/system/{unit}", (FLEET_SYSTEMD_DIR / unit).read_text())
+            self.write(f"/etc/systemd/system/{unit}", (SYSTEMD_DIR / unit).read_text())
         self.write("/usr/lib/tmpfiles.d/swupdate-launcher.conf",
-                   (FLEET_SYSTEMD_DIR / "tmpfiles-swupdate-launcher.conf").read_text())
+                   (SYSTEMD_DIR / "tmpfiles-swupdate-launcher.conf").read_text())
         self.write("/etc/systemd/system/fleet-bootloader.service", FLEET_BOOTLOADER_UNIT)
         for unit, target in (("swupdate-daemon.service", "multi-user.target"),
                              ("fleet-bootloader.service", "multi-user.target")):

@@ -1,4 +1,4 @@
-"""Signed `.swu` files for the booted tiers, built the way tests/support/mod.rs builds them.
+"""Signed `.swu` files for the booted tiers, built the way tests/support/swu.rs builds them.
 
 A self-signed certificate with extendedKeyUsage=emailProtection (swupdate's default purpose),
 `openssl cms -sign ... -outform DER -nosmimecap -binary` over sw-description, and the archive
