@@ -1,11 +1,12 @@
 //! The built binary on temporary device trees (`--root`): what a person or the service sees.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::process::Output;
 
-use device::Root;
+use support::Device as Root;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -6,7 +6,8 @@
 //! own exit codes (no signal, no abort, no hang) and show none of the image's secrets.
 //! The case count is fixed, so the run time is bounded (a few seconds).
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::ffi::CString;
 use std::fs;
@@ -16,6 +17,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use support::Device;
 
 const SECRET: &str = "image-secret-42";
 const ENV_SECRET: &str = "service-env-secret-43";
@@ -106,8 +108,8 @@ fn kind() -> impl Strategy<Value = Kind> {
     ]
 }
 
-fn device(bytes: &[u8], kind: &Kind) -> device::Root {
-    let r = device::Root::file_mode();
+fn device(bytes: &[u8], kind: &Kind) -> Device {
+    let r = Device::file_mode();
     r.lib(
         "10-source",
         "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
@@ -134,7 +136,7 @@ fn device(bytes: &[u8], kind: &Kind) -> device::Root {
 }
 
 /// Runs `check` on the device under the threat model's bounds; returns (exit code, stderr).
-fn bounded_check(r: &device::Root) -> (Option<i32>, String) {
+fn bounded_check(r: &Device) -> (Option<i32>, String) {
     let mut cmd = r.command(&["check"], &[("ENV_TOKEN", ENV_SECRET)]);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     // SAFETY: only async-signal-safe setrlimit calls between fork and exec.

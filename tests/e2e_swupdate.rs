@@ -135,6 +135,33 @@ fn assert_output_contains(o: &support::Outcome, needle: &str) {
     );
 }
 
+/// The archive the `.swu` builder writes is `cpio -o -H crc`'s, byte for byte, for the same
+/// files: the tests install what a user packs with the documented command (scripts/test
+/// installs cpio for this test only).
+#[test]
+fn the_swu_builder_writes_the_archive_cpio_writes() {
+    let f = Fixture::new();
+    let parts = f.dir.join("update.swu.parts");
+    let names = ["sw-description", "sw-description.sig", support::IMAGE_NAME];
+    let cpio = std::process::Command::new("cpio")
+        .args(["-o", "-H", "crc", "--quiet"])
+        .current_dir(&parts)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let mut cpio = cpio.expect("cpio is installed (scripts/test installs it)");
+    let list = names.map(|n| format!("{n}\n")).concat();
+    std::io::Write::write_all(&mut cpio.stdin.take().unwrap(), list.as_bytes()).unwrap();
+    let packed = cpio.wait_with_output().unwrap();
+    assert!(packed.status.success(), "cpio failed: {}", packed.status);
+    let written = support::newc_archive(&parts, &names);
+    assert!(
+        written.bytes == packed.stdout,
+        "the builder's archive differs from cpio's"
+    );
+    assert_eq!(fs::read(&f.swu.path).unwrap(), packed.stdout);
+}
+
 #[test]
 fn file_mode_installs_the_raw_image_into_the_target() {
     let f = Fixture::file_mode();
@@ -260,7 +287,7 @@ fn a_missing_update_file_exits_66_naming_it() {
     let o = f.device.launch();
     o.assert_code(66);
     let update = f.device.host(UPDATE_FILE).display().to_string();
-    assert!(o.stderr.contains(&update), "{}", o.stderr);
+    o.assert_stderr_contains(&update);
     assert_swupdate_not_started(&o);
     f.assert_target_untouched();
 }
@@ -273,11 +300,7 @@ fn a_missing_swupdate_binary_exits_127() {
     let o = f.device.launch();
     o.assert_code(127);
     let bin = f.device.host("/usr/bin/swupdate-not-installed");
-    assert!(
-        o.stderr.contains(&bin.display().to_string()),
-        "{}",
-        o.stderr
-    );
+    o.assert_stderr_contains(&bin.display().to_string());
     f.assert_target_untouched();
 }
 
@@ -286,15 +309,12 @@ fn a_swupdate_binary_without_execute_permission_exits_126() {
     let mut f = Fixture::file_mode();
     let bin = f
         .device
-        .write("/usr/bin/swupdate-noexec", b"#!/bin/sh\nexit 0\n");
+        .write("/usr/bin/swupdate-noexec", "#!/bin/sh\nexit 0\n")
+        .host("/usr/bin/swupdate-noexec");
     f.device.set("SWUPDATE_BIN", "/usr/bin/swupdate-noexec");
     let o = f.device.launch();
     o.assert_code(126);
-    assert!(
-        o.stderr.contains(&bin.display().to_string()),
-        "{}",
-        o.stderr
-    );
+    o.assert_stderr_contains(&bin.display().to_string());
     f.assert_target_untouched();
 }
 
@@ -304,7 +324,8 @@ fn a_command_substitution_in_a_fragment_exits_65_at_its_file_line_and_column() {
     let line = "SWUPDATE_EXTRA_ARGS=\"-H board:$(cat /etc/hwrevision)\"";
     let fragment = f
         .device
-        .etc("50-hwrevision", &format!("# read at boot\n{line}\n"));
+        .etc("50-hwrevision", &format!("# read at boot\n{line}\n"))
+        .host("/etc/swupdate/conf.d/50-hwrevision");
     let column = line.find("$(").unwrap() + 1;
     let o = f.device.launch();
     o.assert_code(65);
@@ -438,7 +459,10 @@ fn verify_user() -> String {
 /// Installs the pack CA and the unpacking program on `f`'s device; returns the pack signer.
 fn add_verification_stage(f: &Fixture, extra: &str) -> Pki {
     let packer = Pki::generate(&f.dir.join("pack-pki"), "packer");
-    let ca = f.device.install("/etc/pack-ca.pem", &packer.cert);
+    let ca = f
+        .device
+        .install("/etc/pack-ca.pem", &packer.cert)
+        .host("/etc/pack-ca.pem");
     f.device
         .write_executable("/usr/libexec/unpack", &unpack(&ca));
     f.device.lib(
@@ -482,7 +506,7 @@ fn a_pack_with_a_bad_signature_is_a_security_violation_and_nothing_is_installed(
     let mut bytes = fs::read(&p).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
-    f.device.write(UPDATE_FILE, &bytes);
+    f.device.write_bytes(UPDATE_FILE, &bytes);
     let o = f.device.launch();
     o.assert_code(90);
     assert_output_contains(&o, "security violation");

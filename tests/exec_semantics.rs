@@ -43,10 +43,10 @@ const NOTIFY_SOCKET: &str = "/run/test.sock";
 /// File mode with a dummy update file and no key; `SWUPDATE_BIN` is the probe. The paths and
 /// the extra options have blanks, so the argv comparison covers quoting.
 fn probe_device(dir: &Path) -> Device {
-    let mut d = Device::new(dir);
+    let mut d = Device::configured(dir);
     d.write_executable(PROBE_BIN, PROBE);
     d.set("SWUPDATE_BIN", PROBE_BIN);
-    d.write("/var/lib/swupdate/update 1.swu", b"not a real update");
+    d.write("/var/lib/swupdate/update 1.swu", "not a real update");
     d.lib(
         "10-source",
         "SWUPDATE_SOURCE=file\nUPDATE_FILE='/var/lib/swupdate/update 1.swu'\n\
@@ -185,7 +185,7 @@ fn activated(mut cmd: Command, dir: &Path, start: Start) -> (Outcome, Probe, Str
 
 /// [`activated`] the launcher on `device`.
 fn activated_run_on(device: &Device, start: Start) -> (Outcome, Probe, String) {
-    activated(device.command(&[] as &[&str]), &device.dir, start)
+    activated(device.command(&[], &[]), &device.dir, start)
 }
 
 /// [`activated_run_on`] a fresh probe device.
@@ -218,7 +218,7 @@ fn socket_activation_and_notify_variables_reach_swupdate_unchanged() {
 fn swupdate_gets_exactly_the_argv_that_print_argv_prints() {
     let tmp = tempfile::tempdir().unwrap();
     let device = probe_device(tmp.path());
-    let printed = device.run(&["--print-argv"]);
+    let printed = device.outcome(&["--print-argv"]);
     printed.assert_code(0);
     let line = printed.stdout.strip_suffix('\n').unwrap_or(&printed.stdout);
     let printed = shell_words::split(line).expect("--print-argv prints shell words");

@@ -1,31 +1,17 @@
 //! The management agent's handoff: what descriptor.env may say, who may have written the
 //! configuration, and what happens to a descriptor once it was used.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use device::Root;
-
-fn download_device() -> Root {
-    let r = Root::file_mode();
-    // The handoff, not the network, is under test here (tests/streaming.rs has the preflight).
-    r.lib(
-        "10-source",
-        "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
-    )
-    .etc("descriptor.env", "URL=https://updates.example.com/fw.swu\n");
-    r
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use support::{Device, stderr};
 
 #[test]
 fn a_descriptor_with_only_the_url_is_accepted() {
-    let o = download_device().run(&["check"]);
+    let o = Device::download().run(&["check"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -41,7 +27,7 @@ fn a_descriptor_setting_anything_else_is_refused() {
         "SWUPDATE_ALLOW_HTTP=yes",
         "SWUPDATE_STRICT_MODES=no",
     ] {
-        let r = download_device();
+        let r = Device::download();
         r.etc(
             "descriptor.env",
             &format!("URL=https://updates.example.com/fw.swu\n{var}\n"),
@@ -62,7 +48,7 @@ fn a_descriptor_setting_anything_else_is_refused() {
 
 #[test]
 fn plain_http_from_the_agent_is_refused_unless_the_image_allows_it() {
-    let r = download_device();
+    let r = Device::download();
     r.etc("descriptor.env", "URL=http://updates.example.com/fw.swu\n");
     let o = r.run(&["check"]);
     assert_eq!(o.status.code(), Some(65));
@@ -73,7 +59,7 @@ fn plain_http_from_the_agent_is_refused_unless_the_image_allows_it() {
 
 #[test]
 fn a_group_writable_fragment_is_refused_naming_file_and_mode() {
-    let r = download_device();
+    let r = Device::download();
     let f = r.host("/usr/lib/swupdate/conf.d/10-source");
     fs::set_permissions(&f, fs::Permissions::from_mode(0o664)).unwrap();
     let o = r.run(&["check"]);
@@ -90,7 +76,7 @@ fn a_group_writable_fragment_is_refused_naming_file_and_mode() {
 
 #[test]
 fn a_world_writable_conf_directory_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     let d = r.host("/etc/swupdate/conf.d");
     fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
     let o = r.run(&["check"]);
@@ -106,14 +92,14 @@ fn a_world_writable_conf_directory_is_refused() {
 
 #[test]
 fn a_world_writable_environment_file_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     let f = r.host("/etc/default/swupdate");
     fs::set_permissions(&f, fs::Permissions::from_mode(0o646)).unwrap();
     assert_eq!(r.run(&["check"]).status.code(), Some(65));
 }
 
 /// Makes `device` look owned by someone else: chown as root; otherwise trust another uid.
-fn owned_by_another_user(r: &Root, device: &str) -> Vec<(&'static str, String)> {
+fn owned_by_another_user(r: &Device, device: &str) -> Vec<(&'static str, String)> {
     let p = r.host(device);
     let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
     // SAFETY: chown on a path we created.
@@ -131,7 +117,7 @@ fn owned_by_another_user(r: &Root, device: &str) -> Vec<(&'static str, String)> 
 
 #[test]
 fn a_fragment_owned_by_another_user_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     let env = owned_by_another_user(&r, "/usr/lib/swupdate/conf.d/10-source");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let o = r.run_env(&["check"], &env);
@@ -141,7 +127,7 @@ fn a_fragment_owned_by_another_user_is_refused() {
 
 #[test]
 fn the_agent_user_may_own_the_descriptor_only() {
-    let r = download_device();
+    let r = Device::download();
     let p = r.host("/etc/swupdate/conf.d/descriptor.env");
     let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
     // SAFETY: chown on a path we created.
@@ -166,7 +152,7 @@ fn the_agent_user_may_own_the_descriptor_only() {
 
 #[test]
 fn strict_modes_can_be_turned_off_in_the_environment_file_only() {
-    let r = download_device();
+    let r = Device::download();
     let f = r.host("/usr/lib/swupdate/conf.d/10-source");
     fs::set_permissions(&f, fs::Permissions::from_mode(0o666)).unwrap();
     r.write(
@@ -178,7 +164,7 @@ fn strict_modes_can_be_turned_off_in_the_environment_file_only() {
 
 #[test]
 fn a_used_descriptor_is_moved_aside_so_a_restart_does_not_repeat_it() {
-    let r = download_device();
+    let r = Device::download();
     let o = r.run(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!r.host("/etc/swupdate/conf.d/descriptor.env").exists());
@@ -193,7 +179,7 @@ fn a_used_descriptor_is_moved_aside_so_a_restart_does_not_repeat_it() {
 
 #[test]
 fn check_and_print_argv_leave_the_descriptor_in_place() {
-    let r = download_device();
+    let r = Device::download();
     r.run(&["check"]);
     r.run(&["--print-argv"]);
     r.run(&["explain"]);
@@ -202,7 +188,7 @@ fn check_and_print_argv_leave_the_descriptor_in_place() {
 
 #[test]
 fn strict_modes_takes_yes_or_no_only() {
-    let r = download_device();
+    let r = Device::download();
     r.write(
         "/etc/default/swupdate",
         "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\nSWUPDATE_STRICT_MODES=off\n",
@@ -223,7 +209,7 @@ fn strict_modes_takes_yes_or_no_only() {
 fn a_descriptor_written_while_a_start_runs_is_left_for_the_next_start() {
     use swupdate_launcher::config::load::{self, Request};
     use swupdate_launcher::rootfs;
-    let r = download_device();
+    let r = Device::download();
     let root = rootfs::Root::new(Some(r.path().to_path_buf()));
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() }.to_string();
@@ -263,20 +249,15 @@ fn a_descriptor_written_while_a_start_runs_is_left_for_the_next_start() {
 
 #[test]
 fn each_start_installs_its_own_descriptor_end_to_end() {
-    let r = download_device();
+    let r = Device::download();
     // The stub swupdate records its -d string, then the agent's next write lands.
-    r.write(
+    r.write_executable(
         "/usr/bin/swupdate",
         &format!(
             "#!/bin/sh\nfor a; do echo \"$a\"; done | grep '^-u ' >> {}/installed\n",
             r.path().display()
         ),
     );
-    fs::set_permissions(
-        r.host("/usr/bin/swupdate"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
     assert_eq!(r.run(&[]).status.code(), Some(0));
     r.etc(
         "descriptor.env",
@@ -300,7 +281,7 @@ fn each_start_installs_its_own_descriptor_end_to_end() {
 
 #[test]
 fn a_start_that_fails_before_swupdate_gives_the_descriptor_back() {
-    let r = download_device();
+    let r = Device::download();
     // The key is gone: refused (66) after the claim, swupdate never ran.
     fs::remove_file(r.host("/etc/swupdate/public.pem")).unwrap();
     let o = r.run(&[]);
@@ -316,7 +297,7 @@ fn a_start_that_fails_before_swupdate_gives_the_descriptor_back() {
 fn a_newer_descriptor_wins_over_one_given_back() {
     use swupdate_launcher::config::load::{self, Request};
     use swupdate_launcher::rootfs;
-    let r = download_device();
+    let r = Device::download();
     let root = rootfs::Root::new(Some(r.path().to_path_buf()));
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() }.to_string();
@@ -341,7 +322,7 @@ fn a_newer_descriptor_wins_over_one_given_back() {
 
 #[test]
 fn a_claimed_descriptor_that_is_refused_is_given_back_unchanged() {
-    let r = download_device();
+    let r = Device::download();
     r.etc(
         "descriptor.env",
         "URL=https://a.example/x\nSWUPDATE_BIN=/evil\n",

@@ -3,7 +3,8 @@
 //! refusal with a reason, promptly, without swupdate being started. Plus the image-side
 //! bounds that hold for every fragment, and StrictModes over whole paths.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::ffi::CString;
 use std::fs;
@@ -12,23 +13,13 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use device::Root;
+use support::{Device, stderr};
 
 const SECRET: &str = "s3cr3t-hash-do-not-leak";
 const ETC: &str = "/etc/swupdate/conf.d";
 
-fn download_device() -> Root {
-    let r = Root::file_mode();
-    r.lib(
-        "10-source",
-        "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
-    )
-    .etc("descriptor.env", "URL=https://updates.example.com/fw.swu\n");
-    r
-}
-
 /// A root-only file the agent must not be able to read through the launcher.
-fn shadow(r: &Root) -> std::path::PathBuf {
+fn shadow(r: &Device) -> std::path::PathBuf {
     r.write(
         "/etc/shadow",
         &format!("root:$y$j9T${SECRET}:19000:0:99999:7:::\n"),
@@ -38,12 +29,8 @@ fn shadow(r: &Root) -> std::path::PathBuf {
     p
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// Runs the launcher, killed if it takes longer than a few seconds (a hang is a failure).
-fn run_bounded(r: &Root, args: &[&str], env: &[(&str, &str)]) -> Output {
+fn run_bounded(r: &Device, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut child = r
         .command(args, env)
         .stdout(Stdio::piped())
@@ -92,7 +79,7 @@ fn chown(p: &Path, uid: u32) {
 
 #[test]
 fn a_descriptor_symlink_to_a_root_only_file_is_refused_without_quoting_it() {
-    let r = download_device();
+    let r = Device::download();
     shadow(&r);
     fs::remove_file(r.host(&format!("{ETC}/descriptor.env"))).unwrap();
     r.symlink("/etc/shadow", &format!("{ETC}/descriptor.env"));
@@ -105,7 +92,7 @@ fn a_descriptor_symlink_to_a_root_only_file_is_refused_without_quoting_it() {
 
 #[test]
 fn a_relative_descriptor_symlink_is_refused_too() {
-    let r = download_device();
+    let r = Device::download();
     shadow(&r);
     fs::remove_file(r.host(&format!("{ETC}/descriptor.env"))).unwrap();
     r.symlink("../../shadow", &format!("{ETC}/descriptor.env"));
@@ -114,7 +101,7 @@ fn a_relative_descriptor_symlink_is_refused_too() {
 
 #[test]
 fn a_descriptor_hard_link_to_a_root_only_file_is_refused_without_quoting_it() {
-    let r = download_device();
+    let r = Device::download();
     let s = shadow(&r);
     let d = r.host(&format!("{ETC}/descriptor.env"));
     fs::remove_file(&d).unwrap();
@@ -125,7 +112,7 @@ fn a_descriptor_hard_link_to_a_root_only_file_is_refused_without_quoting_it() {
 
 #[test]
 fn a_descriptor_with_unparsable_content_is_located_but_not_quoted() {
-    let r = download_device();
+    let r = Device::download();
     r.etc(
         "descriptor.env",
         &format!("URL=https://a.example/x\nroot:$y$j9T${SECRET}:19000\n"),
@@ -136,7 +123,7 @@ fn a_descriptor_with_unparsable_content_is_located_but_not_quoted() {
 
 #[test]
 fn a_descriptor_cannot_expand_a_secret_of_the_image_or_the_environment() {
-    let r = download_device();
+    let r = Device::download();
     r.lib("20-token", &format!("TOKEN={SECRET}\n"));
     for url in [
         "URL=https://evil.example/${TOKEN}",
@@ -154,7 +141,7 @@ fn a_descriptor_cannot_expand_a_secret_of_the_image_or_the_environment() {
 
 #[test]
 fn a_root_only_fragment_with_an_error_is_located_but_not_quoted() {
-    let r = download_device();
+    let r = Device::download();
     r.lib("30-private", &format!("TOKEN=x {SECRET}\n"));
     let p = r.host("/usr/lib/swupdate/conf.d/30-private");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
@@ -174,7 +161,7 @@ fn a_root_only_fragment_with_an_error_is_located_but_not_quoted() {
 
 #[test]
 fn a_descriptor_fifo_is_refused_at_once() {
-    let r = download_device();
+    let r = Device::download();
     let d = r.host(&format!("{ETC}/descriptor.env"));
     fs::remove_file(&d).unwrap();
     mkfifo(&d);
@@ -186,7 +173,7 @@ fn a_descriptor_fifo_is_refused_at_once() {
 
 #[test]
 fn a_fragment_fifo_is_refused_at_once() {
-    let r = download_device();
+    let r = Device::download();
     mkfifo(&r.host(&format!("{ETC}/40-fifo")));
     let e = refused(&run_bounded(&r, &["check"], &[]), 74);
     assert!(e.contains("40-fifo") && e.contains("FIFO"), "{e}");
@@ -194,7 +181,7 @@ fn a_fragment_fifo_is_refused_at_once() {
 
 #[test]
 fn an_environment_file_fifo_is_refused_at_once() {
-    let r = download_device();
+    let r = Device::download();
     let f = r.host("/etc/default/swupdate");
     fs::remove_file(&f).unwrap();
     mkfifo(&f);
@@ -203,7 +190,7 @@ fn an_environment_file_fifo_is_refused_at_once() {
 
 #[test]
 fn a_symlink_to_a_device_is_never_opened_for_reading() {
-    let r = download_device();
+    let r = Device::download();
     // Climbing out of the root stops at its top: this is the device's /dev/zero, not the host's.
     r.symlink(
         "../../../../../../../../dev/zero",
@@ -215,7 +202,7 @@ fn a_symlink_to_a_device_is_never_opened_for_reading() {
 
 #[test]
 fn a_huge_fragment_is_refused_without_being_read_whole() {
-    let r = download_device();
+    let r = Device::download();
     let f = fs::File::create(r.host("/usr/lib/swupdate/conf.d/60-huge")).unwrap();
     f.set_len(100 * 1024 * 1024).unwrap();
     let t = Instant::now();
@@ -226,7 +213,7 @@ fn a_huge_fragment_is_refused_without_being_read_whole() {
 
 #[test]
 fn a_huge_descriptor_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     r.etc(
         "descriptor.env",
         &format!("URL=https://a.example/{}\n", "a".repeat(70 * 1024)),
@@ -239,7 +226,7 @@ fn a_huge_descriptor_is_refused() {
 
 #[test]
 fn doubling_expansions_in_a_fragment_are_stopped_with_file_and_line() {
-    let r = download_device();
+    let r = Device::download();
     r.lib(
         "20-double",
         &("A=x\n".to_string() + &"A=$A$A\n".repeat(540)),
@@ -250,7 +237,7 @@ fn doubling_expansions_in_a_fragment_are_stopped_with_file_and_line() {
 
 #[test]
 fn doubling_expansions_in_the_descriptor_are_refused_as_expansions() {
-    let r = download_device();
+    let r = Device::download();
     r.etc("descriptor.env", &"URL=$URL$URL\n".repeat(540));
     let e = refused(&run_bounded(&r, &["check"], &[]), 65);
     assert!(e.contains("descriptor.env:1:"), "{e}");
@@ -258,7 +245,7 @@ fn doubling_expansions_in_the_descriptor_are_refused_as_expansions() {
 
 #[test]
 fn deeply_nested_defaults_are_an_error_not_a_crash() {
-    let r = download_device();
+    let r = Device::download();
     r.lib(
         "20-deep",
         &("A=".to_string() + &"${A:-".repeat(100_000) + "\n"),
@@ -269,7 +256,7 @@ fn deeply_nested_defaults_are_an_error_not_a_crash() {
 
 #[test]
 fn megabytes_of_lookups_are_refused_promptly() {
-    let r = download_device();
+    let r = Device::download();
     // 2 MB of `URL=$U` took 100 s of CPU; now the file bound refuses it before parsing.
     r.lib("20-many", &"URL=$U\n".repeat(2 * 1024 * 1024 / 7));
     let e = refused(&run_bounded(&r, &["check"], &[]), 65);
@@ -284,7 +271,7 @@ fn megabytes_of_lookups_are_refused_promptly() {
 
 #[test]
 fn an_agent_owned_etc_directory_may_hold_only_the_descriptor() {
-    let r = download_device();
+    let r = Device::download();
     r.lib("50-verify", "SWUPDATE_ALLOW_HTTP=no\n");
     let agent = [("SWUPDATE_AGENT_UID", "4242")];
     chown(&r.host(ETC), 4242);
@@ -309,7 +296,7 @@ fn an_agent_owned_etc_directory_may_hold_only_the_descriptor() {
 
 #[test]
 fn a_separate_descriptor_directory_leaves_the_etc_directory_to_the_image() {
-    let r = download_device();
+    let r = Device::download();
     fs::remove_file(r.host(&format!("{ETC}/descriptor.env"))).unwrap();
     r.write(
         "/var/lib/swupdate/agent/descriptor.env",
@@ -335,7 +322,7 @@ fn a_separate_descriptor_directory_leaves_the_etc_directory_to_the_image() {
 
 #[test]
 fn the_descriptor_is_read_after_every_fragment() {
-    let r = download_device();
+    let r = Device::download();
     r.etc("zz-late", "URL=https://image.example/default.swu\n");
     let o = run_bounded(&r, &["--print-argv"], &[]);
     assert!(
@@ -347,7 +334,7 @@ fn the_descriptor_is_read_after_every_fragment() {
 
 #[test]
 fn a_descriptor_in_the_lib_directory_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     r.lib("descriptor.env", "URL=https://a.example/x.swu\n");
     refused(&run_bounded(&r, &["check"], &[]), 65);
 }
@@ -356,7 +343,7 @@ fn a_descriptor_in_the_lib_directory_is_refused() {
 
 #[test]
 fn a_group_writable_directory_on_the_way_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     let d = r.host("/usr/lib/swupdate");
     fs::set_permissions(&d, fs::Permissions::from_mode(0o775)).unwrap();
     let e = refused(&run_bounded(&r, &["check"], &[]), 65);
@@ -368,7 +355,7 @@ fn a_group_writable_directory_on_the_way_is_refused() {
 
 #[test]
 fn a_symlink_in_the_middle_of_a_chain_owned_by_another_user_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     r.lib("70-real", "SWUPDATE_EXTRA_ARGS=\"-l 3\"\n");
     r.symlink("/usr/lib/swupdate/conf.d/70-real", "/usr/share/mid");
     r.symlink("/usr/share/mid", &format!("{ETC}/70-link"));
@@ -385,7 +372,7 @@ fn a_writable_swupdate_binary_key_or_version_file_is_refused() {
         "/etc/swupdate/public.pem",
         "/etc/os-release",
     ] {
-        let r = download_device();
+        let r = Device::download();
         fs::set_permissions(r.host(device), fs::Permissions::from_mode(0o777)).unwrap();
         let e = refused(&run_bounded(&r, &["check"], &[]), 65);
         assert!(e.contains(device), "{device}: {e}");
@@ -402,7 +389,7 @@ fn under_root_an_absolute_directory_symlink_stays_inside_the_root() {
         "SWUPDATE_EXTRA_ARGS=\"-l 9\"\n",
     )
     .unwrap();
-    let r = download_device();
+    let r = Device::download();
     fs::remove_dir_all(r.host("/etc/swupdate")).unwrap();
     r.symlink(host.path().to_str().unwrap(), "/etc/swupdate");
     r.write(
@@ -433,7 +420,7 @@ fn under_root_an_absolute_directory_symlink_stays_inside_the_root() {
 
 #[test]
 fn a_relative_symlink_to_dev_null_masks() {
-    let r = download_device();
+    let r = Device::download();
     r.lib("90-start-progress", "exec /usr/bin/swupdate-progress &\n");
     r.symlink("../../../dev/null", &format!("{ETC}/90-start-progress"));
     let o = run_bounded(&r, &["check"], &[]);
@@ -444,9 +431,9 @@ fn a_relative_symlink_to_dev_null_masks() {
 
 #[test]
 fn a_run_claims_the_descriptor_before_swupdate_starts() {
-    let r = download_device();
+    let r = Device::download();
     // The stub swupdate reports what it sees: the claimed descriptor, no descriptor.env.
-    r.write(
+    r.write_executable(
         "/usr/bin/swupdate",
         &format!(
             "#!/bin/sh\nls -a {}{ETC} > {}/seen\n",
@@ -454,11 +441,6 @@ fn a_run_claims_the_descriptor_before_swupdate_starts() {
             r.path().display()
         ),
     );
-    fs::set_permissions(
-        r.host("/usr/bin/swupdate"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
     let o = run_bounded(&r, &[], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let seen = fs::read_to_string(r.host("/seen")).unwrap();
@@ -468,7 +450,7 @@ fn a_run_claims_the_descriptor_before_swupdate_starts() {
 
 #[test]
 fn a_start_refused_by_the_lock_leaves_the_descriptor_for_the_next_one() {
-    let r = download_device();
+    let r = Device::download();
     let lock = r.host("/run/swupdate-launcher.lock");
     fs::create_dir_all(lock.parent().unwrap()).unwrap();
     let f = fs::File::create(&lock).unwrap();
@@ -487,7 +469,7 @@ fn a_start_refused_by_the_lock_leaves_the_descriptor_for_the_next_one() {
 
 #[test]
 fn a_lock_path_that_is_a_symlink_is_refused() {
-    let r = download_device();
+    let r = Device::download();
     r.write("/etc/precious", "keep\n");
     r.symlink(
         r.host("/etc/precious").to_str().unwrap(),
@@ -505,7 +487,7 @@ fn a_lock_path_that_is_a_symlink_is_refused() {
 fn an_environment_file_cannot_vouch_for_itself() {
     // Owned by uid 4242 and trusting uid 4242: judged before it is read, against root (or the
     // environment's SWUPDATE_TRUSTED_UID), so it is refused.
-    let r = download_device();
+    let r = Device::download();
     r.write(
         "/etc/default/swupdate",
         "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\nSWUPDATE_TRUSTED_UID=4242\nSWUPDATE_STRICT_MODES=no\n",

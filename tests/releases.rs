@@ -152,6 +152,14 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
          is refused naming both. Where a build option compiles it in, a build (Debian's or\n\
          meta-swupdate's) may lack it.\n\n",
     );
+    d.push_str(&facts_table(bins));
+    d.push_str(&options_table(bins, seen));
+    d
+}
+
+/// What each binary says about itself (`--version`, `-h`): one row a [`Fact`].
+fn facts_table(bins: &[Binary]) -> String {
+    let mut d = String::new();
     d.push_str("## What each binary says about itself\n\n| | ");
     d.push_str(
         &bins
@@ -205,6 +213,12 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
         }
         d.push('\n');
     }
+    d
+}
+
+/// Each option's spellings: since when, which binary takes it, what the launcher does with it.
+fn options_table(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String {
+    let mut d = String::new();
     d.push_str("\n## Options\n\n");
     d.push_str("| option | since | build option |");
     for b in bins {
@@ -241,10 +255,6 @@ fn compatibility_doc(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> Str
     d
 }
 
-fn sid() -> Option<Binary> {
-    binaries().into_iter().find(|b| b.suite == "sid")
-}
-
 /// Runs the launcher's argv in the root, with the test directory bound at /mnt in a private
 /// mount namespace (the cached root itself is not changed).
 fn run_in_root(root: &Path, dir: &Path, argv: &[String]) -> std::process::Output {
@@ -276,23 +286,30 @@ fn run_in_root(root: &Path, dir: &Path, argv: &[String]) -> std::process::Output
         .unwrap()
 }
 
+/// A device in `dir` with the host's real swupdate, the vendor's certificate in place (not yet
+/// configured) and a prefilled target, `/var/target.img`, for a `.swu` to install into.
+fn vendor_device(dir: &Path) -> (support::Device, support::Pki, PathBuf) {
+    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
+    let device = support::Device::with_swupdate(dir);
+    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
+    let target = device.write("/var/target.img", "").host("/var/target.img");
+    support::prefill(&target, support::IMAGE_LEN);
+    (device, pki, target)
+}
+
 fn launcher_argv(device: &support::Device) -> Vec<String> {
-    let out = device.run(&["--print-argv"]);
+    let out = device.outcome(&["--print-argv"]);
     out.assert_code(0);
     shell_words::split(out.stdout.trim()).unwrap()
 }
 
 #[test]
 fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
-    let Some(sid) = sid() else { return };
+    let Some(sid) = binary("sid") else { return };
     let root = sid.root.clone().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
-    let mut device = support::Device::with_swupdate(dir);
-    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
-    let target = device.write("/var/target.img", b"");
-    support::prefill(&target, support::IMAGE_LEN);
+    let (mut device, pki, target) = vendor_device(dir);
     let swu = support::SwuBuilder::new(target.clone()).build(&device.host("/var/update.swu"), &pki);
     let _ = swu;
     device.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/vendor.cert.pem");
@@ -305,7 +322,7 @@ fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
         ),
     );
     // Without a provider the launcher refuses, as sid's swupdate would fail.
-    let refused = device.run(&["check"]);
+    let refused = device.outcome(&["check"]);
     refused.assert_code(65);
     assert!(
         refused
@@ -341,15 +358,11 @@ fn sid_verifies_a_cms_image_with_the_argv_the_launcher_builds() {
 
 #[test]
 fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_there() {
-    let Some(sid) = sid() else { return };
+    let Some(sid) = binary("sid") else { return };
     let root = sid.root.clone().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let pki = support::Pki::generate(&dir.join("pki"), "vendor");
-    let mut device = support::Device::with_swupdate(dir);
-    device.install("/etc/swupdate/vendor.cert.pem", &pki.cert);
-    let target = device.write("/var/target.img", b"");
-    support::prefill(&target, support::IMAGE_LEN);
+    let (mut device, pki, target) = vendor_device(dir);
     // Older than the running release (support::RUNNING_VERSION), declaring its type.
     support::SwuBuilder::new(target.clone())
         .version("0.5")
@@ -370,7 +383,9 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
         support::RUNNING_VERSION
     );
     let without_floor = "globals: { verbose = true; };\nupdate-types: ( { name = \"OS\"; } );\n";
-    let cfg = device.write("/etc/product.cfg", with_floor.as_bytes());
+    let cfg = device
+        .write("/etc/product.cfg", &with_floor)
+        .host("/etc/product.cfg");
     let argv: Vec<String> = launcher_argv(&device)
         .into_iter()
         .map(|w| {
@@ -399,13 +414,9 @@ fn sid_judges_a_typed_update_by_its_type_so_the_launcher_requires_the_floor_ther
         String::from_utf8_lossy(&real.stderr)
     );
     // ...so the launcher refuses to start with that configuration.
-    let refused = device.run(&["check"]);
+    let refused = device.outcome(&["check"]);
     refused.assert_code(65);
-    assert!(
-        refused.stderr.contains("update type `OS`"),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_stderr_contains("update type `OS`");
 }
 
 fn binary(suite: &str) -> Option<Binary> {
@@ -414,8 +425,8 @@ fn binary(suite: &str) -> Option<Binary> {
 
 /// A device whose SWUPDATE_BIN runs the real binary of `b` (in its root, through chroot), for
 /// what `check` asks of it (`--version`, `-h`, probes).
-fn device_for(b: &Binary, dir: &Path) -> support::Device {
-    let d = support::Device::new(dir);
+fn device_for(b: &Binary) -> support::Device {
+    let d = support::Device::configured_in_temp();
     let run = match &b.root {
         Some(r) => format!("exec chroot {} /usr/bin/swupdate \"$@\"", r.display()),
         None => format!("exec {} \"$@\"", support::SWUPDATE),
@@ -424,7 +435,7 @@ fn device_for(b: &Binary, dir: &Path) -> support::Device {
         "/usr/bin/swupdate",
         &format!("#!/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n{run}\n"),
     );
-    d.write("/var/update.swu", b"swu");
+    d.write("/var/update.swu", "swu");
     d
 }
 
@@ -433,53 +444,50 @@ fn check_refuses_an_option_that_trixies_build_leaves_out() {
     let Some(trixie) = binary("trixie") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let mut d = device_for(&trixie, tmp.path());
+    let mut d = device_for(&trixie);
     d.set("SWUPDATE_VERSION", &trixie.release.to_string());
     d.lib(
         "10-file",
         "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v --forced-signer-name vendor\"\n",
     );
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
-    assert!(o.stderr.contains("is not compiled into"), "{}", o.stderr);
+    o.assert_stderr_contains("is not compiled into");
 }
 
 #[test]
 fn check_refuses_suricatta_without_server_where_the_real_binary_has_several_modules() {
     for suite in ["trixie", "sid"] {
         let Some(b) = binary(suite) else { return };
-        let tmp = tempfile::tempdir().unwrap();
-        let mut d = device_for(&b, tmp.path());
+        let mut d = device_for(&b);
         d.set("SWUPDATE_VERSION", &b.release.to_string());
         d.lib(
             "10-daemon",
             "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-t DEFAULT -u http://127.0.0.1:1 -i dev01\"\n",
         );
-        let o = d.run(&["check"]);
+        let o = d.outcome(&["check"]);
         o.assert_code(65);
         assert!(o.stderr.contains("add -S hawkbit"), "{suite}: {}", o.stderr);
         d.lib(
             "10-daemon",
             "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-S hawkbit -t DEFAULT -u http://127.0.0.1:1 -i dev01\"\n",
         );
-        d.run(&["check"]).assert_code(0);
+        d.outcome(&["check"]).assert_code(0);
     }
 }
 
 #[test]
 fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
-    let Some(sid) = sid() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let mut d = device_for(&sid, tmp.path());
+    let Some(sid) = binary("sid") else { return };
+    let mut d = device_for(&sid);
     d.lib(
         "10-file",
         "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ANTI_ROLLBACK=no\n",
     );
     d.set("SWUPDATE_VERSION", "2025.12");
-    let o = d.run(&["check"]);
+    let o = d.outcome(&["check"]);
     o.assert_code(65);
-    assert!(o.stderr.contains("reports 2026.05.1"), "{}", o.stderr);
+    o.assert_stderr_contains("reports 2026.05.1");
     d.set("SWUPDATE_VERSION", &sid.release.to_string());
-    d.run(&["check"]).assert_code(0);
+    d.outcome(&["check"]).assert_code(0);
 }

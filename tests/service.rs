@@ -1,15 +1,15 @@
 //! What the launcher tells systemd and the journal, and one update at a time.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use device::Root;
+use support::Device;
 
 /// A datagram socket standing in for systemd's notify socket or the journal.
 struct Listener {
@@ -64,12 +64,19 @@ fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// Runs the launcher on `r` with a notify socket of its own (in the root), bound before the
+/// start: what the launcher sent is waiting in the listener.
+fn run_notified(r: &Device, args: &[&str]) -> (std::process::Output, Listener) {
+    let sock = r.path().join("notify");
+    let l = Listener::at(&sock);
+    let o = r.run_env(args, &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
+    (o, l)
+}
+
 #[test]
 fn status_says_what_is_about_to_happen_before_exec() {
-    let r = Root::file_mode();
-    let l = Listener::at(&r.path().join("notify"));
-    let sock = r.path().join("notify");
-    let o = r.run_env(&[], &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
+    let r = Device::file_mode();
+    let (o, l) = run_notified(&r, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         l.next_text(),
@@ -82,11 +89,9 @@ fn status_says_what_is_about_to_happen_before_exec() {
 
 #[test]
 fn status_and_errno_say_why_nothing_started() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.etc("10-source", "SWUPDATE_SOURCE=usb\n");
-    let l = Listener::at(&r.path().join("notify"));
-    let sock = r.path().join("notify");
-    let o = r.run_env(&[], &[("NOTIFY_SOCKET", sock.to_str().unwrap())]);
+    let (o, l) = run_notified(&r, &[]);
     assert_eq!(o.status.code(), Some(65));
     assert_eq!(
         l.next_text(),
@@ -99,7 +104,7 @@ fn status_and_errno_say_why_nothing_started() {
 
 #[test]
 fn status_reaches_an_abstract_notify_socket() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     fs::remove_file(r.host("/data/update.swu")).unwrap();
     let name = format!("swupdate-launcher-service-test-{}", std::process::id());
     let l = Listener::abstract_named(&name);
@@ -112,7 +117,7 @@ fn status_reaches_an_abstract_notify_socket() {
 
 #[test]
 fn check_and_explain_send_no_status() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     let l = Listener::at(&r.path().join("notify"));
     let sock = r.path().join("notify");
     for args in [&["check"][..], &["explain"], &["--print-argv"]] {
@@ -123,7 +128,7 @@ fn check_and_explain_send_no_status() {
 
 #[test]
 fn journal_record_carries_structured_fields() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     let j = r.path().join("journal");
     let l = Listener::at(&j);
     let o = r.run_env(
@@ -155,7 +160,7 @@ fn journal_record_carries_structured_fields() {
 
 #[test]
 fn journal_error_record_locates_the_configuration_error() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.etc("30-bad", "A=1\nB=`date`\n");
     let j = r.path().join("journal");
     let l = Listener::at(&j);
@@ -178,7 +183,7 @@ fn journal_error_record_locates_the_configuration_error() {
 
 #[test]
 fn url_secrets_never_reach_the_journal_or_status() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.etc(
         "10-source",
         "SWUPDATE_SOURCE=download\nSWUPDATE_PREFLIGHT=no\n",
@@ -207,10 +212,10 @@ fn url_secrets_never_reach_the_journal_or_status() {
 }
 
 /// swupdate stand-in that holds on until `release` exists (at most 20 s).
-fn holding_swupdate(r: &Root) {
+fn holding_swupdate(r: &Device) {
     let release = r.host("/release");
     let started = r.host("/started");
-    r.write(
+    r.write_executable(
         "/usr/bin/swupdate",
         &format!(
             "#!/bin/sh\ntouch {}\ni=0\nwhile [ ! -e {} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n",
@@ -218,11 +223,6 @@ fn holding_swupdate(r: &Root) {
             release.display()
         ),
     );
-    fs::set_permissions(
-        r.host("/usr/bin/swupdate"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
 }
 
 fn wait_for(p: &Path) {
@@ -239,7 +239,7 @@ fn wait_for(p: &Path) {
 
 #[test]
 fn a_second_launcher_refuses_while_swupdate_holds_the_lock() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     holding_swupdate(&r);
     let mut first = r.command(&[], &[]).spawn().unwrap();
     wait_for(&r.host("/started"));
@@ -266,7 +266,7 @@ fn a_second_launcher_refuses_while_swupdate_holds_the_lock() {
 
 #[test]
 fn print_argv_check_and_explain_take_no_lock() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     holding_swupdate(&r);
     let mut first = r.command(&[], &[]).spawn().unwrap();
     wait_for(&r.host("/started"));
@@ -279,7 +279,7 @@ fn print_argv_check_and_explain_take_no_lock() {
 
 /// Runs the service on `r` with a journal and a notify socket; returns the journal record,
 /// the STATUS datagram and stderr.
-fn service_outputs(r: &Root) -> (String, String, String) {
+fn service_outputs(r: &Device) -> (String, String, String) {
     let j = r.path().join("journal");
     let n = r.path().join("notify");
     let (lj, ln) = (Listener::at(&j), Listener::at(&n));
@@ -300,7 +300,7 @@ fn service_outputs(r: &Root) -> (String, String, String) {
 }
 
 /// None of `parts` of a secret is in the journal, STATUS= or stderr.
-fn assert_hidden(r: &Root, parts: &[&str]) {
+fn assert_hidden(r: &Device, parts: &[&str]) {
     let (journal, status, stderr) = service_outputs(r);
     for text in [&journal, &status, &stderr] {
         for p in parts {
@@ -310,8 +310,8 @@ fn assert_hidden(r: &Root, parts: &[&str]) {
     assert!(status.contains("STATUS="), "{status}");
 }
 
-fn with_extra_args(value: &str) -> Root {
-    let r = Root::file_mode();
+fn with_extra_args(value: &str) -> Device {
+    let r = Device::file_mode();
     r.etc("20-extra", &format!("SWUPDATE_EXTRA_ARGS={value}\n"));
     r
 }

@@ -1,15 +1,14 @@
 //! The preflight as the service runs it: wired between the lock and the exec.
 #![cfg(feature = "streaming")]
 
-mod device;
 #[allow(dead_code)]
 mod support;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use device::{Root, assert_exit};
 use support::http::{HttpServer, reply};
+use support::{Device as Root, assert_exit};
 
 /// Answers every request with `status` (a 200 with a 4 KiB update) until the test ends.
 fn server(status: u16) -> HttpServer {

@@ -1,13 +1,14 @@
 //! The verification stage with programs written for the tests and a swupdate stand-in that
 //! records what it was given; the real swupdate is in tests/e2e_swupdate.rs.
 
-mod device;
+#[allow(dead_code)]
+mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use device::Root;
+use support::{Device, stderr};
 
 /// The unprivileged user the program runs as: nobody under root (CI); ourselves otherwise.
 fn unprivileged() -> String {
@@ -21,8 +22,8 @@ fn unprivileged() -> String {
 }
 
 /// A file-mode device whose swupdate copies what `-i` names to /received and prints its argv.
-fn device(program: &str) -> Root {
-    let r = Root::file_mode();
+fn device(program: &str) -> Device {
+    let r = Device::file_mode();
     r.write("/data/update.swu", "PACK:the update payload\n");
     let received = r.host("/received");
     let argv = r.host("/argv");
@@ -34,12 +35,7 @@ fn device(program: &str) -> Root {
             received.display()
         ),
     );
-    r.write("/usr/libexec/unpack", program);
-    fs::set_permissions(
-        r.host("/usr/libexec/unpack"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    r.write_executable("/usr/libexec/unpack", program);
     let dir = r.host("/var/lib/swupdate/verify");
     fs::create_dir_all(&dir).unwrap();
     // The unprivileged program writes to the descriptor it is given, never to the directory.
@@ -54,15 +50,11 @@ fn device(program: &str) -> Root {
     r
 }
 
-fn private_dir_is_empty(r: &Root) -> bool {
+fn private_dir_is_empty(r: &Device) -> bool {
     fs::read_dir(r.host("/var/lib/swupdate/verify"))
         .unwrap()
         .next()
         .is_none()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -220,7 +212,7 @@ fn explain_shows_the_verification_stage_and_the_rollback_bound() {
 
 #[test]
 fn a_missing_version_file_stops_a_one_shot_install() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     fs::remove_file(r.host("/etc/os-release")).unwrap();
     let o = r.run(&["--print-argv"]);
     assert_eq!(o.status.code(), Some(65));
@@ -235,7 +227,7 @@ fn a_missing_version_file_stops_a_one_shot_install() {
 
 #[test]
 fn the_version_comes_from_the_configured_file_and_key() {
-    let r = Root::file_mode();
+    let r = Device::file_mode();
     r.write("/etc/sw-versions", "bootloader 2022.04\nrootfs 3.1.4\n").lib(
         "30-rollback",
         "SWUPDATE_VERSION_FILE=/etc/sw-versions\nSWUPDATE_VERSION_KEY=rootfs\nSWUPDATE_REINSTALL=no\nSWUPDATE_MAX_VERSION=4.0\n",
@@ -458,7 +450,7 @@ fn a_program_that_cannot_be_executed_is_a_failure_not_a_crash() {
 struct SmallFs(std::path::PathBuf);
 
 impl SmallFs {
-    fn on(r: &Root, size: &str) -> SmallFs {
+    fn on(r: &Device, size: &str) -> SmallFs {
         let dir = r.host("/var/lib/swupdate/verify");
         let ok = std::process::Command::new("mount")
             .args([

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device import FleetDevice  # noqa: E402
+from support.device import FleetDevice  # noqa: E402
 from goosebit_server import GooseBit  # noqa: E402
 from support.container import debian_root  # noqa: E402
 from support.swu import Pki  # noqa: E402
@@ -83,6 +83,6 @@ def make_device(template, tmp_path, goosebit, keys):
 
 @pytest.fixture(scope="session", autouse=True)
 def _tools():
-    for tool in ("openssl", "cpio", "systemd-nspawn", "nsenter"):
+    for tool in ("openssl", "systemd-nspawn", "nsenter"):
         assert shutil.which(tool), f"{tool} missing: scripts/test-fleet installs it"
     subprocess.run(["openssl", "version"], check=True, capture_output=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from device import TARGET_LEN, untouched
+from support.device import FLEET_TARGET_LEN as TARGET_LEN, untouched
 
 
 def test_device_registers_with_its_hardware_revision_and_polls(make_device, goosebit):
@@ -25,7 +25,7 @@ def test_device_registers_with_its_hardware_revision_and_polls(make_device, goos
 
 
 def _swu(tmp_path, keys, version, *, key="release", seed=1):
-    from device import TARGET, TARGET_LEN
+    from support.device import FLEET_TARGET as TARGET, FLEET_TARGET_LEN as TARGET_LEN
     from support.swu import build_swu, test_image
     return build_swu(tmp_path / f"update-{version}-{key}.swu", keys[key], device=TARGET,
                      version=version, image=test_image(TARGET_LEN, seed))
@@ -93,7 +93,7 @@ def test_tampered_update_is_reported_failed_and_the_target_is_untouched(make_dev
     swu = _swu(tmp_path, keys, "1.2.0", seed=2).tampered(tmp_path / "tampered.swu")
     _refused(goosebit, d, swu, "tampered")
     # At INFO level swupdate names no cause for a bad image hash; it refuses the image.
-    journal = d.journal()
+    journal = d.boot_journal()
     assert "Error happened. Not installing" in journal and "SWUPDATE successful" not in journal
 
 
@@ -101,7 +101,7 @@ def test_update_signed_by_another_key_is_reported_failed(make_device, goosebit, 
     d = make_device()
     _registered(goosebit, d)
     _refused(goosebit, d, _swu(tmp_path, keys, "1.3.0", key="other", seed=3).path, "wrongly signed")
-    assert "Authentication of all signatures failed" in d.journal()
+    assert "Authentication of all signatures failed" in d.boot_journal()
 
 
 def test_an_older_release_assigned_is_refused_by_anti_rollback(make_device, goosebit, keys,
@@ -112,7 +112,7 @@ def test_an_older_release_assigned_is_refused_by_anti_rollback(make_device, goos
     argv = d.run(["swupdate-launcher", "--print-argv"]).stdout
     assert "-N 2.0.0" in argv, argv
     _refused(goosebit, d, _swu(tmp_path, keys, "1.9.0", seed=4).path, "older")
-    assert "No downgrading allowed: new version 1.9.0 < installed 2.0.0" in d.journal()
+    assert "No downgrading allowed: new version 1.9.0 < installed 2.0.0" in d.boot_journal()
 
 
 def test_the_server_going_away_and_coming_back(make_device, goosebit):
@@ -123,7 +123,7 @@ def test_the_server_going_away_and_coming_back(make_device, goosebit):
         # Several poll periods and retries without a server.
         time.sleep(25)
         assert d.show("swupdate-daemon.service", "ActiveState", "NRestarts") == {
-            "ActiveState": "active", "NRestarts": "0"}, d.journal()[-3000:]
+            "ActiveState": "active", "NRestarts": "0"}, d.boot_journal()[-3000:]
     finally:
         goosebit.start()
     seen = time.time()

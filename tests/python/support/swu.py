@@ -1,14 +1,16 @@
-"""Signed `.swu` files for the booted tiers, built the way tests/support/mod.rs builds them.
+"""Signed `.swu` files for the booted tiers, built the way tests/support/swu.rs builds them.
 
 A self-signed certificate with extendedKeyUsage=emailProtection (swupdate's default purpose),
-`openssl cms -sign ... -outform DER -nosmimecap -binary` over sw-description, and
-`cpio -o -H crc` with sw-description first, then its signature, then the image: one `raw` image
-whose `device` is a regular file of the device, so an install writes into that file for real.
+`openssl cms -sign ... -outform DER -nosmimecap -binary` over sw-description, and the archive
+`cpio -o -H crc` writes (newc_archive, written here: no cpio needed) with sw-description first,
+then its signature, then the image: one `raw` image whose `device` is a regular file of the
+device, so an install writes into that file for real.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import subprocess
 from dataclasses import dataclass
@@ -86,7 +88,36 @@ def build_swu(out: Path, pki: Pki, device: str, *, image: bytes | None = None,
          "-out", str(parts / "sw-description.sig"), "-signer", str(pki.cert),
          "-inkey", str(pki.key), "-outform", "DER", "-nosmimecap", "-binary"],
         check=True, capture_output=True)
-    with open(out, "wb") as f:
-        subprocess.run(["cpio", "-o", "-H", "crc", "--quiet"], cwd=parts, check=True, stdout=f,
-                       input=f"sw-description\nsw-description.sig\n{IMAGE_NAME}\n".encode())
+    out.write_bytes(newc_archive(parts, ("sw-description", "sw-description.sig", IMAGE_NAME)))
     return Swu(out, image)
+
+
+def newc_archive(directory: Path, names: tuple[str, ...]) -> bytes:
+    """What `cpio -o -H crc` writes for the files `names` of `directory`, in that order (as
+    tests/support/swu.rs's newc_archive, which a Rust test compares with cpio byte for byte):
+    per member the magic 070702 and 13 eight-digit upper-case hex fields (inode, mode, uid, gid,
+    links, mtime, size, device major and minor, rdev major and minor, name size with its NUL,
+    checksum = the sum of the data's bytes), the name and the data, each padded to 4 bytes; then
+    the TRAILER!!! member and zeros to a 512-byte block."""
+    out = bytearray()
+    for name in names:
+        st = os.lstat(directory / name)
+        data = (directory / name).read_bytes()
+        fields = (st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_nlink, int(st.st_mtime),
+                  len(data), os.major(st.st_dev), os.minor(st.st_dev), os.major(st.st_rdev),
+                  os.minor(st.st_rdev))
+        _newc_member(out, fields, name, sum(data))
+        out += data
+        out += bytes(-len(out) % 4)
+    _newc_member(out, (0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0), "TRAILER!!!", 0)
+    out += bytes(-len(out) % 512)
+    return bytes(out)
+
+
+def _newc_member(out: bytearray, fields: tuple[int, ...], name: str, checksum: int) -> None:
+    """A member's header (110 bytes) and NUL-terminated name, padded to 4 bytes."""
+    out += b"070702"
+    for field in (*fields, len(name) + 1, checksum):
+        out += b"%08X" % (field & 0xFFFFFFFF)
+    out += name.encode() + b"\0"
+    out += bytes(-len(out) % 4)
