@@ -292,7 +292,7 @@ pub fn man_page() -> String {
     let _ = writeln!(
         out,
         ".\\\" Generated from src/cli.rs and src/error.rs by tests/generated_docs.rs; do not edit.\n\
-         .\\\" Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs\n\
+         .\\\" Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test integration generated_docs\n\
          .TH SWUPDATE\\-LAUNCHER 1 \"\" \"{NAME} {version}\" \"User Commands\"\n\
          .SH NAME\n{} \\- {}\n\
          .SH SYNOPSIS\n.B {}\n[\\fIOPTIONS\\fR] [\\fICOMMAND\\fR]\n\

@@ -127,7 +127,7 @@ pub fn exit_codes_markdown() -> String {
     let mut out = String::from(
         "# Exit codes\n\n\
          <!-- Generated from the `kinds!` list in src/error.rs by tests/generated_docs.rs; \
-         do not edit. Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs -->\n\n\
+         do not edit. Rewrite it with: SWUPDATE_LAUNCHER_BLESS=1 cargo test --test integration generated_docs -->\n\n\
          What `swupdate-launcher` exits with when it does not exec swupdate. The codes are an \
          interface (the agent and the units read them): a number never changes meaning. Under \
          systemd the code is `ExecMainStatus` and the reason is in `StatusText` and the journal \

@@ -1,7 +1,6 @@
 //! The built binary on temporary device trees (`--root`): what a person or the service sees.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::fs;
 use std::process::Output;

@@ -3,8 +3,7 @@
 //! update past the floor. A stub stands in for swupdate where only its `--version`/`-h`
 //! matter; tests/releases.rs runs the real ones.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use support::Device;
 

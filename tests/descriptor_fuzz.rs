@@ -6,8 +6,7 @@
 //! own exit codes (no signal, no abort, no hang) and show none of the image's secrets.
 //! The case count is fixed, so the run time is bounded (a few seconds).
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::ffi::CString;
 use std::fs;

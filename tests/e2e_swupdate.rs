@@ -5,8 +5,7 @@
 //! test also checks swupdate's message, so that it cannot pass for the wrong reason (the
 //! success tests are the control: the same fixture installs when nothing is wrong).
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::PathBuf;

@@ -7,8 +7,7 @@
 //! starts a socket-activated, notify-type service: a listening socket on fd 3, LISTEN_FDS=1,
 //! LISTEN_PID, NOTIFY_SOCKET.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};

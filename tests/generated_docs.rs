@@ -1,12 +1,13 @@
 //! The reference documents generated from the code: each is committed, and this test fails when
 //! the committed file differs from what the code renders now, so the docs cannot drift.
 //!
-//! After changing the exit-code list (src/error.rs) or the command line (src/cli.rs), rewrite
-//! them with `SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs` and commit the result.
+//! After changing the exit-code list (src/error.rs), the command line (src/cli.rs) or the
+//! vocabulary (src/config/vocabulary.rs), rewrite
+//! them with `SWUPDATE_LAUNCHER_BLESS=1 cargo test --test integration generated_docs` and commit the result.
 
 use std::path::Path;
 
-const BLESS: &str = "SWUPDATE_LAUNCHER_BLESS=1 cargo test --test generated_docs";
+const BLESS: &str = "SWUPDATE_LAUNCHER_BLESS=1 cargo test --test integration generated_docs";
 
 /// Compares `docs/<name>` with `rendered`, or writes it when blessing.
 fn check(name: &str, rendered: &str) {
@@ -38,6 +39,14 @@ fn first_difference(committed: &str, rendered: &str) -> String {
         committed.lines().nth(first).unwrap_or("<end of file>"),
         rendered.lines().nth(first).unwrap_or("<end of file>"),
     )
+}
+
+#[test]
+fn variables_md_is_the_rendered_vocabulary() {
+    check(
+        "variables.md",
+        &swupdate_launcher::config::vocabulary::render_markdown(),
+    );
 }
 
 #[test]
@@ -289,4 +298,103 @@ fn defines_function(module: &str, name: &str) -> bool {
     .iter()
     .filter_map(|p| std::fs::read_to_string(p).ok())
     .any(|t| t.contains(&format!("fn {name}(")))
+}
+
+/// Every `.rs` file below `src/`, relative to it (`config/load.rs`).
+fn source_files() -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(&src).unwrap();
+                found.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// docs/design.md's code map: its table rows, each `(where, concern)`.
+fn code_map() -> Vec<(String, String)> {
+    let design =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md"))
+            .unwrap();
+    design
+        .split("## Code map")
+        .nth(1)
+        .unwrap_or("")
+        .split("\n## ")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            (cells.len() >= 2 && l.starts_with("| `")).then(|| {
+                (
+                    cells[0].trim_start_matches("| ").to_string(),
+                    cells[1..].join(" | "),
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_code_map_names_every_source_file() {
+    let map = code_map();
+    assert!(
+        map.len() >= 8,
+        "docs/design.md's code map not found: {map:?}"
+    );
+    for file in source_files() {
+        let named_flat = map
+            .iter()
+            .any(|(at, _)| at.contains(&format!("`src/{file}`")));
+        let named_in_folder = file.split_once('/').is_some_and(|(folder, name)| {
+            map.iter().any(|(at, concern)| {
+                at == &format!("`src/{folder}/`")
+                    && (concern.contains(&format!("`{name}`")) || name == "mod.rs")
+            })
+        });
+        assert!(
+            named_flat || named_in_folder,
+            "docs/design.md's code map does not name src/{file}"
+        );
+    }
+}
+
+#[test]
+fn the_code_map_names_no_file_that_is_gone() {
+    let files = source_files();
+    for (at, concern) in code_map() {
+        for path in at.split('`').skip(1).step_by(2) {
+            if let Some(rel) = path.strip_prefix("src/") {
+                let exists = if rel.ends_with('/') {
+                    files.iter().any(|f| f.starts_with(rel))
+                } else {
+                    files.iter().any(|f| f == rel)
+                };
+                assert!(
+                    exists,
+                    "docs/design.md's code map names {path}, which is gone"
+                );
+            }
+        }
+        if let Some(folder) = at.strip_prefix("`src/").and_then(|f| f.strip_suffix("/`")) {
+            for name in concern.split('`').skip(1).step_by(2) {
+                if name.ends_with(".rs") {
+                    assert!(
+                        files.contains(&format!("{folder}/{name}")),
+                        "docs/design.md's code map names src/{folder}/{name}, which is gone"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,8 +1,7 @@
 //! The management agent's handoff: what descriptor.env may say, who may have written the
 //! configuration, and what happens to a descriptor once it was used.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

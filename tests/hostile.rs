@@ -3,8 +3,7 @@
 //! refusal with a reason, promptly, without swupdate being started. Plus the image-side
 //! bounds that hold for every fragment, and StrictModes over whole paths.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::ffi::CString;
 use std::fs;

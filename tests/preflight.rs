@@ -4,8 +4,7 @@
 //! connection has read and write timeouts. Time in the preflight is a fake clock: backoff sleeps take no time.
 #![cfg(feature = "streaming")]
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::net::TcpListener;

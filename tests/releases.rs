@@ -6,8 +6,7 @@
 //! the result is `docs/compatibility.md`, which must match the committed file
 //! (`SWUPDATE_LAUNCHER_WRITE_DOCS=1` rewrites it).
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

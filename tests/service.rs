@@ -1,7 +1,6 @@
 //! What the launcher tells systemd and the journal, and one update at a time.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::linux::net::SocketAddrExt;

@@ -1,8 +1,7 @@
 //! The preflight as the service runs it: wired between the lock and the exec.
 #![cfg(feature = "streaming")]
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;

@@ -1,8 +1,7 @@
 //! The verification stage with programs written for the tests and a swupdate stand-in that
 //! records what it was given; the real swupdate is in tests/e2e_swupdate.rs.
 
-#[allow(dead_code)]
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -378,7 +378,7 @@ pub fn render_markdown() -> String {
     let mut out = String::from(
         "# Configuration reference: every variable the launcher reads\n\n\
          <!-- Generated from src/config/vocabulary.rs by \
-         `SWUPDATE_LAUNCHER_BLESS=1 cargo test --test docs_variables`; do not edit. -->\n\n\
+         `SWUPDATE_LAUNCHER_BLESS=1 cargo test --test integration generated_docs`; do not edit. -->\n\n\
          A default in `code` is the value in force when nothing sets the variable; *italics* say \
          what happens then without a value being set. \"From the environment\": the process \
          environment provides the variable when no file sets it (topology: the environment wins \
