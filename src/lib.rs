@@ -35,6 +35,9 @@
 // No function over about 80 lines (clippy.toml sets the threshold): a step that long is several.
 #![warn(clippy::too_many_lines)]
 
+// The public surface is what `main` and the integration tests use (the parsers, the loader,
+// the option table, the URL, the preflight policy, the root walk, the error kinds, the
+// generated docs' renderers); everything else is private to the crate.
 mod accounts;
 pub mod app;
 pub mod cli;

@@ -11,7 +11,7 @@
 //! verification stage's part of the plan; [`swupdate_options`] is swupdate's own command line
 //! (every release's getopt table) and [`url`] the download URL, both checked here.
 
-pub mod argv;
+pub(crate) mod argv;
 mod build;
 pub mod swupdate_options;
 mod types;
