@@ -34,6 +34,9 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 // No function over about 80 lines (clippy.toml sets the threshold): a step that long is several.
 #![warn(clippy::too_many_lines)]
+// The crate's docs are for its developers (`cargo doc --document-private-items`, which
+// scripts/test checks): they link the private modules freely.
+#![allow(rustdoc::private_intra_doc_links)]
 
 // The public surface is what `main` and the integration tests use (the parsers, the loader,
 // the option table, the URL, the preflight policy, the root walk, the error kinds, the

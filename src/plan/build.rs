@@ -1,4 +1,4 @@
-//! [`build`]: from the raw settings to a [`Plan`], or the first reason there is none.
+//! [`build()`]: from the raw settings to a [`Plan`], or the first reason there is none.
 
 use std::borrow::Cow;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! be tested exhaustively; every error names the variable and the file and line that set it.
 //!
 //! The flow: the raw [`Settings`](crate::config::settings::Settings) (each value with the file
-//! and line that set it) go through [`build`] into a [`Plan`] (`types.rs`: the mode, the inputs,
+//! and line that set it) go through [`build()`] into a [`Plan`] (`types.rs`: the mode, the inputs,
 //! anti-rollback, the verification stage, each value [`Traced`] to its variable), and
 //! [`argv::build`] turns the plan into swupdate's argv, in groups that keep those origins.
 //! `values.rs` holds the small typed readers every setting goes through, `verification.rs` the

@@ -19,7 +19,7 @@ pub struct Url {
     scheme: String,
     /// The userinfo as written (percent-encoded), without the `@`.
     userinfo: Option<Secret>,
-    /// host[:port]
+    /// `host[:port]`
     host: String,
     /// Path, query and fragment, percent-encoded where needed.
     rest: String,
