@@ -121,9 +121,10 @@ vocabulary! {
     /// public key or certificate for signed images; when set, `-k` is always passed and the
     /// file must exist; empty means none
     SWUPDATE_PUBLIC_KEY: Topology, None, env: true;
-    /// the installed swupdate release, `YYYY.MM` or `YYYY.MM.P` (`2025.12`, `2026.05.1`; the
-    /// layer writes the recipe's PV): options are checked against it, and an option of a later
-    /// release is refused naming both. Unset: every option of 2022.12–2026.05.x is accepted and `check` warns. `check`
+    /// the installed swupdate release, `YYYY.MM` or `YYYY.MM.P` (`2025.12`, `2026.05.1`; a
+    /// product writes it, the layer does not yet: the launcher's recipe cannot see swupdate's
+    /// PV): options are checked against it, and an option of a later release is refused naming
+    /// both. Unset: every option of 2022.12–2026.05.x is accepted and `check` warns. `check`
     /// compares it with `swupdate --version`
     SWUPDATE_VERSION: Topology, None, env: true;
     /// swupdate 2025.12+: passed as `--digest-provider` (`opensslCMS` for a certificate,
