@@ -466,8 +466,12 @@ fn run_briefly(bin: &Path, arg: &str) -> Option<String> {
     run_args(bin, &[arg])
 }
 
-#[allow(unsafe_code)]
 fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
+    run_within(bin, args, Duration::from_secs(5))
+}
+
+/// [`run_args`] with its deadline.
+fn run_within(bin: &Path, args: &[&str], within: Duration) -> Option<String> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let path = CString::new(bin.as_os_str().as_bytes()).ok()?;
@@ -475,23 +479,71 @@ fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
         .iter()
         .map(|a| CString::new(*a).ok())
         .collect::<Option<_>>()?;
-    let null = c"/dev/null";
+    let Spawned { pid, mut out } = spawn_piped(&path, &args)?;
+    let deadline = Instant::now() + within;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        if !readable_within(&out, left) {
+            continue;
+        }
+        match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+        }
+        if text.len() > 1 << 20 {
+            timed_out = true;
+            break;
+        }
+    }
+    drop(out);
+    reap(pid, timed_out);
+    (!timed_out).then(|| String::from_utf8_lossy(&text).into_owned())
+}
+
+/// A child whose stdout and stderr are the write end of the pipe `out` reads.
+struct Spawned {
+    pid: libc::pid_t,
+    out: File,
+}
+
+/// Starts `path args…` with an empty environment, stdin from /dev/null, stdout and stderr into
+/// a pipe (close-on-exec on the launcher's side).
+#[allow(unsafe_code)]
+fn spawn_piped(path: &std::ffi::CStr, args: &[std::ffi::CString]) -> Option<Spawned> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let mut argv: Vec<*mut libc::c_char> = vec![path.as_ptr() as *mut libc::c_char];
     argv.extend(args.iter().map(|a| a.as_ptr() as *mut libc::c_char));
     argv.push(std::ptr::null_mut());
     let envp = [std::ptr::null_mut::<libc::c_char>()];
     let mut fds = [0; 2];
-    // SAFETY: plain libc calls on local, valid buffers; every descriptor opened is closed below.
-    unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return None;
-        }
+    // SAFETY: pipe2 writes two new descriptors into the local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: both descriptors were just opened here and nothing else owns them.
+    let (read, write) = unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the file actions are initialised before use and destroyed after; path, argv
+    // (null-terminated), envp and /dev/null's name outlive the call; `write` is open.
+    let rc = unsafe {
         let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         libc::posix_spawn_file_actions_init(&mut fa);
-        libc::posix_spawn_file_actions_addopen(&mut fa, 0, null.as_ptr(), libc::O_RDONLY, 0);
-        libc::posix_spawn_file_actions_adddup2(&mut fa, fds[1], 1);
-        libc::posix_spawn_file_actions_adddup2(&mut fa, fds[1], 2);
-        let mut pid: libc::pid_t = 0;
+        libc::posix_spawn_file_actions_addopen(
+            &mut fa,
+            0,
+            c"/dev/null".as_ptr(),
+            libc::O_RDONLY,
+            0,
+        );
+        libc::posix_spawn_file_actions_adddup2(&mut fa, write.as_raw_fd(), 1);
+        libc::posix_spawn_file_actions_adddup2(&mut fa, write.as_raw_fd(), 2);
         let rc = libc::posix_spawn(
             &mut pid,
             path.as_ptr(),
@@ -501,53 +553,85 @@ fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
             envp.as_ptr(),
         );
         libc::posix_spawn_file_actions_destroy(&mut fa);
-        libc::close(fds[1]);
-        if rc != 0 {
-            libc::close(fds[0]);
-            return None;
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut timed_out = false;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                timed_out = true;
-                break;
-            }
-            let mut p = libc::pollfd {
-                fd: fds[0],
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            if libc::poll(&mut p, 1, ms) <= 0 {
-                continue;
-            }
-            let n = libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len());
-            if n <= 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n as usize]);
-            if out.len() > 1 << 20 {
-                timed_out = true;
-                break;
-            }
-        }
-        libc::close(fds[0]);
-        if timed_out {
+        rc
+    };
+    drop(write);
+    (rc == 0).then_some(Spawned { pid, out: read })
+}
+
+/// Whether `file` has something to read (or its end) within `within`.
+#[allow(unsafe_code)]
+fn readable_within(file: &File, within: Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(file),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = within.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: poll reads and writes the one local pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) > 0 }
+}
+
+/// Waits for the child `pid` (killed first when `kill`), so no zombie is left.
+#[allow(unsafe_code)]
+fn reap(pid: libc::pid_t, kill: bool) {
+    let mut status = 0;
+    // SAFETY: `pid` is this process's child and not yet waited for, so it names no other
+    // process; waitpid writes the local status.
+    unsafe {
+        if kill {
             libc::kill(pid, libc::SIGKILL);
         }
-        let mut status = 0;
         libc::waitpid(pid, &mut status, 0);
-        (!timed_out).then(|| String::from_utf8_lossy(&out).into_owned())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SH: &str = "/bin/sh";
+
+    #[test]
+    fn a_program_s_output_and_errors_are_read_whole() {
+        let out = run_args(Path::new(SH), &["-c", "echo out; echo err >&2"]);
+        assert_eq!(out.as_deref(), Some("out\nerr\n"));
+    }
+
+    #[test]
+    fn a_program_runs_with_an_empty_environment_and_no_input() {
+        let out = run_args(
+            Path::new(SH),
+            &["-c", "echo \"[$HOME]\"; /bin/cat; echo end"],
+        );
+        assert_eq!(out.as_deref(), Some("[]\nend\n"));
+    }
+
+    #[test]
+    fn a_program_past_its_deadline_is_killed_and_gives_nothing() {
+        let started = Instant::now();
+        let out = run_within(
+            Path::new(SH),
+            &["-c", "exec /bin/sleep 30"],
+            Duration::from_millis(200),
+        );
+        assert_eq!(out, None);
+        assert!(started.elapsed() < Duration::from_secs(20), "not killed");
+    }
+
+    #[test]
+    fn a_program_that_writes_more_than_a_mebibyte_gives_nothing() {
+        let out = run_args(Path::new(SH), &["-c", "exec /usr/bin/yes"]);
+        assert_eq!(out, None);
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_gives_nothing() {
+        assert_eq!(
+            run_args(Path::new("/nonexistent/swupdate"), &["--version"]),
+            None
+        );
+    }
 
     #[test]
     fn a_pem_certificate_is_a_certificate() {

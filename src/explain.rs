@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::config::confd::{Dir, Verdict};
 use crate::config::load::Loaded;
 use crate::config::settings::Settings;
-use crate::config::vocabulary::{CONF_D, TOPOLOGY};
+use crate::config::vocabulary::{CONF_D, TOPOLOGY, names};
 use crate::error::Error;
 use crate::plan::argv::Group;
 use crate::plan::{Mode, Plan, Preflight};
@@ -25,7 +25,7 @@ fn dir_name(d: Dir) -> &'static str {
 /// A variable's value as it may be shown: `URL` masked as one whole URL (so an earlier,
 /// overridden URL with a blank in its password is masked too), then as any value.
 fn shown_var(name: &str, value: &str) -> String {
-    if name == "URL" {
+    if name == names::URL {
         redact(&crate::plan::url::redact_whole(value))
     } else {
         redact(value)

@@ -23,8 +23,8 @@
 //!   swupdate), `record_sigpipe` and its `.init_array` entry `RECORD_SIGPIPE` (the disposition
 //!   before Rust's runtime changes it), `keep_signals` (a `pre_exec` hook restoring the mask
 //!   and SIGPIPE).
-//! - `compat`: `run_args` (`posix_spawn` with a pipe and a deadline: `Command` costs the
-//!   size-bound binary 12 KB).
+//! - `compat`: `spawn_piped` (`posix_spawn` with a pipe: `Command` costs the size-bound binary
+//!   12 KB), `readable_within` (`poll`, for the deadline), `reap` (`kill`, `waitpid`).
 //! - `logging`: `stderr_is_journal_stream` (`fstat` of fd 2, which std offers only for a
 //!   `File`: a duplicate of fd 2 would cost 200 bytes).
 

@@ -25,6 +25,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use crate::config::settings::Settings;
+use crate::config::vocabulary::names;
 
 /// What a secret looks like in any output.
 pub const MASK: &str = "***";
@@ -225,11 +226,11 @@ pub fn mark_settings(vars: &Settings) {
             continue;
         };
         let v = last.value.as_str();
-        if name == "URL" {
+        if name == names::URL {
             crate::plan::url::mark_secrets(v);
         }
         crate::plan::url::mark_embedded(v);
-        if name == "SWUPDATE_SURICATTA_ARGS" {
+        if name == names::SWUPDATE_SURICATTA_ARGS {
             mark_suricatta(v);
         }
         if name.ends_with("_ARGS") {

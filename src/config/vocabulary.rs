@@ -547,6 +547,21 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_the_option_table_names_is_in_the_vocabulary() {
+        use crate::plan::swupdate_options::{OPTIONS, Role};
+        for opt in OPTIONS {
+            let Role::Owned(by) = opt.role else { continue };
+            let words = by.split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c == '*'));
+            for word in words.filter(|w| w.len() > 2 && !w.ends_with('*')) {
+                assert!(
+                    VARIABLES.iter().any(|v| v.name == word),
+                    "the option table names {word}, which the vocabulary does not have"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_reference_has_a_row_per_variable() {
         let md = render_markdown();
         for v in VARIABLES {
