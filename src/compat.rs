@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
 use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, last_value, parse};
-use crate::plan::{Mode, Plan};
+use crate::plan::{Mode, Plan, Traced};
 use crate::rootfs::Root;
 use crate::suricatta;
 use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
@@ -94,34 +94,46 @@ fn config_error(path: &Path, msg: String) -> Error {
     Error::new(Kind::Config, msg).on(path)
 }
 
-/// The pure-ish checks: key, configuration file, suricatta. Returns warnings for `check`.
-pub fn check(plan: &Plan, running: Option<&str>, root: &Root) -> Result<Vec<String>, Error> {
+/// The pure-ish checks: key, configuration file, suricatta, over swupdate's configuration file
+/// as [`SwupdateCfg::read`] read it (once per start: the preflight's CA check reads the same).
+/// Returns warnings for `check`.
+pub fn check(plan: &Plan, cfg: &SwupdateCfg, running: Option<&str>) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
-    let cfg = SwupdateCfg::read(plan, root, &mut notes)?;
     let modern = from_providers(plan);
-    key_fits_verifier(plan, &cfg, modern, &mut notes)?;
-    update_types_keep_the_floor(plan, &cfg, running, modern)?;
-    suricatta_can_start(plan, &cfg, &mut notes)?;
+    key_fits_verifier(plan, cfg, modern, &mut notes)?;
+    update_types_keep_the_floor(plan, cfg, running, modern)?;
+    suricatta_can_start(plan, cfg, &mut notes)?;
     Ok(notes)
 }
 
 /// swupdate's configuration file, as far as the checks can read it.
-struct SwupdateCfg {
+pub struct SwupdateCfg {
     /// The device path (in messages) and this machine's.
     path: PathBuf,
     host: PathBuf,
-    /// `None`: missing, or not libconfig the launcher can read (a note says so).
-    config: Option<Config>,
+    /// The settings, or why there are none.
+    config: Result<Config, CfgProblem>,
     /// What was read, parsed or not.
     text: String,
 }
 
+/// Why there is no [`Config`].
+enum CfgProblem {
+    /// The file cannot be opened or read (swupdate runs without it when it is missing).
+    Unreadable(String),
+    /// Read, but not libconfig the launcher can read (swupdate would refuse it).
+    NotLibconfig(String),
+}
+
 impl SwupdateCfg {
-    fn read(plan: &Plan, root: &Root, notes: &mut Vec<String>) -> Result<SwupdateCfg, Error> {
+    /// Reads the file swupdate will read (bounded; `@include` followed in the root). Only a
+    /// file over the bound is an error here; a missing or unparsable one is recorded, with a
+    /// note for the latter, and each check decides what that means for it.
+    pub fn read(plan: &Plan, root: &Root, notes: &mut Vec<String>) -> Result<SwupdateCfg, Error> {
         let path = config_file(plan);
         let host = root.host(&path);
         let (config, text) = match read_head(&host, MAX_LEN + 1) {
-            Err(_) => (None, String::new()),
+            Err(e) => (Err(CfgProblem::Unreadable(e.to_string())), String::new()),
             Ok(b) if b.len() > MAX_LEN => {
                 return Err(config_error(
                     &host,
@@ -131,13 +143,13 @@ impl SwupdateCfg {
             Ok(b) => {
                 let text = String::from_utf8_lossy(&b).into_owned();
                 match Config::parse_with(&text, &include_reader(root)) {
-                    Ok(c) => (Some(c), text),
+                    Ok(c) => (Ok(c), text),
                     Err(e) => {
                         notes.push(format!(
                             "swupdate's configuration file {} could not be read fully ({e}); its settings were not checked",
                             path.display()
                         ));
-                        (None, text)
+                        (Err(CfgProblem::NotLibconfig(e)), text)
                     }
                 }
             }
@@ -149,6 +161,67 @@ impl SwupdateCfg {
             text,
         })
     }
+}
+
+impl SwupdateCfg {
+    /// The settings, when the file was read and parsed.
+    fn settings(&self) -> Option<&Config> {
+        self.config.as_ref().ok()
+    }
+}
+
+/// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
+/// option, so a configured CA file must also be the `cafile` of the `download` section of
+/// swupdate's configuration file.
+pub(crate) fn downloader_agrees(
+    ca: &Traced<PathBuf>,
+    cfg: &SwupdateCfg,
+    root: &Root,
+) -> Result<(), Error> {
+    let device_ca = root.device(&ca.value);
+    let hint = format!(
+        "set `cafile = \"{}\";` in the download section of {} (the -d string has no CA option), or leave SWUPDATE_CA_FILE unset so both use the system store",
+        device_ca.display(),
+        cfg.path.display()
+    );
+    let config = match &cfg.config {
+        Ok(c) => c,
+        Err(CfgProblem::NotLibconfig(e)) => {
+            return Err(config_error(
+                &cfg.host,
+                format!(
+                    "swupdate's configuration file is not valid libconfig ({e}): swupdate would refuse it"
+                ),
+            ));
+        }
+        Err(CfgProblem::Unreadable(e)) => {
+            return Err(config_error(
+                &cfg.host,
+                format!(
+                    "SWUPDATE_CA_FILE ({}) is set, but swupdate's configuration file cannot be read ({e}): its downloader would trust other CAs than the preflight",
+                    ca.origin
+                ),
+            )
+            .hint(hint));
+        }
+    };
+    let found = config.string("download", "cafile");
+    if found.is_some_and(|f| Path::new(f) == device_ca) {
+        return Ok(());
+    }
+    Err(config_error(
+        &cfg.host,
+        format!(
+            "SWUPDATE_CA_FILE ({}) is {}, but swupdate's downloader is told {}",
+            ca.origin,
+            device_ca.display(),
+            match found {
+                None => "no cafile (it would use the system store)".to_string(),
+                Some(f) => format!("cafile {f}"),
+            }
+        ),
+    )
+    .hint(hint))
 }
 
 /// The verifier and the key agree.
@@ -163,8 +236,7 @@ fn key_fits_verifier(
     };
     let kind = read_head(&k.value, 8192).map_or(KeyKind::Other, |h| key_kind(&h));
     let from_cfg = cfg
-        .config
-        .as_ref()
+        .settings()
         .and_then(|c| c.string("globals", "digest-provider"))
         .map(str::to_string);
     let provider = plan
@@ -218,7 +290,7 @@ fn update_types_keep_the_floor(
     if !ar.enabled.value || modern == Some(false) {
         return Ok(());
     }
-    let types = match &cfg.config {
+    let types = match cfg.settings() {
         Some(c) => c.update_types(),
         None if cfg.text.contains("update-types") => {
             return Err(config_error(
@@ -300,8 +372,7 @@ fn suricatta_can_start(
         )
     })?;
     let in_cfg = |key: &str| {
-        cfg.config
-            .as_ref()
+        cfg.settings()
             .is_some_and(|c| c.0.get("suricatta").and_then(|g| g.get(key)).is_some())
     };
     let hawkbit = p.server.as_deref().is_none_or(|m| m == "hawkbit");
@@ -589,6 +660,29 @@ fn reap(pid: libc::pid_t, kill: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cafile_of(text: &str) -> Option<String> {
+        Config::parse(text)
+            .unwrap()
+            .string("download", "cafile")
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn only_the_download_sections_cafile_counts() {
+        let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
+        assert_eq!(cafile_of(text).as_deref(), Some("/etc/ssl/a.pem"));
+    }
+
+    #[test]
+    fn words_that_merely_contain_cafile_are_not_settings() {
+        assert_eq!(cafile_of("# cafile is unset\nmycafile_note = 1;\n"), None);
+        assert_eq!(cafile_of("download: { mycafile = \"/x.pem\"; };\n"), None);
+        assert_eq!(
+            cafile_of("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n"),
+            None
+        );
+    }
 
     const SH: &str = "/bin/sh";
 

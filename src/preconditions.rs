@@ -8,9 +8,9 @@
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::compat;
+use crate::compat::{self, SwupdateCfg};
 use crate::error::{Error, Kind};
 use crate::plan::argv::{RunningVersion, Runtime};
 use crate::plan::{CheckAt, Mode, Plan, Traced};
@@ -79,12 +79,17 @@ pub fn check(
             )?;
         }
     }
+    // swupdate's configuration file, read once: the CA check needs it here, the release
+    // checks at the end.
+    let mut notes = Vec::new();
+    let mut cfg = None;
     match (&plan.mode, check_at) {
         (Mode::File { update_file }, CheckAt::Device) => readable_file(update_file, "update file")?,
         (Mode::Download { preflight, .. }, _) => {
             if let Some(ca) = &preflight.ca_file {
                 readable_file(ca, "CA bundle")?;
-                downloader_agrees(plan, ca, root)?;
+                let read = cfg.insert(SwupdateCfg::read(plan, root, &mut notes)?);
+                compat::downloader_agrees(ca, read, root)?;
             }
         }
         _ => {}
@@ -107,11 +112,14 @@ pub fn check(
         }
     }
     let current_version = current_version(plan)?;
-    let mut notes = Vec::new();
     if with_binary && check_at == CheckAt::Device {
         notes.extend(compat::binary_release(plan)?);
     }
-    notes.extend(compat::check(plan, current_version.as_deref(), root)?);
+    let cfg = match cfg {
+        Some(read) => read,
+        None => SwupdateCfg::read(plan, root, &mut notes)?,
+    };
+    notes.extend(compat::check(plan, &cfg, current_version.as_deref())?);
     Ok(Runtime {
         current_version: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),
         verified_input: None,
@@ -149,116 +157,5 @@ fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
         )
         .on(&file.value)
         .hint(hint)),
-    }
-}
-
-/// The `cafile` of the `download` section of swupdate's configuration file (libconfig, read
-/// by [`crate::swupdate_config`]: comments, other sections and other names do not count); `Err`
-/// if the text is not libconfig (swupdate would refuse it too).
-pub fn cafile_settings(
-    text: &str,
-    include: crate::swupdate_config::Include,
-) -> Result<Vec<String>, String> {
-    let config = crate::swupdate_config::Config::parse_with(text, include)?;
-    Ok(config
-        .string("download", "cafile")
-        .map(str::to_string)
-        .into_iter()
-        .collect())
-}
-
-/// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
-/// option, so a configured CA file must also be the `cafile` of swupdate's configuration.
-fn downloader_agrees(plan: &Plan, ca: &Traced<PathBuf>, root: &Root) -> Result<(), Error> {
-    let device_ca = match root.dir() {
-        Some(r) => Path::new("/").join(ca.value.strip_prefix(r).unwrap_or(&ca.value)),
-        None => ca.value.clone(),
-    };
-    let cfg = compat::config_file(plan);
-    let host_cfg = root.host(&cfg);
-    let hint = format!(
-        "set `cafile = \"{}\";` in the download section of {} (the -d string has no CA option), or leave SWUPDATE_CA_FILE unset so both use the system store",
-        device_ca.display(),
-        cfg.display()
-    );
-    let text = read_bounded(&host_cfg).map_err(|e| {
-        Error::new(
-            Kind::Config,
-            format!(
-                "SWUPDATE_CA_FILE ({}) is set, but swupdate's configuration file cannot be read ({e}): its downloader would trust other CAs than the preflight",
-                ca.origin
-            ),
-        )
-        .on(&host_cfg)
-        .hint(hint.clone())
-    })?;
-    let found = cafile_settings(&text, &crate::compat::include_reader(root)).map_err(|e| {
-        Error::new(
-            Kind::Config,
-            format!("swupdate's configuration file is not valid libconfig ({e}): swupdate would refuse it"),
-        )
-        .on(&host_cfg)
-    })?;
-    if found.iter().any(|f| Path::new(f) == device_ca) {
-        return Ok(());
-    }
-    Err(Error::new(
-        Kind::Config,
-        format!(
-            "SWUPDATE_CA_FILE ({}) is {}, but swupdate's downloader is told {}",
-            ca.origin,
-            device_ca.display(),
-            if found.is_empty() {
-                "no cafile (it would use the system store)".to_string()
-            } else {
-                format!("cafile {}", found.join(", "))
-            }
-        ),
-    )
-    .on(&host_cfg)
-    .hint(hint))
-}
-
-/// A configuration file, at most [`crate::swupdate_config::MAX_LEN`] bytes of it.
-fn read_bounded(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    File::open(path)?
-        .take(crate::swupdate_config::MAX_LEN as u64)
-        .read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cafile_of(text: &str) -> Result<Vec<String>, String> {
-        cafile_settings(text, &|p| Err(format!("no {p}")))
-    }
-
-    #[test]
-    fn only_the_download_sections_cafile_counts() {
-        let text = "globals: { verbose = true; };\ndownload: {\n  retries = 3;\n  cafile = \"/etc/ssl/a.pem\";\n};\nsuricatta: { cafile: \"/b.pem\" };\n";
-        assert_eq!(cafile_of(text).unwrap(), ["/etc/ssl/a.pem"]);
-    }
-
-    #[test]
-    fn words_that_merely_contain_cafile_are_not_settings() {
-        assert!(
-            cafile_of("# cafile is unset\nmycafile_note = 1;\n")
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            cafile_of("download: { mycafile = \"/x.pem\"; };\n")
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            cafile_of("# cafile = \"/old.pem\";\n// cafile = \"/x\";\n")
-                .unwrap()
-                .is_empty()
-        );
     }
 }
