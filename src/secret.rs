@@ -149,14 +149,10 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
     s.split_whitespace()
 }
 
-/// Token options of swupdate's suricatta (hawkBit) string: their values are secrets.
-const TOKEN_OPTIONS: [(&str, &str); 2] = [("-k", "--targettoken"), ("-g", "--gatewaytoken")];
-
-/// Records the secrets in a suricatta string: `-k T`, `-kT`, `--targettoken T`,
-/// `--targettoken=T`, the same for `-g`/`--gatewaytoken`, and the value (every word up to the
-/// next option) of `-a`/`--custom-http-header NAME VALUE`; and every token value as swupdate's
-/// getopt_long reads the string ([`crate::suricatta::token_values`]: abbreviations such as
-/// `--gatewaytok=T`, clusters).
+/// Records the secrets in a suricatta string: every token value as swupdate's getopt_long
+/// reads the string (`-k`/`--targettoken`, `-g`/`--gatewaytoken`, abbreviated, glued, in
+/// clusters: [`crate::suricatta::token_values`]), and the value (every word up to the next
+/// option) of `-a`/`--custom-http-header NAME VALUE`.
 pub fn mark_suricatta(value: &str) {
     for v in crate::suricatta::token_values(value) {
         record(&v);
@@ -166,20 +162,6 @@ pub fn mark_suricatta(value: &str) {
     while i < w.len() {
         let word = w[i];
         i += 1;
-        for (short, long) in TOKEN_OPTIONS {
-            if word == short || word == long {
-                if let Some(v) = w.get(i) {
-                    record(v);
-                    i += 1;
-                }
-            } else if let Some(v) = word.strip_prefix(&format!("{long}=")) {
-                record(v);
-            } else if let Some(v) = word.strip_prefix(short).filter(|v| !v.is_empty()) {
-                if !word.starts_with("--") {
-                    record(v);
-                }
-            }
-        }
         if word == "-a" || word == "--custom-http-header" {
             // NAME, then the header's value, which may be several words ("Bearer xyz").
             i += 1;

@@ -145,11 +145,15 @@ impl Parsed {
 
 /// The token values in the string, as swupdate's getopt_long reads them (abbreviations such as
 /// `--gatewaytok=`, clusters and glued forms included), for [`crate::secret`] to mask. A string
-/// that does not parse still gives every word that may be a token: the word after one that may
-/// name a token option, and a glued form whole.
+/// that does not parse, or is another module's, still gives every word that may be a token:
+/// the word after one that may name a token option, and a glued form whole and its value.
 pub fn token_values(s: &str) -> Vec<String> {
+    // The hawkBit module's table knows its tokens; another module's words (`-S lua`) and a
+    // string that does not parse get the guess.
     if let Ok(p) = parse(s, None) {
-        return p.tokens;
+        if p.server.as_deref().is_none_or(|m| m == "hawkbit") {
+            return p.tokens;
+        }
     }
     let may_be_token = |w: &str| {
         let long = w
@@ -171,6 +175,17 @@ pub fn token_values(s: &str) -> Vec<String> {
         } else if may_be_token(w) {
             let glued = w.contains('=') || (!w.starts_with("--") && w.len() > 2);
             if glued {
+                // The value alone as well as the whole word: `--gatewaytok=T` and `-kT` show T.
+                let value = match w.split_once('=') {
+                    Some((_, v)) if w.starts_with("--") => v,
+                    _ => w
+                        .trim_start_matches('-')
+                        .split_once(['k', 'g'])
+                        .map_or("", |(_, v)| v),
+                };
+                if !value.is_empty() {
+                    out.push(value.to_string());
+                }
                 out.push(w.to_string());
             }
             take_next = !glued;
@@ -527,7 +542,23 @@ mod tests {
     #[test]
     fn tokens_of_a_string_that_does_not_parse_are_still_found() {
         let t = token_values("-t D stray -k s3cret --gatewaytok=g3cret -kx3cret");
-        assert_eq!(t, ["s3cret", "--gatewaytok=g3cret", "-kx3cret"]);
+        assert_eq!(
+            t,
+            [
+                "s3cret",
+                "g3cret",
+                "--gatewaytok=g3cret",
+                "x3cret",
+                "-kx3cret"
+            ]
+        );
+    }
+
+    #[test]
+    fn tokens_of_another_modules_string_are_guessed() {
+        let t = token_values("-S lua -k s3cret -gg3cret");
+        assert!(t.contains(&"s3cret".to_string()), "{t:?}");
+        assert!(t.contains(&"g3cret".to_string()), "{t:?}");
     }
 
     #[test]
