@@ -196,37 +196,34 @@ fn the_readmes_explain_example_is_what_explain_prints() {
 
 /// The functions allowed `unsafe_code` outside the tests, as `(module file, name)`.
 fn unsafe_functions() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = Vec::new();
-    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
+    for file in source_files() {
+        let text = std::fs::read_to_string(src.join(&file)).unwrap();
+        // The unit tests come last in every module: what follows `mod tests` is a test's.
+        let code = text.split("\nmod tests {").next().unwrap_or("");
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with("#[allow(") || !line.contains("unsafe_code") {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).unwrap();
-            // The unit tests come last in every module: what follows `mod tests` is a test's.
-            let code = text.split("\nmod tests {").next().unwrap_or("");
-            let lines: Vec<&str> = code.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
-                if !line.trim_start().starts_with("#[allow(") || !line.contains("unsafe_code") {
-                    continue;
-                }
-                let item = lines[i + 1..]
-                    .iter()
-                    .map(|l| l.trim_start())
-                    .find(|l| !l.starts_with("#[") && !l.starts_with("//"))
-                    .unwrap_or("");
-                let name = item
-                    .split(['(', ':', '<', ' '])
-                    .skip_while(|w| !matches!(*w, "fn" | "static"))
-                    .nth(1)
-                    .unwrap_or("")
-                    .to_string();
-                let file = path.file_stem().unwrap().to_string_lossy().into_owned();
-                found.push((file, name));
-            }
+            let item = lines[i + 1..]
+                .iter()
+                .map(|l| l.trim_start())
+                .find(|l| !l.starts_with("#[") && !l.starts_with("//"))
+                .unwrap_or("");
+            let name = item
+                .split(['(', ':', '<', ' '])
+                .skip_while(|w| !matches!(*w, "fn" | "static"))
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            let module = Path::new(&file)
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            found.push((module, name));
         }
     }
     found.sort();
