@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use support::{Device, stderr};
@@ -28,25 +28,14 @@ fn shadow(r: &Device) -> std::path::PathBuf {
     p
 }
 
-/// Runs the launcher, killed if it takes longer than a few seconds (a hang is a failure).
+/// Runs the launcher through the support runner, in its own process group, failing the test
+/// after 20 s (a hang is a failure), as an `Output` for the byte-level checks here.
 fn run_bounded(r: &Device, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut child = r
-        .command(args, env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!("the launcher hung: {}", stderr(&o));
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    let o = support::run_within(r.command(args, env), Duration::from_secs(20));
+    Output {
+        status: o.status,
+        stdout: o.stdout.into_bytes(),
+        stderr: o.stderr.into_bytes(),
     }
 }
 
