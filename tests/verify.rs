@@ -474,6 +474,7 @@ impl Drop for SmallFs {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs); run by scripts/test"]
 fn output_is_bounded_by_the_room_checked_beforehand() {
     let r = device("#!/bin/sh\ncat /dev/zero\n");
     let _fs = SmallFs::on(&r, "16m");
@@ -484,6 +485,7 @@ fn output_is_bounded_by_the_room_checked_beforehand() {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs); run by scripts/test"]
 fn a_full_file_system_is_no_room_not_a_security_violation() {
     let s = Scratch::new("enospc");
     let go = s.path("go");
