@@ -490,3 +490,53 @@ fn an_environment_file_cannot_vouch_for_itself() {
         "{e}"
     );
 }
+
+/// README: nobody but root may take the update lock. A lock file others could open (as an
+/// older launcher left it, 0644) held by an unprivileged user does not stop an update: the
+/// launcher replaces it by a private one.
+#[test]
+fn a_lock_held_by_an_unprivileged_user_does_not_stop_updates() {
+    let r = Device::file_mode();
+    let lock = r.host("/run/swupdate-launcher.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    for p in [lock.clone(), r.host("/run"), r.path().to_path_buf()] {
+        let mode = if p == lock { 0o644 } else { 0o755 };
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mut holder = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["flock", "--nonblock"])
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("setpriv and flock (util-linux) run the unprivileged holder");
+    let held = Instant::now();
+    let probe = fs::File::open(&lock).unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    while unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&probe),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } == 0
+    {
+        // SAFETY: as above.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&probe), libc::LOCK_UN) };
+        assert!(
+            holder.try_wait().unwrap().is_none(),
+            "the holder could not lock"
+        );
+        assert!(
+            held.elapsed() < Duration::from_secs(10),
+            "the holder never locked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = run_bounded(&r, &[], &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = fs::metadata(&lock).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+}
