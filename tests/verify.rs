@@ -522,6 +522,7 @@ fn a_full_file_system_is_no_room_not_a_security_violation() {
 /// a network failure.
 #[test]
 #[cfg(feature = "streaming")]
+#[ignore = "needs root (mounts a tmpfs); run by scripts/test"]
 fn a_download_for_verification_stops_at_the_room_checked_beforehand() {
     use support::http::{HttpServer, Reply, reply};
     let srv = HttpServer::start(|_, _| Reply {
