@@ -86,6 +86,8 @@ kinds! {
     /// The bound is the room checked beforehand: the update's size and a margin.
     VerifyTooLarge = 96,
         "verification stage: the program wrote as much as its bound and was stopped there";
+    VerifyUserShared = 97,
+        "verification stage: its user is not its own (root, or another process runs as it and could take the program's descriptors)";
     ExecFailed = 126, "swupdate could not be executed (permission, format)";
     ExecNotFound = 127, "swupdate not found";
 }

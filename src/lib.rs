@@ -56,6 +56,7 @@ pub mod net;
 mod notify;
 pub mod plan;
 mod preconditions;
+mod process;
 mod rollback;
 pub mod rootfs;
 mod secret;

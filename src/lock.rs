@@ -104,9 +104,9 @@ fn replace(path: &Path, old: File, meta: &fs::Metadata) -> Result<File, Error> {
         let holders = flock_holders(&locks, meta.dev(), meta.ino());
         let uid = effective_uid();
         let privileged = holders.is_empty()
-            || holders
-                .iter()
-                .any(|pid| process_uid(*pid).is_none_or(|owner| owner == uid || owner == 0));
+            || holders.iter().any(|pid| {
+                crate::process::effective_uid(*pid).is_none_or(|owner| owner == uid || owner == 0)
+            });
         if privileged {
             return Err(held_by_another(path, &old));
         }
@@ -114,18 +114,6 @@ fn replace(path: &Path, old: File, meta: &fs::Metadata) -> Result<File, Error> {
     fs::remove_file(path)
         .map_err(|e| Error::new(Kind::Io, format!("cannot replace the lock file: {e}")).on(path))?;
     open(path, true)
-}
-
-/// The effective uid of a process, from `/proc/PID/status`; `None` when it is gone.
-fn process_uid(pid: u32) -> Option<u32> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status_effective_uid(&status)
-}
-
-/// The effective uid in a `/proc/PID/status` text (`Uid: real effective saved fs`).
-fn status_effective_uid(status: &str) -> Option<u32> {
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The PIDs that hold a `flock` on the file `(dev, ino)`, read from `/proc/locks` lines such as
@@ -310,13 +298,6 @@ mod tests {
         // makedev(259, 70000): the minor's high bits live above the major's.
         let dev = (259 << 8) | (70000 & 0xff) | ((70000 & !0xff) << 12);
         assert_eq!((dev_major(dev), dev_minor(dev)), (259, 70000));
-    }
-
-    #[test]
-    fn the_effective_uid_is_the_second_of_the_status_uids() {
-        let status = "Name:\tflock\nUid:\t1000\t65534\t65534\t65534\nGid:\t0\t0\t0\t0\n";
-        assert_eq!(status_effective_uid(status), Some(65534));
-        assert_eq!(status_effective_uid("Name:\tgone\n"), None);
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn errno(kind: Kind) -> i32 {
         Kind::VerifyTimeout => libc::ETIMEDOUT,
         Kind::VerifyNoRoom => libc::ENOSPC,
         Kind::VerifyTooLarge => libc::EFBIG,
+        Kind::VerifyUserShared => libc::EPERM,
     }
 }
 

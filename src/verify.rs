@@ -366,17 +366,20 @@ pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
         .first()
         .ok_or_else(|| Error::new(Kind::Config, "the verification program is empty"))?;
     let on = Path::new(program);
+    dedicated(stage.uid).map_err(|why| Error::new(Kind::VerifyUserShared, why).on(on).hint(
+        "give SWUPDATE_VERIFY_USER a uid of its own, which no daemon or login uses (not 65534, nobody, where other daemons run)",
+    ))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
     let bound = check_room(&stage.dir, size)?;
     let output = private_file(&stage.dir, "verified")?;
-    let stdout = output
+    let sink = output
         .try_clone()
         .map_err(|e| Error::new(Kind::Io, format!("cannot duplicate a descriptor: {e}")))?;
 
     let mut cmd = Command::new(program);
     cmd.args(&stage.argv[1..])
         .stdin(Stdio::from(input))
-        .stdout(Stdio::from(stdout))
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
@@ -386,11 +389,14 @@ pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
         .process_group(0);
     confine(&mut cmd, bound);
     start_reaping()?;
-    let result = supervise(&mut cmd, stage, on);
+    let result = supervise(&mut cmd, stage, on, sink, bound);
     stop_reaping();
-    let ending = result?;
+    let (ending, drained) = result?;
 
-    let written = output.metadata().map(|m| m.len()).unwrap_or(0);
+    if let Some(e) = &drained.write_error {
+        return Err(copy_write_failure(e, drained.written, bound).on(&stage.dir));
+    }
+    let written = drained.written;
     if let Some(kind) = verdict(ending, written, bound, available_bytes(&stage.dir)) {
         let message = verdict_message(kind, ending, written, bound);
         let at = if kind == Kind::VerifySecurity {
@@ -403,8 +409,88 @@ pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
     reopen_read_only(&output)
 }
 
-/// Starts the program, waits for it within the timeout, then contains what it left.
-fn supervise(cmd: &mut Command, stage: &Stage, on: &Path) -> Result<Ending, Error> {
+/// The verification user must be the program's alone: another process of that uid could take
+/// the program's descriptors (`pidfd_getfd`) or trace it while it runs. Not checked where the
+/// launcher runs unprivileged as that uid itself (a developer's run: no separation to keep).
+fn dedicated(uid: u32) -> Result<(), String> {
+    if uid == 0 {
+        return Err("the verification program would run as root".into());
+    }
+    if crate::process::effective_uid(std::process::id()) == Some(uid) {
+        return Ok(());
+    }
+    match crate::process::running_as(uid) {
+        Some(pid) => Err(format!(
+            "its user (uid {uid}) is not its own: process {pid} runs as it and could take the program's descriptors while it runs; nothing was started"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The launcher's write of the verified copy failed: the copy is incomplete whatever the
+/// program's verdict.
+fn copy_write_failure(e: &std::io::Error, written: u64, bound: u64) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => Error::new(
+            Kind::VerifyNoRoom,
+            format!(
+                "the file system of the verified copy filled up while it was written ({written} of at most {bound} bytes): {e}; not a verdict on the update"
+            ),
+        ),
+        _ => Error::new(Kind::Io, format!("cannot write the verified copy: {e}")),
+    }
+}
+
+/// What the launcher copied from the program's output pipe into the verified copy.
+#[derive(Debug)]
+struct Drained {
+    /// Bytes written to the copy (at most the bound: reading stops there).
+    written: u64,
+    /// The copy could not be written (a full file system): it is incomplete.
+    write_error: Option<std::io::Error>,
+}
+
+/// Copies the program's output into the verified copy until the pipe ends, or the bound is
+/// reached (then the pipe is closed: the program's next write fails). The program never holds a
+/// descriptor of the copy, so nothing it (or a process that took its descriptors) does after
+/// the pipe is drained can change the bytes that are judged and installed.
+fn drain(mut from: impl std::io::Read, mut to: impl std::io::Write, bound: u64) -> Drained {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut written = 0u64;
+    while written < bound {
+        let room = usize::try_from(bound - written).unwrap_or(usize::MAX);
+        let want = buf.len().min(room);
+        let n = match from.read(&mut buf[..want]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Err(e) = to.write_all(&buf[..n]) {
+            return Drained {
+                written,
+                write_error: Some(e),
+            };
+        }
+        written += n as u64;
+    }
+    Drained {
+        written,
+        write_error: None,
+    }
+}
+
+/// How long the output pipe may stay open after the program and everything it started are
+/// gone: only a process outside them, which took a descriptor of the pipe, can hold it.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Starts the program with its output drained into `sink`, waits for it within the timeout,
+/// contains what it left, then waits for the pipe to end.
+fn supervise(
+    cmd: &mut Command,
+    stage: &Stage,
+    on: &Path,
+    sink: File,
+    bound: u64,
+) -> Result<(Ending, Drained), Error> {
     let mut child = cmd.spawn().map_err(|e| {
         Error::new(
             Kind::VerifyFailed,
@@ -412,6 +498,12 @@ fn supervise(cmd: &mut Command, stage: &Stage, on: &Path) -> Result<Ending, Erro
         )
         .on(on)
     })?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let _ = tx.send(drain(out, sink, bound));
+        });
+    }
     // Its own group: the group's id is its pid.
     let pgid = child.id() as libc::pid_t;
     let started = Instant::now();
@@ -439,10 +531,21 @@ fn supervise(cmd: &mut Command, stage: &Stage, on: &Path) -> Result<Ending, Erro
     };
     contain(pgid).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
     let status = status?;
-    Ok(match (status.code(), status.signal()) {
+    let drained = rx.recv_timeout(DRAIN_LIMIT).map_err(|_| {
+        Error::new(
+            Kind::VerifyFailed,
+            format!(
+                "the verification program's output was still open {} s after it and everything it started had ended: another process holds it; refused",
+                DRAIN_LIMIT.as_secs()
+            ),
+        )
+        .on(on)
+    })?;
+    let ending = match (status.code(), status.signal()) {
         (Some(code), _) => Ending::Exited(code),
         (None, sig) => Ending::Signal(sig.unwrap_or(0)),
-    })
+    };
+    Ok((ending, drained))
 }
 
 /// A fresh read-only descriptor of the copy, at its start; the writable ones are closed.
@@ -472,6 +575,47 @@ mod tests {
         assert_eq!(download_bound_in(ROOM_MARGIN + 10), Some(5));
         assert_eq!(download_bound_in(ROOM_MARGIN + 1), None);
         assert_eq!(download_bound_in(0), None);
+    }
+
+    #[test]
+    fn the_output_is_copied_whole_below_the_bound() {
+        let mut copy = Vec::new();
+        let d = drain(&b"the verified pack"[..], &mut copy, 1 << 20);
+        assert_eq!(copy, b"the verified pack");
+        assert_eq!(d.written, 17);
+        assert!(d.write_error.is_none());
+    }
+
+    #[test]
+    fn the_output_is_cut_at_the_bound() {
+        let endless = std::io::repeat(b'x');
+        let mut copy = Vec::new();
+        let d = drain(endless, &mut copy, 100_000);
+        assert_eq!((d.written, copy.len()), (100_000, 100_000));
+    }
+
+    #[test]
+    fn a_copy_that_cannot_be_written_is_reported_incomplete() {
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let d = drain(&b"pack"[..], Full, 1 << 20);
+        let e = d.write_error.expect("the failure is reported");
+        assert_eq!(
+            copy_write_failure(&e, d.written, 1 << 20).kind,
+            Kind::VerifyNoRoom
+        );
+    }
+
+    #[test]
+    fn the_verification_program_never_runs_as_root() {
+        assert!(dedicated(0).is_err());
     }
 
     #[test]

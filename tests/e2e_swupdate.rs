@@ -465,17 +465,7 @@ fn unpack(ca: &std::path::Path) -> String {
     )
 }
 
-/// The unprivileged user the program runs as: nobody under root (CI); ourselves otherwise.
-fn verify_user() -> String {
-    // SAFETY: getuid/getgid have no preconditions.
-    unsafe {
-        if libc::getuid() == 0 {
-            "65534:65534".to_string()
-        } else {
-            format!("{}:{}", libc::getuid(), libc::getgid())
-        }
-    }
-}
+use support::verification_user as verify_user;
 
 /// Installs the pack CA and the unpacking program on `f`'s device; returns the pack signer.
 fn add_verification_stage(f: &Fixture, extra: &str) -> Pki {

@@ -495,7 +495,7 @@ fn an_environment_file_cannot_vouch_for_itself() {
 /// older launcher left it, 0644) held by an unprivileged user does not stop an update: the
 /// launcher replaces it by a private one.
 #[test]
-#[ignore = "needs root (runs the holder as uid 65534); run by scripts/test"]
+#[ignore = "needs root (runs the holder as uid 64999); run by scripts/test"]
 fn a_lock_held_by_an_unprivileged_user_does_not_stop_updates() {
     let r = Device::file_mode();
     let lock = r.host("/run/swupdate-launcher.lock");
@@ -506,7 +506,7 @@ fn a_lock_held_by_an_unprivileged_user_does_not_stop_updates() {
         fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
     }
     let mut holder = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["--reuid=64999", "--regid=64999", "--clear-groups", "--"])
         .args(["flock", "--nonblock"])
         .arg(&lock)
         .args(["sleep", "30"])

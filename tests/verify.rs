@@ -9,16 +9,7 @@ use std::time::{Duration, Instant};
 
 use support::{Device, stderr};
 
-/// The unprivileged user the program runs as: nobody under root (CI); ourselves otherwise.
-fn unprivileged() -> String {
-    // SAFETY: getuid/getgid have no preconditions.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    if uid == 0 {
-        "65534:65534".into()
-    } else {
-        format!("{uid}:{gid}")
-    }
-}
+use support::verification_user as unprivileged;
 
 /// A file-mode device whose swupdate copies what `-i` names to /received and prints its argv.
 fn device(program: &str) -> Device {
@@ -430,6 +421,57 @@ fn swupdate_gets_the_copy_on_a_read_only_descriptor() {
     let octal = text.split_whitespace().nth(1).unwrap();
     let mode = u32::from_str_radix(octal, 8).unwrap() & libc::O_ACCMODE as u32;
     assert_eq!(mode, libc::O_RDONLY as u32, "{text}");
+}
+
+/// The program writes into a pipe the launcher drains into the copy: it never holds a
+/// descriptor of the copy, so nothing it (or a process that took its descriptors) does after the
+/// verdict can change the bytes swupdate reads.
+#[test]
+fn the_program_writes_into_a_pipe_never_into_the_copy() {
+    let r = device("#!/bin/sh\nreadlink /proc/self/fd/1 >&2\ncat\n");
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pipe:["), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(r.host("/received")).unwrap(),
+        "PACK:the update payload\n"
+    );
+}
+
+/// A verification user that another process runs as (nobody, shared by many daemons) is
+/// refused before anything runs: that process could take the program's descriptors.
+#[test]
+#[ignore = "needs root (runs a process as the verification user); run by scripts/test"]
+fn a_verification_user_another_process_runs_as_is_refused() {
+    let r = device("#!/bin/sh\ncat\n");
+    let user = unprivileged();
+    let (uid, gid) = user.split_once(':').unwrap();
+    let mut other = std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "--",
+        ])
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("setpriv (util-linux)");
+    let started = Instant::now();
+    while !fs::read_to_string(format!("/proc/{}/status", other.id()))
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.contains(uid)))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other process never ran as {uid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = r.run(&[]);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(o.status.code(), Some(97), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not its own"), "{}", stderr(&o));
+    assert!(!r.host("/received").exists());
 }
 
 #[test]

@@ -235,3 +235,22 @@ pub fn run_within(mut cmd: Command, limit: Duration) -> Outcome {
         stderr,
     }
 }
+
+/// The user a test's verification program runs as, `uid:gid`. Under root (CI) a uid of the
+/// test's own, which no other process uses: the launcher refuses a verification user that
+/// another process runs as (tests run in parallel, so a shared one such as nobody would be in
+/// use by another test's program). Unprivileged, the test's own user (no separation to check).
+pub fn verification_user() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    thread_local! {
+        static OWN: u32 = 61_000 + NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    if uid == 0 {
+        OWN.with(|own| format!("{own}:{own}"))
+    } else {
+        format!("{uid}:{gid}")
+    }
+}
