@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Action, Options, Update};
 use crate::config::load::{self, Request};
 use crate::config::settings::{Origin, Setting};
 use crate::error::{Error, Kind};
@@ -23,7 +23,7 @@ use crate::medium;
 use crate::net;
 use crate::notify;
 use crate::plan::argv::{self, Group, RunningVersion, Runtime};
-use crate::plan::{self, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan};
+use crate::plan::{self, CheckAt, DownloadUrl, Inputs, Mode, Plan};
 use crate::preconditions;
 use crate::rootfs::Root;
 use crate::secret;
@@ -36,15 +36,16 @@ fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
 }
 
 /// `--update-file` or `--update-medium`, as a device path with its origin.
-fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error> {
-    if let Some(f) = &cli.update_file {
-        return Ok(Some(Setting {
-            value: utf8_path(f, "--update-file")?,
-            origin: Origin::CommandLine("--update-file"),
-        }));
-    }
-    let Some(m) = &cli.update_medium else {
-        return Ok(None);
+fn update_file_override(update: Option<&Update>, root: &Root) -> Result<Option<Setting>, Error> {
+    let m = match update {
+        None => return Ok(None),
+        Some(Update::File(f)) => {
+            return Ok(Some(Setting {
+                value: utf8_path(f, "--update-file")?,
+                origin: Origin::CommandLine("--update-file"),
+            }));
+        }
+        Some(Update::Medium(m)) => m,
     };
     let picked = medium::pick(&root.host(m))?;
     // Back from this machine's path to the device's, which the plan places under the root.
@@ -181,19 +182,38 @@ fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
     f
 }
 
-/// Runs the command line; reports any failure (stderr or journal, and STATUS/ERRNO for the
-/// service) and returns the exit code.
-pub fn run(cli: Cli) -> u8 {
+/// Runs the action the command line asked for (the one place it is matched); reports any
+/// failure (stderr or journal, and STATUS/ERRNO for the service) and returns the exit code.
+pub fn run(action: Action) -> u8 {
     // A value that is not UTF-8 is kept (lossily) rather than dropped: dropping it would let the
     // file's value win silently; this way the path does not exist and says so.
     let env = |n: &str| std::env::var_os(n).map(|v| v.to_string_lossy().into_owned());
-    let service = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
-    let logger = if service {
-        Logger::for_service(&env)
-    } else {
-        Logger::for_terminal()
+    let terminal = Logger::for_terminal();
+    let outcome = match &action {
+        Action::Print(text) => return logging::print(text).map_or_else(|e| e.exit_code(), |()| 0),
+        Action::Run(options) => return service_run(options, &env),
+        Action::PrintArgv {
+            options,
+            show_secrets,
+        } => print_argv(options, *show_secrets, &env, &terminal),
+        Action::Check { options, at } => check(options, *at, &env),
+        Action::Explain(options) => explain(options, &env),
     };
-    match execute(&cli, &env, &logger) {
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            terminal.log(Level::Error, &e.to_string(), &[]);
+            e.exit_code()
+        }
+    }
+}
+
+/// The service's run: the lock, then the configuration (claiming the agent's descriptor), the
+/// plan and its preconditions, then exec. A refusal is logged (the journal under systemd) and
+/// told to the service manager.
+fn service_run(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> u8 {
+    let logger = Logger::for_service(&env);
+    match locked_run(options, env, &logger) {
         Ok(()) => 0,
         Err(e) => {
             let summary = secret::redact(&e.summary());
@@ -202,22 +222,56 @@ pub fn run(cli: Cli) -> u8 {
             } else {
                 logger.log(Level::Error, &e.to_string(), &[]);
             }
-            if service {
-                let _ = notify::send(
-                    env("NOTIFY_SOCKET").as_deref(),
-                    &notify::failure(&format!("not started: {summary}"), e.kind),
-                );
-            }
+            let _ = notify::send(
+                env("NOTIFY_SOCKET").as_deref(),
+                &notify::failure(&format!("not started: {summary}"), e.kind),
+            );
             e.exit_code()
         }
     }
 }
 
+fn locked_run(
+    options: &Options,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let root = Root::new(options.root.clone());
+    // The lock before the agent's descriptor is claimed: a start refused because another
+    // update runs must leave the handoff for the next one.
+    let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+    let loaded = load_marked(options, &root, env, true)?;
+    let started = (|| {
+        let over = update_file_override(options.update.as_ref(), &root)?;
+        let plan = plan_for(options, &root, &loaded, over, CheckAt::Device)?;
+        let runtime =
+            preconditions::check(&plan, CheckAt::Device, false, &root, loaded.policy.as_ref())?;
+        start(&plan, runtime, held, env, logger)
+    })();
+    // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
+    if started.is_err() {
+        loaded.release_claim();
+    }
+    started
+}
+
 /// `--print-argv`: the argv a person can paste; its secrets masked unless `--show-secrets`
 /// (the output ends up in tickets and chat; the masked line says where the secrets were).
-fn print_argv(argv: &[String], show_secrets: bool, logger: &Logger) -> Result<(), Error> {
+fn print_argv(
+    options: &Options,
+    show_secrets: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let root = Root::new(options.root.clone());
+    let loaded = load_marked(options, &root, env, false)?;
+    let over = update_file_override(options.update.as_ref(), &root)?;
+    let plan = plan_for(options, &root, &loaded, over, CheckAt::Device)?;
+    let runtime =
+        preconditions::check(&plan, CheckAt::Device, false, &root, loaded.policy.as_ref())?;
+    let argv = argv::flatten(&argv::build(&plan, &runtime)?);
     let shown: Vec<String> = if show_secrets {
-        argv.to_vec()
+        argv.clone()
     } else {
         argv.iter().map(|w| secret::redact(w)).collect()
     };
@@ -231,88 +285,66 @@ fn print_argv(argv: &[String], show_secrets: bool, logger: &Logger) -> Result<()
     logging::print(&format!("{}\n", argv::shell_line(&shown)))
 }
 
-fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
-    let root = Root::new(cli.root.clone());
-    // A run takes the lock before it claims the agent's descriptor: a start refused because
-    // another update runs must leave the handoff for the next one.
-    let starts = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
-    let held = if starts {
-        Some(lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?)
-    } else {
-        None
-    };
-    let loaded = load::load(&Request {
-        env_file: cli.env_file.as_deref(),
-        root: &root,
-        env,
-        claim: starts,
-    })?;
-    // Before anything is shown or logged: every secret the variables carry is masked from here on.
-    secret::mark_settings(&loaded.topology);
-    secret::mark_settings(&loaded.vars);
-    // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
-    let r = run_loaded(cli, env, logger, root, &loaded, held);
-    if r.is_err() {
-        loaded.release_claim();
-    }
-    r
+/// `check`: every precondition, swupdate itself included; the warnings, then one line that
+/// says what would start.
+fn check(
+    options: &Options,
+    at: CheckAt,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), Error> {
+    let root = Root::new(options.root.clone());
+    let loaded = load_marked(options, &root, env, false)?;
+    let over = update_file_override(options.update.as_ref(), &root)?;
+    let plan = plan_for(options, &root, &loaded, over, at)?;
+    let runtime = preconditions::check(&plan, at, true, &root, loaded.policy.as_ref())?;
+    check_plan(&loaded, plan, runtime, at)
 }
 
-/// After the load: the plan and its preconditions, then what the command does with them.
-fn run_loaded(
-    cli: &Cli,
-    env: &dyn Fn(&str) -> Option<String>,
-    logger: &Logger,
-    root: Root,
-    loaded: &load::Loaded,
-    held: Option<lock::Held>,
-) -> Result<(), Error> {
-    let check_at = match cli.command {
-        Some(Command::Check { static_only: true }) => CheckAt::Image,
-        _ => CheckAt::Device,
-    };
-    let over = update_file_override(cli, &root)?;
-    let plan = plan_for(cli, &root, loaded, over, check_at);
-    let is_check = matches!(cli.command, Some(Command::Check { .. }));
+/// `explain`: the report, shown even when the plan or an input is missing, with what is known.
+fn explain(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let root = Root::new(options.root.clone());
+    let loaded = load_marked(options, &root, env, false)?;
+    // A medium that names no single update is refused before the report, as before any plan.
+    let over = update_file_override(options.update.as_ref(), &root)?;
+    let plan = plan_for(options, &root, &loaded, over, CheckAt::Device);
     let runtime = match &plan {
-        Ok(p) => preconditions::check(p, check_at, is_check, &root, loaded.policy.as_ref()),
+        Ok(p) => preconditions::check(p, CheckAt::Device, false, &root, loaded.policy.as_ref()),
         Err(_) => Ok(Runtime::default()),
     };
-    match cli.command {
-        Some(Command::Explain) => explain_plan(loaded, plan, runtime, check_at),
-        Some(Command::Check { .. }) => check_plan(loaded, plan?, runtime?, check_at),
-        Some(Command::Run) | None => {
-            let plan = plan?;
-            let runtime = runtime?;
-            if cli.print_argv {
-                let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-                return print_argv(&argv, cli.show_secrets, logger);
-            }
-            let Some(held) = held else {
-                return Err(Error::new(Kind::Usage, "internal: a run without the lock"));
-            };
-            start(&plan, runtime, held, env, logger)
-        }
-    }
+    explain_plan(&loaded, plan, runtime, CheckAt::Device)
+}
+
+/// The configuration files, read; from here on every secret their variables carry is masked
+/// (before anything is shown or logged). Only a run `claim`s the agent's descriptor.
+fn load_marked(
+    options: &Options,
+    root: &Root,
+    env: &dyn Fn(&str) -> Option<String>,
+    claim: bool,
+) -> Result<load::Loaded, Error> {
+    let loaded = load::load(&Request {
+        env_file: options.env_file.as_deref(),
+        root,
+        env,
+        claim,
+    })?;
+    secret::mark_settings(&loaded.topology);
+    secret::mark_settings(&loaded.vars);
+    Ok(loaded)
 }
 
 /// The plan, or why there is none (kept: `explain` shows what is known either way).
 fn plan_for(
-    cli: &Cli,
+    options: &Options,
     root: &Root,
     loaded: &load::Loaded,
     over: Option<Setting>,
     check_at: CheckAt,
 ) -> Result<Plan, Error> {
-    let expect = match (cli.one_shot, cli.daemon) {
-        (true, _) => Expect::OneShot,
-        (_, true) => Expect::Daemon,
-        _ => Expect::Any,
-    };
     let accounts = crate::accounts::Files { root };
     plan::build(&Inputs {
         accounts: &accounts,
-        expect,
+        expect: options.expect,
         topology: &loaded.topology,
         vars: &loaded.vars,
         update_file_override: over,

@@ -165,8 +165,9 @@ pub enum CheckAt {
 }
 
 /// What the unit that starts the launcher can handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Expect {
+    #[default]
     Any,
     /// `--one-shot`: file or download.
     OneShot,
