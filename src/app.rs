@@ -400,7 +400,9 @@ fn plan_fields(plan: &Plan, root: &Root) -> Vec<(&'static str, String)> {
     f
 }
 
-/// Journal fields that locate an error.
+/// Journal fields that locate an error (docs/service.md lists them): `EXIT_CODE`; where in the
+/// configuration, `CONFIG_FILE`, `CONFIG_LINE` and `CONFIG_COLUMN`; or, for a file without a
+/// line (the update file, the key, the swupdate binary), `FILE`; and `HINT`.
 fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
     let mut f = vec![("EXIT_CODE", e.exit_code().to_string())];
     if let Some(l) = &e.location {
@@ -409,11 +411,49 @@ fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
         if let Some(c) = l.column {
             f.push(("CONFIG_COLUMN", c.to_string()));
         }
-    } else if let Some(p) = &e.path {
-        f.push(("CONFIG_FILE", p.display().to_string()));
+    } else if let Some(p) = &e.file {
+        f.push(("FILE", p.display().to_string()));
     }
     if let Some(h) = &e.hint {
         f.push(("HINT", h.clone()));
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Location;
+
+    fn names(e: &Error) -> Vec<&'static str> {
+        error_fields(e).into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn a_configuration_error_is_located_by_file_line_and_column() {
+        let e = Error::new(Kind::Config, "bad")
+            .at(Location {
+                file: "/etc/swupdate/conf.d/50-local".into(),
+                line: 2,
+                column: Some(21),
+            })
+            .hint("do this");
+        assert_eq!(
+            error_fields(&e),
+            [
+                ("EXIT_CODE", "65".to_string()),
+                ("CONFIG_FILE", "/etc/swupdate/conf.d/50-local".into()),
+                ("CONFIG_LINE", "2".into()),
+                ("CONFIG_COLUMN", "21".into()),
+                ("HINT", "do this".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_update_file_is_file_not_config_file() {
+        let e = Error::new(Kind::MissingInput, "missing").on(Path::new("/data/update.swu"));
+        assert_eq!(names(&e), ["EXIT_CODE", "FILE"]);
+        assert_eq!(error_fields(&e)[1].1, "/data/update.swu");
+    }
 }
