@@ -70,7 +70,8 @@ kinds! {
         "download preflight: server error (5xx or 429) until the retry budget ran out";
     PreflightNotAnUpdate = 87,
         "download preflight: the answer cannot be an update (content type, length)";
-    PreflightRedirects = 88, "download preflight: more redirects than allowed";
+    PreflightRedirects = 88,
+        "download preflight: more redirects than allowed, or a redirect the URL's policy refuses (to http without SWUPDATE_ALLOW_HTTP=yes)";
     VerifySecurity = 90,
         "verification stage: security violation, the program said the pack is not authentic (its exit 1)";
     VerifyFailed = 91,
@@ -81,7 +82,7 @@ kinds! {
     /// Checked before the program runs; a full file system while it writes makes its failure
     /// no verdict, whatever its exit code.
     VerifyNoRoom = 95,
-        "verification stage: not enough room for the verified copy (before it ran, or the file system filled while it wrote)";
+        "verification stage: not enough room for the download or the verified copy (before it ran, or the file system filled while it wrote, or the server sent more than the room)";
     /// The bound is the room checked beforehand: the update's size and a margin.
     VerifyTooLarge = 96,
         "verification stage: the program wrote as much as its bound and was stopped there";

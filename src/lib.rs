@@ -13,7 +13,7 @@
 //! - `rootfs`: `openat`, `readlinkat`, `renameat`, `renameat_noreplace`, `linkat`, `unlinkat`:
 //!   the root walk opens, reads links and renames relative to a directory descriptor, so a
 //!   path is never looked up twice (std works by path only).
-//! - `lock`: `try_flock` (`File::try_lock` is 1.89).
+//! - `lock`: `try_flock` (`File::try_lock` is 1.89), `effective_uid` (`geteuid`).
 //! - `verify`: `confine` and `confine_child`
 //!   (a `pre_exec` hook: `PR_SET_PDEATHSIG`, `RLIMIT_FSIZE`) with
 //!   `cloexec_inherited_descriptors` (`close_range`); `start_reaping`/`stop_reaping`

@@ -57,6 +57,26 @@ pub fn room_problem(free: u64, size: u64) -> Option<String> {
     (free < need).then(|| format!("{free} bytes free, the verified copy needs up to {need}"))
 }
 
+/// The most a download for verification may write into `dir`: it and then its verified copy
+/// (as large, and a margin) must both fit in the room there now.
+#[cfg(feature = "streaming")]
+pub fn download_bound(dir: &Path) -> Result<u64, Error> {
+    let free = available_bytes(dir).unwrap_or(u64::MAX);
+    download_bound_in(free).ok_or_else(|| {
+        Error::new(
+            Kind::VerifyNoRoom,
+            format!("{free} bytes free: no room for a download and its verified copy"),
+        )
+        .on(dir)
+    })
+}
+
+/// `download_bound` for `free` bytes: half of what the margin leaves, `None` when nothing.
+#[cfg(feature = "streaming")]
+pub fn download_bound_in(free: u64) -> Option<u64> {
+    Some(free.checked_sub(ROOM_MARGIN)? / 2).filter(|b| *b > 0)
+}
+
 /// Creates the directory for private copies and removes what a crashed start left there.
 pub fn prepare(dir: &Path) -> Result<(), Error> {
     fs::create_dir_all(dir).map_err(|e| {
@@ -435,6 +455,14 @@ pub fn hand_over(file: File) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "streaming")]
+    fn a_download_may_fill_half_the_room_the_margin_leaves() {
+        assert_eq!(download_bound_in(ROOM_MARGIN + 10), Some(5));
+        assert_eq!(download_bound_in(ROOM_MARGIN + 1), None);
+        assert_eq!(download_bound_in(0), None);
+    }
 
     #[test]
     fn room_for_the_copy_and_a_margin_is_enough() {

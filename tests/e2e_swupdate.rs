@@ -4,6 +4,10 @@
 //! Every test runs on a device tree of its own (`--root`), with its own `TMPDIR`; a failure
 //! test also checks swupdate's message, so that it cannot pass for the wrong reason (the
 //! success tests are the control: the same fixture installs when nothing is wrong).
+//!
+//! Every test here needs Debian's swupdate and openssl, so `cargo test` ignores them;
+//! `scripts/test` installs both and runs them (`-- --ignored e2e_swupdate::`). Without them a
+//! test fails naming what is missing ([`support::require_tools`]).
 
 use crate::support;
 
@@ -138,6 +142,7 @@ fn assert_output_contains(o: &support::Outcome, needle: &str) {
 /// files: the tests install what a user packs with the documented command (scripts/test
 /// installs cpio for this test only).
 #[test]
+#[ignore = "needs Debian's swupdate, openssl and cpio; run by scripts/test"]
 fn the_swu_builder_writes_the_archive_cpio_writes() {
     let f = Fixture::new();
     let parts = f.dir.join("update.swu.parts");
@@ -162,6 +167,7 @@ fn the_swu_builder_writes_the_archive_cpio_writes() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn file_mode_installs_the_raw_image_into_the_target() {
     let f = Fixture::file_mode();
     let o = f.device.launch();
@@ -171,6 +177,7 @@ fn file_mode_installs_the_raw_image_into_the_target() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn download_mode_streams_the_swu_from_the_server_and_installs_it() {
     let (f, server, _www) = served("update.swu", "");
     let o = f.device.launch();
@@ -184,6 +191,7 @@ fn download_mode_streams_the_swu_from_the_server_and_installs_it() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn tampered_image_fails_with_exit_1_and_leaves_the_target_untouched() {
     let f = Fixture::file_mode();
     let tampered = f.swu.tampered(&f.dir.join("tampered.swu"));
@@ -195,6 +203,7 @@ fn tampered_image_fails_with_exit_1_and_leaves_the_target_untouched() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn image_signed_with_another_key_fails_with_exit_1_and_leaves_the_target_untouched() {
     let f = Fixture::file_mode();
     let other = Pki::generate(&f.dir.join("other"), "other");
@@ -210,6 +219,7 @@ fn image_signed_with_another_key_fails_with_exit_1_and_leaves_the_target_untouch
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn download_of_a_missing_url_fails_with_exit_1_and_leaves_the_target_untouched() {
     // Without the launcher's own preflight (`streaming` builds), so swupdate's downloader meets
     // the 404 and its failure is what the caller sees.
@@ -228,6 +238,7 @@ fn download_of_a_missing_url_fails_with_exit_1_and_leaves_the_target_untouched()
 /// With the `streaming` feature the launcher asks the server first and starts nothing.
 #[cfg(feature = "streaming")]
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn download_of_a_missing_url_is_refused_by_the_preflight_with_85_before_swupdate() {
     let (f, server, _www) = served("missing.swu", "SWUPDATE_PREFLIGHT_BUDGET=0\n");
     let o = f.device.launch();
@@ -250,6 +261,7 @@ fn download_of_a_missing_url_is_refused_by_the_preflight_with_85_before_swupdate
 /// Anti-rollback (on by default in file mode): the launcher passes the running version as `-N`,
 /// and swupdate refuses a release older than it.
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn an_older_release_is_refused_by_anti_rollback_with_exit_1_and_the_target_untouched() {
     let f = Fixture::file_mode();
     let older = SwuBuilder::new(&f.target)
@@ -263,6 +275,7 @@ fn an_older_release_is_refused_by_anti_rollback_with_exit_1_and_the_target_untou
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_configured_key_that_does_not_exist_exits_66_and_swupdate_never_starts() {
     let f = Fixture::file_mode();
     fs::remove_file(f.device.host(KEY)).unwrap();
@@ -280,6 +293,7 @@ fn a_configured_key_that_does_not_exist_exits_66_and_swupdate_never_starts() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_missing_update_file_exits_66_naming_it() {
     let f = Fixture::file_mode();
     fs::remove_file(f.device.host(UPDATE_FILE)).unwrap();
@@ -292,6 +306,7 @@ fn a_missing_update_file_exits_66_naming_it() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_missing_swupdate_binary_exits_127() {
     let mut f = Fixture::file_mode();
     f.device
@@ -304,6 +319,7 @@ fn a_missing_swupdate_binary_exits_127() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_swupdate_binary_without_execute_permission_exits_126() {
     let mut f = Fixture::file_mode();
     let bin = f
@@ -318,6 +334,7 @@ fn a_swupdate_binary_without_execute_permission_exits_126() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_command_substitution_in_a_fragment_exits_65_at_its_file_line_and_column() {
     let f = Fixture::file_mode();
     let line = "SWUPDATE_EXTRA_ARGS=\"-H board:$(cat /etc/hwrevision)\"";
@@ -341,6 +358,7 @@ fn a_command_substitution_in_a_fragment_exits_65_at_its_file_line_and_column() {
 /// swupdate's sockets live in `$TMPDIR`: with one directory per device, two updates at once
 /// both succeed (with a shared one, one of them fails and the other hangs).
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn two_updates_at_once_with_their_own_tmpdir_both_succeed() {
     let fixtures = [Fixture::file_mode(), Fixture::file_mode()];
     assert_ne!(fixtures[0].device.tmpdir, fixtures[1].device.tmpdir);
@@ -367,6 +385,7 @@ fn with_release(f: &Fixture, version: &str) {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn the_running_release_installs_again_by_default() {
     let f = Fixture::file_mode();
     with_release(&f, support::RUNNING_VERSION);
@@ -375,6 +394,7 @@ fn the_running_release_installs_again_by_default() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn the_running_release_is_refused_when_reinstalling_is_off() {
     let f = Fixture::file_mode();
     with_release(&f, support::RUNNING_VERSION);
@@ -389,6 +409,7 @@ fn the_running_release_is_refused_when_reinstalling_is_off() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn an_older_release_installs_when_the_image_allows_downgrades() {
     let f = Fixture::file_mode();
     with_release(&f, "0.5.0");
@@ -398,6 +419,7 @@ fn an_older_release_installs_when_the_image_allows_downgrades() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_release_above_the_maximum_is_refused() {
     let f = Fixture::file_mode();
     with_release(&f, "3.0.0");
@@ -481,6 +503,7 @@ fn verifying_fixture() -> (Fixture, Pki) {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_pack_that_verifies_is_unwrapped_and_installed() {
     let (f, packer) = verifying_fixture();
     let p = f.dir.join("update.pack");
@@ -498,6 +521,7 @@ fn a_pack_that_verifies_is_unwrapped_and_installed() {
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_pack_with_a_bad_signature_is_a_security_violation_and_nothing_is_installed() {
     let (f, packer) = verifying_fixture();
     let p = f.dir.join("update.pack");
@@ -514,6 +538,7 @@ fn a_pack_with_a_bad_signature_is_a_security_violation_and_nothing_is_installed(
 }
 
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_pack_signed_by_someone_else_is_a_security_violation() {
     let (f, _) = verifying_fixture();
     let stranger = Pki::generate(&f.dir.join("stranger"), "stranger");
@@ -542,6 +567,7 @@ fn download_and_verify(
 
 #[cfg(feature = "streaming")]
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn download_mode_with_a_verification_stage_downloads_verifies_and_installs() {
     let (f, o, server) = download_and_verify(|_, packer| Pki {
         key: packer.key.clone(),
@@ -565,6 +591,7 @@ fn download_mode_with_a_verification_stage_downloads_verifies_and_installs() {
 
 #[cfg(feature = "streaming")]
 #[test]
+#[ignore = "needs Debian's swupdate and openssl; run by scripts/test"]
 fn a_downloaded_pack_from_a_foreign_signer_is_a_security_violation() {
     let (f, o, _) = download_and_verify(|f, _| Pki::generate(&f.dir.join("stranger"), "stranger"));
     o.assert_code(90);

@@ -258,6 +258,7 @@ fn megabytes_of_lookups_are_refused_promptly() {
 // --- the agent changes nothing but the URL ---
 
 #[test]
+#[ignore = "needs root (chown to another uid); run by scripts/test"]
 fn an_agent_owned_etc_directory_may_hold_only_the_descriptor() {
     let r = Device::download();
     r.lib("50-verify", "SWUPDATE_ALLOW_HTTP=no\n");
@@ -342,6 +343,7 @@ fn a_group_writable_directory_on_the_way_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root (chown to another uid); run by scripts/test"]
 fn a_symlink_in_the_middle_of_a_chain_owned_by_another_user_is_refused() {
     let r = Device::download();
     r.lib("70-real", "SWUPDATE_EXTRA_ARGS=\"-l 3\"\n");
@@ -472,6 +474,7 @@ fn a_lock_path_that_is_a_symlink_is_refused() {
 }
 
 #[test]
+#[ignore = "needs root (chown to another uid); run by scripts/test"]
 fn an_environment_file_cannot_vouch_for_itself() {
     // Owned by uid 4242 and trusting uid 4242: judged before it is read, against root (or the
     // environment's SWUPDATE_TRUSTED_UID), so it is refused.
@@ -486,4 +489,55 @@ fn an_environment_file_cannot_vouch_for_itself() {
         e.contains("etc/default/swupdate") && e.contains("4242"),
         "{e}"
     );
+}
+
+/// README: nobody but root may take the update lock. A lock file others could open (as an
+/// older launcher left it, 0644) held by an unprivileged user does not stop an update: the
+/// launcher replaces it by a private one.
+#[test]
+#[ignore = "needs root (runs the holder as uid 65534); run by scripts/test"]
+fn a_lock_held_by_an_unprivileged_user_does_not_stop_updates() {
+    let r = Device::file_mode();
+    let lock = r.host("/run/swupdate-launcher.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(&lock, "").unwrap();
+    for p in [lock.clone(), r.host("/run"), r.path().to_path_buf()] {
+        let mode = if p == lock { 0o644 } else { 0o755 };
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mut holder = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["flock", "--nonblock"])
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("setpriv and flock (util-linux) run the unprivileged holder");
+    let held = Instant::now();
+    let probe = fs::File::open(&lock).unwrap();
+    // SAFETY: flock on a descriptor the test owns.
+    while unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&probe),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } == 0
+    {
+        // SAFETY: as above.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&probe), libc::LOCK_UN) };
+        assert!(
+            holder.try_wait().unwrap().is_none(),
+            "the holder could not lock"
+        );
+        assert!(
+            held.elapsed() < Duration::from_secs(10),
+            "the holder never locked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = run_bounded(&r, &[], &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = fs::metadata(&lock).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
 }

@@ -221,6 +221,7 @@ fn an_update_that_is_there_passes_with_one_head() {
             content_type: Some("application/octet-stream".into()),
             attempts: 1,
             used_range_get: false,
+            redirected_to: None,
         }
     );
     let reqs = srv.requests();
@@ -336,6 +337,66 @@ fn a_redirect_loop_fails_as_redirects() {
     let ca = ca_file();
     let o = run(&settings(url(&srv, "/again"), &ca));
     assert_error(&o.result, Kind::PreflightRedirects, 88, "redirects");
+}
+
+/// An https server whose every answer redirects to `to` on a plain http server.
+fn redirecting_to_plain_http(plain: &HttpServer) -> HttpServer {
+    let to = plain.url("/fw.swu?token=plain-secret");
+    server(&pki().good, move |_, _| {
+        reply(302).h("Location", to.clone())
+    })
+}
+
+#[test]
+fn a_redirect_to_plain_http_is_refused_when_http_is_not_allowed() {
+    let plain = HttpServer::start(|_, _| reply(200).update());
+    let srv = redirecting_to_plain_http(&plain);
+    let ca = ca_file();
+    let o = run(&settings(url(&srv, "/fw.swu"), &ca));
+    let e = assert_error(&o.result, Kind::PreflightRedirects, 88, "plain http");
+    assert!(e.message.contains("SWUPDATE_ALLOW_HTTP"), "{e}");
+    assert!(!e.message.contains("plain-secret"), "{e}");
+    assert!(
+        plain.requests().is_empty(),
+        "the http server was never asked"
+    );
+}
+
+#[test]
+fn a_redirect_to_plain_http_is_followed_when_http_is_allowed() {
+    let plain = HttpServer::start(|_, _| reply(200).update());
+    let srv = redirecting_to_plain_http(&plain);
+    let ca = ca_file();
+    let mut s = settings(url(&srv, "/fw.swu"), &ca);
+    s.allow_http = true;
+    let p = run(&s).result.unwrap();
+    assert_eq!(p.status, 200);
+    assert_eq!(plain.requests().len(), 1);
+}
+
+#[test]
+fn a_redirect_to_another_scheme_is_refused() {
+    let srv = server(&pki().good, |_, _| {
+        reply(302).h("Location", "ftp://127.0.0.1/fw.swu")
+    });
+    let ca = ca_file();
+    let o = run(&settings(url(&srv, "/fw.swu"), &ca));
+    assert_error(&o.result, Kind::PreflightRedirects, 88, "ftp");
+}
+
+#[test]
+fn the_probe_says_where_a_redirect_took_it_without_its_secrets() {
+    let srv = server(&pki().good, |_, r| match r.target.as_str() {
+        "/start.swu" => reply(302).h("Location", "/final.swu?X-Amz-Signature=hop-secret"),
+        _ => reply(200).update(),
+    });
+    let ca = ca_file();
+    let p = run(&settings(url(&srv, "/start.swu"), &ca)).result.unwrap();
+    let to = p
+        .redirected_to
+        .expect("the probe names the redirect's target");
+    assert!(to.contains("/final.swu"), "{to}");
+    assert!(!to.contains("hop-secret"), "{to}");
 }
 
 #[test]
@@ -833,4 +894,39 @@ fn a_download_that_is_not_there_is_not_found() {
     let (result, got) = download(&settings(url(&srv, "/fw.pack"), &ca));
     assert_error(&result, Kind::PreflightNotFound, 85, "404");
     assert!(got.is_empty());
+}
+
+#[test]
+fn a_download_announced_larger_than_the_room_is_refused_before_writing() {
+    let srv = server(&pki().good, |_, _| {
+        reply(200)
+            .h("Content-Type", "application/octet-stream")
+            .body(vec![b'x'; 4096])
+    });
+    let ca = ca_file();
+    let mut s = settings(url(&srv, "/fw.pack"), &ca);
+    s.max_download = 1000;
+    let (result, got) = download(&s);
+    assert_error(&result, Kind::VerifyNoRoom, 95, "announced 4096 bytes");
+    assert!(got.is_empty());
+}
+
+#[test]
+fn a_server_that_sends_past_the_room_is_stopped_as_no_room() {
+    // No Content-Length and a body larger than the bound: as a server that never stops.
+    let srv = server(&pki().good, |_, _| Reply {
+        omit_length: true,
+        ..reply(200)
+            .h("Content-Type", "application/octet-stream")
+            .body(vec![b'x'; 64 << 10])
+    });
+    let ca = ca_file();
+    let mut s = settings(url(&srv, "/fw.pack"), &ca);
+    s.max_download = 1000;
+    s.backoff.budget = secs(60);
+    let (result, got) = download(&s);
+    let e = assert_error(&result, Kind::VerifyNoRoom, 95, "more than 1000 bytes");
+    assert!(e.message.contains("room"), "{e}");
+    assert!(got.len() <= 1001, "{} bytes written", got.len());
+    assert_eq!(srv.requests().len(), 1, "not retried");
 }

@@ -84,3 +84,21 @@ fn the_preflight_can_be_switched_off() {
     assert_exit(&o, 0);
     assert!(r.host("/swupdate-ran").exists());
 }
+
+#[test]
+fn the_log_names_where_a_redirect_took_the_preflight() {
+    let srv = HttpServer::start(|_, r| {
+        if r.path() == "/fw.swu" {
+            reply(302).h("Location", "/moved.swu?token=moved-secret")
+        } else {
+            reply(200).update()
+        }
+    });
+    let r = device(&srv);
+    let o = r.run(&[]);
+    assert_exit(&o, 0);
+    let log = support::stderr(&o);
+    assert!(log.contains("redirected to http://127.0.0.1"), "{log}");
+    assert!(log.contains("/moved.swu"), "{log}");
+    assert!(!log.contains("moved-secret"), "{log}");
+}

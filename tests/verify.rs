@@ -474,6 +474,7 @@ impl Drop for SmallFs {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs); run by scripts/test"]
 fn output_is_bounded_by_the_room_checked_beforehand() {
     let r = device("#!/bin/sh\ncat /dev/zero\n");
     let _fs = SmallFs::on(&r, "16m");
@@ -484,6 +485,7 @@ fn output_is_bounded_by_the_room_checked_beforehand() {
 }
 
 #[test]
+#[ignore = "needs root (mounts a tmpfs); run by scripts/test"]
 fn a_full_file_system_is_no_room_not_a_security_violation() {
     let s = Scratch::new("enospc");
     let go = s.path("go");
@@ -513,4 +515,35 @@ fn a_full_file_system_is_no_room_not_a_security_violation() {
     assert_eq!(status.code(), Some(95), "{rest}");
     assert!(rest.contains("filled up"), "{rest}");
     assert!(!rest.contains("security violation"), "{rest}");
+}
+
+/// A server that sends more than the verification directory holds (no Content-Length, as one
+/// that never stops) is stopped at the room checked beforehand and reported as no room, not as
+/// a network failure.
+#[test]
+#[cfg(feature = "streaming")]
+#[ignore = "needs root (mounts a tmpfs); run by scripts/test"]
+fn a_download_for_verification_stops_at_the_room_checked_beforehand() {
+    use support::http::{HttpServer, Reply, reply};
+    let srv = HttpServer::start(|_, _| Reply {
+        omit_length: true,
+        ..reply(200)
+            .h("Content-Type", "application/octet-stream")
+            .body(vec![b'x'; 32 << 20])
+    });
+    let r = device("#!/bin/sh\ncat\n");
+    r.lib(
+        "10-source",
+        "SWUPDATE_SOURCE=download\nSWUPDATE_ALLOW_HTTP=yes\nSWUPDATE_PREFLIGHT_BUDGET=0\n",
+    )
+    .etc("descriptor.env", &format!("URL={}\n", srv.url("/fw.swu")));
+    let _fs = SmallFs::on(&r, "16m");
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(95), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("room checked beforehand"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!r.host("/received").exists());
 }

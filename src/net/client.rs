@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Kind};
 use crate::net::policy::{
-    Answer, Assessment, Clock, Exchange, Probe, Progress, Wait, assess, failure, human,
-    parse_content_range_total, parse_retry_after, retry,
+    Answer, Assessment, Clock, Exchange, Probe, Progress, Wait, assess, download_overflow, failure,
+    human, parse_content_range_total, parse_retry_after, redirect_refusal, retry,
 };
 
 /// Asks the server whether the update at `exchange.url` is there, retrying transient failures
@@ -70,14 +70,30 @@ fn attempts(
         // A full GET is not a HEAD: a 403 to it is final, as to the ranged GET.
         range_get: fetch.is_some(),
     };
+    let mut landed = None;
     loop {
         at.attempts += 1;
         let assessment = match fetch.as_deref_mut() {
-            None => match send(&client, &target, credentials, at.range_get, clock) {
+            None => match send(
+                &client,
+                &target,
+                credentials,
+                at.range_get,
+                clock,
+                &mut landed,
+            ) {
                 Ok(answer) => assess(&answer, at.range_get),
                 Err(e) => classify_transport(&e, exchange),
             },
-            Some(out) => fetch_into(&client, &target, credentials, exchange, clock, out),
+            Some(out) => fetch_into(
+                &client,
+                &target,
+                credentials,
+                exchange,
+                clock,
+                out,
+                &mut landed,
+            ),
         };
         match assessment {
             Assessment::Found {
@@ -91,6 +107,7 @@ fn attempts(
                     content_type,
                     attempts: at.attempts,
                     used_range_get: at.range_get,
+                    redirected_to: landed,
                 });
             }
             Assessment::FallBack => at.range_get = true,
@@ -125,7 +142,7 @@ fn build_client(exchange: &Exchange) -> Result<reqwest::blocking::Client, Error>
         ))
         .connect_timeout(exchange.connect_timeout)
         .timeout(exchange.request_timeout)
-        .redirect(reqwest::redirect::Policy::limited(exchange.max_redirects))
+        .redirect(redirect_policy(exchange))
         .pool_max_idle_per_host(0);
     if let Some(path) = &exchange.ca_file {
         let pem = std::fs::read(path).map_err(|e| {
@@ -160,6 +177,30 @@ fn build_client(exchange: &Exchange) -> Result<reqwest::blocking::Client, Error>
     })
 }
 
+/// Every hop obeys the URL's policy ([`redirect_refusal`]): a refused one ends the request
+/// with a redirect error that says why.
+fn redirect_policy(exchange: &Exchange) -> reqwest::redirect::Policy {
+    let exchange = exchange.clone();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let to = shown(attempt.url());
+        let hops = attempt.previous().len().saturating_sub(1);
+        match redirect_refusal(&exchange, hops, attempt.url().scheme(), &to) {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
+        }
+    })
+}
+
+/// A URL as the log may show it: credentials, query values and fragment masked.
+fn shown(url: &reqwest::Url) -> String {
+    crate::plan::url::redact_text(&printable_line(url.as_str()))
+}
+
+/// Where the answer to a request for `target` came from, when a redirect moved it.
+fn landing(response: &reqwest::blocking::Response, target: &str) -> Option<String> {
+    (response.url().as_str() != target).then(|| shown(response.url()))
+}
+
 /// One request; only the headers are read.
 fn send(
     client: &reqwest::blocking::Client,
@@ -167,6 +208,7 @@ fn send(
     credentials: Option<&str>,
     range_get: bool,
     clock: &dyn Clock,
+    landed: &mut Option<String>,
 ) -> Result<Answer, reqwest::Error> {
     let mut request = if range_get {
         client
@@ -183,6 +225,7 @@ fn send(
         request = request.basic_auth(user, password);
     }
     let response = request.send()?;
+    *landed = landing(&response, target);
     let answer = answer_of(&response, clock);
     // Dropping the response closes the connection without reading a body.
     drop(response);
@@ -227,6 +270,7 @@ fn fetch_into(
     exchange: &Exchange,
     clock: &dyn Clock,
     out: &mut std::fs::File,
+    landed: &mut Option<String>,
 ) -> Assessment {
     use std::io::Seek;
     let mut request = client.get(target).timeout(exchange.transfer_timeout);
@@ -241,10 +285,17 @@ fn fetch_into(
         Ok(r) => r,
         Err(e) => return classify_transport(&e, exchange),
     };
+    *landed = landing(&response, target);
     let answer = answer_of(&response, clock);
     let verdict = assess(&answer, true);
     if !matches!(verdict, Assessment::Found { .. }) {
         return verdict;
+    }
+    if let Some(reason) = download_overflow(exchange, answer.content_length, 0) {
+        return Assessment::Fail {
+            kind: Kind::VerifyNoRoom,
+            reason,
+        };
     }
     let rewound = out.set_len(0).and_then(|_| out.rewind());
     if let Err(e) = rewound {
@@ -253,18 +304,28 @@ fn fetch_into(
             reason: format!("cannot write the download: {e}"),
         };
     }
-    match response.copy_to(out) {
-        Ok(n) if answer.content_length.is_some_and(|l| l != n) => Assessment::Retry {
-            kind: Kind::PreflightConnect,
-            reason: format!(
-                "the download ended after {n} of {} bytes",
-                answer.content_length.unwrap_or_default()
-            ),
-            retry_after: None,
+    // One byte past the bound tells a server that sends too much from one that sends exactly it.
+    let mut body = std::io::Read::take(&mut response, exchange.max_download.saturating_add(1));
+    match std::io::copy(&mut body, out) {
+        Ok(n) => match download_overflow(exchange, None, n) {
+            Some(reason) => Assessment::Fail {
+                kind: Kind::VerifyNoRoom,
+                reason,
+            },
+            None if answer.content_length.is_some_and(|l| l != n) => Assessment::Retry {
+                kind: Kind::PreflightConnect,
+                reason: format!(
+                    "the download ended after {n} of {} bytes",
+                    answer.content_length.unwrap_or_default()
+                ),
+                retry_after: None,
+            },
+            None => verdict,
         },
-        Ok(_) => verdict,
-        Err(e) => match classify_transport(&e, exchange) {
-            Assessment::Fail { kind, reason } if kind != Kind::PreflightTimeout => {
+        Err(e) => match classify_io(&e, exchange) {
+            Assessment::Fail { kind, reason }
+                if !matches!(kind, Kind::PreflightTimeout | Kind::VerifyNoRoom) =>
+            {
                 Assessment::Retry {
                     kind,
                     reason: format!("the download broke off: {reason}"),
@@ -273,6 +334,30 @@ fn fetch_into(
             }
             other => other,
         },
+    }
+}
+
+/// The verdict on a download that broke off: reading the body (reqwest's error inside, or its
+/// timeout) or writing the file (a full file system is a lack of room, never a network fault).
+fn classify_io(e: &std::io::Error, exchange: &Exchange) -> Assessment {
+    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()) {
+        return classify_transport(inner, exchange);
+    }
+    if let Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT) = e.raw_os_error() {
+        return Assessment::Fail {
+            kind: Kind::VerifyNoRoom,
+            reason: format!("the file system filled while downloading: {e}"),
+        };
+    }
+    let kind = if e.kind() == std::io::ErrorKind::TimedOut {
+        Kind::PreflightTimeout
+    } else {
+        Kind::PreflightConnect
+    };
+    Assessment::Retry {
+        kind,
+        reason: printable_line(&e.to_string()),
+        retry_after: None,
     }
 }
 
@@ -285,13 +370,8 @@ fn classify_transport(e: &reqwest::Error, exchange: &Exchange) -> Assessment {
         retry_after: None,
     };
     if e.is_redirect() {
-        return fail(
-            Kind::PreflightRedirects,
-            format!(
-                "the server redirected more than {} times",
-                exchange.max_redirects
-            ),
-        );
+        // The policy's own reason (redirect_policy), or reqwest's if it stopped first.
+        return fail(Kind::PreflightRedirects, cause(e));
     }
     if e.is_builder() {
         return fail(

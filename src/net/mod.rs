@@ -39,6 +39,7 @@ mod enabled {
     /// The exchange with the server that the configuration asks for (its CA under the root).
     fn exchange(url: &Url, config: &Preflight, root: &Root) -> Exchange {
         let mut s = Exchange::new(url.clone());
+        s.allow_http = config.allow_http.value;
         s.ca_file = config.ca_file.as_ref().map(|c| root.host(&c.value));
         if let Some(t) = &config.timeout {
             s.request_timeout = Duration::from_secs(t.value.into());
@@ -65,6 +66,14 @@ mod enabled {
         n.map_or_else(|| "unknown".to_string(), |l| l.to_string())
     }
 
+    /// The URL as the log shows it, with where a redirect took it.
+    fn answered_by(url: &Url, redirected_to: Option<&String>) -> String {
+        match redirected_to {
+            Some(to) => format!("{} (redirected to {to})", url.redacted()),
+            None => url.redacted(),
+        }
+    }
+
     /// Asks the server whether the artifact is there before swupdate streams it.
     pub fn preflight(
         plan: &Plan,
@@ -89,7 +98,7 @@ mod enabled {
             Level::Info,
             &format!(
                 "preflight: {} answered {} ({} bytes)",
-                url.value.redacted(),
+                answered_by(&url.value, probe.redirected_to.as_ref()),
                 probe.status,
                 bytes(probe.content_length)
             ),
@@ -107,10 +116,16 @@ mod enabled {
         env: &dyn Fn(&str) -> Option<String>,
         logger: &Logger,
     ) -> Result<File, Error> {
-        let s = exchange(url, config, root);
+        let mut s = exchange(url, config, root);
+        // The download and then its verified copy (as large, and a margin) must both fit.
+        s.max_download = verify::download_bound(dir)?;
         logger.log(
             Level::Info,
-            &format!("downloading {} for verification", url.redacted()),
+            &format!(
+                "downloading {} for verification (at most {} bytes)",
+                url.redacted(),
+                s.max_download
+            ),
             &[],
         );
         let mut out = verify::private_file(dir, "download")?;
@@ -121,7 +136,7 @@ mod enabled {
             Level::Info,
             &format!(
                 "downloaded {} ({} bytes)",
-                url.redacted(),
+                answered_by(url, probe.redirected_to.as_ref()),
                 bytes(probe.content_length)
             ),
             &[],

@@ -136,6 +136,12 @@ pub struct Exchange {
     /// Limit for a whole download (`client::download`): the artifact is large, a probe
     /// is not.
     pub transfer_timeout: Duration,
+    /// Whether a redirect may lead to plain `http` (`SWUPDATE_ALLOW_HTTP`): a redirect obeys
+    /// the same policy as the URL, so an `https` URL cannot be turned into `http` by its server.
+    pub allow_http: bool,
+    /// Bytes a download may write (`client::download`): the room checked beforehand. A server
+    /// that sends more (or announces more) is refused with [`Kind::VerifyNoRoom`].
+    pub max_download: u64,
 }
 
 impl Exchange {
@@ -160,8 +166,54 @@ impl Exchange {
             max_redirects: Self::DEFAULT_MAX_REDIRECTS,
             backoff: Self::DEFAULT_BACKOFF,
             transfer_timeout: Self::DEFAULT_TRANSFER_TIMEOUT,
+            allow_http: false,
+            max_download: u64::MAX,
         }
     }
+}
+
+/// Why a redirect to `scheme` (shown as `to`, already redacted) after `hops` earlier ones is not
+/// followed, or `None` to follow it: the URL's policy applies to every hop.
+pub fn redirect_refusal(
+    exchange: &Exchange,
+    hops: usize,
+    scheme: &str,
+    to: &str,
+) -> Option<String> {
+    if hops >= exchange.max_redirects {
+        return Some(format!(
+            "the server redirected more than {} times",
+            exchange.max_redirects
+        ));
+    }
+    match scheme {
+        "https" => None,
+        "http" if exchange.allow_http => None,
+        "http" => Some(format!(
+            "the server redirected to plain http ({to}), which SWUPDATE_ALLOW_HTTP=no refuses"
+        )),
+        other => Some(format!(
+            "the server redirected to a {other}: URL ({to}); only https (and http where allowed) is followed"
+        )),
+    }
+}
+
+/// Whether a download announced as `content_length` bytes, or `written` so far, is past the
+/// room checked beforehand (`Exchange::max_download`); the reason when it is.
+pub fn download_overflow(
+    exchange: &Exchange,
+    content_length: Option<u64>,
+    written: u64,
+) -> Option<String> {
+    let bound = exchange.max_download;
+    if let Some(len) = content_length.filter(|l| *l > bound) {
+        return Some(format!(
+            "the server announced {len} bytes; the room checked beforehand holds {bound}"
+        ));
+    }
+    (written > bound).then(|| {
+        format!("the server sent more than {bound} bytes, the room checked beforehand; stopped")
+    })
 }
 
 /// Never shows the credentials or query values of the URL.
@@ -190,6 +242,8 @@ pub struct Probe {
     pub attempts: u32,
     /// HEAD was refused and the answer came from `Range: bytes=0-0`.
     pub used_range_get: bool,
+    /// Where the answer came from when the server redirected (redacted), for the log.
+    pub redirected_to: Option<String>,
 }
 
 /// Time, sleep and randomness, injectable so tests run instantly and deterministically.
@@ -379,11 +433,16 @@ pub(crate) fn failure(
                 .to_string(),
         ),
         Kind::PreflightRedirects => (
-            "too many redirects",
+            "redirects not followed",
             format!(
-                "at most {} redirects are followed; point URL closer to the file",
+                "at most {} redirects are followed, each under the URL's own policy (https, or http with SWUPDATE_ALLOW_HTTP=yes); point URL at the file",
                 exchange.max_redirects
             ),
+        ),
+        Kind::VerifyNoRoom => (
+            "no room for the download",
+            "the download and its verified copy must fit in SWUPDATE_VERIFY_DIR's file system"
+                .to_string(),
         ),
         _ => ("failed", String::new()),
     };

@@ -171,10 +171,9 @@ fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
     let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
         .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
         .transpose()?;
-    let allow_http = switch(vars, SWUPDATE_ALLOW_HTTP)?.value;
     let preflight = Box::new(preflight(vars)?);
     let url = match non_empty(vars, URL) {
-        Some(s) => DownloadUrl::Given(url(s, allow_http)?),
+        Some(s) => DownloadUrl::Given(url(s, preflight.allow_http.value)?),
         None if inputs.check_at == CheckAt::Image => DownloadUrl::WrittenAtStart,
         None => {
             return Err(Error::new(
@@ -195,6 +194,7 @@ fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
 fn preflight(vars: &Settings) -> Result<Preflight, Error> {
     Ok(Preflight {
         enabled: switch(vars, SWUPDATE_PREFLIGHT)?,
+        allow_http: switch(vars, SWUPDATE_ALLOW_HTTP)?,
         ca_file: non_empty(vars, SWUPDATE_CA_FILE)
             .map(|s| absolute_path(SWUPDATE_CA_FILE, s))
             .transpose()?,

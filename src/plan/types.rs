@@ -25,6 +25,8 @@ pub struct Traced<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preflight {
     pub enabled: Traced<bool>,
+    /// `SWUPDATE_ALLOW_HTTP`: whether plain http is allowed, for the URL and every redirect.
+    pub allow_http: Traced<bool>,
     /// The only CA bundle trusted (a device path); `None`: the system's store.
     pub ca_file: Option<Traced<PathBuf>>,
     /// Seconds for each request.

@@ -285,9 +285,9 @@ impl Device {
                 "SWUPDATE_LAUNCHER_JOURNAL_SOCKET",
                 self.dir.join("no-journal-here"),
             );
-        if self.topology.is_none() {
-            cmd.env("SWUPDATE_TRUSTED_UID", test_uid().to_string());
-        }
+        // The uid that wrote the device's files is the one trusted, whether or not it is root;
+        // the EnvironmentFile's own SWUPDATE_TRUSTED_UID applies only after the file is judged.
+        cmd.env("SWUPDATE_TRUSTED_UID", test_uid().to_string());
         // Coverage tools follow the binary through this variable.
         if let Some(v) = std::env::var_os("LLVM_PROFILE_FILE") {
             cmd.env("LLVM_PROFILE_FILE", v);

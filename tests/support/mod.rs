@@ -85,7 +85,8 @@ pub fn require_tools() {
     assert!(
         missing.is_empty(),
         "not installed: {}. These tests run Debian's real swupdate on signed .swu files: \
-         run scripts/test, which installs them (or: apt-get install swupdate openssl)",
+         `cargo test` ignores the tests that need them; scripts/test installs them and runs \
+         those tests (or: apt-get install swupdate openssl; cargo test -- --ignored)",
         missing.join(", ")
     );
 }
