@@ -1,4 +1,5 @@
-//! The imperative shell: load, plan, check the preconditions, then print or exec.
+//! The imperative shell: match the action, load, plan, check the preconditions, then print or
+//! exec.
 //!
 //! Everything the launcher does to the system is started from here, in this order: the update
 //! lock (a run only, [`crate::lock`]), the configuration files ([`crate::config::load`]), the
@@ -8,11 +9,15 @@
 //! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
 //! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
 //! data: [`crate::plan`] and [`crate::explain`] touch nothing.
+//!
+//! The plan holds device paths; the edges started from here place them under `--root`
+//! ([`Root::host`]) where they open, run or show a file.
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, Command};
-use crate::config::load::{self, Request};
+use crate::cli::{Action, Options, Update};
+use crate::config::confd::Verdict;
+use crate::config::load::{self, Loaded, Request};
 use crate::config::settings::{Origin, Setting};
 use crate::error::{Error, Kind};
 use crate::exec;
@@ -22,178 +27,136 @@ use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::net;
 use crate::notify;
-use crate::plan::argv::{self, Group, RunningVersion, Runtime};
-use crate::plan::{self, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan};
-use crate::preconditions;
+use crate::plan::argv::{self, Group, RunningVersion};
+use crate::plan::{self, CheckAt, DownloadUrl, Inputs, Mode, Plan};
+use crate::preconditions::{self, Checked};
 use crate::rootfs::Root;
 use crate::secret;
 use crate::verify;
 
-fn utf8_path(p: &Path, option: &str) -> Result<String, Error> {
-    p.to_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::new(Kind::Usage, format!("{option}: the path is not UTF-8")))
-}
-
-/// `--update-file` or `--update-medium`, as a device path with its origin.
-fn update_file_override(cli: &Cli, root: &Root) -> Result<Option<Setting>, Error> {
-    if let Some(f) = &cli.update_file {
-        return Ok(Some(Setting {
-            value: utf8_path(f, "--update-file")?,
-            origin: Origin::CommandLine("--update-file"),
-        }));
-    }
-    let Some(m) = &cli.update_medium else {
-        return Ok(None);
-    };
-    let picked = medium::pick(&root.host(m))?;
-    // Back from this machine's path to the device's, which the plan places under the root.
-    let device: PathBuf = match root.dir() {
-        Some(r) => {
-            let r = std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf());
-            Path::new("/").join(picked.strip_prefix(&r).unwrap_or(&picked))
-        }
-        None => picked,
-    };
-    Ok(Some(Setting {
-        value: utf8_path(&device, "--update-medium")?,
-        origin: Origin::CommandLine("--update-medium"),
-    }))
-}
-
-/// The argv for a plan, or none yet in an image-build check of download mode (the agent
-/// writes URL at run time).
-fn groups_for(plan: &Plan, runtime: &Runtime, check_at: CheckAt) -> Result<Vec<Group>, Error> {
-    match (&plan.mode, check_at) {
-        (
-            Mode::Download {
-                url: DownloadUrl::WrittenAtStart,
-                ..
-            },
-            CheckAt::Image,
-        ) => Ok(Vec::new()),
-        _ => argv::build(plan, runtime),
-    }
-}
-
-/// Runs the verification stage, if any, and records the private copy for the argv. In
-/// download mode the launcher first downloads the pack itself (the program must see all of it).
-fn verify_update(
-    plan: &Plan,
-    runtime: &mut Runtime,
-    env: &dyn Fn(&str) -> Option<String>,
-    logger: &Logger,
-) -> Result<(), Error> {
-    let Some(v) = &plan.verification else {
-        return Ok(());
-    };
-    let stage = verify::Stage {
-        argv: v.argv.value.clone(),
-        uid: v.user.value.0,
-        gid: v.user.value.1,
-        dir: v.dir.value.clone(),
-        timeout: std::time::Duration::from_secs(v.timeout.value.into()),
-    };
-    verify::prepare(&stage.dir)?;
-    let (input, shown) = match &plan.mode {
-        Mode::File { update_file } => {
-            let f = std::fs::File::open(&update_file.value).map_err(|e| {
-                Error::new(
-                    Kind::MissingInput,
-                    format!("cannot open the update file: {e}"),
-                )
-                .on(&update_file.value)
-            })?;
-            (f, update_file.value.clone())
-        }
-        Mode::Download {
-            url: DownloadUrl::Given(url),
-            preflight: config,
-            ..
-        } => (
-            net::fetch(&url.value, config, &stage.dir, env, logger)?,
-            PathBuf::from(url.value.redacted()),
-        ),
-        _ => return Ok(()),
-    };
-    let what = format!(
-        "verifying {} with {}",
-        shown.display(),
-        v.argv.value.join(" ")
-    );
-    logger.log(Level::Info, &what, &plan_fields(plan));
-    let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
-    let copy = verify::run(&stage, input, &shown)?;
-    runtime.verified_input = Some(verify::hand_over(copy));
-    Ok(())
-}
-
-/// One line for the journal / terminal about what is about to start.
-fn announcement(plan: &Plan) -> String {
-    match &plan.mode {
-        Mode::File { update_file } => format!(
-            "file mode: installing {} with {}",
-            update_file.value.display(),
-            plan.bin.value.display()
-        ),
-        Mode::Download { url, .. } => format!(
-            "download mode: streaming {} with {}",
-            url.given()
-                .map_or_else(|| "(no URL)".to_string(), |u| u.value.redacted()),
-            plan.bin.value.display()
-        ),
-        Mode::Daemon { .. } => format!("daemon mode: starting {}", plan.bin.value.display()),
-    }
-}
-
-/// Journal fields that say what the launcher is about to do.
-fn plan_fields(plan: &Plan) -> Vec<(&'static str, String)> {
-    let mut f = vec![("SWUPDATE_MODE", plan.mode.name().to_string())];
-    match &plan.mode {
-        Mode::File { update_file } => f.push((
-            "SWUPDATE_UPDATE_FILE",
-            update_file.value.display().to_string(),
-        )),
-        Mode::Download {
-            url: DownloadUrl::Given(u),
-            ..
-        } => f.push(("SWUPDATE_URL", u.value.redacted())),
-        _ => {}
-    }
-    f
-}
-
-/// Journal fields that locate an error.
-fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
-    let mut f = vec![("EXIT_CODE", e.exit_code().to_string())];
-    if let Some(l) = &e.location {
-        f.push(("CONFIG_FILE", l.file.display().to_string()));
-        f.push(("CONFIG_LINE", l.line.to_string()));
-        if let Some(c) = l.column {
-            f.push(("CONFIG_COLUMN", c.to_string()));
-        }
-    } else if let Some(p) = &e.path {
-        f.push(("CONFIG_FILE", p.display().to_string()));
-    }
-    if let Some(h) = &e.hint {
-        f.push(("HINT", h.clone()));
-    }
-    f
-}
-
-/// Runs the command line; reports any failure (stderr or journal, and STATUS/ERRNO for the
-/// service) and returns the exit code.
-pub fn run(cli: Cli) -> u8 {
+/// Runs the action the command line asked for (the one place it is matched); reports any
+/// failure (stderr or journal, and STATUS/ERRNO for the service) and returns the exit code.
+pub fn run(action: Action) -> u8 {
     // A value that is not UTF-8 is kept (lossily) rather than dropped: dropping it would let the
     // file's value win silently; this way the path does not exist and says so.
     let env = |n: &str| std::env::var_os(n).map(|v| v.to_string_lossy().into_owned());
-    let service = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
-    let logger = if service {
-        Logger::for_service(&env)
-    } else {
-        Logger::for_terminal()
+    let terminal = Logger::for_terminal();
+    let outcome = match &action {
+        Action::Print(text) => return logging::print(text).map_or_else(|e| e.exit_code(), |()| 0),
+        Action::Run(options) => return service_run(options, &env),
+        Action::PrintArgv {
+            options,
+            show_secrets,
+        } => print_argv(options, *show_secrets, &env, &terminal),
+        Action::Check { options, at } => check(options, *at, &env),
+        Action::Explain(options) => explain(options, &env),
     };
-    match execute(&cli, &env, &logger) {
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            terminal.log(Level::Error, &e.to_string(), &[]);
+            e.exit_code()
+        }
+    }
+}
+
+/// What every action works from: the root, the configuration read, and the options.
+struct Configured<'a> {
+    options: &'a Options,
+    root: Root,
+    loaded: Loaded,
+}
+
+impl<'a> Configured<'a> {
+    /// Reads the configuration; from here on every secret its variables carry is masked
+    /// (before anything is shown or logged). Only a run `claim`s the agent's descriptor.
+    fn load(
+        options: &'a Options,
+        root: Root,
+        env: &dyn Fn(&str) -> Option<String>,
+        claim: bool,
+    ) -> Result<Self, Error> {
+        let loaded = load::load(&Request {
+            env_file: options.env_file.as_deref(),
+            root: &root,
+            env,
+            claim,
+        })?;
+        secret::mark_settings(&loaded.topology);
+        secret::mark_settings(&loaded.vars);
+        Ok(Configured {
+            options,
+            root,
+            loaded,
+        })
+    }
+
+    /// `--update-file` or `--update-medium`, as a device path with its origin. A medium that
+    /// names no single update is refused here, before any plan.
+    fn update_file_override(&self) -> Result<Option<Setting>, Error> {
+        let (device, option) = match &self.options.update {
+            None => return Ok(None),
+            Some(Update::File(f)) => (f.clone(), "--update-file"),
+            Some(Update::Medium(m)) => {
+                let name = medium::pick(&self.root.host(m))?;
+                (on_device(m, &self.root)?.join(name), "--update-medium")
+            }
+        };
+        let value = device
+            .to_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::new(Kind::Usage, format!("{option}: the path is not UTF-8")))?;
+        Ok(Some(Setting {
+            value,
+            origin: Origin::CommandLine(option),
+        }))
+    }
+
+    /// The plan, or why there is none (kept: `explain` shows what is known either way).
+    fn plan(&self, over: Option<Setting>, check_at: CheckAt) -> Result<Plan, Error> {
+        let accounts = crate::accounts::Files { root: &self.root };
+        plan::build(&Inputs {
+            accounts: &accounts,
+            expect: self.options.expect,
+            topology: &self.loaded.topology,
+            vars: &self.loaded.vars,
+            update_file_override: over,
+            check_at,
+        })
+    }
+
+    /// The files the plan names, checked; `with_binary`: swupdate itself too (`check`).
+    fn preconditions(
+        &self,
+        plan: &Plan,
+        check_at: CheckAt,
+        with_binary: bool,
+    ) -> Result<Checked, Error> {
+        let policy = self.loaded.policy.as_ref();
+        preconditions::check(plan, check_at, with_binary, &self.root, policy)
+    }
+}
+
+/// A path given on the command line as a device path: a relative one is relative to the
+/// working directory, as a shell user means it, or, under `--root`, to the root.
+fn on_device(given: &Path, root: &Root) -> Result<PathBuf, Error> {
+    if given.is_absolute() {
+        return Ok(given.to_path_buf());
+    }
+    match root.dir() {
+        Some(_) => Ok(Path::new("/").join(given)),
+        None => std::env::current_dir().map(|d| d.join(given)).map_err(|e| {
+            Error::new(Kind::Io, format!("cannot find the working directory: {e}")).on(given)
+        }),
+    }
+}
+
+/// The service's run: the lock, then the configuration (claiming the agent's descriptor), the
+/// plan and its preconditions, then exec. A refusal is logged (the journal under systemd) and
+/// told to the service manager.
+fn service_run(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> u8 {
+    let logger = Logger::for_service(&env);
+    match locked_run(options, env, &logger) {
         Ok(()) => 0,
         Err(e) => {
             let summary = secret::redact(&e.summary());
@@ -202,22 +165,72 @@ pub fn run(cli: Cli) -> u8 {
             } else {
                 logger.log(Level::Error, &e.to_string(), &[]);
             }
-            if service {
-                let _ = notify::send(
-                    env("NOTIFY_SOCKET").as_deref(),
-                    &notify::failure(&format!("not started: {summary}"), e.kind),
-                );
-            }
+            let _ = notify::send(
+                env("NOTIFY_SOCKET").as_deref(),
+                &notify::failure(&format!("not started: {summary}"), e.kind),
+            );
             e.exit_code()
         }
     }
 }
 
+/// The lock, then everything else: the only place the lock is taken.
+fn locked_run(
+    options: &Options,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let root = Root::new(options.root.clone());
+    // The lock before the agent's descriptor is claimed: a start refused because another
+    // update runs must leave the handoff for the next one.
+    let held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+    let c = Configured::load(options, root, env, true)?;
+    let started = start(&c, held, env, logger);
+    // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
+    if started.is_err() {
+        c.loaded.release_claim();
+    }
+    started
+}
+
+/// A run: the plan and its preconditions, the preflight or the verification stage, then exec
+/// (which returns only on failure). It needs the lock, which swupdate inherits with the exec.
+fn start(
+    c: &Configured,
+    held: lock::Held,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let plan = c.plan(c.update_file_override()?, CheckAt::Device)?;
+    let checked = c.preconditions(&plan, CheckAt::Device, false)?;
+    let root = &c.root;
+    if plan.verification.is_none() {
+        net::preflight(&plan, root, env, logger)?;
+    }
+    let verified = verify_update(&plan, root, env, logger)?;
+    let groups = argv::build(&plan, root, &checked.running, verified.as_deref())?;
+    let argv = argv::flatten(&groups);
+    let what = announcement(&plan, root);
+    logger.log(Level::Info, &what, &plan_fields(&plan, root));
+    let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+    held.hand_over();
+    Err(exec::exec(&argv))
+}
+
 /// `--print-argv`: the argv a person can paste; its secrets masked unless `--show-secrets`
 /// (the output ends up in tickets and chat; the masked line says where the secrets were).
-fn print_argv(argv: &[String], show_secrets: bool, logger: &Logger) -> Result<(), Error> {
+fn print_argv(
+    options: &Options,
+    show_secrets: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> Result<(), Error> {
+    let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
+    let plan = c.plan(c.update_file_override()?, CheckAt::Device)?;
+    let checked = c.preconditions(&plan, CheckAt::Device, false)?;
+    let argv = argv::flatten(&argv::build(&plan, &c.root, &checked.running, None)?);
     let shown: Vec<String> = if show_secrets {
-        argv.to_vec()
+        argv.clone()
     } else {
         argv.iter().map(|w| secret::redact(w)).collect()
     };
@@ -231,132 +244,25 @@ fn print_argv(argv: &[String], show_secrets: bool, logger: &Logger) -> Result<()
     logging::print(&format!("{}\n", argv::shell_line(&shown)))
 }
 
-fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> Result<(), Error> {
-    let root = Root::new(cli.root.clone());
-    // A run takes the lock before it claims the agent's descriptor: a start refused because
-    // another update runs must leave the handoff for the next one.
-    let starts = matches!(cli.command, None | Some(Command::Run)) && !cli.print_argv;
-    let held = if starts {
-        Some(lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?)
-    } else {
-        None
-    };
-    let loaded = load::load(&Request {
-        env_file: cli.env_file.as_deref(),
-        root: &root,
-        env,
-        claim: starts,
-    })?;
-    // Before anything is shown or logged: every secret the variables carry is masked from here on.
-    secret::mark_settings(&loaded.topology);
-    secret::mark_settings(&loaded.vars);
-    // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
-    let r = run_loaded(cli, env, logger, root, &loaded, held);
-    if r.is_err() {
-        loaded.release_claim();
-    }
-    r
-}
-
-/// After the load: the plan and its preconditions, then what the command does with them.
-fn run_loaded(
-    cli: &Cli,
+/// `check`: every precondition, swupdate itself included; the warnings, then one line that
+/// says what would start.
+fn check(
+    options: &Options,
+    at: CheckAt,
     env: &dyn Fn(&str) -> Option<String>,
-    logger: &Logger,
-    root: Root,
-    loaded: &load::Loaded,
-    held: Option<lock::Held>,
 ) -> Result<(), Error> {
-    let check_at = match cli.command {
-        Some(Command::Check { static_only: true }) => CheckAt::Image,
-        _ => CheckAt::Device,
-    };
-    let over = update_file_override(cli, &root)?;
-    let plan = plan_for(cli, &root, loaded, over, check_at);
-    let is_check = matches!(cli.command, Some(Command::Check { .. }));
-    let runtime = match &plan {
-        Ok(p) => preconditions::check(p, check_at, is_check, &root, loaded.policy.as_ref()),
-        Err(_) => Ok(Runtime::default()),
-    };
-    match cli.command {
-        Some(Command::Explain) => explain_plan(loaded, plan, runtime, check_at),
-        Some(Command::Check { .. }) => check_plan(loaded, plan?, runtime?, check_at),
-        Some(Command::Run) | None => {
-            let plan = plan?;
-            let runtime = runtime?;
-            if cli.print_argv {
-                let argv = argv::flatten(&argv::build(&plan, &runtime)?);
-                return print_argv(&argv, cli.show_secrets, logger);
-            }
-            let Some(held) = held else {
-                return Err(Error::new(Kind::Usage, "internal: a run without the lock"));
-            };
-            start(&plan, runtime, held, env, logger)
-        }
-    }
-}
-
-/// The plan, or why there is none (kept: `explain` shows what is known either way).
-fn plan_for(
-    cli: &Cli,
-    root: &Root,
-    loaded: &load::Loaded,
-    over: Option<Setting>,
-    check_at: CheckAt,
-) -> Result<Plan, Error> {
-    let expect = match (cli.one_shot, cli.daemon) {
-        (true, _) => Expect::OneShot,
-        (_, true) => Expect::Daemon,
-        _ => Expect::Any,
-    };
-    let accounts = crate::accounts::Files { root };
-    plan::build(&Inputs {
-        accounts: &accounts,
-        expect,
-        topology: &loaded.topology,
-        vars: &loaded.vars,
-        update_file_override: over,
-        root,
-        check_at,
-    })
-}
-
-/// `explain`: the report, shown even when an input is missing, with what is known.
-fn explain_plan(
-    loaded: &load::Loaded,
-    plan: Result<Plan, Error>,
-    runtime: Result<Runtime, Error>,
-    check_at: CheckAt,
-) -> Result<(), Error> {
-    // After a failed precondition no runtime fact was read: the argv is shown with the running
-    // version as unknown (in the words, said so), and the failure after it.
-    let shown_runtime = match &runtime {
-        Ok(rt) => rt.clone(),
-        Err(_) => Runtime {
-            current_version: RunningVersion::Unknown,
-            ..Runtime::default()
-        },
-    };
-    let outcome = plan.and_then(|p| groups_for(&p, &shown_runtime, check_at).map(|g| (p, g)));
-    logging::print(&explain::render(loaded, &outcome, runtime.as_ref().err()))?;
-    outcome.and(runtime).map(|_| ())
-}
-
-/// `check`: the warnings, then one line that says what would start.
-fn check_plan(
-    loaded: &load::Loaded,
-    plan: Plan,
-    runtime: Runtime,
-    check_at: CheckAt,
-) -> Result<(), Error> {
-    let groups = groups_for(&plan, &runtime, check_at)?;
-    for n in &runtime.notes {
+    let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
+    let plan = c.plan(c.update_file_override()?, at)?;
+    let checked = c.preconditions(&plan, at, true)?;
+    let groups = groups_for(&plan, &c.root, &checked.running, at)?;
+    for n in &checked.notes {
         eprintln!("warning: {n}");
     }
-    let files = loaded
+    let files = c
+        .loaded
         .files
         .iter()
-        .filter(|f| f.verdict == crate::config::confd::Verdict::Read)
+        .filter(|f| f.verdict == Verdict::Read)
         .count();
     logging::print(&format!(
         "ok: {} mode (from {}), {files} fragment(s) read{}\n",
@@ -370,23 +276,184 @@ fn check_plan(
     ))
 }
 
-/// A run: the preflight or the verification stage, then exec (which returns only on failure).
-/// The lock is handed over to swupdate with the exec.
-fn start(
+/// `explain`: the report, shown even when the plan or an input is missing, with what is known.
+fn explain(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
+    let plan = c.plan(c.update_file_override()?, CheckAt::Device);
+    let checked = match &plan {
+        Ok(p) => c.preconditions(p, CheckAt::Device, false),
+        Err(_) => Ok(Checked::default()),
+    };
+    // After a failed precondition no running version was read: the argv is shown with it as
+    // unknown (in the words, said so), and the failure after it.
+    let running = match &checked {
+        Ok(ch) => ch.running.clone(),
+        Err(_) => RunningVersion::Unknown,
+    };
+    let outcome =
+        plan.and_then(|p| groups_for(&p, &c.root, &running, CheckAt::Device).map(|g| (p, g)));
+    let report = explain::render(&c.loaded, &c.root, &outcome, checked.as_ref().err());
+    logging::print(&report)?;
+    outcome.and(checked).map(|_| ())
+}
+
+/// The argv for a plan, or none yet in an image-build check of download mode (the agent
+/// writes URL at run time).
+fn groups_for(
     plan: &Plan,
-    mut runtime: Runtime,
-    held: lock::Held,
+    root: &Root,
+    running: &RunningVersion,
+    check_at: CheckAt,
+) -> Result<Vec<Group>, Error> {
+    match (&plan.mode, check_at) {
+        (
+            Mode::Download {
+                url: DownloadUrl::WrittenAtStart,
+                ..
+            },
+            CheckAt::Image,
+        ) => Ok(Vec::new()),
+        _ => argv::build(plan, root, running, None),
+    }
+}
+
+/// Runs the verification stage, if any; returns the private copy as swupdate will open it. In
+/// download mode the launcher first downloads the pack itself (the program must see all of it).
+fn verify_update(
+    plan: &Plan,
+    root: &Root,
     env: &dyn Fn(&str) -> Option<String>,
     logger: &Logger,
-) -> Result<(), Error> {
-    if plan.verification.is_none() {
-        net::preflight(plan, env, logger)?;
-    }
-    verify_update(plan, &mut runtime, env, logger)?;
-    let argv = argv::flatten(&argv::build(plan, &runtime)?);
-    let what = announcement(plan);
-    logger.log(Level::Info, &what, &plan_fields(plan));
+) -> Result<Option<PathBuf>, Error> {
+    let Some(v) = &plan.verification else {
+        return Ok(None);
+    };
+    let dir = root.host(&v.dir.value);
+    verify::prepare(&dir)?;
+    let (input, shown) = match &plan.mode {
+        Mode::File { update_file } => {
+            let path = root.host(&update_file.value);
+            let f = std::fs::File::open(&path).map_err(|e| {
+                Error::new(
+                    Kind::MissingInput,
+                    format!("cannot open the update file: {e}"),
+                )
+                .on(&path)
+            })?;
+            (f, path)
+        }
+        Mode::Download {
+            url: DownloadUrl::Given(url),
+            preflight: config,
+            ..
+        } => (
+            net::fetch(&url.value, config, root, &dir, env, logger)?,
+            PathBuf::from(url.value.redacted()),
+        ),
+        _ => return Ok(None),
+    };
+    let program = &v.program.value;
+    let what = format!(
+        "verifying {} with {}",
+        shown.display(),
+        program.line(&root.host(&program.path))
+    );
+    logger.log(Level::Info, &what, &plan_fields(plan, root));
     let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
-    held.hand_over();
-    Err(exec::exec(&argv))
+    let copy = verify::run(v, root, input, &shown)?;
+    Ok(Some(verify::hand_over(copy)))
+}
+
+/// One line for the journal / terminal about what is about to start.
+fn announcement(plan: &Plan, root: &Root) -> String {
+    let bin = root.host(&plan.bin.value);
+    match &plan.mode {
+        Mode::File { update_file } => format!(
+            "file mode: installing {} with {}",
+            root.host(&update_file.value).display(),
+            bin.display()
+        ),
+        Mode::Download { url, .. } => format!(
+            "download mode: streaming {} with {}",
+            url.given()
+                .map_or_else(|| "(no URL)".to_string(), |u| u.value.redacted()),
+            bin.display()
+        ),
+        Mode::Daemon { .. } => format!("daemon mode: starting {}", bin.display()),
+    }
+}
+
+/// Journal fields that say what the launcher is about to do.
+fn plan_fields(plan: &Plan, root: &Root) -> Vec<(&'static str, String)> {
+    let mut f = vec![("SWUPDATE_MODE", plan.mode.name().to_string())];
+    match &plan.mode {
+        Mode::File { update_file } => f.push((
+            "SWUPDATE_UPDATE_FILE",
+            root.host(&update_file.value).display().to_string(),
+        )),
+        Mode::Download {
+            url: DownloadUrl::Given(u),
+            ..
+        } => f.push(("SWUPDATE_URL", u.value.redacted())),
+        _ => {}
+    }
+    f
+}
+
+/// Journal fields that locate an error (docs/service.md lists them): `EXIT_CODE`; where in the
+/// configuration, `CONFIG_FILE`, `CONFIG_LINE` and `CONFIG_COLUMN`; or, for a file without a
+/// line (the update file, the key, the swupdate binary), `FILE`; and `HINT`.
+fn error_fields(e: &Error) -> Vec<(&'static str, String)> {
+    let mut f = vec![("EXIT_CODE", e.exit_code().to_string())];
+    if let Some(l) = &e.location {
+        f.push(("CONFIG_FILE", l.file.display().to_string()));
+        f.push(("CONFIG_LINE", l.line.to_string()));
+        if let Some(c) = l.column {
+            f.push(("CONFIG_COLUMN", c.to_string()));
+        }
+    } else if let Some(p) = &e.file {
+        f.push(("FILE", p.display().to_string()));
+    }
+    if let Some(h) = &e.hint {
+        f.push(("HINT", h.clone()));
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Location;
+
+    fn names(e: &Error) -> Vec<&'static str> {
+        error_fields(e).into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn a_configuration_error_is_located_by_file_line_and_column() {
+        let e = Error::new(Kind::Config, "bad")
+            .at(Location {
+                file: "/etc/swupdate/conf.d/50-local".into(),
+                line: 2,
+                column: Some(21),
+            })
+            .hint("do this");
+        assert_eq!(
+            error_fields(&e),
+            [
+                ("EXIT_CODE", "65".to_string()),
+                ("CONFIG_FILE", "/etc/swupdate/conf.d/50-local".into()),
+                ("CONFIG_LINE", "2".into()),
+                ("CONFIG_COLUMN", "21".into()),
+                ("HINT", "do this".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_update_file_is_file_not_config_file() {
+        let e = Error::new(Kind::MissingInput, "missing").on(Path::new("/data/update.swu"));
+        assert_eq!(names(&e), ["EXIT_CODE", "FILE"]);
+        assert_eq!(error_fields(&e)[1].1, "/data/update.swu");
+    }
 }

@@ -1,4 +1,5 @@
-//! The command line. Without a command the launcher does the service's job: `run`.
+//! The command line, parsed into one [`Action`] with its own options. Without a command the
+//! launcher does the service's job: `run`.
 //!
 //! Parsed by hand rather than with clap: the binary ships on small devices with a budget of
 //! 700,000 bytes (without the streaming feature), clap was about 100 KB of it, and clap's
@@ -13,50 +14,51 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// What the command line asks for. Each field is one option of the `OPTIONS` table, whose help text
-/// (`--help`, the man page) says what it does; it is not repeated here.
+use crate::plan::{CheckAt, Expect};
+
+/// What the command line asks for: one action, each with its own options (as sudo-rs's
+/// `SudoAction` and ripgrep's `Mode`), matched once, in [`crate::app`]. A new verb is a new
+/// variant, a row of [`COMMANDS`] and an arm in `finish`. The help text of each option and
+/// command (`--help`, the man page) says what it does; it is not repeated here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `run`, or no command: the service's job. The only action that takes the update lock
+    /// and execs swupdate.
+    Run(Options),
+    /// `--print-argv` (before `run` or no command): the argv, and exit without exec.
+    PrintArgv {
+        options: Options,
+        /// `--show-secrets`: it exists only with `--print-argv`.
+        show_secrets: bool,
+    },
+    /// `check`; `--static` checks at image build ([`CheckAt::Image`]).
+    Check { options: Options, at: CheckAt },
+    /// `explain`
+    Explain(Options),
+    /// `--help`, `help [COMMAND]` or `--version`: this text on stdout, exit 0.
+    Print(String),
+}
+
+/// The options every action that reads the configuration takes.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Cli {
+pub struct Options {
     /// `--env-file`
     pub env_file: Option<PathBuf>,
     /// `--root`
     pub root: Option<PathBuf>,
-    /// `--update-file`
-    pub update_file: Option<PathBuf>,
-    /// `--update-medium`
-    pub update_medium: Option<PathBuf>,
-    /// `--one-shot`
-    pub one_shot: bool,
-    /// `--daemon`
-    pub daemon: bool,
-    /// `--print-argv`
-    pub print_argv: bool,
-    /// `--show-secrets` (only with `--print-argv`)
-    pub show_secrets: bool,
-    /// The command; `None` means `run`, the service's job.
-    pub command: Option<Command>,
+    /// `--update-file` or `--update-medium` (they exclude each other).
+    pub update: Option<Update>,
+    /// `--one-shot` or `--daemon` (they exclude each other), or neither.
+    pub expect: Expect,
 }
 
-/// A command of the `COMMANDS` table (its help text says what it does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// `run`
-    Run,
-    /// `check`
-    Check {
-        /// `--static`
-        static_only: bool,
-    },
-    /// `explain`
-    Explain,
-}
-
-/// The outcome of parsing: a run, or text to print and exit 0 with.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
-    Run(Cli),
-    /// `--help`, `help`, `--version`: print this on stdout and exit 0.
-    Print(String),
+/// What this run installs instead of the configuration's choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// `--update-file PATH`
+    File(PathBuf),
+    /// `--update-medium DIR`
+    Medium(PathBuf),
 }
 
 /// A bad command line: the message, usage and hint to print on stderr (exit code 64).
@@ -337,9 +339,9 @@ pub fn man_page() -> String {
     out
 }
 
-impl Cli {
+impl Action {
     /// Parses the arguments after the program name.
-    pub fn parse_from<I: IntoIterator<Item = OsString>>(args: I) -> Result<Parsed, UsageError> {
+    pub fn parse_from<I: IntoIterator<Item = OsString>>(args: I) -> Result<Action, UsageError> {
         let mut p = Parser::default();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -350,13 +352,13 @@ impl Cli {
                 ));
             };
             if let Some(print) = p.print_request(text) {
-                return Ok(Parsed::Print(print));
+                return Ok(Action::Print(print));
             }
             if let Some(long) = text.strip_prefix("--").filter(|l| !l.is_empty()) {
                 p.option(text, long, &mut args)?;
             } else if p.command.is_none() && !text.starts_with('-') {
                 if let Some(print) = p.word(text, &mut args)? {
-                    return Ok(Parsed::Print(print));
+                    return Ok(Action::Print(print));
                 }
             } else {
                 return Err(error(
@@ -365,32 +367,16 @@ impl Cli {
                 ));
             }
         }
-        p.finish().map(Parsed::Run)
-    }
-
-    fn set(&mut self, id: Id, value: Option<OsString>) {
-        let path = || value.clone().map(PathBuf::from);
-        match id {
-            Id::EnvFile => self.env_file = path(),
-            Id::Root => self.root = path(),
-            Id::UpdateFile => self.update_file = path(),
-            Id::UpdateMedium => self.update_medium = path(),
-            Id::OneShot => self.one_shot = true,
-            Id::Daemon => self.daemon = true,
-            Id::PrintArgv => self.print_argv = true,
-            Id::ShowSecrets => self.show_secrets = true,
-            // Recorded in `seen`; becomes Command::Check's field.
-            Id::Static => {}
-        }
+        p.finish()
     }
 }
 
-/// The state of one parse: what was set so far, and the command once it was named.
+/// The state of one parse: the options given so far, with their values, and the command once
+/// it was named.
 #[derive(Default)]
 struct Parser {
-    cli: Cli,
     command: Option<&'static str>,
-    seen: Vec<Id>,
+    given: Vec<(Id, Option<OsString>)>,
 }
 
 impl Parser {
@@ -403,6 +389,19 @@ impl Parser {
             }
             _ => None,
         }
+    }
+
+    fn has(&self, id: Id) -> bool {
+        self.given.iter().any(|(i, _)| *i == id)
+    }
+
+    /// The value of an option that takes one, as a path.
+    fn path(&self, id: Id) -> Option<PathBuf> {
+        self.given
+            .iter()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, v)| v.clone())
+            .map(PathBuf::from)
     }
 
     /// `--name`, `--name value` or `--name=value` (`long` is `text` without the dashes).
@@ -426,13 +425,12 @@ impl Parser {
                 command,
             ));
         };
-        if self.seen.contains(&o.id) {
+        if self.has(o.id) {
             return Err(error(
                 format!("the argument '{}' cannot be used multiple times", shown(o)),
                 command,
             ));
         }
-        self.seen.push(o.id);
         let value = match (o.value, inline) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -455,7 +453,7 @@ impl Parser {
                 }
             },
         };
-        self.cli.set(o.id, value);
+        self.given.push((o.id, value));
         Ok(())
     }
 
@@ -483,26 +481,14 @@ impl Parser {
         Ok(None)
     }
 
-    /// The command, then what only the whole command line can tell: conflicts, requirements.
-    fn finish(self) -> Result<Cli, UsageError> {
-        let Parser {
-            mut cli,
-            command,
-            seen,
-        } = self;
-        cli.command = match command {
-            None => None,
-            Some("check") => Some(Command::Check {
-                static_only: seen.contains(&Id::Static),
-            }),
-            Some("explain") => Some(Command::Explain),
-            Some(_) => Some(Command::Run),
-        };
+    /// What only the whole command line can tell (conflicts, requirements), then the action.
+    fn finish(self) -> Result<Action, UsageError> {
+        let command = self.command;
         for (a, b) in [
             (Id::UpdateFile, Id::UpdateMedium),
             (Id::OneShot, Id::Daemon),
         ] {
-            if seen.contains(&a) && seen.contains(&b) {
+            if self.has(a) && self.has(b) {
                 let name = |id| OPTIONS.iter().find(|o| o.id == id).map(shown);
                 return Err(error(
                     format!(
@@ -514,13 +500,49 @@ impl Parser {
                 ));
             }
         }
-        if cli.show_secrets && !cli.print_argv {
+        let print_argv = self.has(Id::PrintArgv);
+        if self.has(Id::ShowSecrets) && !print_argv {
             return Err(error(
                 "the following required arguments were not provided:\n  --print-argv".into(),
                 command,
             ));
         }
-        Ok(cli)
+        let update = match (self.path(Id::UpdateFile), self.path(Id::UpdateMedium)) {
+            (Some(f), _) => Some(Update::File(f)),
+            (None, Some(m)) => Some(Update::Medium(m)),
+            (None, None) => None,
+        };
+        let expect = if self.has(Id::OneShot) {
+            Expect::OneShot
+        } else if self.has(Id::Daemon) {
+            Expect::Daemon
+        } else {
+            Expect::Any
+        };
+        let options = Options {
+            env_file: self.path(Id::EnvFile),
+            root: self.path(Id::Root),
+            update,
+            expect,
+        };
+        // `--print-argv` is an option of the program, not of a command: before `check` or
+        // `explain` it has no effect (as when clap parsed the command line).
+        Ok(match command {
+            Some("check") => Action::Check {
+                options,
+                at: if self.has(Id::Static) {
+                    CheckAt::Image
+                } else {
+                    CheckAt::Device
+                },
+            },
+            Some("explain") => Action::Explain(options),
+            _ if print_argv => Action::PrintArgv {
+                options,
+                show_secrets: self.has(Id::ShowSecrets),
+            },
+            _ => Action::Run(options),
+        })
     }
 }
 
@@ -528,13 +550,24 @@ impl Parser {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Parsed, UsageError> {
-        Cli::parse_from(args.iter().map(OsString::from))
+    fn parse(args: &[&str]) -> Result<Action, UsageError> {
+        Action::parse_from(args.iter().map(OsString::from))
     }
 
-    fn cli(args: &[&str]) -> Cli {
+    fn action(args: &[&str]) -> Action {
         match parse(args) {
-            Ok(Parsed::Run(c)) => c,
+            Ok(a) => a,
+            Err(e) => panic!("{args:?}: {e:?}"),
+        }
+    }
+
+    /// The options of an action that reads the configuration.
+    fn options(args: &[&str]) -> Options {
+        match action(args) {
+            Action::Run(o)
+            | Action::PrintArgv { options: o, .. }
+            | Action::Check { options: o, .. }
+            | Action::Explain(o) => o,
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -548,21 +581,24 @@ mod tests {
 
     #[test]
     fn no_arguments_is_the_service_run() {
-        assert_eq!(cli(&[]), Cli::default());
+        assert_eq!(action(&[]), Action::Run(Options::default()));
+        assert_eq!(action(&["run"]), Action::Run(Options::default()));
     }
 
     #[test]
     fn values_come_as_the_next_word_or_after_equals() {
-        let c = cli(&["--root", "/r", "--env-file=/e"]);
+        let c = options(&["--root", "/r", "--env-file=/e"]);
         assert_eq!(c.root, Some("/r".into()));
         assert_eq!(c.env_file, Some("/e".into()));
     }
 
     #[test]
     fn options_of_the_whole_program_may_follow_the_command() {
-        let c = cli(&["check", "--static", "--root", "/r"]);
-        assert_eq!(c.command, Some(Command::Check { static_only: true }));
-        assert_eq!(c.root, Some("/r".into()));
+        let Action::Check { options, at } = action(&["check", "--static", "--root", "/r"]) else {
+            panic!("not check");
+        };
+        assert_eq!(at, CheckAt::Image);
+        assert_eq!(options.root, Some("/r".into()));
     }
 
     #[test]
@@ -573,7 +609,53 @@ mod tests {
     #[test]
     fn print_argv_belongs_before_the_command() {
         assert!(refused(&["check", "--print-argv"]).contains("'--print-argv'"));
-        assert!(cli(&["--print-argv", "run"]).print_argv);
+        assert!(matches!(
+            action(&["--print-argv", "run"]),
+            Action::PrintArgv { .. }
+        ));
+    }
+
+    #[test]
+    fn update_file_or_medium_is_what_this_run_installs() {
+        assert_eq!(
+            options(&["--update-file", "/u.swu"]).update,
+            Some(Update::File("/u.swu".into()))
+        );
+        assert_eq!(
+            options(&["check", "--update-medium=/m"]).update,
+            Some(Update::Medium("/m".into()))
+        );
+        assert_eq!(options(&[]).update, None);
+    }
+
+    #[test]
+    fn one_shot_and_daemon_say_what_the_unit_expects() {
+        assert_eq!(options(&["--one-shot"]).expect, Expect::OneShot);
+        assert_eq!(options(&["explain", "--daemon"]).expect, Expect::Daemon);
+        assert_eq!(options(&[]).expect, Expect::Any);
+    }
+
+    #[test]
+    fn check_without_static_checks_the_device() {
+        assert!(matches!(
+            action(&["check"]),
+            Action::Check {
+                at: CheckAt::Device,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn print_argv_before_check_or_explain_leaves_the_command_as_it_is() {
+        assert!(matches!(
+            action(&["--print-argv", "check"]),
+            Action::Check { .. }
+        ));
+        assert!(matches!(
+            action(&["--print-argv", "explain"]),
+            Action::Explain(_)
+        ));
     }
 
     #[test]
@@ -622,7 +704,13 @@ mod tests {
     #[test]
     fn show_secrets_requires_print_argv() {
         assert!(refused(&["--show-secrets"]).contains("--print-argv"));
-        assert!(cli(&["--print-argv", "--show-secrets"]).show_secrets);
+        assert!(matches!(
+            action(&["--print-argv", "--show-secrets"]),
+            Action::PrintArgv {
+                show_secrets: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -632,7 +720,7 @@ mod tests {
 
     #[test]
     fn help_lists_commands_options_and_exit_codes() {
-        let Ok(Parsed::Print(h)) = parse(&["--help"]) else {
+        let Ok(Action::Print(h)) = parse(&["--help"]) else {
             panic!()
         };
         for part in [
@@ -649,7 +737,7 @@ mod tests {
     #[test]
     fn a_commands_help_shows_its_own_options() {
         for args in [&["check", "--help"][..], &["help", "check"]] {
-            let Ok(Parsed::Print(h)) = parse(args) else {
+            let Ok(Action::Print(h)) = parse(args) else {
                 panic!("{args:?}")
             };
             assert!(h.starts_with("Validate the whole configuration"), "{h}");
@@ -682,7 +770,7 @@ mod tests {
     fn version_is_the_package_version() {
         assert_eq!(
             parse(&["-V"]),
-            Ok(Parsed::Print(format!(
+            Ok(Action::Print(format!(
                 "swupdate-launcher {}\n",
                 env!("CARGO_PKG_VERSION")
             )))

@@ -97,10 +97,15 @@ fn config_error(path: &Path, msg: String) -> Error {
 /// The pure-ish checks: key, configuration file, suricatta, over swupdate's configuration file
 /// as [`SwupdateCfg::read`] read it (once per start: the preflight's CA check reads the same).
 /// Returns warnings for `check`.
-pub fn check(plan: &Plan, cfg: &SwupdateCfg, running: Option<&str>) -> Result<Vec<String>, Error> {
+pub fn check(
+    plan: &Plan,
+    cfg: &SwupdateCfg,
+    running: Option<&str>,
+    root: &Root,
+) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
     let modern = from_providers(plan);
-    key_fits_verifier(plan, cfg, modern, &mut notes)?;
+    key_fits_verifier(plan, cfg, modern, root, &mut notes)?;
     update_types_keep_the_floor(plan, cfg, running, modern)?;
     suricatta_can_start(plan, cfg, &mut notes)?;
     Ok(notes)
@@ -173,12 +178,8 @@ impl SwupdateCfg {
 /// The preflight must trust what swupdate's downloader trusts: the `-d` string has no CA
 /// option, so a configured CA file must also be the `cafile` of the `download` section of
 /// swupdate's configuration file.
-pub(crate) fn downloader_agrees(
-    ca: &Traced<PathBuf>,
-    cfg: &SwupdateCfg,
-    root: &Root,
-) -> Result<(), Error> {
-    let device_ca = root.device(&ca.value);
+pub(crate) fn downloader_agrees(ca: &Traced<PathBuf>, cfg: &SwupdateCfg) -> Result<(), Error> {
+    let device_ca = &ca.value;
     let hint = format!(
         "set `cafile = \"{}\";` in the download section of {} (the -d string has no CA option), or leave SWUPDATE_CA_FILE unset so both use the system store",
         device_ca.display(),
@@ -206,7 +207,7 @@ pub(crate) fn downloader_agrees(
         }
     };
     let found = config.string("download", "cafile");
-    if found.is_some_and(|f| Path::new(f) == device_ca) {
+    if found.is_some_and(|f| Path::new(f) == *device_ca) {
         return Ok(());
     }
     Err(config_error(
@@ -229,12 +230,14 @@ fn key_fits_verifier(
     plan: &Plan,
     cfg: &SwupdateCfg,
     modern: Option<bool>,
+    root: &Root,
     notes: &mut Vec<String>,
 ) -> Result<(), Error> {
     let Some(k) = &plan.public_key else {
         return Ok(());
     };
-    let kind = read_head(&k.value, 8192).map_or(KeyKind::Other, |h| key_kind(&h));
+    let key = root.host(&k.value);
+    let kind = read_head(&key, 8192).map_or(KeyKind::Other, |h| key_kind(&h));
     let from_cfg = cfg
         .settings()
         .and_then(|c| c.string("globals", "digest-provider"))
@@ -251,7 +254,7 @@ fn key_fits_verifier(
                 Kind::Config,
                 format!("the public key ({}) is a certificate, but the digest provider `{p}` expects an RSA public key: swupdate would fail to load it (2026.05.1 crashes)", k.origin),
             )
-            .on(&k.value)
+            .on(&key)
             .hint(hint_cms));
         }
         (KeyKind::PublicKey, Some(p), _) if is_cms_provider(p) => {
@@ -259,7 +262,7 @@ fn key_fits_verifier(
                 Kind::Config,
                 format!("the public key ({}) is a bare public key, but the digest provider `{p}` verifies CMS signatures against a certificate", k.origin),
             )
-            .on(&k.value)
+            .on(&key)
             .hint("set SWUPDATE_DIGEST_PROVIDER=opensslRSA (or opensslRSAPSS) for RSA-signed images, or use the signer's certificate"));
         }
         (KeyKind::Certificate, None, Some(true)) => {
@@ -267,7 +270,7 @@ fn key_fits_verifier(
                 Kind::Config,
                 format!("the public key ({}) is a certificate (CMS), and swupdate {} may register several verifiers and default to RSA, which cannot load it", k.origin, plan.release.as_ref().map_or(String::new(), |r| r.value.to_string())),
             )
-            .on(&k.value)
+            .on(&key)
             .hint(hint_cms));
         }
         (KeyKind::Certificate, None, None) => notes.push(format!(
@@ -399,9 +402,9 @@ fn suricatta_can_start(
 
 /// Runs `SWUPDATE_BIN --version` and `-h` (for `check` only: a start never runs them) and
 /// compares with SWUPDATE_VERSION; with several suricatta modules, `-S` is required.
-pub fn binary_release(plan: &Plan) -> Result<Vec<String>, Error> {
+pub fn binary_release(plan: &Plan, root: &Root) -> Result<Vec<String>, Error> {
     let mut notes = Vec::new();
-    let bin = &plan.bin.value;
+    let bin = &root.host(&plan.bin.value);
     release_agrees(plan, bin, &mut notes)?;
     options_compiled_in(plan, bin)?;
     suricatta_module_selected(plan, bin)?;

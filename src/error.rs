@@ -178,8 +178,10 @@ impl fmt::Display for Location {
 pub struct Error {
     pub kind: Kind,
     pub location: Option<Box<Location>>,
-    /// Names a file without a line (a missing key, an unreadable directory).
-    pub path: Option<PathBuf>,
+    /// The file or directory the refusal is about, when no line of it is: the update file, the
+    /// key, the swupdate binary, a medium, an unreadable configuration directory. Any file, not
+    /// only configuration (the journal's `FILE=`, not `CONFIG_FILE=`).
+    pub file: Option<PathBuf>,
     pub message: String,
     pub hint: Option<String>,
 }
@@ -189,7 +191,7 @@ impl Error {
         Error {
             kind,
             location: None,
-            path: None,
+            file: None,
             message: message.into(),
             hint: None,
         }
@@ -200,8 +202,9 @@ impl Error {
         self
     }
 
+    /// The file (or directory) the refusal is about.
     pub fn on(mut self, path: &Path) -> Self {
-        self.path = Some(path.to_path_buf());
+        self.file = Some(path.to_path_buf());
         self
     }
 
@@ -216,7 +219,7 @@ impl Error {
 
     /// One line, for STATUS= and the journal: no newlines.
     pub fn summary(&self) -> String {
-        match (&self.location, &self.path) {
+        match (&self.location, &self.file) {
             (Some(l), _) => format!("{l}: {}", self.message),
             (None, Some(p)) => format!("{}: {}", p.display(), self.message),
             (None, None) => self.message.clone(),

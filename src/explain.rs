@@ -2,7 +2,8 @@
 //! query values, the downloader's `-a`, suricatta tokens) are masked here as everywhere else:
 //! each value before it is quoted, and the whole report once more (see [`crate::secret`]).
 //!
-//! Pure: it renders what was loaded and planned into a string; [`crate::app`] prints it.
+//! Pure: it renders what was loaded and planned into a string; [`crate::app`] prints it. Paths
+//! are shown where this machine finds them (under `--root`), as the files read are.
 
 use std::fmt::Write as _;
 
@@ -13,6 +14,7 @@ use crate::config::vocabulary::{CONF_D, TOPOLOGY, names};
 use crate::error::Error;
 use crate::plan::argv::Group;
 use crate::plan::{Mode, Plan, Preflight};
+use crate::rootfs::Root;
 use crate::secret::redact;
 
 fn dir_name(d: Dir) -> &'static str {
@@ -68,12 +70,12 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
 }
 
 #[cfg(not(feature = "streaming"))]
-fn describe_preflight(_: &Preflight) -> String {
+fn describe_preflight(_: &Preflight, _: &Root) -> String {
     "not compiled in (built without the `streaming` feature): swupdate's downloader does all the network work".into()
 }
 
 #[cfg(feature = "streaming")]
-fn describe_preflight(p: &Preflight) -> String {
+fn describe_preflight(p: &Preflight, root: &Root) -> String {
     use crate::net::policy::Exchange;
     if !p.enabled.value {
         return format!("off (SWUPDATE_PREFLIGHT from {})", p.enabled.origin);
@@ -83,7 +85,7 @@ fn describe_preflight(p: &Preflight) -> String {
         |c| {
             format!(
                 "only {} (SWUPDATE_CA_FILE from {})",
-                c.value.display(),
+                root.host(&c.value).display(),
                 c.origin
             )
         },
@@ -124,6 +126,7 @@ pub fn partners<K: std::hash::Hash + Eq, D: PartialEq + Copy>(
 /// `inputs` is the problem with the files the plan names, if any.
 pub fn render(
     loaded: &Loaded,
+    root: &Root,
     outcome: &Result<(Plan, Vec<Group>), Error>,
     inputs: Option<&Error>,
 ) -> String {
@@ -135,7 +138,7 @@ pub fn render(
     variables_section(&mut out, loaded);
     match outcome {
         Ok((plan, groups)) => {
-            plan_section(&mut out, plan);
+            plan_section(&mut out, plan, root);
             argv_section(&mut out, groups);
             if let Some(e) = inputs {
                 not_started(&mut out, e);
@@ -233,7 +236,7 @@ fn variables_section(out: &mut String, loaded: &Loaded) {
 }
 
 /// What the variables mean: the mode, and the stages around swupdate.
-fn plan_section(out: &mut String, plan: &Plan) {
+fn plan_section(out: &mut String, plan: &Plan, root: &Root) {
     let _ = writeln!(
         out,
         "\nMode: {} (from {})",
@@ -241,31 +244,31 @@ fn plan_section(out: &mut String, plan: &Plan) {
         plan.mode_origin
     );
     if let Mode::Download { preflight, .. } = &plan.mode {
-        let _ = writeln!(out, "Preflight: {}", describe_preflight(preflight));
+        let _ = writeln!(out, "Preflight: {}", describe_preflight(preflight, root));
     }
     if let Some(v) = &plan.verification {
         let _ = writeln!(
             out,
             "Verification: {} (SWUPDATE_VERIFY_PROGRAM from {}) reads the update on stdin as uid:gid {}:{}; its output, a private copy in {} removed whatever the outcome, is what swupdate installs; exit 1 = security violation; killed after {} s",
-            v.argv.value.join(" "),
-            v.argv.origin,
-            v.user.value.0,
-            v.user.value.1,
-            v.dir.value.display(),
+            v.program.value.line(&root.host(&v.program.value.path)),
+            v.program.origin,
+            v.user.value.uid,
+            v.user.value.gid,
+            root.host(&v.dir.value).display(),
             v.timeout.value
         );
     }
-    let _ = writeln!(out, "Anti-rollback: {}", describe_anti_rollback(plan));
+    let _ = writeln!(out, "Anti-rollback: {}", describe_anti_rollback(plan, root));
 }
 
-fn describe_anti_rollback(plan: &Plan) -> String {
+fn describe_anti_rollback(plan: &Plan, root: &Root) -> String {
     let ar = &plan.anti_rollback;
     if ar.enabled.value {
         format!(
             "on (SWUPDATE_ANTI_ROLLBACK from {}): -N <{} in {}>{}{}",
             ar.enabled.origin,
             ar.key.value,
-            ar.version_file.value.display(),
+            root.host(&ar.version_file.value).display(),
             if ar.reinstall.value {
                 ""
             } else {

@@ -1,20 +1,18 @@
-//! The binary: parses the command line and hands it to [`swupdate_launcher::app`].
+//! The binary: parses the command line into an action and hands it to
+//! [`swupdate_launcher::app`], which matches it.
 
 // No unsafe code here; the library's few unsafe functions are listed in its docs.
 #![deny(unsafe_code)]
 
 use std::process::ExitCode;
 
-use swupdate_launcher::cli::{Cli, Parsed, UsageError};
-use swupdate_launcher::{app, error::Kind, logging};
+use swupdate_launcher::app;
+use swupdate_launcher::cli::{Action, UsageError};
+use swupdate_launcher::error::Kind;
 
 fn main() -> ExitCode {
-    match Cli::parse_from(std::env::args_os().skip(1)) {
-        Ok(Parsed::Run(cli)) => ExitCode::from(app::run(cli)),
-        Ok(Parsed::Print(text)) => match logging::print(&text) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => ExitCode::from(e.exit_code()),
-        },
+    match Action::parse_from(std::env::args_os().skip(1)) {
+        Ok(action) => ExitCode::from(app::run(action)),
         Err(UsageError(message)) => {
             let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
             ExitCode::from(Kind::Usage.exit_code())

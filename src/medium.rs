@@ -7,10 +7,11 @@
 //! that lists what was found.
 //!
 //! Touches the file system: it lists the medium's top directory and resolves its entries
-//! (nothing is opened or read; swupdate reads the file).
+//! (nothing is opened or read; swupdate reads the file). It answers with the file's name: the
+//! caller knows where the medium is on the device.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Kind};
 
@@ -34,8 +35,9 @@ pub fn looks_like_update(name: &str) -> bool {
             .is_some_and(|ext| ext.eq_ignore_ascii_case(".swu"))
 }
 
-/// Applies the rule to the entries found on the medium `dir`.
-pub fn select(dir: &Path, candidates: &[Candidate]) -> Result<PathBuf, Error> {
+/// Applies the rule to the entries found on the medium `dir` (named in errors): the name of
+/// the one update.
+pub fn select(dir: &Path, candidates: &[Candidate]) -> Result<String, Error> {
     if let Some(Candidate::EscapingLink(n)) = candidates
         .iter()
         .find(|c| matches!(c, Candidate::EscapingLink(_)))
@@ -54,7 +56,7 @@ pub fn select(dir: &Path, candidates: &[Candidate]) -> Result<PathBuf, Error> {
         })
         .collect();
     match files.as_slice() {
-        [one] => Ok(dir.join(one)),
+        [one] => Ok((*one).clone()),
         [] => Err(Error::new(
             Kind::MissingInput,
             "no update on the medium: expected exactly one *.swu file at its top level",
@@ -77,8 +79,9 @@ pub fn select(dir: &Path, candidates: &[Candidate]) -> Result<PathBuf, Error> {
     }
 }
 
-/// Lists the medium mounted at `dir` and applies the rule.
-pub fn pick(dir: &Path) -> Result<PathBuf, Error> {
+/// Lists the medium mounted at `dir` (a path on this machine) and applies the rule: the name
+/// of the one update at its top level.
+pub fn pick(dir: &Path) -> Result<String, Error> {
     let base = fs::canonicalize(dir).map_err(|e| {
         Error::new(Kind::MissingInput, format!("cannot open the medium: {e}")).on(dir)
     })?;
@@ -116,7 +119,7 @@ mod tests {
     #[test]
     fn exactly_one_update_is_chosen() {
         let p = select(Path::new("/m"), &[f("a.swu")]).unwrap();
-        assert_eq!(p, PathBuf::from("/m/a.swu"));
+        assert_eq!(p, "a.swu");
     }
 
     #[test]
@@ -138,7 +141,7 @@ mod tests {
             Path::new("/m"),
             &[Candidate::NotAFile("x.swu".into()), f("a.swu")],
         );
-        assert_eq!(p.unwrap(), PathBuf::from("/m/a.swu"));
+        assert_eq!(p.unwrap(), "a.swu");
     }
 
     #[test]
@@ -171,8 +174,7 @@ mod tests {
         fs::write(m.path().join("fw.swu"), "x").unwrap();
         fs::write(m.path().join("readme.txt"), "x").unwrap();
         fs::create_dir(m.path().join("old.swu")).unwrap();
-        let p = pick(m.path()).unwrap();
-        assert_eq!(p.file_name().unwrap(), "fw.swu");
+        assert_eq!(pick(m.path()).unwrap(), "fw.swu");
     }
 
     #[test]

@@ -8,31 +8,41 @@
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::compat::{self, SwupdateCfg};
 use crate::error::{Error, Kind};
-use crate::plan::argv::{RunningVersion, Runtime};
+use crate::plan::argv::RunningVersion;
 use crate::plan::{CheckAt, Mode, Plan, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
 use crate::trust::{self, Policy};
 
-/// A readable regular file.
-fn readable_file(t: &Traced<std::path::PathBuf>, what: &str) -> Result<(), Error> {
+/// What the checks learned from the device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// The version the device runs, read when anti-rollback is on.
+    pub running: RunningVersion,
+    /// Warnings for `check` (the release unknown, a token on the command line, ...).
+    pub notes: Vec<String>,
+}
+
+/// A readable regular file (a device path, looked up under the root).
+fn readable_file(t: &Traced<PathBuf>, root: &Root, what: &str) -> Result<(), Error> {
     let origin = &t.origin;
+    let host = root.host(&t.value);
     let fail = |m: String| {
         Error::new(
             Kind::MissingInput,
             format!("{what} ({} from {origin}): {m}", t.name),
         )
-        .on(&t.value)
+        .on(&host)
     };
-    let meta = fs::metadata(&t.value).map_err(|e| fail(e.to_string()))?;
+    let meta = fs::metadata(&host).map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
         return Err(fail("not a regular file".into()));
     }
-    File::open(&t.value).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    File::open(&host).map_err(|e| fail(format!("cannot be read: {e}")))?;
     Ok(())
 }
 
@@ -50,19 +60,19 @@ fn executable(path: &Path) -> Result<(), Error> {
 
 /// Checks the key, the update file and the preflight's CA. `with_binary` also checks swupdate
 /// itself (for `check`; a run lets exec report it, with the same exit codes).
-/// Returns what only the device can tell: the running version for anti-rollback.
+/// Returns what only the device can tell: the running version for anti-rollback, and warnings.
 pub fn check(
     plan: &Plan,
     check_at: CheckAt,
     with_binary: bool,
     root: &Root,
     policy: Option<&Policy>,
-) -> Result<Runtime, Error> {
+) -> Result<Checked, Error> {
     if with_binary {
-        executable(&plan.bin.value)?;
+        executable(&root.host(&plan.bin.value))?;
     }
     if let Some(k) = &plan.public_key {
-        readable_file(k, "public key")?;
+        readable_file(k, root, "public key")?;
     }
     // StrictModes over what decides the update too: swupdate, its key, the running version.
     if let Some(policy) = policy {
@@ -84,64 +94,67 @@ pub fn check(
     let mut notes = Vec::new();
     let mut cfg = None;
     match (&plan.mode, check_at) {
-        (Mode::File { update_file }, CheckAt::Device) => readable_file(update_file, "update file")?,
+        (Mode::File { update_file }, CheckAt::Device) => {
+            readable_file(update_file, root, "update file")?;
+        }
         (Mode::Download { preflight, .. }, _) => {
             if let Some(ca) = &preflight.ca_file {
-                readable_file(ca, "CA bundle")?;
+                readable_file(ca, root, "CA bundle")?;
                 let read = cfg.insert(SwupdateCfg::read(plan, root, &mut notes)?);
-                compat::downloader_agrees(ca, read, root)?;
+                compat::downloader_agrees(ca, read)?;
             }
         }
         _ => {}
     }
     if let Some(v) = &plan.verification {
-        let program = Path::new(&v.argv.value[0]);
-        executable(program).map_err(|e| {
+        let program = &v.program.value.path;
+        let host = root.host(program);
+        executable(&host).map_err(|e| {
             Error::new(
                 e.kind,
                 format!(
                     "verification program (SWUPDATE_VERIFY_PROGRAM from {}): {}",
-                    v.argv.origin, e.message
+                    v.program.origin, e.message
                 ),
             )
-            .on(program)
+            .on(&host)
         })?;
         // It decides what swupdate gets: it must be the image's, like the configuration.
         if let Some(policy) = policy {
             trust::check_file(root, program, "verification program", policy)?;
         }
     }
-    let current_version = current_version(plan)?;
+    let current_version = current_version(plan, root)?;
     if with_binary && check_at == CheckAt::Device {
-        notes.extend(compat::binary_release(plan)?);
+        notes.extend(compat::binary_release(plan, root)?);
     }
     let cfg = match cfg {
         Some(read) => read,
         None => SwupdateCfg::read(plan, root, &mut notes)?,
     };
-    notes.extend(compat::check(plan, &cfg, current_version.as_deref())?);
-    Ok(Runtime {
-        current_version: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),
-        verified_input: None,
+    notes.extend(compat::check(plan, &cfg, current_version.as_deref(), root)?);
+    Ok(Checked {
+        running: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),
         notes,
     })
 }
 
 /// The version the device runs, when anti-rollback is on; its absence is an error, so that an
 /// unknown version never means "any version".
-fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
+fn current_version(plan: &Plan, root: &Root) -> Result<Option<String>, Error> {
     let ar = &plan.anti_rollback;
     if !ar.enabled.value {
         return Ok(None);
     }
     let file = &ar.version_file;
+    let host = root.host(&file.value);
     let hint = "set SWUPDATE_VERSION_FILE and SWUPDATE_VERSION_KEY to where the image records its release, or SWUPDATE_ANTI_ROLLBACK=no to allow installing older releases";
-    let text = fs::read_to_string(&file.value).map_err(|e| {
+    let text = fs::read_to_string(&host).map_err(|e| {
         Error::new(
             Kind::Config,
             format!("anti-rollback needs the running version, but the version file ({} from {}) cannot be read: {e}", file.name, file.origin),
         )
-        .on(&file.value)
+        .on(&host)
         .hint(hint)
     })?;
     match rollback::find_version(&text, &ar.key.value) {
@@ -150,12 +163,12 @@ fn current_version(plan: &Plan) -> Result<Option<String>, Error> {
             Kind::Config,
             format!("the running version `{v}` ({} in the version file) cannot be passed to swupdate", ar.key.value),
         )
-        .on(&file.value)),
+        .on(&host)),
         None => Err(Error::new(
             Kind::Config,
             format!("anti-rollback needs the running version, but the version file has no {} ({} from {})", ar.key.value, ar.key.name, ar.key.origin),
         )
-        .on(&file.value)
+        .on(&host)
         .hint(hint)),
     }
 }

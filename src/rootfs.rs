@@ -153,17 +153,6 @@ impl Root {
         }
     }
 
-    /// The device path of a host path below the root (the inverse of [`Root::host`]).
-    pub fn device(&self, host_path: &Path) -> PathBuf {
-        match &self.0 {
-            Some(r) => match host_path.strip_prefix(r) {
-                Ok(rest) => Path::new("/").join(rest),
-                Err(_) => host_path.to_path_buf(),
-            },
-            None => host_path.to_path_buf(),
-        }
-    }
-
     fn root_handle(&self) -> Result<DirHandle, WalkError> {
         let top = self.0.as_deref().unwrap_or(Path::new("/"));
         let fd = open_path(None, top.as_os_str().as_bytes(), libc::O_DIRECTORY)

@@ -35,24 +35,6 @@ impl Policy {
     }
 }
 
-/// What the check needs to know about a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Meta {
-    pub uid: u32,
-    pub mode: u32,
-    pub is_dir: bool,
-}
-
-impl From<&Stat> for Meta {
-    fn from(st: &Stat) -> Meta {
-        Meta {
-            uid: st.uid,
-            mode: st.mode,
-            is_dir: st.is_dir(),
-        }
-    }
-}
-
 /// Whether the agent's uid is acceptable for this file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -64,37 +46,37 @@ pub enum Role {
 }
 
 /// The problem with a file's owner or mode, if any. Root may own anything.
-pub fn problem(meta: Meta, role: Role, policy: &Policy) -> Option<String> {
-    let owner_ok = meta.uid == policy.trusted_uid
-        || meta.uid == 0
-        || (role == Role::Handoff && policy.agent_uid == Some(meta.uid));
+pub fn problem(st: &Stat, role: Role, policy: &Policy) -> Option<String> {
+    let owner_ok = st.uid == policy.trusted_uid
+        || st.uid == 0
+        || (role == Role::Handoff && policy.agent_uid == Some(st.uid));
     if !owner_ok {
         let allowed = match (role, policy.agent_uid) {
             (Role::Handoff, Some(a)) => format!("uid {} or {a}", policy.trusted_uid),
             _ => format!("uid {}", policy.trusted_uid),
         };
-        return Some(format!("is owned by uid {}, not {allowed}", meta.uid));
+        return Some(format!("is owned by uid {}, not {allowed}", st.uid));
     }
-    if meta.mode & 0o022 != 0 {
-        let who = match meta.mode & 0o022 {
+    if st.mode & 0o022 != 0 {
+        let who = match st.mode & 0o022 {
             0o020 => "group",
             0o002 => "others",
             _ => "group and others",
         };
         return Some(format!(
             "is writable by {who} (mode {:04o})",
-            meta.mode & 0o7777
+            st.mode & 0o7777
         ));
     }
     None
 }
 
-/// Refuses `meta` (of `path`) if someone other than the image could have written it.
-pub fn judge(path: &Path, meta: Meta, role: Role, policy: &Policy) -> Result<(), Error> {
-    let Some(p) = problem(meta, role, policy) else {
+/// Refuses `st` (of `path`) if someone other than the image could have written it.
+pub fn judge(path: &Path, st: &Stat, role: Role, policy: &Policy) -> Result<(), Error> {
+    let Some(p) = problem(st, role, policy) else {
         return Ok(());
     };
-    let what = if meta.is_dir { "directory" } else { "file" };
+    let what = if st.is_dir() { "directory" } else { "file" };
     Err(refusal(
         path,
         format!("refusing a configuration {what} that {p}"),
@@ -118,27 +100,26 @@ fn refusal(path: &Path, message: String, policy: &Policy) -> Error {
 pub fn hop(path: &Path, st: &Stat, hop: Hop, role: Role, policy: &Policy) -> Result<(), Error> {
     match hop {
         Hop::Link => {
-            let link = Meta {
-                uid: st.uid,
-                mode: 0o755,
-                is_dir: false,
+            let link = Stat {
+                mode: (st.mode & !0o7777) | 0o755,
+                ..*st
             };
-            judge(path, link, role, policy)
+            judge(path, &link, role, policy)
         }
         // A sticky directory (`/tmp`) owned by the image lets others add names but not rename
         // or remove the image's: what is below it is judged on its own owner anyway.
         Hop::Dir if st.mode & 0o1000 != 0 => judge(
             path,
-            Meta {
+            &Stat {
                 mode: st.mode & !0o022,
-                ..Meta::from(st)
+                ..*st
             },
             role,
             policy,
         ),
-        Hop::Dir => judge(path, Meta::from(st), role, policy),
+        Hop::Dir => judge(path, st, role, policy),
         Hop::File => {
-            judge(path, Meta::from(st), role, policy)?;
+            judge(path, st, role, policy)?;
             if role == Role::Handoff && st.nlink != 1 {
                 return Err(refusal(
                     path,
@@ -170,12 +151,16 @@ pub fn walk_error(e: WalkError, what: &str) -> Error {
 }
 
 /// Judges a file the plan names (swupdate, the key, the version file, the verification
-/// program) over its whole path inside the root, without reading it. A file that cannot be
-/// reached is left to the caller, which reports it with its own exit code.
-pub fn check_file(root: &Root, host_path: &Path, what: &str, policy: &Policy) -> Result<(), Error> {
-    let device = root.device(host_path);
+/// program: a device path) over its whole path inside the root, without reading it. A file
+/// that cannot be reached is left to the caller, which reports it with its own exit code.
+pub fn check_file(
+    root: &Root,
+    device_path: &Path,
+    what: &str,
+    policy: &Policy,
+) -> Result<(), Error> {
     let judge = &mut |p: &Path, st: &Stat, h: Hop| hop(p, st, h, Role::Image, policy);
-    match root.walk(&device, judge) {
+    match root.walk(device_path, judge) {
         Ok(Found::File(..) | Found::DevNull) => Ok(()),
         // Missing, unreadable, a loop: the caller's own check reports it with its exit code
         // (under `--root` a test may link the host's swupdate, which only the host resolves).
@@ -197,47 +182,43 @@ mod tests {
         agent_uid: Some(990),
     };
 
-    fn file(uid: u32, mode: u32) -> Meta {
-        Meta {
-            uid,
-            mode: 0o100000 | mode,
-            is_dir: false,
-        }
+    fn file(uid: u32, mode: u32) -> Stat {
+        stat(uid, 0o100000 | mode, 1)
     }
 
     #[test]
     fn root_owned_and_not_writable_by_others_is_fine() {
-        assert_eq!(problem(file(0, 0o644), Role::Image, &ROOT_ONLY), None);
-        assert_eq!(problem(file(0, 0o600), Role::Image, &ROOT_ONLY), None);
+        assert_eq!(problem(&file(0, 0o644), Role::Image, &ROOT_ONLY), None);
+        assert_eq!(problem(&file(0, 0o600), Role::Image, &ROOT_ONLY), None);
     }
 
     #[test]
     fn group_writable_is_refused_with_its_mode() {
-        let p = problem(file(0, 0o664), Role::Image, &ROOT_ONLY).unwrap();
+        let p = problem(&file(0, 0o664), Role::Image, &ROOT_ONLY).unwrap();
         assert_eq!(p, "is writable by group (mode 0664)");
     }
 
     #[test]
     fn world_writable_is_refused() {
-        let p = problem(file(0, 0o646), Role::Image, &ROOT_ONLY).unwrap();
+        let p = problem(&file(0, 0o646), Role::Image, &ROOT_ONLY).unwrap();
         assert!(p.contains("others"));
     }
 
     #[test]
     fn another_owner_is_refused() {
-        let p = problem(file(1000, 0o644), Role::Image, &ROOT_ONLY).unwrap();
+        let p = problem(&file(1000, 0o644), Role::Image, &ROOT_ONLY).unwrap();
         assert_eq!(p, "is owned by uid 1000, not uid 0");
     }
 
     #[test]
     fn the_agent_may_own_the_handoff_only() {
-        assert_eq!(problem(file(990, 0o644), Role::Handoff, &WITH_AGENT), None);
-        assert!(problem(file(990, 0o644), Role::Image, &WITH_AGENT).is_some());
+        assert_eq!(problem(&file(990, 0o644), Role::Handoff, &WITH_AGENT), None);
+        assert!(problem(&file(990, 0o644), Role::Image, &WITH_AGENT).is_some());
     }
 
     #[test]
     fn without_an_agent_the_handoff_is_root_only() {
-        assert!(problem(file(990, 0o644), Role::Handoff, &ROOT_ONLY).is_some());
+        assert!(problem(&file(990, 0o644), Role::Handoff, &ROOT_ONLY).is_some());
     }
 
     fn stat(uid: u32, mode: u32, nlink: u64) -> Stat {
@@ -305,7 +286,7 @@ mod tests {
             trusted_uid: 1000,
             agent_uid: None,
         };
-        assert_eq!(problem(file(0, 0o644), Role::Image, &test_uid), None);
+        assert_eq!(problem(&file(0, 0o644), Role::Image, &test_uid), None);
     }
 
     #[test]
@@ -317,6 +298,6 @@ mod tests {
 
     #[test]
     fn sticky_and_setgid_bits_are_not_write_permissions() {
-        assert_eq!(problem(file(0, 0o1755), Role::Image, &ROOT_ONLY), None);
+        assert_eq!(problem(&file(0, 0o1755), Role::Image, &ROOT_ONLY), None);
     }
 }

@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
+use crate::plan::Verification;
+use crate::rootfs::Root;
 
 /// Names of private copies, so a later start can find a leftover one.
 pub const PRIVATE_PREFIX: &str = ".swupdate-launcher-verified.";
@@ -26,18 +28,6 @@ pub const PRIVATE_PREFIX: &str = ".swupdate-launcher-verified.";
 /// Free space kept on top of the input's size (the output of a decryption may be a little
 /// larger than its input; a filesystem must not be filled to the last block by an update).
 const ROOM_MARGIN: u64 = 1 << 20;
-
-/// How the stage runs; all of it comes from the image's conf.d.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stage {
-    /// The program and its arguments.
-    pub argv: Vec<String>,
-    pub uid: u32,
-    pub gid: u32,
-    /// Host path of the directory for the private copy.
-    pub dir: PathBuf,
-    pub timeout: Duration,
-}
 
 /// Removes private copies a crashed earlier start may have left.
 pub fn clean_leftovers(dir: &Path) {
@@ -343,9 +333,10 @@ fn verdict_message(kind: Kind, ending: Ending, written: u64, bound: u64) -> Stri
     }
 }
 
-/// Runs the stage on `input` (the update, read from its start; `shown` names it in messages);
-/// returns the verified copy: a read-only descriptor, positioned at its start, that no process
-/// of the program can write any more. [`prepare`] the directory first.
+/// Runs the stage the plan describes (all of it from the image's conf.d; its paths placed under
+/// `root`) on `input` (the update, read from its start; `shown` names it in messages); returns
+/// the verified copy: a read-only descriptor, positioned at its start, that no process of the
+/// program can write any more. [`prepare`] the directory first.
 ///
 /// Containment, in order:
 /// - the program gets its own process group, dies with the launcher (PDEATHSIG), and cannot
@@ -360,44 +351,43 @@ fn verdict_message(kind: Kind, ending: Ending, written: u64, bound: u64) -> Stri
 ///   the file has no name, so its only writers were the descriptors the program held, and
 ///   they died with it. Sealing (`F_SEAL_WRITE`) would say the same to the kernel, but seals
 ///   exist only for memfd/tmpfs, i.e. RAM, and a pack does not fit in a device's RAM.
-pub fn run(stage: &Stage, input: File, shown: &Path) -> Result<File, Error> {
-    let program = stage
-        .argv
-        .first()
-        .ok_or_else(|| Error::new(Kind::Config, "the verification program is empty"))?;
-    let on = Path::new(program);
-    dedicated(stage.uid).map_err(|why| Error::new(Kind::VerifyUserShared, why).on(on).hint(
+pub fn run(stage: &Verification, root: &Root, input: File, shown: &Path) -> Result<File, Error> {
+    let program = &stage.program.value;
+    let on = &root.host(&program.path);
+    let dir = &root.host(&stage.dir.value);
+    dedicated(stage.user.value.uid).map_err(|why| Error::new(Kind::VerifyUserShared, why).on(on).hint(
         "give SWUPDATE_VERIFY_USER a uid of its own, which no daemon or login uses (not 65534, nobody, where other daemons run)",
     ))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let bound = check_room(&stage.dir, size)?;
-    let output = private_file(&stage.dir, "verified")?;
+    let bound = check_room(dir, size)?;
+    let output = private_file(dir, "verified")?;
     let sink = output
         .try_clone()
         .map_err(|e| Error::new(Kind::Io, format!("cannot duplicate a descriptor: {e}")))?;
 
-    let mut cmd = Command::new(program);
-    cmd.args(&stage.argv[1..])
+    let mut cmd = Command::new(on);
+    cmd.args(&program.args)
         .stdin(Stdio::from(input))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .current_dir("/")
-        .gid(stage.gid)
-        .uid(stage.uid)
+        .gid(stage.user.value.gid)
+        .uid(stage.user.value.uid)
         .process_group(0);
     confine(&mut cmd, bound);
     start_reaping()?;
-    let result = supervise(&mut cmd, stage, on, sink, bound);
+    let timeout = Duration::from_secs(stage.timeout.value.into());
+    let result = supervise(&mut cmd, timeout, on, sink, bound);
     stop_reaping();
     let (ending, drained) = result?;
 
     if let Some(e) = &drained.write_error {
-        return Err(copy_write_failure(e, drained.written, bound).on(&stage.dir));
+        return Err(copy_write_failure(e, drained.written, bound).on(dir));
     }
     let written = drained.written;
-    if let Some(kind) = verdict(ending, written, bound, available_bytes(&stage.dir)) {
+    if let Some(kind) = verdict(ending, written, bound, available_bytes(dir)) {
         let message = verdict_message(kind, ending, written, bound);
         let at = if kind == Kind::VerifySecurity {
             shown
@@ -486,7 +476,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// contains what it left, then waits for the pipe to end.
 fn supervise(
     cmd: &mut Command,
-    stage: &Stage,
+    timeout: Duration,
     on: &Path,
     sink: File,
     bound: u64,
@@ -510,12 +500,12 @@ fn supervise(
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Ok(status),
-            Ok(None) if started.elapsed() >= stage.timeout => {
+            Ok(None) if started.elapsed() >= timeout => {
                 break Err(Error::new(
                     Kind::VerifyTimeout,
                     format!(
                         "the verification program did not finish within {} s; killed with everything it started",
-                        stage.timeout.as_secs()
+                        timeout.as_secs()
                     ),
                 )
                 .on(on));

@@ -246,6 +246,22 @@ fn update_medium_installs_its_only_swu() {
 }
 
 #[test]
+fn a_relative_update_medium_is_below_the_root() {
+    let r = Root::file_mode();
+    r.write("/run/media/sda1/fw-2.0.swu", "x");
+    let o = r.run(&["--update-medium", "run/media/sda1", "--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with(&format!(
+            "-i {}/run/media/sda1/fw-2.0.swu\n",
+            r.path().display()
+        )),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn update_medium_with_two_updates_is_refused() {
     let r = Root::file_mode();
     r.write("/m/a.swu", "x").write("/m/b.swu", "x");

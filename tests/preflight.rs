@@ -682,7 +682,7 @@ fn a_missing_ca_file_is_a_missing_input() {
     s.ca_file = Some("/nonexistent/ca.pem".into());
     let e = assert_error(&run(&s).result, Kind::MissingInput, 66, "CA file");
     assert_eq!(
-        e.path.as_deref(),
+        e.file.as_deref(),
         Some(std::path::Path::new("/nonexistent/ca.pem"))
     );
 }

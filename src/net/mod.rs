@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::logging::Logger;
 use crate::plan::url::Url;
 use crate::plan::{Plan, Preflight};
+use crate::rootfs::Root;
 
 #[cfg(feature = "streaming")]
 mod enabled {
@@ -35,11 +36,11 @@ mod enabled {
     use crate::plan::{DownloadUrl, Mode};
     use crate::verify;
 
-    /// The exchange with the server that the configuration asks for.
-    fn exchange(url: &Url, config: &Preflight) -> Exchange {
+    /// The exchange with the server that the configuration asks for (its CA under the root).
+    fn exchange(url: &Url, config: &Preflight, root: &Root) -> Exchange {
         let mut s = Exchange::new(url.clone());
         s.allow_http = config.allow_http.value;
-        s.ca_file = config.ca_file.as_ref().map(|c| c.value.clone());
+        s.ca_file = config.ca_file.as_ref().map(|c| root.host(&c.value));
         if let Some(t) = &config.timeout {
             s.request_timeout = Duration::from_secs(t.value.into());
         }
@@ -76,6 +77,7 @@ mod enabled {
     /// Asks the server whether the artifact is there before swupdate streams it.
     pub fn preflight(
         plan: &Plan,
+        root: &Root,
         env: &dyn Fn(&str) -> Option<String>,
         logger: &Logger,
     ) -> Result<(), Error> {
@@ -90,7 +92,7 @@ mod enabled {
         if !config.enabled.value {
             return Ok(());
         }
-        let s = exchange(&url.value, config);
+        let s = exchange(&url.value, config, root);
         let probe = client::run(&s, &mut SystemClock, &mut waiting(env, logger))?;
         logger.log(
             Level::Info,
@@ -109,11 +111,12 @@ mod enabled {
     pub fn fetch(
         url: &Url,
         config: &Preflight,
+        root: &Root,
         dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
         logger: &Logger,
     ) -> Result<File, Error> {
-        let mut s = exchange(url, config);
+        let mut s = exchange(url, config, root);
         // The download and then its verified copy (as large, and a margin) must both fit.
         s.max_download = verify::download_bound(dir)?;
         logger.log(
@@ -147,7 +150,12 @@ pub use enabled::{fetch, preflight};
 
 /// Without the feature: no preflight.
 #[cfg(not(feature = "streaming"))]
-pub fn preflight(_: &Plan, _: &dyn Fn(&str) -> Option<String>, _: &Logger) -> Result<(), Error> {
+pub fn preflight(
+    _: &Plan,
+    _: &Root,
+    _: &dyn Fn(&str) -> Option<String>,
+    _: &Logger,
+) -> Result<(), Error> {
     Ok(())
 }
 
@@ -157,6 +165,7 @@ pub fn preflight(_: &Plan, _: &dyn Fn(&str) -> Option<String>, _: &Logger) -> Re
 pub fn fetch(
     _: &Url,
     _: &Preflight,
+    _: &Root,
     _: &Path,
     _: &dyn Fn(&str) -> Option<String>,
     _: &Logger,

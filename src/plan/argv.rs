@@ -1,13 +1,15 @@
 //! From the plan to swupdate's argv: a vector of words, never a string for a shell, each group
-//! of words with the variables that asked for it.
+//! of words with the variables that asked for it. The plan's device paths become the paths
+//! swupdate opens here, under the root.
 
-use crate::error::{Error, Kind};
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::config::settings::Origin;
 use crate::config::vocabulary::names::SWUPDATE_SOURCE;
+use crate::error::{Error, Kind};
 use crate::plan::url::Url;
 use crate::plan::{AntiRollback, DownloadUrl, Mode, Plan, Traced};
+use crate::rootfs::Root;
 
 /// Some consecutive words of the argv and why they are there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,37 +38,32 @@ pub enum RunningVersion {
     Unknown,
 }
 
-/// Facts known only when the launcher runs: read from the device, or made by it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Runtime {
-    /// The version the device runs, when anti-rollback is on.
-    pub current_version: RunningVersion,
-    /// The verification stage's private copy, as swupdate will open it.
-    pub verified_input: Option<PathBuf>,
-    /// Warnings for `check` (the release unknown, a token on the command line, ...).
-    pub notes: Vec<String>,
-}
-
 /// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options,
-/// anti-rollback, the mode.
-pub fn build(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
-    let mut out = binary_and_options(plan);
-    out.extend(anti_rollback(&plan.anti_rollback, runtime)?);
-    out.extend(mode(plan, runtime)?);
+/// anti-rollback, the mode. Paths are placed under `root`; `running` is the version the device
+/// runs (read from it); `verified` the verification stage's private copy as swupdate opens it
+/// (`/proc/self/fd/N`), once the stage ran (before, a placeholder is shown).
+pub fn build(
+    plan: &Plan,
+    root: &Root,
+    running: &RunningVersion,
+    verified: Option<&Path>,
+) -> Result<Vec<Group>, Error> {
+    let mut out = binary_and_options(plan, root);
+    out.extend(anti_rollback(&plan.anti_rollback, running)?);
+    out.extend(mode(plan, root, verified)?);
     Ok(out)
 }
 
+/// A device path where swupdate opens it, as a word.
+fn placed(root: &Root, device_path: &Path) -> String {
+    root.host(device_path).to_string_lossy().into_owned()
+}
+
 /// The binary, the key and verifier the image chose, then the user's own options.
-fn binary_and_options(plan: &Plan) -> Vec<Group> {
-    let mut out = vec![group(
-        vec![plan.bin.value.to_string_lossy().into_owned()],
-        &[&plan.bin],
-    )];
+fn binary_and_options(plan: &Plan, root: &Root) -> Vec<Group> {
+    let mut out = vec![group(vec![placed(root, &plan.bin.value)], &[&plan.bin])];
     if let Some(k) = &plan.public_key {
-        out.push(group(
-            vec!["-k".into(), k.value.to_string_lossy().into_owned()],
-            &[k],
-        ));
+        out.push(group(vec!["-k".into(), placed(root, &k.value)], &[k]));
     }
     if let Some(p) = &plan.digest_provider {
         out.push(group(
@@ -81,10 +78,10 @@ fn binary_and_options(plan: &Plan) -> Vec<Group> {
 }
 
 /// `-N`/`-R` from the running version, and `--max-version`.
-fn anti_rollback(ar: &AntiRollback, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+fn anti_rollback(ar: &AntiRollback, running: &RunningVersion) -> Result<Vec<Group>, Error> {
     let mut out = Vec::new();
     if ar.enabled.value {
-        let version = match &runtime.current_version {
+        let version = match running {
             RunningVersion::Read(v) => v.clone(),
             RunningVersion::Unknown => "<running version, not read>".to_string(),
             RunningVersion::NotRead => {
@@ -114,19 +111,19 @@ fn anti_rollback(ar: &AntiRollback, runtime: &Runtime) -> Result<Vec<Group>, Err
 }
 
 /// The mode's words: `-i`, `-d "…"`, or the daemon's `-w`/`-u`.
-fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
+fn mode(plan: &Plan, root: &Root, verified: Option<&Path>) -> Result<Vec<Group>, Error> {
     let mode_because = (SWUPDATE_SOURCE, plan.mode_origin.clone());
     let mut out = Vec::new();
     match &plan.mode {
         Mode::File { update_file } => {
             let input = match &plan.verification {
-                Some(_) => verified_input(runtime),
-                None => update_file.value.to_string_lossy().into_owned(),
+                Some(_) => verified_input(verified),
+                None => placed(root, &update_file.value),
             };
             let mut g = group(vec!["-i".into(), input], &[update_file]);
             g.because.insert(0, mode_because);
             if let Some(v) = &plan.verification {
-                g.because.push((v.argv.name, v.argv.origin.clone()));
+                g.because.push((v.program.name, v.program.origin.clone()));
             }
             out.push(g);
         }
@@ -144,7 +141,7 @@ fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
             };
             out.push(download(
                 plan,
-                runtime,
+                verified,
                 mode_because,
                 url,
                 [retries, timeout],
@@ -168,7 +165,7 @@ fn mode(plan: &Plan, runtime: &Runtime) -> Result<Vec<Group>, Error> {
 /// copy the launcher downloaded and verified.
 fn download(
     plan: &Plan,
-    runtime: &Runtime,
+    verified: Option<&Path>,
     mode_because: (&'static str, Origin),
     url: &Traced<Url>,
     [retries, timeout]: [&Option<Traced<u32>>; 2],
@@ -176,11 +173,11 @@ fn download(
     if let Some(v) = &plan.verification {
         // The launcher downloaded and verified the pack: swupdate installs the copy.
         return Group {
-            words: vec!["-i".into(), verified_input(runtime)],
+            words: vec!["-i".into(), verified_input(verified)],
             because: vec![
                 mode_because,
                 (url.name, url.origin.clone()),
-                (v.argv.name, v.argv.origin.clone()),
+                (v.program.name, v.program.origin.clone()),
             ],
         };
     }
@@ -207,8 +204,8 @@ fn download(
 }
 
 /// The verified copy as swupdate opens it; before the run, its placeholder.
-fn verified_input(runtime: &Runtime) -> String {
-    runtime.verified_input.as_ref().map_or_else(
+fn verified_input(verified: Option<&Path>) -> String {
+    verified.map_or_else(
         // Known only at run time: the private copy's descriptor.
         || "/proc/self/fd/N".to_string(),
         |p| p.to_string_lossy().into_owned(),
@@ -234,7 +231,6 @@ mod tests {
     use crate::config::settings::Settings;
     use crate::config::vocabulary::names::{SWUPDATE_BIN, SWUPDATE_PUBLIC_KEY};
     use crate::plan::{self, CheckAt, Inputs};
-    use crate::rootfs::Root;
 
     fn plan_of(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Plan {
         let mut t = Settings::default();
@@ -255,26 +251,19 @@ mod tests {
             topology: &t,
             vars: &s,
             update_file_override: None,
-            root: &Root::default(),
             check_at: CheckAt::Device,
         })
         .unwrap()
     }
 
     /// A device running release 1.0.
-    fn running() -> Runtime {
-        Runtime {
-            current_version: RunningVersion::Read("1.0".into()),
-            ..Runtime::default()
-        }
+    fn running() -> RunningVersion {
+        RunningVersion::Read("1.0".into())
     }
 
+    /// The argv on a device running 1.0, without `--root`.
     fn argv(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
-        argv_at(topo, vars, &running())
-    }
-
-    fn argv_at(topo: &[(&str, &str)], vars: &[(&str, &str)], rt: &Runtime) -> Vec<String> {
-        flatten(&build(&plan_of(topo, vars), rt).unwrap())
+        flatten(&build(&plan_of(topo, vars), &Root::default(), &running(), None).unwrap())
     }
 
     #[test]
@@ -360,7 +349,7 @@ mod tests {
     #[test]
     fn every_group_says_why() {
         let p = plan_of(&[], &[("SWUPDATE_SOURCE", "file"), ("UPDATE_FILE", "/u")]);
-        let g = build(&p, &running()).unwrap();
+        let g = build(&p, &Root::default(), &running(), None).unwrap();
         assert!(g.iter().all(|g| !g.because.is_empty()));
         let mode = g.last().unwrap();
         assert_eq!(mode.because[0].0, "SWUPDATE_SOURCE");
@@ -407,23 +396,36 @@ mod tests {
     #[test]
     fn an_unknown_running_version_builds_no_argv() {
         let p = plan_of(&[], &FILE);
-        assert!(build(&p, &Runtime::default()).is_err());
+        assert!(build(&p, &Root::default(), &RunningVersion::NotRead, None).is_err());
     }
 
     #[test]
     fn a_verified_copy_replaces_the_update_file() {
         let vars = file_with(&[("SWUPDATE_VERIFY_PROGRAM", "/usr/bin/unpack --strict")]);
         let p = plan_of(&[], &vars);
-        let rt = Runtime {
-            verified_input: Some("/proc/self/fd/7".into()),
-            ..running()
-        };
-        let g = build(&p, &rt).unwrap();
+        let copy = Path::new("/proc/self/fd/7");
+        let g = build(&p, &Root::default(), &running(), Some(copy)).unwrap();
         let mode = g.last().unwrap();
         assert_eq!(mode.words, ["-i", "/proc/self/fd/7"]);
         assert_eq!(mode.because.last().unwrap().0, "SWUPDATE_VERIFY_PROGRAM");
-        let before = flatten(&build(&p, &running()).unwrap());
+        let before = flatten(&build(&p, &Root::default(), &running(), None).unwrap());
         assert_eq!(before.last().unwrap(), "/proc/self/fd/N");
+    }
+
+    #[test]
+    fn paths_are_placed_under_the_root() {
+        let vars = file_with(&[("SWUPDATE_VERIFY_PROGRAM", "/usr/bin/unpack")]);
+        let p = plan_of(&[(SWUPDATE_PUBLIC_KEY, "/etc/k.pem")], &FILE);
+        let root = Root::new(Some("/img".into()));
+        let a = flatten(&build(&p, &root, &running(), None).unwrap());
+        assert_eq!(a[0], "/img/usr/bin/swupdate");
+        assert_eq!(a[1..3], ["-k", "/img/etc/k.pem"]);
+        assert_eq!(a.last().unwrap(), "/img/u.swu");
+        // The verified copy is swupdate's own descriptor, never under the root.
+        let p = plan_of(&[], &vars);
+        let copy = Path::new("/proc/self/fd/7");
+        let a = flatten(&build(&p, &root, &running(), Some(copy)).unwrap());
+        assert_eq!(a.last().unwrap(), "/proc/self/fd/7");
     }
 
     #[test]

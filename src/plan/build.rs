@@ -14,19 +14,13 @@ use crate::plan::values::{
 };
 use crate::plan::verification::verification;
 use crate::plan::*;
-use crate::rootfs::Root;
 
 /// The plan, or the first reason there is none; each step reads its variables in the order of
 /// the argv (binary, key, options, mode), so the first error is the one nearest the start.
 pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
-    let Inputs {
-        topology,
-        vars,
-        root,
-        ..
-    } = inputs;
+    let Inputs { topology, vars, .. } = inputs;
 
-    let (bin, public_key) = binary_and_key(topology, root)?;
+    let (bin, public_key) = binary_and_key(topology)?;
     let (release, digest_provider) = release_and_provider(topology)?;
     let known = release.as_ref().map(|r| r.value);
     let user_args = user_args(vars, known)?;
@@ -44,7 +38,7 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         Source::Daemon => daemon_mode(vars, known)?,
     };
 
-    let anti_rollback = anti_rollback(vars, root, !matches!(mode, Mode::Daemon { .. }))?;
+    let anti_rollback = anti_rollback(vars, !matches!(mode, Mode::Daemon { .. }))?;
     let verification = verification_stage(inputs, &mode)?;
 
     Ok(Plan {
@@ -60,18 +54,17 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     })
 }
 
-/// SWUPDATE_BIN and SWUPDATE_PUBLIC_KEY, host paths under the root.
+/// SWUPDATE_BIN and SWUPDATE_PUBLIC_KEY.
 #[allow(clippy::type_complexity)]
 fn binary_and_key(
     topology: &Settings,
-    root: &Root,
 ) -> Result<(Traced<PathBuf>, Option<Traced<PathBuf>>), Error> {
     let bin_setting = topology
         .get(SWUPDATE_BIN)
         .ok_or_else(|| Error::new(Kind::Config, "SWUPDATE_BIN is not set"))?;
-    let bin = absolute_path(SWUPDATE_BIN, bin_setting, root)?;
+    let bin = absolute_path(SWUPDATE_BIN, bin_setting)?;
     let public_key = match non_empty(topology, SWUPDATE_PUBLIC_KEY) {
-        Some(s) => Some(absolute_path(SWUPDATE_PUBLIC_KEY, s, root)?),
+        Some(s) => Some(absolute_path(SWUPDATE_PUBLIC_KEY, s)?),
         None => None,
     };
     Ok((bin, public_key))
@@ -165,7 +158,7 @@ fn file_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
         })?,
     };
     Ok(Mode::File {
-        update_file: absolute_path(UPDATE_FILE, s, inputs.root)?,
+        update_file: absolute_path(UPDATE_FILE, s)?,
     })
 }
 
@@ -178,7 +171,7 @@ fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
     let timeout = non_empty(vars, SWUPDATE_DOWNLOAD_TIMEOUT)
         .map(|s| whole_number(SWUPDATE_DOWNLOAD_TIMEOUT, s, 1))
         .transpose()?;
-    let preflight = Box::new(preflight(vars, inputs.root)?);
+    let preflight = Box::new(preflight(vars)?);
     let url = match non_empty(vars, URL) {
         Some(s) => DownloadUrl::Given(url(s, preflight.allow_http.value)?),
         None if inputs.check_at == CheckAt::Image => DownloadUrl::WrittenAtStart,
@@ -198,12 +191,12 @@ fn download_mode(inputs: &Inputs, mode_origin: &Origin) -> Result<Mode, Error> {
     })
 }
 
-fn preflight(vars: &Settings, root: &Root) -> Result<Preflight, Error> {
+fn preflight(vars: &Settings) -> Result<Preflight, Error> {
     Ok(Preflight {
         enabled: switch(vars, SWUPDATE_PREFLIGHT)?,
         allow_http: switch(vars, SWUPDATE_ALLOW_HTTP)?,
         ca_file: non_empty(vars, SWUPDATE_CA_FILE)
-            .map(|s| absolute_path(SWUPDATE_CA_FILE, s, root))
+            .map(|s| absolute_path(SWUPDATE_CA_FILE, s))
             .transpose()?,
         timeout: non_empty(vars, SWUPDATE_PREFLIGHT_TIMEOUT)
             .map(|s| whole_number(SWUPDATE_PREFLIGHT_TIMEOUT, s, 1))
@@ -254,20 +247,19 @@ fn daemon_mode(vars: &Settings, known: Option<Release>) -> Result<Mode, Error> {
 fn verification_stage(inputs: &Inputs, mode: &Mode) -> Result<Option<Box<Verification>>, Error> {
     let Inputs {
         vars,
-        root,
         accounts,
         check_at,
         ..
     } = inputs;
     Ok(match (mode, non_empty(vars, SWUPDATE_VERIFY_PROGRAM)) {
         (_, None) => None,
-        (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, root, *accounts)?)),
+        (Mode::File { .. }, Some(s)) => Some(Box::new(verification(vars, s, *accounts)?)),
         // An image-build check judges the image's configuration, not the checker's own build
         // (the layer builds the device's launcher with streaming exactly in download mode).
         (Mode::Download { .. }, Some(s))
             if cfg!(feature = "streaming") || *check_at == CheckAt::Image =>
         {
-            Some(Box::new(verification(vars, s, root, *accounts)?))
+            Some(Box::new(verification(vars, s, *accounts)?))
         }
         (Mode::Download { .. }, Some(s)) => {
             return Err(setting_error(
@@ -357,11 +349,10 @@ fn release_and_provider(
 /// On by default where the launcher installs (file, download): a device never installs an
 /// older release unless its image says so. Off by default for the daemon, which reproduces
 /// swupdate.sh (that never passed -N) for existing meta-swupdate configurations.
-fn anti_rollback(vars: &Settings, root: &Root, one_shot: bool) -> Result<AntiRollback, Error> {
+fn anti_rollback(vars: &Settings, one_shot: bool) -> Result<AntiRollback, Error> {
     let version_file = absolute_path(
         SWUPDATE_VERSION_FILE,
         &*or_default(vars, SWUPDATE_VERSION_FILE)?,
-        root,
     )?;
     let key = {
         let s = or_default(vars, SWUPDATE_VERSION_KEY)?;
@@ -441,7 +432,6 @@ pub(super) mod tests {
                 topology: &self.topology,
                 vars: &self.vars,
                 update_file_override: self.over.clone(),
-                root: &Root::default(),
                 check_at: self.check_at,
             })
         }
@@ -809,21 +799,5 @@ pub(super) mod tests {
     fn relative_binary_is_an_error_naming_the_environment() {
         let e = T::new().topo(SWUPDATE_BIN, "swupdate").err();
         assert!(e.message.contains("(environment)"), "{}", e.message);
-    }
-
-    #[test]
-    fn paths_are_placed_under_the_root() {
-        let t = file_mode();
-        let p = build(&Inputs {
-            accounts: &FewAccounts,
-            expect: Expect::Any,
-            topology: &t.topology,
-            vars: &t.vars,
-            update_file_override: None,
-            root: &Root::new(Some("/img".into())),
-            check_at: CheckAt::Device,
-        })
-        .unwrap();
-        assert_eq!(p.bin.value, PathBuf::from("/img/usr/bin/swupdate"));
     }
 }

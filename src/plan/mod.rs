@@ -21,8 +21,8 @@ mod verification;
 
 pub use build::{DIGEST_PROVIDERS, build};
 pub use types::{
-    AntiRollback, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Source, Traced,
-    Verification,
+    Account, AntiRollback, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Program,
+    Source, Traced, Verification,
 };
 pub use values::{setting_error, yes_no};
 

@@ -1,4 +1,8 @@
 //! The plan's types: what the configuration means, each value with the variable that set it.
+//!
+//! Every path in a plan is a path on the device, as the configuration wrote it; none depends
+//! on `--root`. The edges that open, run or show a file place it under the root
+//! ([`crate::rootfs::Root::host`]).
 
 use std::path::PathBuf;
 
@@ -6,7 +10,6 @@ use crate::accounts::Accounts;
 use crate::config::settings::{Origin, Setting, Settings};
 use crate::plan::swupdate_options::Release;
 use crate::plan::url::Url;
-use crate::rootfs::Root;
 
 /// A value and the variable (with its origin) that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,7 @@ pub struct Preflight {
     pub enabled: Traced<bool>,
     /// `SWUPDATE_ALLOW_HTTP`: whether plain http is allowed, for the URL and every redirect.
     pub allow_http: Traced<bool>,
-    /// Host path of the only CA bundle trusted; `None`: the system's store.
+    /// The only CA bundle trusted (a device path); `None`: the system's store.
     pub ca_file: Option<Traced<PathBuf>>,
     /// Seconds for each request.
     pub timeout: Option<Traced<u32>>,
@@ -116,9 +119,9 @@ impl Mode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Host path of the swupdate binary.
+    /// The swupdate binary (a device path).
     pub bin: Traced<PathBuf>,
-    /// Host path of the public key.
+    /// The public key (a device path).
     pub public_key: Option<Traced<PathBuf>>,
     /// The installed swupdate release (SWUPDATE_VERSION), when the image says.
     pub release: Option<Traced<Release>>,
@@ -138,26 +141,53 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AntiRollback {
     pub enabled: Traced<bool>,
-    /// Host path of the file that holds the running version.
+    /// The file that holds the running version (a device path).
     pub version_file: Traced<PathBuf>,
     pub key: Traced<String>,
     pub reinstall: Traced<bool>,
     pub max_version: Option<Traced<String>>,
 }
 
-/// The verification stage (see [`crate::verify`]).
+/// The verification stage, as [`crate::verify`] runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
-    /// The program (host path) and its arguments.
-    pub argv: Traced<Vec<String>>,
-    pub user: Traced<(u32, u32)>,
-    /// Host path of the directory for the private copy.
+    pub program: Traced<Program>,
+    /// Who it runs as: never root.
+    pub user: Traced<Account>,
+    /// The directory for the private copy (a device path).
     pub dir: Traced<PathBuf>,
+    /// Seconds it may take.
     pub timeout: Traced<u32>,
 }
 
+/// A program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// An absolute device path.
+    pub path: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Program {
+    /// The command as one line for a person, with the program at `path` (where this machine
+    /// finds it).
+    pub fn line(&self, path: &std::path::Path) -> String {
+        std::iter::once(path.to_string_lossy())
+            .chain(self.args.iter().map(|a| a.as_str().into()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A user and group id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// When the configuration is checked: on the device, or while the image is built (`check
-/// --static`). Not to be confused with [`crate::verify::Stage`], the verification program's run.
+/// --static`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckAt {
     /// On the device, about to start: every input must be there.
@@ -167,8 +197,9 @@ pub enum CheckAt {
 }
 
 /// What the unit that starts the launcher can handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Expect {
+    #[default]
     Any,
     /// `--one-shot`: file or download.
     OneShot,
@@ -185,6 +216,5 @@ pub struct Inputs<'a> {
     pub vars: &'a Settings,
     /// `--update-file`/`--update-medium`: file mode with this device path, for this run.
     pub update_file_override: Option<Setting>,
-    pub root: &'a Root,
     pub check_at: CheckAt,
 }

@@ -9,7 +9,6 @@ use crate::config::vocabulary;
 use crate::error::{Error, Kind, Location};
 use crate::plan::Traced;
 use crate::plan::swupdate_options::{self, Release};
-use crate::rootfs::Root;
 
 /// An error about a setting, located where it was set.
 pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
@@ -39,11 +38,8 @@ pub(super) fn non_empty<'a>(vars: &'a Settings, name: &str) -> Option<&'a Settin
     vars.get(name).filter(|s| !s.value.trim().is_empty())
 }
 
-pub(super) fn absolute_path(
-    name: &'static str,
-    s: &Setting,
-    root: &Root,
-) -> Result<Traced<PathBuf>, Error> {
+/// An absolute path on the device.
+pub(super) fn absolute_path(name: &'static str, s: &Setting) -> Result<Traced<PathBuf>, Error> {
     let p = Path::new(&s.value);
     if !p.is_absolute() {
         return Err(setting_error(
@@ -52,7 +48,7 @@ pub(super) fn absolute_path(
             format!("`{}` is not an absolute path", s.value),
         ));
     }
-    Ok(traced(root.host(p), name, s))
+    Ok(traced(p.to_path_buf(), name, s))
 }
 
 /// The setting in force, or, when it is unset or empty, the vocabulary's default as a setting

@@ -1,7 +1,7 @@
 //! The verification stage's part of the plan: the product's program, the unprivileged user it
 //! runs as, its directory and its time limit (run by [`crate::verify`]).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::accounts::Accounts;
 use crate::config::settings::{Setting, Settings};
@@ -10,21 +10,18 @@ use crate::config::vocabulary::names::{
 };
 use crate::error::Error;
 use crate::plan::values::{absolute_path, or_default, setting_error, traced, whole_number};
-use crate::plan::{Traced, Verification};
-use crate::rootfs::Root;
+use crate::plan::{Account, Program, Traced, Verification};
 
 pub(super) fn verification(
     vars: &Settings,
     program: &Setting,
-    root: &Root,
     accounts: &dyn Accounts,
 ) -> Result<Verification, Error> {
-    let argv = program_argv(program, root)?;
+    let program = program_words(program)?;
     let user = user(&*or_default(vars, SWUPDATE_VERIFY_USER)?, accounts)?;
     let dir = absolute_path(
         SWUPDATE_VERIFY_DIR,
         &*or_default(vars, SWUPDATE_VERIFY_DIR)?,
-        root,
     )?;
     let timeout = whole_number(
         SWUPDATE_VERIFY_TIMEOUT,
@@ -32,47 +29,49 @@ pub(super) fn verification(
         1,
     )?;
     Ok(Verification {
-        argv,
+        program,
         user,
         dir,
         timeout,
     })
 }
 
-/// The program's words, split with shell quoting; the first an absolute device path, placed
-/// under the root.
-fn program_argv(program: &Setting, root: &Root) -> Result<Traced<Vec<String>>, Error> {
-    let mut argv = shell_words::split(&program.value).map_err(|_| {
+/// The program's words, split with shell quoting; the first an absolute device path.
+fn program_words(program: &Setting) -> Result<Traced<Program>, Error> {
+    let words = shell_words::split(&program.value).map_err(|_| {
         setting_error(
             SWUPDATE_VERIFY_PROGRAM,
             program,
             "has an unterminated quote",
         )
     })?;
-    let Some(first) = argv.first_mut() else {
+    let mut words = words.into_iter();
+    let Some(first) = words.next() else {
         return Err(setting_error(
             SWUPDATE_VERIFY_PROGRAM,
             program,
             "names no program",
         ));
     };
-    if !Path::new(first.as_str()).is_absolute() {
+    let path = PathBuf::from(first);
+    let args = words.collect();
+    if !path.is_absolute() {
         return Err(setting_error(
             SWUPDATE_VERIFY_PROGRAM,
             program,
-            format!("`{first}` is not an absolute path"),
+            format!("`{}` is not an absolute path", path.display()),
         ));
     }
-    *first = root
-        .host(Path::new(first.as_str()))
-        .to_string_lossy()
-        .into_owned();
-    Ok(traced(argv, SWUPDATE_VERIFY_PROGRAM, program))
+    Ok(traced(
+        Program { path, args },
+        SWUPDATE_VERIFY_PROGRAM,
+        program,
+    ))
 }
 
 /// `user[:group]`, numbers or the device's names (a user's primary group when none is given);
 /// never root.
-fn user(s: &Setting, accounts: &dyn Accounts) -> Result<Traced<(u32, u32)>, Error> {
+fn user(s: &Setting, accounts: &dyn Accounts) -> Result<Traced<Account>, Error> {
     let (u, g) = match s.value.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (s.value.as_str(), None),
@@ -102,7 +101,7 @@ fn user(s: &Setting, accounts: &dyn Accounts) -> Result<Traced<(u32, u32)>, Erro
             "is root; the verification program must run unprivileged",
         ));
     }
-    Ok(traced((uid, gid), SWUPDATE_VERIFY_USER, s))
+    Ok(traced(Account { uid, gid }, SWUPDATE_VERIFY_USER, s))
 }
 
 #[cfg(test)]
@@ -116,7 +115,37 @@ mod tests {
             .var(SWUPDATE_VERIFY_PROGRAM, "/usr/libexec/unpack")
             .var(SWUPDATE_VERIFY_USER, value)
             .build()?;
-        Ok(p.verification.unwrap().user.value)
+        let user = p.verification.unwrap().user.value;
+        Ok((user.uid, user.gid))
+    }
+
+    #[test]
+    fn the_program_is_the_first_word_and_its_arguments_the_rest() {
+        let p = file_mode()
+            .var(
+                SWUPDATE_VERIFY_PROGRAM,
+                "/usr/libexec/unpack --key '/etc/a b.pem'",
+            )
+            .build()
+            .unwrap();
+        let program = p.verification.unwrap().program.value;
+        assert_eq!(program.path, std::path::Path::new("/usr/libexec/unpack"));
+        assert_eq!(program.args, ["--key", "/etc/a b.pem"]);
+    }
+
+    #[test]
+    fn a_relative_or_empty_program_path_is_an_error() {
+        for bad in ["unpack --strict", "''"] {
+            let e = file_mode()
+                .var(SWUPDATE_VERIFY_PROGRAM, bad)
+                .build()
+                .unwrap_err();
+            assert!(
+                e.message.contains("is not an absolute path"),
+                "{bad}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

@@ -177,11 +177,6 @@ impl Device {
         self.fs.host(Path::new(device_path))
     }
 
-    /// The device path of a path of this machine below the root.
-    pub fn device(&self, host_path: &Path) -> PathBuf {
-        self.fs.device(host_path)
-    }
-
     fn write_env_file(&self) {
         let Some(topology) = &self.topology else {
             return;
