@@ -23,7 +23,7 @@
 //!   swupdate), `record_sigpipe` and its `.init_array` entry `RECORD_SIGPIPE` (the disposition
 //!   before Rust's runtime changes it), `keep_signals` (a `pre_exec` hook restoring the mask
 //!   and SIGPIPE).
-//! - `compat`: `spawn_piped` (`posix_spawn` with a pipe: `Command` costs the size-bound binary
+//! - `compat` (in `swupdate/`): `spawn_piped` (`posix_spawn` with a pipe: `Command` costs the size-bound binary
 //!   12 KB), `readable_within` (`poll`, for the deadline), `reap` (`kill`, `waitpid`).
 //! - `logging`: `stderr_is_journal_stream` (`fstat` of fd 2, which std offers only for a
 //!   `File`: a duplicate of fd 2 would cost 200 bytes).
@@ -44,7 +44,6 @@
 mod accounts;
 pub mod app;
 pub mod cli;
-mod compat;
 pub mod config;
 pub mod error;
 mod exec;
@@ -59,7 +58,6 @@ mod preconditions;
 mod rollback;
 pub mod rootfs;
 mod secret;
-mod suricatta;
-mod swupdate_config;
+pub mod swupdate;
 mod trust;
 mod verify;

@@ -4,18 +4,18 @@
 //! Touches the file system only, and only to look: it stats the binary and the verification
 //! program, opens the key, the update file and the CA bundle, judges their owners (StrictModes),
 //! and reads the version file for anti-rollback and swupdate's configuration file. For `check`
-//! it also has [`crate::compat`] run the binary (`--version`, `-h`); a start never does.
+//! it also has [`crate::swupdate::compat`] run the binary (`--version`, `-h`); a start never does.
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::compat::{self, SwupdateCfg};
 use crate::error::{Error, Kind};
 use crate::plan::argv::{RunningVersion, Runtime};
 use crate::plan::{CheckAt, Mode, Plan, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
+use crate::swupdate::compat::{self, SwupdateCfg};
 use crate::trust::{self, Policy};
 
 /// A readable regular file.

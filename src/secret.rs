@@ -151,10 +151,10 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
 
 /// Records the secrets in a suricatta string: every token value as swupdate's getopt_long
 /// reads the string (`-k`/`--targettoken`, `-g`/`--gatewaytoken`, abbreviated, glued, in
-/// clusters: [`crate::suricatta::token_values`]), and the value (every word up to the next
+/// clusters: [`crate::swupdate::suricatta::token_values`]), and the value (every word up to the next
 /// option) of `-a`/`--custom-http-header NAME VALUE`.
 pub fn mark_suricatta(value: &str) {
-    for v in crate::suricatta::token_values(value) {
+    for v in crate::swupdate::suricatta::token_values(value) {
         record(&v);
     }
     let w: Vec<&str> = words(value).collect();

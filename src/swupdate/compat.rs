@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
-use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, last_value, parse};
 use crate::plan::{Mode, Plan, Traced};
 use crate::rootfs::Root;
-use crate::suricatta;
-use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
+use crate::swupdate::config::{Config, MAX_LEN, version_cmp};
+use crate::swupdate::options::{Arg, Found, PROVIDERS, Release, last_value, parse};
+use crate::swupdate::suricatta;
 
 /// What a key file holds, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

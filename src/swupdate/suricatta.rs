@@ -12,9 +12,9 @@
 //! for redaction; on the command line they are readable in /proc by every local user.
 //!
 //! Pure: it reads the string it is given (the configuration file's `suricatta` section is the
-//! caller's, [`crate::compat`]).
+//! caller's, [`crate::swupdate::compat`]).
 
-use crate::plan::swupdate_options::Release;
+use crate::swupdate::options::Release;
 
 const Y22: Release = Release {
     year: 2022,
