@@ -248,8 +248,8 @@ fn execute(cli: &Cli, env: &dyn Fn(&str) -> Option<String>, logger: &Logger) -> 
         claim: starts,
     })?;
     // Before anything is shown or logged: every secret the variables carry is masked from here on.
-    secret::mark_settings(&loaded.topology);
-    secret::mark_settings(&loaded.vars);
+    crate::swupdate::secrets::mark_settings(&loaded.topology);
+    crate::swupdate::secrets::mark_settings(&loaded.vars);
     // Until swupdate runs, a claimed descriptor is unused: any refusal gives it back.
     let r = run_loaded(cli, env, logger, root, &loaded, held);
     if r.is_err() {

@@ -425,3 +425,37 @@ fn an_option_this_build_has_passes_check() {
     );
     d.outcome(&["check"]).assert_code(0);
 }
+
+/// The header value of a hawkBit `-a`/`--custom-http-header NAME VALUE`, in every spelling
+/// swupdate's getopt_long reads as that option (issue 18's live leak): never shown by
+/// `--print-argv` or `explain`.
+#[test]
+fn a_custom_header_value_is_masked_in_every_spelling_of_its_option() {
+    for form in [
+        "--custom-http-header X-Api-Key",
+        "--custom-http-header=X-Api-Key",
+        "-aX-Api-Key",
+        "--custom X-Api-Key",
+        "-xa X-Api-Key",
+    ] {
+        let d = device("2026.05.1", 1);
+        daemon(
+            &d,
+            &format!("-t default -u https://hawk.example -i dev1 {form} TOPSECRETVALUE123"),
+        );
+        for args in [&["--print-argv"][..], &["explain"]] {
+            let o = d.run(args);
+            let shown = String::from_utf8_lossy(&o.stdout).into_owned() + &support::stderr(&o);
+            assert!(
+                o.status.success(),
+                "{form}, {args:?}: {}",
+                support::stderr(&o)
+            );
+            assert!(
+                !shown.contains("TOPSECRETVALUE123"),
+                "{form}, {args:?} shows the header value:\n{shown}"
+            );
+            assert!(shown.contains("X-Api-Key"), "{form}, {args:?}:\n{shown}");
+        }
+    }
+}

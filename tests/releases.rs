@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use swupdate_launcher::swupdate::options::{Arg, OPTIONS, Opt, Release, Role};
+use swupdate_launcher::swupdate::Release;
+use swupdate_launcher::swupdate::getopt::{Arg, Opt, Role};
+use swupdate_launcher::swupdate::options::OPTIONS;
 
 /// One real swupdate: its Debian release name, the root it lives in (`None`: this host).
 struct Binary {
@@ -230,7 +232,7 @@ fn options_table(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String 
     d.push_str("---|\n");
     for o in OPTIONS {
         for (s, since) in o.spellings_since() {
-            let since_text = if since == swupdate_launcher::swupdate::options::AFTER_2026_05_1 {
+            let since_text = if since == swupdate_launcher::swupdate::release::AFTER_2026_05_1 {
                 "after 2026.05.1".to_string()
             } else {
                 since.to_string()

@@ -14,7 +14,7 @@ use crate::plan::values::{
 use crate::plan::verification::verification;
 use crate::plan::*;
 use crate::rootfs::Root;
-use crate::swupdate::options::{self, Release};
+use crate::swupdate::Release;
 
 /// The plan, or the first reason there is none; each step reads its variables in the order of
 /// the argv (binary, key, options, mode), so the first error is the one nearest the start.
@@ -336,13 +336,13 @@ fn release_and_provider(
                 .hint(format!("one of {}", DIGEST_PROVIDERS.join(", "))));
             }
             if let Some(r) = &release {
-                if r.value < options::PROVIDERS {
+                if r.value < crate::swupdate::release::PROVIDERS {
                     return Err(setting_error(
                         SWUPDATE_DIGEST_PROVIDER,
                         s,
                         format!(
                             "`--digest-provider` needs swupdate {} or later; this device has {} (SWUPDATE_VERSION from {})",
-                            options::PROVIDERS, r.value, r.origin
+                            crate::swupdate::release::PROVIDERS, r.value, r.origin
                         ),
                     )
                     .hint("before 2025.12 the verifier is chosen when swupdate is built: unset SWUPDATE_DIGEST_PROVIDER"));

@@ -6,7 +6,7 @@ use crate::accounts::Accounts;
 use crate::config::settings::{Origin, Setting, Settings};
 use crate::plan::url::Url;
 use crate::rootfs::Root;
-use crate::swupdate::options::Release;
+use crate::swupdate::Release;
 
 /// A value and the variable (with its origin) that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use crate::config::vocabulary;
 use crate::error::{Error, Kind, Location};
 use crate::plan::Traced;
 use crate::rootfs::Root;
-use crate::swupdate::options::{self, Release};
+use crate::swupdate::{Release, options};
 
 /// An error about a setting, located where it was set.
 pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {

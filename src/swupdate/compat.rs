@@ -28,7 +28,9 @@ use crate::error::{Error, Kind};
 use crate::plan::{Mode, Plan, Traced};
 use crate::rootfs::Root;
 use crate::swupdate::config::{Config, MAX_LEN, version_cmp};
-use crate::swupdate::options::{Arg, Found, PROVIDERS, Release, last_value, parse};
+use crate::swupdate::getopt::{Arg, Found, last_value};
+use crate::swupdate::options::parse;
+use crate::swupdate::release::{PROVIDERS, Release};
 use crate::swupdate::suricatta;
 
 /// What a key file holds, from its first bytes.
