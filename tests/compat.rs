@@ -459,3 +459,22 @@ fn a_custom_header_value_is_masked_in_every_spelling_of_its_option() {
         }
     }
 }
+
+/// A `-u` string for a module the launcher has no table for: every value word is masked, and
+/// `explain` says why.
+#[test]
+fn another_modules_string_is_masked_whole_and_explain_says_why() {
+    let d = device("2026.05.1", 1);
+    daemon(
+        &d,
+        "-S lua -u https://wfx.example -i dev1 --token LUASECRETVALUE42",
+    );
+    let o = d.run(&["explain"]);
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned() + &support::stderr(&o);
+    assert!(!shown.contains("LUASECRETVALUE42"), "{shown}");
+    assert!(
+        shown.contains("SWUPDATE_SURICATTA_ARGS: every value word is masked")
+            && shown.contains("`lua`"),
+        "{shown}"
+    );
+}

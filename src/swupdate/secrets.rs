@@ -173,6 +173,7 @@ fn unread(value: &str, why: String) -> Marked {
 mod tests {
     use super::*;
     use crate::secret::redact;
+    use crate::swupdate::getopt::Opt;
 
     fn mark(name: &str, value: &str) -> Marked {
         let m = of_variable(name, value).unwrap();
@@ -266,5 +267,106 @@ mod tests {
     fn unread_words_shorter_than_four_are_not_recorded() {
         let m = suricatta("-S lua -p 5 -k long-enough");
         assert_eq!(m.secrets, ["long-enough"]);
+    }
+
+    /// Every spelling getopt_long accepts for the secret option `o` of `table`, with `value`:
+    /// its short letter with the value as the next word and glued, at the end of a cluster of
+    /// the table's flags; each long name with the next word and with `=`, and every
+    /// abbreviation that only this option's names begin with. A pair (`-a NAME VALUE`) gets
+    /// its name where a value would be, and the value after it.
+    fn every_spelling(table: &Table, o: &Opt, value: &str) -> Vec<String> {
+        let (first, then) = match o.arg {
+            getopt::Arg::Pair => ("X-Name", format!(" {value}")),
+            _ => (value, String::new()),
+        };
+        let flags: Vec<char> = table
+            .options
+            .iter()
+            .filter(|f| f.arg == getopt::Arg::None)
+            .filter_map(|f| f.short)
+            .collect();
+        let mut forms = Vec::new();
+        if let Some(c) = o.short {
+            forms.push(format!("-{c} {first}{then}"));
+            forms.push(format!("-{c}{first}{then}"));
+            for f in flags.iter().take(2) {
+                forms.push(format!("-{f}{c} {first}{then}"));
+                forms.push(format!("-{f}{c}{first}{then}"));
+            }
+            if let [a, b, ..] = flags.as_slice() {
+                forms.push(format!("-{a}{b}{c} {first}{then}"));
+            }
+        }
+        let others = |prefix: &str| {
+            table
+                .options
+                .iter()
+                .any(|p| !std::ptr::eq(p, o) && p.longs.iter().any(|l| l.name.starts_with(prefix)))
+        };
+        for long in o.longs {
+            forms.push(format!("--{} {first}{then}", long.name));
+            forms.push(format!("--{}={first}{then}", long.name));
+            for n in 1..long.name.len() {
+                let prefix = &long.name[..n];
+                if !others(prefix) {
+                    forms.push(format!("--{prefix} {first}{then}"));
+                    forms.push(format!("--{prefix}={first}{then}"));
+                }
+            }
+        }
+        forms
+    }
+
+    /// The variable a string of `table` is written in, with the form among other words; and
+    /// the same string inside SWUPDATE_EXTRA_ARGS (`-u '…'`, `-d '…'`).
+    fn written(table: &Table, form: &str) -> Vec<(&'static str, String)> {
+        if std::ptr::eq(table, &suricatta::HAWKBIT) {
+            let s = format!("-t D -u http://h -i dev {form} -p 10");
+            vec![
+                (names::SWUPDATE_SURICATTA_ARGS, s.clone()),
+                ("SWUPDATE_EXTRA_ARGS", format!("-v --suricatta='{s}'")),
+                ("SWUPDATE_EXTRA_ARGS", format!("-vu'{s}'")),
+            ]
+        } else if std::ptr::eq(table, &strings::DOWNLOADER) {
+            let s = format!("-u https://h/x.swu {form} -r 3");
+            vec![
+                ("SWUPDATE_EXTRA_ARGS", format!("-d '{s}'")),
+                ("SWUPDATE_EXTRA_ARGS", format!("-v --down='{s}'")),
+            ]
+        } else if std::ptr::eq(table, &strings::WEBSERVER) {
+            vec![(names::SWUPDATE_WEBSERVER_ARGS, format!("-r /www {form}"))]
+        } else {
+            vec![("SWUPDATE_EXTRA_ARGS", form.to_string())]
+        }
+    }
+
+    #[test]
+    fn every_spelling_of_every_secret_option_of_every_table_is_read_and_masked() {
+        let tables: [&Table; 4] = [
+            &options::MAIN,
+            &suricatta::HAWKBIT,
+            &strings::DOWNLOADER,
+            &strings::WEBSERVER,
+        ];
+        let mut checked = 0;
+        for table in tables {
+            for o in table.options.iter().filter(|o| o.secret) {
+                for (n, form) in every_spelling(table, o, "SECRETVALUE").iter().enumerate() {
+                    for (m, (name, text)) in written(table, form).into_iter().enumerate() {
+                        // A value of its own per case: the mask list is shared by every test.
+                        let value = format!("Gv{}{n:03}{m}x{}", o.name(), table.what.len());
+                        let text = text.replace("SECRETVALUE", &value);
+                        let marked = mark(name, &text);
+                        assert!(marked.unread.is_empty(), "{name}={text}: {marked:?}");
+                        assert!(marked.secrets.contains(&value), "{name}={text}: {marked:?}");
+                        let shown = redact(&text);
+                        assert!(!shown.contains(&value), "{name}={text} shown as {shown}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // -k, -g and -a of hawkBit, -a of the downloader, in each of their spellings.
+        assert!(checked > 100, "only {checked} cases");
     }
 }
