@@ -112,13 +112,13 @@ pub fn check(
         }
     }
     let current_version = current_version(plan)?;
-    if with_binary && check_at == CheckAt::Device {
-        notes.extend(compat::binary_release(plan)?);
-    }
     let cfg = match cfg {
         Some(read) => read,
         None => SwupdateCfg::read(plan, root, &mut notes)?,
     };
+    if with_binary && check_at == CheckAt::Device {
+        notes.extend(compat::binary_release(plan, &cfg, root)?);
+    }
     notes.extend(compat::check(plan, &cfg, current_version.as_deref())?);
     Ok(Runtime {
         current_version: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),

@@ -31,6 +31,24 @@ fn device(version: &str, modules: usize) -> Device {
     d
 }
 
+/// A device whose stub swupdate's help names `default` as its bootloader interface, as every
+/// release's `-h` does (`-B, --bootloader : bootloader interface (default: uboot)`).
+fn with_bootloader_default(default: &str) -> Device {
+    let d = Device::configured_in_temp();
+    d.write_executable(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n--version) echo 'SWUpdate v2026.05.1' ;;\n-h) printf 'Usage swupdate [OPTION]\\n -B, --bootloader               : bootloader interface (default: {default})\\n' ;;\nesac\n"
+        ),
+    );
+    d.write("/var/update.swu", "swu");
+    d.lib(
+        "10-file",
+        "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\n",
+    );
+    d
+}
+
 fn with_key(d: &mut Device, pem: &str) {
     d.write("/etc/swupdate/key.pem", pem);
     d.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/key.pem");
@@ -477,4 +495,59 @@ fn another_modules_string_is_masked_whole_and_explain_says_why() {
             && shown.contains("`lua`"),
         "{shown}"
     );
+}
+
+#[test]
+fn a_uboot_swupdate_on_a_device_without_its_environment_is_refused_by_check() {
+    let d = with_bootloader_default("uboot");
+    let o = d.outcome(&["check"]);
+    o.assert_code(65);
+    o.assert_stderr_contains("update state in the U-Boot environment");
+    o.assert_stderr_contains("no /etc/fw_env.config");
+    o.assert_stderr_contains("add -m to SWUPDATE_EXTRA_ARGS");
+}
+
+#[test]
+fn a_uboot_swupdate_with_its_environment_is_accepted() {
+    let d = with_bootloader_default("uboot");
+    d.write("/etc/fw_env.config", "/dev/mtd1 0x0 0x1000 0x1000\n");
+    d.outcome(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_uboot_swupdate_without_state_markers_needs_no_environment() {
+    let d = with_bootloader_default("uboot");
+    d.etc("50-no-state", "SWUPDATE_EXTRA_ARGS=\"--no-state-marker\"\n");
+    d.outcome(&["check"]).assert_code(0);
+}
+
+#[test]
+fn another_bootloader_interface_needs_no_uboot_environment() {
+    let d = with_bootloader_default("uboot");
+    d.etc("50-none", "SWUPDATE_EXTRA_ARGS=\"-B none\"\n");
+    d.outcome(&["check"]).assert_code(0);
+    with_bootloader_default("none")
+        .outcome(&["check"])
+        .assert_code(0);
+}
+
+#[test]
+fn the_uboot_environment_named_in_globals_is_the_one_looked_for() {
+    let d = with_bootloader_default("none");
+    d.write(
+        "/etc/swupdate.cfg",
+        "globals: { bootloader = \"uboot\"; fwenv-config-location = \"/data/fw_env.config\"; };\n",
+    );
+    let o = d.outcome(&["check"]);
+    o.assert_code(65);
+    o.assert_stderr_contains("no /data/fw_env.config");
+    d.write("/data/fw_env.config", "/dev/mtd1 0x0 0x1000 0x1000\n");
+    d.outcome(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_start_does_not_ask_the_binary_about_its_bootloader() {
+    // `--print-argv` runs the start's checks only: swupdate is never run before it starts.
+    let d = with_bootloader_default("uboot");
+    d.outcome(&["--print-argv"]).assert_code(0);
 }

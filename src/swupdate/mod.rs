@@ -14,4 +14,5 @@ pub(crate) mod secrets;
 pub mod strings;
 pub(crate) mod suricatta;
 
+pub use compat::checks_markdown;
 pub use release::Release;
