@@ -491,3 +491,52 @@ fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
     d.set("SWUPDATE_VERSION", &sid.release.to_string());
     d.outcome(&["check"]).assert_code(0);
 }
+
+/// Issue 21.3 on sid's real binary: with U-Boot as its bootloader interface (`-B uboot`; a
+/// meta-swupdate build has it as its default) and no `/etc/fw_env.config`, swupdate installs
+/// the image and then fails; `check` refuses that device and says to add `-m`, with which the
+/// same install succeeds.
+#[test]
+fn sid_without_a_uboot_environment_fails_after_installing_so_check_refuses_it() {
+    let Some(sid) = binary("sid") else { return };
+    let root = sid.root.clone().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (mut device, pki, target) = vendor_device(dir);
+    // The image is installed in the root, where the test directory is /mnt.
+    let in_root = Path::new("/mnt").join(target.strip_prefix(dir).unwrap());
+    support::SwuBuilder::new(in_root).build(&device.host("/var/update.swu"), &pki);
+    device.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/vendor.cert.pem");
+    device.set("SWUPDATE_VERSION", &sid.release.to_string());
+    device.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    let args = |extra: &str| {
+        format!(
+            "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v -H board:{} -B uboot{extra}\"\n",
+            support::HW_REVISION
+        )
+    };
+    device.lib("10-file", &args(""));
+    let refused = device.outcome(&["check"]);
+    refused.assert_code(65);
+    refused.assert_stderr_contains("no /etc/fw_env.config");
+    refused.assert_stderr_contains("add -m");
+    let real = run_in_root(&root, dir, &launcher_argv(&device));
+    let said =
+        String::from_utf8_lossy(&real.stdout).into_owned() + &String::from_utf8_lossy(&real.stderr);
+    assert!(!real.status.success(), "sid's swupdate succeeded: {said}");
+    // It installs first, and fails where it stores the state.
+    assert!(said.contains("Installation in progress"), "{said}");
+    assert!(
+        said.contains("Cannot persistently store INSTALLED update state"),
+        "{said}"
+    );
+    device.lib("10-file", &args(" -m"));
+    device.outcome(&["check"]).assert_code(0);
+    let real = run_in_root(&root, dir, &launcher_argv(&device));
+    assert!(
+        real.status.success(),
+        "sid's swupdate with -m: {}{}",
+        String::from_utf8_lossy(&real.stdout),
+        String::from_utf8_lossy(&real.stderr)
+    );
+}
