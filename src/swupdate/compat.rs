@@ -635,12 +635,13 @@ fn options_compiled_in(plan: &Plan, bin: &Path) -> Result<(), Error> {
                 || out.contains("ambiguous")
         });
         if refused {
+            let release = plan.release.as_ref().map(|r| r.value);
             let origin = plan
                 .user_args
                 .iter()
                 .find(|a| {
-                    a.value.contains(&f.spelled)
-                        || a.value.iter().any(|w| w.starts_with(&f.spelled))
+                    parse(&a.value, release)
+                        .is_ok_and(|found| found.iter().any(|g| g.spelled == f.spelled))
                 })
                 .map_or(String::new(), |a| {
                     format!(" ({} from {})", a.name, a.origin)

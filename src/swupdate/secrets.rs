@@ -146,7 +146,7 @@ fn found(read: &Read) -> Marked {
 }
 
 /// A string that cannot be read, failed closed: every word that may be or hold a value (all
-/// but a lone option name such as `-t` or `--tenant`), whole, and the value of `--name=value`.
+/// but a lone option name such as `-t` or `--tenant`), whole, and what follows a `=` in it.
 fn unread(value: &str, why: String) -> Marked {
     let mut secrets = Vec::new();
     for w in value.split_whitespace() {
@@ -155,7 +155,7 @@ fn unread(value: &str, why: String) -> Marked {
         if lone_name {
             continue;
         }
-        if let Some((_, v)) = w.strip_prefix("--").and_then(|l| l.split_once('=')) {
+        if let Some((_, v)) = w.split_once('=') {
             secrets.push(v.to_string());
         }
         secrets.push(w.to_string());
