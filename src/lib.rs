@@ -2,8 +2,11 @@
 //!
 //! The folders follow the data: [`config`] reads what the user wrote into raw variables with
 //! their provenance, [`plan`] turns them into a typed, validated plan and then into swupdate's
-//! argv, [`net`] is what the launcher itself does on the network, and [`exec`] hands over. The
-//! flat modules are the edges ([`app`] drives them) and the checks against the device.
+//! argv, [`net`] is what the launcher itself does on the network, and [`exec`] hands over.
+//! [`swupdate`] is everything the launcher knows about swupdate's interface (its releases, the
+//! one reader of its command line and strings, its configuration file, the checks against the
+//! installed release). The flat modules are the edges ([`app`] drives them) and the checks
+//! against the device.
 //!
 //! # Unsafe code
 //!
