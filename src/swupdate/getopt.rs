@@ -389,8 +389,7 @@ impl Reader<'_, '_> {
                 None => {
                     return Err(error(
                         format!(
-                            "`{spelled}` needs two values (a name and a value); {} exits without the second",
-                            self.table.what
+                            "`{spelled}` needs two values (a name and a value); without the second, its reader stops at start"
                         ),
                         None,
                     ));
