@@ -508,7 +508,7 @@ fn suricatta_can_start(
         notes.push("SWUPDATE_SURICATTA_ARGS has no -S: a build with several suricatta modules (Debian's 2026.05.1) exits at start (\"Multiple suricatta modules available but none selected\"); add -S hawkbit".into());
     }
     if p.has_token {
-        notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section of swupdate's configuration file (root-only) instead".into());
+        notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token or header value: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section, and headers in the custom-http-headers section, of swupdate's configuration file (root-only) instead".into());
     }
     Ok(())
 }
