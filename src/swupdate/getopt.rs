@@ -241,16 +241,16 @@ pub fn last_value(found: &[Found], short: char) -> Option<&str> {
 
 /// Reads `words` with `table`'s options of `release` (unknown: of every supported release), as
 /// getopt_long does, telling `policy` of each option as it is read.
-pub fn read<S: AsRef<str>>(
+pub fn read(
     table: &Table,
-    words: &[S],
+    words: &[&str],
     release: Option<Release>,
     policy: &mut dyn Policy,
 ) -> Result<Read, OptionError> {
     let mut r = Reader {
         table,
         lenient: policy.passes_over_unknown(),
-        words: words.iter().map(AsRef::as_ref).collect(),
+        words: words.to_vec(),
         next: 0,
         release,
         out: Read::default(),

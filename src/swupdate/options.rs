@@ -323,7 +323,8 @@ pub fn check(words: &[String]) -> Result<(), OptionError> {
 /// that release only, values where needed, no option the launcher owns or that makes swupdate
 /// exit at once, no positional words (swupdate refuses those at start).
 pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionError> {
-    getopt::read(&MAIN, words, release, &mut UserWords).map(|r| r.found)
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    getopt::read(&MAIN, &words, release, &mut UserWords).map(|r| r.found)
 }
 
 /// What the user may add to swupdate's command line.

@@ -87,6 +87,7 @@ fn command_line(value: &str) -> Marked {
     // As getopt_long reads it, unknown options passed over: swupdate's own options are never
     // secret, only the strings of `-d`, `-u`, `-w` can be, and a typo elsewhere must not hide
     // the word its error names.
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let read = match getopt::read(&options::MAIN, &words, None, &mut PassOver) {
         Ok(r) => r,
         Err(e) => return unread(value, e.message),
