@@ -4,7 +4,7 @@
 //! Everything the launcher does to the system is started from here, in this order: the update
 //! lock (a run only, [`crate::lock`]), the configuration files ([`crate::config::load`]), the
 //! files the plan names and, for `check`, the swupdate binary run briefly
-//! ([`crate::preconditions`], [`crate::compat`]), a removable medium's directory
+//! ([`crate::preconditions`], [`crate::swupdate::compat`]), a removable medium's directory
 //! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
 //! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
 //! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
@@ -82,8 +82,8 @@ impl<'a> Configured<'a> {
             env,
             claim,
         })?;
-        secret::mark_settings(&loaded.topology);
-        secret::mark_settings(&loaded.vars);
+        crate::swupdate::secrets::mark_settings(&loaded.topology);
+        crate::swupdate::secrets::mark_settings(&loaded.vars);
         Ok(Configured {
             options,
             root,

@@ -233,6 +233,9 @@ fn conf_files_section(out: &mut String, loaded: &Loaded) {
 fn variables_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nVariables (last assignment wins):");
     variables(out, &loaded.vars, None, &CONF_D);
+    for why in crate::swupdate::secrets::unreadable(&loaded.vars) {
+        let _ = writeln!(out, "  masked: {why}");
+    }
 }
 
 /// What the variables mean: the mode, and the stages around swupdate.

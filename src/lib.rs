@@ -2,8 +2,11 @@
 //!
 //! The folders follow the data: [`config`] reads what the user wrote into raw variables with
 //! their provenance, [`plan`] turns them into a typed, validated plan and then into swupdate's
-//! argv, [`net`] is what the launcher itself does on the network, and [`exec`] hands over. The
-//! flat modules are the edges ([`app`] drives them) and the checks against the device.
+//! argv, [`net`] is what the launcher itself does on the network, and [`exec`] hands over.
+//! [`swupdate`] is everything the launcher knows about swupdate's interface (its releases, the
+//! one reader of its command line and strings, its configuration file, the checks against the
+//! installed release). The flat modules are the edges ([`app`] drives them) and the checks
+//! against the device.
 //!
 //! # Unsafe code
 //!
@@ -23,7 +26,7 @@
 //!   swupdate), `record_sigpipe` and its `.init_array` entry `RECORD_SIGPIPE` (the disposition
 //!   before Rust's runtime changes it), `keep_signals` (a `pre_exec` hook restoring the mask
 //!   and SIGPIPE).
-//! - `compat`: `spawn_piped` (`posix_spawn` with a pipe: `Command` costs the size-bound binary
+//! - `compat` (in `swupdate/`): `spawn_piped` (`posix_spawn` with a pipe: `Command` costs the size-bound binary
 //!   12 KB), `readable_within` (`poll`, for the deadline), `reap` (`kill`, `waitpid`).
 //! - `logging`: `stderr_is_journal_stream` (`fstat` of fd 2, which std offers only for a
 //!   `File`: a duplicate of fd 2 would cost 200 bytes).
@@ -44,7 +47,6 @@
 mod accounts;
 pub mod app;
 pub mod cli;
-mod compat;
 pub mod config;
 pub mod error;
 mod exec;
@@ -60,7 +62,6 @@ mod process;
 mod rollback;
 pub mod rootfs;
 mod secret;
-mod suricatta;
-mod swupdate_config;
+pub mod swupdate;
 mod trust;
 mod verify;

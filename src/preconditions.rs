@@ -4,18 +4,18 @@
 //! Touches the file system only, and only to look: it stats the binary and the verification
 //! program, opens the key, the update file and the CA bundle, judges their owners (StrictModes),
 //! and reads the version file for anti-rollback and swupdate's configuration file. For `check`
-//! it also has [`crate::compat`] run the binary (`--version`, `-h`); a start never does.
+//! it also has [`crate::swupdate::compat`] run the binary (`--version`, `-h`); a start never does.
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::compat::{self, SwupdateCfg};
 use crate::error::{Error, Kind};
 use crate::plan::argv::RunningVersion;
 use crate::plan::{CheckAt, Mode, Plan, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
+use crate::swupdate::compat::{self, SwupdateCfg};
 use crate::trust::{self, Policy};
 
 /// What the checks learned from the device.
@@ -125,13 +125,13 @@ pub fn check(
         }
     }
     let current_version = current_version(plan, root)?;
-    if with_binary && check_at == CheckAt::Device {
-        notes.extend(compat::binary_release(plan, root)?);
-    }
     let cfg = match cfg {
         Some(read) => read,
         None => SwupdateCfg::read(plan, root, &mut notes)?,
     };
+    if with_binary && check_at == CheckAt::Device {
+        notes.extend(compat::binary_release(plan, &cfg, root)?);
+    }
     notes.extend(compat::check(plan, &cfg, current_version.as_deref(), root)?);
     Ok(Checked {
         running: current_version.map_or(RunningVersion::NotRead, RunningVersion::Read),

@@ -2,10 +2,9 @@
 //!
 //! A secret is known as one when it enters: the userinfo, query values and fragment of a URL
 //! when the URL is parsed (the whole value, so a password with a blank or a `/` is still one
-//! secret), the downloader's `-a user:password` built from them, and the values of token
-//! options in strings handed to swupdate (`-k`/`--targettoken`, `-g`/`--gatewaytoken` and the
-//! header values of `-a`/`--custom-http-header` in SWUPDATE_SURICATTA_ARGS, `-a` inside a
-//! `-d` string), read when the variables are loaded ([`mark_settings`]). Each becomes a
+//! secret), the downloader's `-a user:password` built from them, and every value swupdate's
+//! getopt reader finds for a secret option in the words handed to swupdate, read when the
+//! variables are loaded ([`crate::swupdate::secrets::mark_settings`]). Each becomes a
 //! [`Secret`], whose `Display` and `Debug` show `***`; only [`Secret::expose`] gives the value,
 //! and only the argv and the preflight's basic-auth header call it.
 //!
@@ -17,15 +16,17 @@
 //! then also hides the userinfo, query values and fragment of anything shaped like a URL
 //! (any scheme, anywhere in the text), for secrets that were never parsed as such.
 //!
+//! This module is the bottom layer of masking: it uses nothing else of the crate. The plan's
+//! URL ([`crate::plan::url`]) and swupdate's reader ([`crate::swupdate::secrets`]) record here.
+//!
 //! Masking errs on the side of hiding: a recorded value of 8 characters or more is masked
 //! anywhere; a shorter one only where it stands alone (not inside a longer word), so a query
 //! value `1` does not turn every digit of a message into `***`.
 
 use std::fmt;
+use std::fmt::Write as _;
+use std::ops::Range;
 use std::sync::Mutex;
-
-use crate::config::settings::Settings;
-use crate::config::vocabulary::names;
 
 /// What a secret looks like in any output.
 pub const MASK: &str = "***";
@@ -109,7 +110,7 @@ pub fn redact(text: &str) -> String {
             None => text.to_string(),
         }
     };
-    crate::plan::url::redact_text(&masked)
+    redact_text(&masked)
 }
 
 fn alone(text: &str, start: usize, end: usize) -> bool {
@@ -144,106 +145,224 @@ pub fn mask(text: &str, secrets: &[String]) -> String {
     out
 }
 
-/// The words of a string swupdate splits on whitespace (`-d`, `-u`, `-w`): its own rule.
-fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split_whitespace()
+// URL-shaped text: where a URL's secrets are, in a value meant as one URL or anywhere in free
+// text (any scheme). Url::parse (crate::plan::url) reads its URL with the same rules.
+
+/// The parts of a URL that are secret, as byte ranges of `url` (which starts at its scheme,
+/// or at its path when it has none, and ends where the URL ends).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Parts {
+    userinfo: Option<Range<usize>>,
+    /// Query values (a pair without `=` is all value).
+    values: Vec<Range<usize>>,
+    fragment: Option<Range<usize>>,
 }
 
-/// Records the secrets in a suricatta string: every token value as swupdate's getopt_long
-/// reads the string (`-k`/`--targettoken`, `-g`/`--gatewaytoken`, abbreviated, glued, in
-/// clusters: [`crate::suricatta::token_values`]), and the value (every word up to the next
-/// option) of `-a`/`--custom-http-header NAME VALUE`.
-pub fn mark_suricatta(value: &str) {
-    for v in crate::suricatta::token_values(value) {
-        record(&v);
+/// How long the authority (`[userinfo@]host[:port]`) at the start of `s` is. It ends at the
+/// first `/`, `?` or `#`, except when what comes before that is `user:pass` (a `:` followed by
+/// something that is not a port) and an `@` follows before the query: a password with an
+/// unencoded `/` (`user:pa/ss@host`) is then still the userinfo, not a path to show.
+pub(crate) fn authority_len(s: &str) -> usize {
+    let first = s.find(['/', '?', '#']).unwrap_or(s.len());
+    if s[..first].contains('@') || s.starts_with('[') {
+        return first;
     }
-    let w: Vec<&str> = words(value).collect();
-    let mut i = 0;
-    while i < w.len() {
-        let word = w[i];
-        i += 1;
-        if word == "-a" || word == "--custom-http-header" {
-            // NAME, then the header's value, which may be several words ("Bearer xyz").
-            i += 1;
-            let from = i;
-            while i < w.len() && !w[i].starts_with('-') {
-                record(w[i]);
-                i += 1;
-            }
-            if i > from {
-                record(&w[from..i].join(" "));
-            }
-        }
-    }
-}
-
-/// Records the `-a user:password` of a downloader string.
-pub fn mark_downloader(value: &str) {
-    let w: Vec<&str> = words(value).collect();
-    for pair in w.windows(2) {
-        if pair[0] == "-a" || pair[0] == "--authentication" {
-            record(pair[1]);
-        }
-    }
-    for word in &w {
-        if let Some(v) = word
-            .strip_prefix("-a")
-            .filter(|v| !v.is_empty() && !v.starts_with('-'))
-        {
-            record(v);
-        }
-    }
-}
-
-/// Records every secret the variables carry in their values: URL parts (of `URL`, parsed
-/// whole, and of anything URL-shaped in any value), suricatta tokens, and the credentials of
-/// `-d`/`-u` strings inside the option variables. Runs once, when the variables are loaded,
-/// before anything is shown. Only the value each variable ends with is recorded: a hostile
-/// descriptor.env of thousands of `URL=` lines must not make every later message cost
-/// thousands of comparisons; `explain` shows the earlier values with [`crate::plan::url::redact_whole`]
-/// for URL and the URL-shaped masking for the rest.
-pub fn mark_settings(vars: &Settings) {
-    for name in vars.names() {
-        let Some(last) = vars.history(name).last() else {
-            continue;
-        };
-        let v = last.value.as_str();
-        if name == names::URL {
-            crate::plan::url::mark_secrets(v);
-        }
-        crate::plan::url::mark_embedded(v);
-        if name == names::SWUPDATE_SURICATTA_ARGS {
-            mark_suricatta(v);
-        }
-        if name.ends_with("_ARGS") {
-            mark_option_strings(v);
-        }
-    }
-}
-
-/// `-d "…"` and `-u "…"` inside a list of swupdate options (SWUPDATE_ARGS and friends, which
-/// the plan refuses, but `explain` still shows them).
-fn mark_option_strings(value: &str) {
-    let Ok(w) = shell_words::split(value) else {
-        mark_downloader(value);
-        mark_suricatta(value);
-        return;
+    let Some(colon) = s[..first].find(':') else {
+        return first;
     };
-    let mut it = w.iter();
-    while let Some(word) = it.next() {
-        match word.as_str() {
-            "-d" | "--download" => it.next().into_iter().for_each(|v| mark_downloader(v)),
-            "-u" | "--suricatta" => it.next().into_iter().for_each(|v| mark_suricatta(v)),
-            _ => {
-                if let Some(v) = word.strip_prefix("-d").filter(|v| !v.is_empty()) {
-                    mark_downloader(v);
-                }
-                if let Some(v) = word.strip_prefix("-u").filter(|v| !v.is_empty()) {
-                    mark_suricatta(v);
+    let port = &s[colon + 1..first];
+    if port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) {
+        return first;
+    }
+    let query = s.find(['?', '#']).unwrap_or(s.len());
+    match s[..query].rfind('@') {
+        Some(at) => s[at..].find(['/', '?', '#']).map_or(s.len(), |i| at + i),
+        None => first,
+    }
+}
+
+fn parts(url: &str) -> Parts {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let auth_end = after + authority_len(&url[after..]);
+    let userinfo = url[after..auth_end].rfind('@').map(|i| after..after + i);
+    let hash = url[auth_end..].find('#').map(|i| auth_end + i);
+    let query_end = hash.unwrap_or(url.len());
+    let mut values = Vec::new();
+    if let Some(q) = url[auth_end..query_end].find('?') {
+        let mut at = auth_end + q + 1;
+        for pair in url[at..query_end].split(['&', ';']) {
+            let start = pair.find('=').map_or(at, |e| at + e + 1);
+            values.push(start..at + pair.len());
+            at += pair.len() + 1;
+        }
+    }
+    Parts {
+        userinfo,
+        values,
+        fragment: hash.map(|h| h + 1..url.len()),
+    }
+}
+
+/// `url` with its secret parts replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let p = parts(url);
+    let mut cuts: Vec<Range<usize>> = p.userinfo.into_iter().collect();
+    cuts.extend(p.values.into_iter().filter(|r| !r.is_empty()));
+    cuts.extend(p.fragment);
+    let mut out = String::with_capacity(url.len());
+    let mut at = 0;
+    for c in cuts {
+        out.push_str(&url[at..c.start]);
+        out.push_str(MASK);
+        at = c.end;
+    }
+    out.push_str(&url[at..]);
+    out
+}
+
+/// Query values and fragments shorter than this are masked in the URL itself but not recorded
+/// for masking elsewhere: `?v=1` would otherwise turn every lone `1` of every message into
+/// `***`, and a value that short protects nothing. Userinfo is recorded at any length.
+const MIN_RECORDED_QUERY_VALUE: usize = 4;
+
+/// Records the secret parts of `url`, raw and percent-decoded (and the password alone).
+fn record_parts(url: &str) {
+    let p = parts(url);
+    let record = |r: Range<usize>| {
+        let raw = &url[r];
+        record(raw);
+        record(&percent_encode_unsafe(raw));
+        if let Some(d) = percent_decode(raw) {
+            record(&d);
+        }
+    };
+    if let Some(u) = p.userinfo {
+        if let Some(colon) = url[u.clone()].find(':') {
+            record(u.start + colon + 1..u.end);
+        }
+        record(u);
+    }
+    p.values
+        .into_iter()
+        .chain(p.fragment)
+        .filter(|r| r.len() >= MIN_RECORDED_QUERY_VALUE)
+        .for_each(record);
+}
+
+/// Marks the secrets of a whole value meant as one URL (the `URL` variable): everything up to
+/// the end is the URL, so a password or query value with a blank is still one secret.
+pub fn mark_url(text: &str) {
+    record_parts(text.trim_matches(|c: char| c.is_ascii_whitespace()));
+}
+
+/// A whole value meant as one URL (the `URL` variable) with its secret parts masked, blanks in
+/// a password or a query value included.
+pub fn redact_whole(text: &str) -> String {
+    redact_url(text)
+}
+
+/// Marks the secrets of every URL-shaped part of free text (see [`redact_text`]).
+pub fn mark_embedded(text: &str) {
+    for r in embedded_urls(text) {
+        record_parts(&text[r]);
+    }
+}
+
+/// Characters that end a URL quoted in free text.
+fn ends_url(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '"' | '\'' | '`' | '<' | '>' | '(' | ')' | '{' | '}' | '|'
+        )
+}
+
+/// Where URLs are in free text: any `scheme://` (letters, digits, `+.-`, starting with a
+/// letter) wherever it is (after a tab, inside another value, in parentheses), up to a blank,
+/// a quote, a bracket or the end. A userinfo with a blank in it (`u:pa ss@host`) is taken
+/// whole when an `@` follows before any `/`, `?`, `#` or line end.
+fn embedded_urls(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let sep = from + i;
+        let start = text[..sep]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+            .last()
+            .map_or(sep, |(i, _)| i);
+        let start = text[start..sep]
+            .find(|c: char| c.is_ascii_alphabetic())
+            .map_or(sep, |i| start + i);
+        let body = sep + 3;
+        let mut end = text[body..].find(ends_url).map_or(text.len(), |i| body + i);
+        let authority_end = text[body..end]
+            .find(['/', '?', '#'])
+            .map_or(end, |i| body + i);
+        if authority_end == end && !text[body..end].contains('@') {
+            // `u:pa ss@host/x`: the `@` further on ends a userinfo that holds a blank.
+            if let Some(at) = text[end..].find(['@', '/', '?', '#', '\n']) {
+                let at = end + at;
+                if text[at..].starts_with('@') {
+                    end = text[at..].find(ends_url).map_or(text.len(), |i| at + i);
                 }
             }
         }
+        if start < sep {
+            out.push(start..end);
+        }
+        from = end.max(body);
     }
+    out
+}
+
+/// Redacts every URL-shaped part of `text` (any scheme, anywhere): userinfo, query values and
+/// fragment become `***`. The backstop behind [`redact`] for text that quotes
+/// a URL the launcher never parsed.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in embedded_urls(text) {
+        out.push_str(&text[at..r.start]);
+        out.push_str(&redact_url(&text[r.clone()]));
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Encodes whitespace and non-ASCII characters; leaves everything else as written.
+pub(crate) fn percent_encode_unsafe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() && !c.is_ascii_whitespace() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -277,46 +396,6 @@ mod tests {
     }
 
     #[test]
-    fn suricatta_tokens_are_secrets_in_every_spelling() {
-        mark_suricatta(
-            "-t default -k tok-short-1 -g gw-tok-2 --targettoken=tt-3 --gatewaytoken gg-4 -ktok5x -a Authorization Bearer hdr-6",
-        );
-        let r = redact("tok-short-1 gw-tok-2 tt-3 gg-4 tok5x hdr-6 default");
-        assert_eq!(r, "*** *** *** *** *** *** default");
-    }
-
-    #[test]
-    fn abbreviated_and_glued_suricatta_tokens_are_secrets() {
-        mark_suricatta("-t D -u http://h -i d --gatewaytok=ab-g3cret -kab-k3cret");
-        let r = redact("ab-g3cret ab-k3cret -t D -u http://h -i d");
-        assert_eq!(r, "*** *** -t D -u http://h -i d");
-    }
-
-    #[test]
-    fn tokens_of_a_suricatta_string_that_does_not_parse_are_secrets() {
-        let s = "-t D stray -k ab-s3cret --gatewaytok=ab-g3cret -kab-x3cret";
-        mark_suricatta(s);
-        let r = redact(s);
-        assert!(
-            !r.contains("s3cret") && !r.contains("g3cret") && !r.contains("x3cret"),
-            "{r}"
-        );
-        assert!(r.contains("-t D stray"), "{r}");
-    }
-
-    #[test]
-    fn downloader_credentials_are_secrets() {
-        mark_downloader("-u https://h/x -a dl-user:dl-pw -r 3");
-        assert_eq!(redact("-a dl-user:dl-pw"), "-a ***");
-    }
-
-    #[test]
-    fn credentials_in_a_download_string_of_extra_args_are_secrets() {
-        mark_option_strings("-v -d '-u https://h/x -a xa-user:xa-pw'");
-        assert_eq!(redact("xa-user:xa-pw"), "***");
-    }
-
-    #[test]
     fn thousands_of_secrets_are_recorded_once_each() {
         for i in 0..5000 {
             record(&format!("bulk-secret-{i:05}"));
@@ -326,26 +405,5 @@ mod tests {
         let guard = MASKS.lock().unwrap();
         let m = guard.as_ref().unwrap();
         assert_eq!(m.seen.len(), m.longest_first.len());
-    }
-
-    #[test]
-    fn a_short_query_value_does_not_mask_every_digit() {
-        let _ = crate::plan::url::Url::parse("https://h/x.swu?v=1&sig=sigvalue-long");
-        assert_eq!(redact("line 1: sigvalue-long"), "line 1: ***");
-    }
-
-    proptest::proptest! {
-        /// Whatever a password holds (blanks, `/`, `@`, `:`, quotes), once its URL is parsed the
-        /// password is never shown where it stands in a message.
-        #[test]
-        fn a_parsed_urls_password_is_never_shown(pw in "[ -~]{1,24}") {
-            // A prefix of its own: the mask list is shared by every test of this binary, so a
-            // generated password must not be a word other tests print.
-            let pw = format!("Pq{}", pw.trim().replace(['@', '/', '?', '#'], "x"));
-            let _ = crate::plan::url::Url::parse(&format!("https://user:{pw}@host.example/x.swu"));
-            let shown = redact(&format!("quoted ({pw}) and \t{pw}\n"));
-            proptest::prop_assert!(!shown.contains(&format!("({pw})")), "{}", shown);
-            proptest::prop_assert!(!shown.contains(&format!("\t{pw}\n")), "{}", shown);
-        }
     }
 }

@@ -31,6 +31,24 @@ fn device(version: &str, modules: usize) -> Device {
     d
 }
 
+/// A device whose stub swupdate's help names `default` as its bootloader interface, as every
+/// release's `-h` does (`-B, --bootloader : bootloader interface (default: uboot)`).
+fn with_bootloader_default(default: &str) -> Device {
+    let d = Device::configured_in_temp();
+    d.write_executable(
+        "/usr/bin/swupdate",
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n--version) echo 'SWUpdate v2026.05.1' ;;\n-h) printf 'Usage swupdate [OPTION]\\n -B, --bootloader               : bootloader interface (default: {default})\\n' ;;\nesac\n"
+        ),
+    );
+    d.write("/var/update.swu", "swu");
+    d.lib(
+        "10-file",
+        "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\n",
+    );
+    d
+}
+
 fn with_key(d: &mut Device, pem: &str) {
     d.write("/etc/swupdate/key.pem", pem);
     d.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/key.pem");
@@ -424,4 +442,112 @@ fn an_option_this_build_has_passes_check() {
         "SWUPDATE_ARGS=\"-v --forced-signer-name vendor -H board:1.0\"\n",
     );
     d.outcome(&["check"]).assert_code(0);
+}
+
+/// The header value of a hawkBit `-a`/`--custom-http-header NAME VALUE`, in every spelling
+/// swupdate's getopt_long reads as that option (issue 18's live leak): never shown by
+/// `--print-argv` or `explain`.
+#[test]
+fn a_custom_header_value_is_masked_in_every_spelling_of_its_option() {
+    for form in [
+        "--custom-http-header X-Api-Key",
+        "--custom-http-header=X-Api-Key",
+        "-aX-Api-Key",
+        "--custom X-Api-Key",
+        "-xa X-Api-Key",
+    ] {
+        let d = device("2026.05.1", 1);
+        daemon(
+            &d,
+            &format!("-t default -u https://hawk.example -i dev1 {form} TOPSECRETVALUE123"),
+        );
+        for args in [&["--print-argv"][..], &["explain"]] {
+            let o = d.run(args);
+            let shown = String::from_utf8_lossy(&o.stdout).into_owned() + &support::stderr(&o);
+            assert!(
+                o.status.success(),
+                "{form}, {args:?}: {}",
+                support::stderr(&o)
+            );
+            assert!(
+                !shown.contains("TOPSECRETVALUE123"),
+                "{form}, {args:?} shows the header value:\n{shown}"
+            );
+            assert!(shown.contains("X-Api-Key"), "{form}, {args:?}:\n{shown}");
+        }
+    }
+}
+
+/// A `-u` string for a module the launcher has no table for: every value word is masked, and
+/// `explain` says why.
+#[test]
+fn another_modules_string_is_masked_whole_and_explain_says_why() {
+    let d = device("2026.05.1", 1);
+    daemon(
+        &d,
+        "-S lua -u https://wfx.example -i dev1 --token LUASECRETVALUE42",
+    );
+    let o = d.run(&["explain"]);
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned() + &support::stderr(&o);
+    assert!(!shown.contains("LUASECRETVALUE42"), "{shown}");
+    assert!(
+        shown.contains("SWUPDATE_SURICATTA_ARGS: every value word is masked")
+            && shown.contains("`lua`"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_uboot_swupdate_on_a_device_without_its_environment_is_refused_by_check() {
+    let d = with_bootloader_default("uboot");
+    let o = d.outcome(&["check"]);
+    o.assert_code(65);
+    o.assert_stderr_contains("update state in the U-Boot environment");
+    o.assert_stderr_contains("no /etc/fw_env.config");
+    o.assert_stderr_contains("add -m to SWUPDATE_EXTRA_ARGS");
+}
+
+#[test]
+fn a_uboot_swupdate_with_its_environment_is_accepted() {
+    let d = with_bootloader_default("uboot");
+    d.write("/etc/fw_env.config", "/dev/mtd1 0x0 0x1000 0x1000\n");
+    d.outcome(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_uboot_swupdate_without_state_markers_needs_no_environment() {
+    let d = with_bootloader_default("uboot");
+    d.etc("50-no-state", "SWUPDATE_EXTRA_ARGS=\"--no-state-marker\"\n");
+    d.outcome(&["check"]).assert_code(0);
+}
+
+#[test]
+fn another_bootloader_interface_needs_no_uboot_environment() {
+    let d = with_bootloader_default("uboot");
+    d.etc("50-none", "SWUPDATE_EXTRA_ARGS=\"-B none\"\n");
+    d.outcome(&["check"]).assert_code(0);
+    with_bootloader_default("none")
+        .outcome(&["check"])
+        .assert_code(0);
+}
+
+#[test]
+fn the_uboot_environment_named_in_globals_is_the_one_looked_for() {
+    let d = with_bootloader_default("none");
+    d.write(
+        "/etc/swupdate.cfg",
+        "globals: { bootloader = \"uboot\"; fwenv-config-location = \"/data/fw_env.config\"; };\n",
+    );
+    let o = d.outcome(&["check"]);
+    o.assert_code(65);
+    o.assert_stderr_contains("no /data/fw_env.config");
+    d.write("/data/fw_env.config", "/dev/mtd1 0x0 0x1000 0x1000\n");
+    d.outcome(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_start_does_not_ask_the_binary_about_its_bootloader() {
+    // `--print-argv` runs the start's checks only: swupdate is never run before it starts.
+    let d = with_bootloader_default("uboot");
+    d.outcome(&["--print-argv"]).assert_code(0);
 }

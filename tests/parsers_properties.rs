@@ -8,7 +8,8 @@ use std::process::Command;
 
 use proptest::prelude::*;
 use swupdate_launcher::config::{envfile, fragment};
-use swupdate_launcher::plan::{swupdate_options, url};
+use swupdate_launcher::plan::url;
+use swupdate_launcher::swupdate::options as swupdate_options;
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use swupdate_launcher::plan::swupdate_options::{Arg, OPTIONS, Opt, Release, Role};
+use swupdate_launcher::swupdate::Release;
+use swupdate_launcher::swupdate::getopt::{Arg, Opt, Role};
+use swupdate_launcher::swupdate::options::OPTIONS;
 
 /// One real swupdate: its Debian release name, the root it lives in (`None`: this host).
 struct Binary {
@@ -251,8 +253,7 @@ fn options_table(bins: &[Binary], seen: &BTreeMap<String, Vec<bool>>) -> String 
     d.push_str("---|\n");
     for o in OPTIONS {
         for (s, since) in o.spellings_since() {
-            let since_text = if since == swupdate_launcher::plan::swupdate_options::AFTER_2026_05_1
-            {
+            let since_text = if since == swupdate_launcher::swupdate::release::AFTER_2026_05_1 {
                 "after 2026.05.1".to_string()
             } else {
                 since.to_string()
@@ -517,4 +518,54 @@ fn check_refuses_a_stated_release_that_sids_binary_contradicts() {
     o.assert_stderr_contains("reports 2026.05.1");
     d.set("SWUPDATE_VERSION", &sid.release.to_string());
     d.outcome(&["check"]).assert_code(0);
+}
+
+/// Issue 21.3 on sid's real binary: with U-Boot as its bootloader interface (`-B uboot`; a
+/// meta-swupdate build has it as its default) and no `/etc/fw_env.config`, swupdate installs
+/// the image and then fails; `check` refuses that device and says to add `-m`, with which the
+/// same install succeeds.
+#[test]
+#[ignore = "needs Debian's swupdate and openssl, the sid root, and root (chroot); run by scripts/test-releases"]
+fn sid_without_a_uboot_environment_fails_after_installing_so_check_refuses_it() {
+    let sid = binary("sid");
+    let root = sid.root.clone().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (mut device, pki, target) = vendor_device(dir);
+    // The image is installed in the root, where the test directory is /mnt.
+    let in_root = Path::new("/mnt").join(target.strip_prefix(dir).unwrap());
+    support::SwuBuilder::new(in_root).build(&device.host("/var/update.swu"), &pki);
+    device.set("SWUPDATE_PUBLIC_KEY", "/etc/swupdate/vendor.cert.pem");
+    device.set("SWUPDATE_VERSION", &sid.release.to_string());
+    device.set("SWUPDATE_DIGEST_PROVIDER", "opensslCMS");
+    let args = |extra: &str| {
+        format!(
+            "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/update.swu\nSWUPDATE_ARGS=\"-v -H board:{} -B uboot{extra}\"\n",
+            support::HW_REVISION
+        )
+    };
+    device.lib("10-file", &args(""));
+    let refused = device.outcome(&["check"]);
+    refused.assert_code(65);
+    refused.assert_stderr_contains("no /etc/fw_env.config");
+    refused.assert_stderr_contains("add -m");
+    let real = run_in_root(&root, dir, &launcher_argv(&device));
+    let said =
+        String::from_utf8_lossy(&real.stdout).into_owned() + &String::from_utf8_lossy(&real.stderr);
+    assert!(!real.status.success(), "sid's swupdate succeeded: {said}");
+    // It installs first, and fails where it stores the state.
+    assert!(said.contains("Installation in progress"), "{said}");
+    assert!(
+        said.contains("Cannot persistently store INSTALLED update state"),
+        "{said}"
+    );
+    device.lib("10-file", &args(" -m"));
+    device.outcome(&["check"]).assert_code(0);
+    let real = run_in_root(&root, dir, &launcher_argv(&device));
+    assert!(
+        real.status.success(),
+        "sid's swupdate with -m: {}{}",
+        String::from_utf8_lossy(&real.stdout),
+        String::from_utf8_lossy(&real.stderr)
+    );
 }

@@ -548,7 +548,8 @@ mod tests {
 
     #[test]
     fn every_variable_the_option_table_names_is_in_the_vocabulary() {
-        use crate::plan::swupdate_options::{OPTIONS, Role};
+        use crate::swupdate::getopt::Role;
+        use crate::swupdate::options::OPTIONS;
         for opt in OPTIONS {
             let Role::Owned(by) = opt.role else { continue };
             let words = by.split(|c: char| !(c.is_ascii_uppercase() || c == '_' || c == '*'));

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use crate::config::settings::{Origin, Setting, Settings};
 use crate::config::vocabulary::names::*;
 use crate::error::{Error, Kind};
-use crate::plan::swupdate_options::{self, Release};
 use crate::plan::url::Url;
 use crate::plan::values::{
     absolute_path, daemon_string, non_empty, or_default, setting_error, switch, traced, user_words,
@@ -14,6 +13,7 @@ use crate::plan::values::{
 };
 use crate::plan::verification::verification;
 use crate::plan::*;
+use crate::swupdate::Release;
 
 /// The plan, or the first reason there is none; each step reads its variables in the order of
 /// the argv (binary, key, options, mode), so the first error is the one nearest the start.
@@ -234,7 +234,7 @@ fn url(s: &Setting, allow_http: bool) -> Result<Traced<Url>, Error> {
 fn daemon_mode(vars: &Settings, known: Option<Release>) -> Result<Mode, Error> {
     let suricatta = daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?;
     if let (Some(t), Some(s)) = (&suricatta, vars.get(SWUPDATE_SURICATTA_ARGS)) {
-        crate::suricatta::parse(&t.value, known)
+        crate::swupdate::suricatta::parse(&t.value, known)
             .map_err(|e| setting_error(SWUPDATE_SURICATTA_ARGS, s, e))?;
     }
     Ok(Mode::Daemon {
@@ -328,13 +328,13 @@ fn release_and_provider(
                 .hint(format!("one of {}", DIGEST_PROVIDERS.join(", "))));
             }
             if let Some(r) = &release {
-                if r.value < swupdate_options::PROVIDERS {
+                if r.value < crate::swupdate::release::PROVIDERS {
                     return Err(setting_error(
                         SWUPDATE_DIGEST_PROVIDER,
                         s,
                         format!(
                             "`--digest-provider` needs swupdate {} or later; this device has {} (SWUPDATE_VERSION from {})",
-                            swupdate_options::PROVIDERS, r.value, r.origin
+                            crate::swupdate::release::PROVIDERS, r.value, r.origin
                         ),
                     )
                     .hint("before 2025.12 the verifier is chosen when swupdate is built: unset SWUPDATE_DIGEST_PROVIDER"));

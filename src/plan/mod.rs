@@ -8,12 +8,11 @@
 //! anti-rollback, the verification stage, each value [`Traced`] to its variable), and
 //! [`argv::build`] turns the plan into swupdate's argv, in groups that keep those origins.
 //! `values.rs` holds the small typed readers every setting goes through, `verification.rs` the
-//! verification stage's part of the plan; [`swupdate_options`] is swupdate's own command line
-//! (every release's getopt table) and [`url`] the download URL, both checked here.
+//! verification stage's part of the plan; [`url`] is the download URL, checked here. swupdate's
+//! own command line (every release's getopt table) is [`crate::swupdate::options`].
 
 pub(crate) mod argv;
 mod build;
-pub mod swupdate_options;
 mod types;
 pub mod url;
 mod values;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use crate::accounts::Accounts;
 use crate::config::settings::{Origin, Setting, Settings};
-use crate::plan::swupdate_options::Release;
 use crate::plan::url::Url;
+use crate::swupdate::Release;
 
 /// A value and the variable (with its origin) that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,13 +5,16 @@
 //! checks; this module does exactly those checks.
 //!
 //! Parsing a URL marks its secrets (userinfo, password, query values, fragment, raw and
-//! decoded) as [`Secret`]s, so they are masked in every output from then on (see
-//! [`crate::secret`]).
+//! decoded) as [`Secret`]s, so they are masked in every output from then on. The layers go one
+//! way: this module uses [`crate::secret`] (the mask list, and the shape of a URL's secret parts
+//! in any text), which uses nothing of the plan.
 
-use std::fmt::Write as _;
-use std::ops::Range;
-
-use crate::secret::{self, MASK, Secret};
+use crate::secret::{
+    MASK, Secret, authority_len, mark_url, percent_decode, percent_encode_unsafe, redact_url,
+};
+// The URL-shaped masking of free text is the secret module's (it is how secrets are found in
+// any output); the names stay reachable here for the callers that think of it as the URL's.
+pub use crate::secret::{mark_embedded, redact_text, redact_whole};
 
 /// A URL as swupdate's downloader will get it. `Debug` shows it [`Url::redacted`].
 #[derive(Clone, PartialEq, Eq)]
@@ -37,7 +40,7 @@ pub struct UrlError(pub String);
 
 impl Url {
     pub fn parse(text: &str) -> Result<Url, UrlError> {
-        mark_secrets(text);
+        mark_url(text);
         if let Some(c) = text
             .chars()
             .find(|c| c.is_control() && !c.is_ascii_whitespace())
@@ -116,223 +119,6 @@ impl Url {
         out.push_str(&redact_url(&self.rest));
         out
     }
-}
-
-/// The parts of a URL that are secret, as byte ranges of `url` (which starts at its scheme,
-/// or at its path when it has none, and ends where the URL ends).
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Parts {
-    userinfo: Option<Range<usize>>,
-    /// Query values (a pair without `=` is all value).
-    values: Vec<Range<usize>>,
-    fragment: Option<Range<usize>>,
-}
-
-/// How long the authority (`[userinfo@]host[:port]`) at the start of `s` is. It ends at the
-/// first `/`, `?` or `#`, except when what comes before that is `user:pass` (a `:` followed by
-/// something that is not a port) and an `@` follows before the query: a password with an
-/// unencoded `/` (`user:pa/ss@host`) is then still the userinfo, not a path to show.
-fn authority_len(s: &str) -> usize {
-    let first = s.find(['/', '?', '#']).unwrap_or(s.len());
-    if s[..first].contains('@') || s.starts_with('[') {
-        return first;
-    }
-    let Some(colon) = s[..first].find(':') else {
-        return first;
-    };
-    let port = &s[colon + 1..first];
-    if port.is_empty() || port.bytes().all(|b| b.is_ascii_digit()) {
-        return first;
-    }
-    let query = s.find(['?', '#']).unwrap_or(s.len());
-    match s[..query].rfind('@') {
-        Some(at) => s[at..].find(['/', '?', '#']).map_or(s.len(), |i| at + i),
-        None => first,
-    }
-}
-
-fn parts(url: &str) -> Parts {
-    let after = url.find("://").map_or(0, |i| i + 3);
-    let auth_end = after + authority_len(&url[after..]);
-    let userinfo = url[after..auth_end].rfind('@').map(|i| after..after + i);
-    let hash = url[auth_end..].find('#').map(|i| auth_end + i);
-    let query_end = hash.unwrap_or(url.len());
-    let mut values = Vec::new();
-    if let Some(q) = url[auth_end..query_end].find('?') {
-        let mut at = auth_end + q + 1;
-        for pair in url[at..query_end].split(['&', ';']) {
-            let start = pair.find('=').map_or(at, |e| at + e + 1);
-            values.push(start..at + pair.len());
-            at += pair.len() + 1;
-        }
-    }
-    Parts {
-        userinfo,
-        values,
-        fragment: hash.map(|h| h + 1..url.len()),
-    }
-}
-
-/// `url` with its secret parts replaced by `***`.
-fn redact_url(url: &str) -> String {
-    let p = parts(url);
-    let mut cuts: Vec<Range<usize>> = p.userinfo.into_iter().collect();
-    cuts.extend(p.values.into_iter().filter(|r| !r.is_empty()));
-    cuts.extend(p.fragment);
-    let mut out = String::with_capacity(url.len());
-    let mut at = 0;
-    for c in cuts {
-        out.push_str(&url[at..c.start]);
-        out.push_str(MASK);
-        at = c.end;
-    }
-    out.push_str(&url[at..]);
-    out
-}
-
-/// Query values and fragments shorter than this are masked in the URL itself but not recorded
-/// for masking elsewhere: `?v=1` would otherwise turn every lone `1` of every message into
-/// `***`, and a value that short protects nothing. Userinfo is recorded at any length.
-const MIN_RECORDED_QUERY_VALUE: usize = 4;
-
-/// Records the secret parts of `url`, raw and percent-decoded (and the password alone).
-fn record_parts(url: &str) {
-    let p = parts(url);
-    let record = |r: Range<usize>| {
-        let raw = &url[r];
-        secret::record(raw);
-        secret::record(&percent_encode_unsafe(raw));
-        if let Some(d) = percent_decode(raw) {
-            secret::record(&d);
-        }
-    };
-    if let Some(u) = p.userinfo {
-        if let Some(colon) = url[u.clone()].find(':') {
-            record(u.start + colon + 1..u.end);
-        }
-        record(u);
-    }
-    p.values
-        .into_iter()
-        .chain(p.fragment)
-        .filter(|r| r.len() >= MIN_RECORDED_QUERY_VALUE)
-        .for_each(record);
-}
-
-/// Marks the secrets of a whole value meant as one URL (the `URL` variable): everything up to
-/// the end is the URL, so a password or query value with a blank is still one secret.
-pub fn mark_secrets(text: &str) {
-    record_parts(text.trim_matches(|c: char| c.is_ascii_whitespace()));
-}
-
-/// A whole value meant as one URL (the `URL` variable) with its secret parts masked, blanks in
-/// a password or a query value included.
-pub fn redact_whole(text: &str) -> String {
-    redact_url(text)
-}
-
-/// Marks the secrets of every URL-shaped part of free text (see [`redact_text`]).
-pub fn mark_embedded(text: &str) {
-    for r in embedded_urls(text) {
-        record_parts(&text[r]);
-    }
-}
-
-/// Characters that end a URL quoted in free text.
-fn ends_url(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '"' | '\'' | '`' | '<' | '>' | '(' | ')' | '{' | '}' | '|'
-        )
-}
-
-/// Where URLs are in free text: any `scheme://` (letters, digits, `+.-`, starting with a
-/// letter) wherever it is (after a tab, inside another value, in parentheses), up to a blank,
-/// a quote, a bracket or the end. A userinfo with a blank in it (`u:pa ss@host`) is taken
-/// whole when an `@` follows before any `/`, `?`, `#` or line end.
-fn embedded_urls(text: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(i) = text[from..].find("://") {
-        let sep = from + i;
-        let start = text[..sep]
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
-            .last()
-            .map_or(sep, |(i, _)| i);
-        let start = text[start..sep]
-            .find(|c: char| c.is_ascii_alphabetic())
-            .map_or(sep, |i| start + i);
-        let body = sep + 3;
-        let mut end = text[body..].find(ends_url).map_or(text.len(), |i| body + i);
-        let authority_end = text[body..end]
-            .find(['/', '?', '#'])
-            .map_or(end, |i| body + i);
-        if authority_end == end && !text[body..end].contains('@') {
-            // `u:pa ss@host/x`: the `@` further on ends a userinfo that holds a blank.
-            if let Some(at) = text[end..].find(['@', '/', '?', '#', '\n']) {
-                let at = end + at;
-                if text[at..].starts_with('@') {
-                    end = text[at..].find(ends_url).map_or(text.len(), |i| at + i);
-                }
-            }
-        }
-        if start < sep {
-            out.push(start..end);
-        }
-        from = end.max(body);
-    }
-    out
-}
-
-/// Redacts every URL-shaped part of `text` (any scheme, anywhere): userinfo, query values and
-/// fragment become `***`. The backstop behind [`crate::secret::redact`] for text that quotes
-/// a URL the launcher never parsed.
-pub fn redact_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for r in embedded_urls(text) {
-        out.push_str(&text[at..r.start]);
-        out.push_str(&redact_url(&text[r.clone()]));
-        at = r.end;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
-/// Encodes whitespace and non-ASCII characters; leaves everything else as written.
-fn percent_encode_unsafe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii() && !c.is_ascii_whitespace() {
-            out.push(c);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-    out
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -536,5 +322,29 @@ mod tests {
         assert_eq!(u.redacted(), "https://h/x.swu?token=***&b=***");
         assert_eq!(crate::secret::redact("qv with blank"), "***");
         assert_eq!(crate::secret::redact("qv%20with%20blank"), "***");
+    }
+
+    #[test]
+    fn a_short_query_value_does_not_mask_every_digit() {
+        let _ = Url::parse("https://h/x.swu?v=1&sig=sigvalue-long");
+        assert_eq!(
+            crate::secret::redact("line 1: sigvalue-long"),
+            "line 1: ***"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever a password holds (blanks, `/`, `@`, `:`, quotes), once its URL is parsed the
+        /// password is never shown where it stands in a message.
+        #[test]
+        fn a_parsed_urls_password_is_never_shown(pw in "[ -~]{1,24}") {
+            // A prefix of its own: the mask list is shared by every test of this binary, so a
+            // generated password must not be a word other tests print.
+            let pw = format!("Pq{}", pw.trim().replace(['@', '/', '?', '#'], "x"));
+            let _ = Url::parse(&format!("https://user:{pw}@host.example/x.swu"));
+            let shown = crate::secret::redact(&format!("quoted ({pw}) and \t{pw}\n"));
+            proptest::prop_assert!(!shown.contains(&format!("({pw})")), "{}", shown);
+            proptest::prop_assert!(!shown.contains(&format!("\t{pw}\n")), "{}", shown);
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::config::settings::{Origin, Setting, Settings};
 use crate::config::vocabulary;
 use crate::error::{Error, Kind, Location};
 use crate::plan::Traced;
-use crate::plan::swupdate_options::{self, Release};
+use crate::swupdate::{Release, options};
 
 /// An error about a setting, located where it was set.
 pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
@@ -124,7 +124,7 @@ pub(super) fn user_words(
 ) -> Result<Traced<Vec<String>>, Error> {
     let words = shell_words::split(&s.value)
         .map_err(|_| setting_error(name, s, format!("`{}` has an unterminated quote", s.value)))?;
-    swupdate_options::parse(&words, release).map_err(|e| {
+    options::parse(&words, release).map_err(|e| {
         let err = setting_error(name, s, e.message);
         match e.hint {
             Some(h) => err.hint(h),

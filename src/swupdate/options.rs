@@ -14,200 +14,8 @@
 //! which build option compiles it in; an option that the installed release lacks is refused
 //! naming both releases.
 
-use std::cmp::Ordering;
-use std::fmt;
-
-/// A swupdate release: `2025.12`, `2026.05.1`, `2026.05.1+git20261001` (a snapshot after it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Release {
-    pub year: u16,
-    pub month: u8,
-    pub patch: u8,
-    /// A snapshot taken after this release (Debian's `+git…` versions).
-    pub after: bool,
-}
-
-impl Ord for Release {
-    fn cmp(&self, o: &Self) -> Ordering {
-        (self.year, self.month, self.patch, self.after).cmp(&(o.year, o.month, o.patch, o.after))
-    }
-}
-
-impl PartialOrd for Release {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl fmt::Display for Release {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.year, self.month)?;
-        if self.patch > 0 {
-            write!(f, ".{}", self.patch)?;
-        }
-        if self.after {
-            write!(f, "+git")?;
-        }
-        Ok(())
-    }
-}
-
-const fn rel(year: u16, month: u8) -> Release {
-    Release {
-        year,
-        month,
-        patch: 0,
-        after: false,
-    }
-}
-
-impl Release {
-    /// `YYYY.MM[.P]`, optionally followed by `+…`/`-…`/`~…` (a packager's suffix: `+git…` marks
-    /// a snapshot after the release, anything else the release itself). Also the version
-    /// swupdate prints (`SWUpdate v2026.05.1`) and a Debian package version
-    /// (`2024.12.1+dfsg-3`).
-    pub fn parse(s: &str) -> Option<Release> {
-        let s = s.trim();
-        let s = s.strip_prefix("SWUpdate").map_or(s, str::trim_start);
-        let s = s.strip_prefix('v').unwrap_or(s);
-        let end = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len());
-        let (num, suffix) = s.split_at(end);
-        let mut parts = num.split('.');
-        let year: u16 = parts.next()?.parse().ok()?;
-        let month_text = parts.next()?;
-        let month: u8 = month_text.parse().ok()?;
-        let patch: u8 = match parts.next() {
-            Some(p) => p.parse().ok()?,
-            None => 0,
-        };
-        if parts.next().is_some()
-            || !(2000..=2999).contains(&year)
-            || !(1..=12).contains(&month)
-            || month_text.len() != 2
-        {
-            return None;
-        }
-        let after = suffix.starts_with("+git") || suffix.starts_with("~git");
-        if !(suffix.is_empty() || suffix.starts_with(['+', '-', '~'])) {
-            return None;
-        }
-        Some(Release {
-            year,
-            month,
-            patch,
-            after,
-        })
-    }
-
-    /// The same release without patch level and snapshot mark: option sets change only there.
-    pub fn line(self) -> Release {
-        rel(self.year, self.month)
-    }
-}
-
-/// The releases this table covers, oldest first (the `YYYY.MM` lines; patch releases add no
-/// options).
-pub const SUPPORTED: [Release; 8] = [
-    rel(2022, 12),
-    rel(2023, 5),
-    rel(2023, 12),
-    rel(2024, 5),
-    rel(2024, 12),
-    rel(2025, 5),
-    rel(2025, 12),
-    rel(2026, 5),
-];
-
-/// Options that exist only in snapshots after 2026.05.1 (Debian sid's `2026.05.1+git…`).
-pub const AFTER_2026_05_1: Release = Release {
-    year: 2026,
-    month: 5,
-    patch: 1,
-    after: true,
-};
-
-/// The first release with runtime crypto providers (`--digest-provider`) and update types.
-pub const PROVIDERS: Release = rel(2025, 12);
-
-/// Whether an option takes a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arg {
-    None,
-    Required,
-}
-
-/// What the launcher makes of an option in the user's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Passed on.
-    Free,
-    /// Set by the launcher from this variable; refused in the user's words.
-    Owned(&'static str),
-    /// Makes swupdate print something and exit without doing its job: refused.
-    Exits,
-}
-
-/// One long name of an option, with the release that introduced it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Long {
-    pub name: &'static str,
-    pub since: Release,
-}
-
-/// One swupdate option: an option letter (or a long-only code) with all its names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Opt {
-    pub short: Option<char>,
-    /// The release that introduced the option (and its short letter).
-    pub since: Release,
-    pub longs: &'static [Long],
-    pub arg: Arg,
-    /// The build option that compiles it in, if any (`swupdate -h` of that build shows it).
-    pub build: Option<&'static str>,
-    pub role: Role,
-}
-
-impl Opt {
-    /// `-k` or `--max-version`: the name people know it by.
-    pub fn name(&self) -> String {
-        match (self.short, self.longs.first()) {
-            (Some(c), _) => format!("-{c}"),
-            (None, Some(l)) => format!("--{}", l.name),
-            (None, None) => String::new(),
-        }
-    }
-
-    /// Every spelling: `-k`, `--key`, `--ca-path`.
-    pub fn spellings(&self) -> Vec<String> {
-        self.spellings_since().into_iter().map(|(s, _)| s).collect()
-    }
-
-    /// Every spelling with the release that introduced it (a long alias can be younger than
-    /// its option).
-    pub fn spellings_since(&self) -> Vec<(String, Release)> {
-        let mut v: Vec<(String, Release)> = self
-            .short
-            .map(|c| (format!("-{c}"), self.since))
-            .into_iter()
-            .collect();
-        v.extend(
-            self.longs
-                .iter()
-                .map(|l| (format!("--{}", l.name), l.since)),
-        );
-        v
-    }
-
-    fn exists_in(&self, r: Option<Release>) -> bool {
-        r.is_none_or(|r| self.since <= r)
-    }
-}
-
-const fn l(name: &'static str, since: Release) -> Long {
-    Long { name, since }
-}
+use super::getopt::{self, Arg, Found, Long, Opt, OptionError, Policy, Role, Table, error, l};
+use super::release::{AFTER_2026_05_1, PROVIDERS, Release, rel};
 
 const Y22: Release = rel(2022, 12);
 const KEY: &str = "SWUPDATE_PUBLIC_KEY (in the EnvironmentFile)";
@@ -228,6 +36,7 @@ const fn o(
         arg,
         build,
         role,
+        secret: false,
     }
 }
 
@@ -495,25 +304,11 @@ pub const OPTIONS: &[Opt] = &[
     ),
 ];
 
-/// Why a word list cannot be handed to swupdate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionError {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-fn error(message: String, hint: Option<String>) -> OptionError {
-    OptionError { message, hint }
-}
-
-/// One option found in the words, as swupdate will read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    pub opt: &'static Opt,
-    /// How it was written (`--ca`, `-k`).
-    pub spelled: String,
-    pub value: Option<String>,
-}
+/// swupdate's command line, for the reader.
+pub static MAIN: Table = Table {
+    what: "a swupdate option",
+    options: OPTIONS,
+};
 
 /// The release the words are checked for: known (the EnvironmentFile's `SWUPDATE_VERSION`),
 /// or unknown, when every option of any supported release is accepted.
@@ -528,230 +323,51 @@ pub fn check(words: &[String]) -> Result<(), OptionError> {
 /// that release only, values where needed, no option the launcher owns or that makes swupdate
 /// exit at once, no positional words (swupdate refuses those at start).
 pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionError> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < words.len() {
-        let w = &words[i];
-        i += 1;
-        let Some((opt, spelled, inline)) = option_of(w, release, &mut out)? else {
-            continue;
-        };
-        refuse(opt, &spelled, w)?;
-        let value = match (opt.arg, inline) {
-            (Arg::None, Some(_)) => {
-                return Err(error(
-                    format!("`{spelled}` takes no value (in `{w}`)"),
-                    None,
-                ));
-            }
-            (Arg::None, None) => None,
-            (Arg::Required, Some(v)) => Some(v),
-            (Arg::Required, None) => {
-                let Some(v) = words.get(i) else {
-                    return Err(error(format!("`{spelled}` needs a value"), None));
-                };
-                i += 1;
-                Some(v.clone())
-            }
-        };
-        if let Some(v) = &value {
-            if v.starts_with('-') {
-                return Err(error(
-                    format!(
-                        "the value of `{spelled}` begins with `-` (`{v}`), which swupdate refuses"
-                    ),
-                    None,
-                ));
-            }
-        }
-        out.push(Found {
-            opt,
-            spelled,
-            value,
-        });
-    }
-    Ok(out)
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    getopt::read(&MAIN, &words, release, &mut UserWords).map(|r| r.found)
 }
 
-/// An option that may take a value: the option, how it was spelled, and the value written in
-/// the same word (`--key=/x`, `-k/x`).
-type Taken = (&'static Opt, String, Option<String>);
+/// What the user may add to swupdate's command line.
+struct UserWords;
 
-/// The option a word starts; `None` when it was a cluster of flags only (pushed to `out`).
-fn option_of(w: &str, release: Target, out: &mut Vec<Found>) -> Result<Option<Taken>, OptionError> {
-    if w == "--" {
-        Err(error(
-            "`--` ends swupdate's options: the launcher's own options after it would become positional words, which swupdate refuses".into(),
-            None,
-        ))
-    } else if let Some(long) = w.strip_prefix("--") {
-        let (name, value) = match long.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (long, None),
-        };
-        let opt = long_option(name, release)?;
-        Ok(Some((opt, format!("--{name}"), value)))
-    } else if let Some(shorts) = w.strip_prefix('-').filter(|s| !s.is_empty()) {
-        cluster(w, shorts, release, out)
-    } else {
+impl Policy for UserWords {
+    fn option(&mut self, opt: &'static Opt, spelled: &str, word: &str) -> Result<(), OptionError> {
+        refuse(opt, spelled, word)
+    }
+
+    fn found(&mut self, f: &Found) -> Result<(), OptionError> {
+        match &f.value {
+            Some(v) if v.starts_with('-') => Err(error(
+                format!(
+                    "the value of `{}` begins with `-` (`{v}`), which swupdate refuses",
+                    f.spelled
+                ),
+                None,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn positional(&mut self, w: &str) -> Result<(), OptionError> {
         Err(error(
             format!("`{w}` is a positional word; swupdate takes none and would refuse to start"),
             Some("quote values that contain blanks so they stay one word with their option".into()),
         ))
     }
-}
 
-/// A cluster: flags, then at most one option that takes the rest (or the next word) as its
-/// value: `-vn`, `-l5`, `-vk/x`.
-fn cluster(
-    w: &str,
-    shorts: &str,
-    release: Target,
-    out: &mut Vec<Found>,
-) -> Result<Option<Taken>, OptionError> {
-    for (at, c) in shorts.char_indices() {
-        let opt = short_option(c, w, release)?;
-        refuse(opt, &format!("-{c}"), w)?;
-        if opt.arg == Arg::Required {
-            let rest = &shorts[at + c.len_utf8()..];
-            return Ok(Some((
-                opt,
-                format!("-{c}"),
-                (!rest.is_empty()).then(|| rest.into()),
-            )));
-        }
-        out.push(Found {
-            opt,
-            spelled: format!("-{c}"),
-            value: None,
-        });
+    fn refuses_owned_abbreviations(&self) -> bool {
+        true
     }
-    Ok(None)
-}
 
-/// The value of the last occurrence of the option with this short letter (swupdate takes the
-/// last one).
-pub fn last_value(found: &[Found], short: char) -> Option<&str> {
-    found
-        .iter()
-        .rev()
-        .find(|f| f.opt.short == Some(short))
-        .and_then(|f| f.value.as_deref())
-}
-
-fn shown(r: Release) -> String {
-    if r == AFTER_2026_05_1 {
-        "a snapshot after 2026.05.1".into()
-    } else {
-        r.to_string()
+    fn end(&mut self) -> Result<(), OptionError> {
+        Err(error(
+            "`--` ends swupdate's options: the launcher's own options after it would become positional words, which swupdate refuses".into(),
+            None,
+        ))
     }
 }
 
-fn too_old(what: &str, since: Release, release: Release) -> OptionError {
-    error(
-        format!("`{what}` needs swupdate {} or later; this device has {release}", shown(since)),
-        Some(
-            "SWUPDATE_VERSION (in the EnvironmentFile) names the installed release; drop the option or update swupdate"
-                .into(),
-        ),
-    )
-}
-
-/// An unknown letter inside a cluster such as `-v=x`: the message names the whole word (not
-/// just `-=`, which the user never wrote), and `=` gets the advice it needs.
-fn unknown_in_cluster(word: &str, c: char) -> OptionError {
-    if word.len() == 1 + c.len_utf8() {
-        return unknown(word);
-    }
-    let hint = if c == '=' {
-        "short options take no `=`: give the value as the next word (`-l 5`) or glued (`-l5`); `=` works with long options (`--loglevel=5`)".to_string()
-    } else {
-        "see `swupdate -h` for the options this swupdate knows".to_string()
-    };
-    error(
-        format!("`{word}`: `-{c}` in it is not a swupdate option"),
-        Some(hint),
-    )
-}
-
-fn unknown(w: &str) -> OptionError {
-    error(
-        format!("`{w}` is not a swupdate option"),
-        Some("see `swupdate -h` for the options this swupdate knows".into()),
-    )
-}
-
-/// The short option `c`, found in `word` (the whole cluster, named in the error).
-fn short_option(c: char, word: &str, release: Target) -> Result<&'static Opt, OptionError> {
-    let Some(opt) = OPTIONS.iter().find(|o| o.short == Some(c)) else {
-        return Err(unknown_in_cluster(word, c));
-    };
-    match release {
-        Some(r) if !opt.exists_in(Some(r)) => Err(too_old(&format!("-{c}"), opt.since, r)),
-        _ => Ok(opt),
-    }
-}
-
-/// A long name as getopt_long resolves it: an exact name, else the options whose names begin
-/// with it; several different options are ambiguous. Owned options are searched across every
-/// release, so that an abbreviation which could mean an owned option anywhere is refused.
-fn long_option(name: &str, release: Target) -> Result<&'static Opt, OptionError> {
-    if name.is_empty() {
-        return Err(unknown("--"));
-    }
-    let names = || {
-        OPTIONS
-            .iter()
-            .flat_map(|o| o.longs.iter().map(move |l| (o, l)))
-    };
-    let exists = |l: &Long| release.is_none_or(|r| l.since <= r);
-    if let Some((o, l)) = names().find(|(_, l)| l.name == name) {
-        if let (Some(r), false) = (release, exists(l)) {
-            return Err(too_old(&format!("--{name}"), l.since, r));
-        }
-        return Ok(o);
-    }
-    // An abbreviation: refused outright when any option it could stand for is owned.
-    let all: Vec<(&Opt, &Long)> = names().filter(|(_, l)| l.name.starts_with(name)).collect();
-    if let Some((o, l)) = all.iter().find(|(o, _)| matches!(o.role, Role::Owned(_))) {
-        let Role::Owned(owner) = o.role else {
-            unreachable!()
-        };
-        return Err(error(
-            format!(
-                "`--{name}` is an abbreviation swupdate reads as `--{}`, which the launcher sets",
-                l.name
-            ),
-            Some(format!("set {owner} instead")),
-        ));
-    }
-    let here: Vec<(&Opt, &Long)> = all.iter().copied().filter(|(_, l)| exists(l)).collect();
-    let mut distinct: Vec<&Opt> = Vec::new();
-    for (o, _) in &here {
-        if !distinct.iter().any(|d| std::ptr::eq(*d, *o)) {
-            distinct.push(o);
-        }
-    }
-    match distinct.as_slice() {
-        [one] => Ok(one),
-        [] => match (release, all.first()) {
-            (Some(r), Some((_, l))) => Err(too_old(&format!("--{}", l.name), l.since, r)),
-            _ => Err(unknown(&format!("--{name}"))),
-        },
-        many => Err(error(
-            format!(
-                "`--{name}` is ambiguous: swupdate would refuse it (it begins {})",
-                many.iter()
-                    .flat_map(|o| o.longs.iter())
-                    .filter(|l| l.name.starts_with(name))
-                    .map(|l| format!("--{}", l.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Some("write the option's full name".into()),
-        )),
-    }
-}
+pub use getopt::last_value;
 
 fn refuse(o: &Opt, spelled: &str, word: &str) -> Result<(), OptionError> {
     let within = if word == spelled || word.starts_with(&format!("{spelled}=")) {
@@ -775,6 +391,7 @@ fn refuse(o: &Opt, spelled: &str, word: &str) -> Result<(), OptionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::swupdate::release::SUPPORTED;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -972,31 +589,6 @@ mod tests {
     fn last_value_is_the_last_occurrence() {
         let f = parse(&words("-f /a.cfg -v --file=/b.cfg"), None).unwrap();
         assert_eq!(last_value(&f, 'f'), Some("/b.cfg"));
-    }
-
-    #[test]
-    fn releases_parse_from_every_place_they_are_written() {
-        let r = |s| Release::parse(s).map(|r| r.to_string());
-        assert_eq!(r("2022.12").as_deref(), Some("2022.12"));
-        assert_eq!(r("SWUpdate v2026.05.1").as_deref(), Some("2026.05.1"));
-        assert_eq!(r("2024.12.1+dfsg-3+deb13u2").as_deref(), Some("2024.12.1"));
-        assert_eq!(
-            r("2026.05.1+git20261001+dfsg-2").as_deref(),
-            Some("2026.05.1+git")
-        );
-        assert_eq!(r("SWUpdate v"), None);
-        assert_eq!(r("2025.5"), None);
-        assert_eq!(r("2025.13"), None);
-        assert_eq!(r("latest"), None);
-    }
-
-    #[test]
-    fn releases_order_by_date_then_patch_then_snapshot() {
-        let p = |s| Release::parse(s).unwrap();
-        assert!(p("2022.12") < p("2023.05"));
-        assert!(p("2026.05") < p("2026.05.1"));
-        assert!(p("2026.05.1") < p("2026.05.1+git1"));
-        assert!(p("2026.05.1+git1") < p("2026.12"));
     }
 
     /// Every spelling getopt_long accepts for an option: its short letter alone, glued to a

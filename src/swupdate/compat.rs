@@ -25,11 +25,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
-use crate::plan::swupdate_options::{Arg, Found, PROVIDERS, Release, last_value, parse};
 use crate::plan::{Mode, Plan, Traced};
 use crate::rootfs::Root;
-use crate::suricatta;
-use crate::swupdate_config::{Config, MAX_LEN, version_cmp};
+use crate::swupdate::config::{Config, MAX_LEN, version_cmp};
+use crate::swupdate::getopt::{Arg, Found, last_value};
+use crate::swupdate::options::parse;
+use crate::swupdate::release::{PROVIDERS, Release};
+use crate::swupdate::suricatta;
 
 /// What a key file holds, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,21 +96,135 @@ fn config_error(path: &Path, msg: String) -> Error {
     Error::new(Kind::Config, msg).on(path)
 }
 
-/// The pure-ish checks: key, configuration file, suricatta, over swupdate's configuration file
-/// as [`SwupdateCfg::read`] read it (once per start: the preflight's CA check reads the same).
-/// Returns warnings for `check`.
+/// What the checks look at.
+pub(crate) struct Facts<'a> {
+    pub plan: &'a Plan,
+    /// swupdate's configuration file, read once per start.
+    pub cfg: &'a SwupdateCfg,
+    /// The running release (with anti-rollback).
+    pub running: Option<&'a str>,
+    /// The device: every path of the plan is a device path, placed under it here.
+    pub root: &'a Root,
+}
+
+/// When a check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Before every start, and in `check`: reads only files.
+    Start,
+    /// Only in `check` on the device: asks the swupdate binary (`--version`, `-h`).
+    Check,
+}
+
+/// One named check: what must agree between the configuration and the installed swupdate.
+pub struct Check {
+    pub name: &'static str,
+    pub when: When,
+    /// What it refuses (or warns of), and why swupdate would fail.
+    pub doc: &'static str,
+    run: fn(&Facts, &mut Vec<String>) -> Result<(), Error>,
+}
+
+/// Every check, in the order they run. (The preflight's CA, which must be the downloader's
+/// too, is [`downloader_agrees`]: it runs where the download mode's inputs are checked.)
+pub static CHECKS: &[Check] = &[
+    Check {
+        name: "release-agrees",
+        when: When::Check,
+        doc: "SWUPDATE_VERSION is the release `SWUPDATE_BIN --version` reports (Debian's builds before 2026 report none; then the stated one is taken). Unset, the options of every supported release are accepted and `check` warns, naming the release the binary reports.",
+        run: |f, notes| release_agrees(f.plan, &f.root.host(&f.plan.bin.value), notes),
+    },
+    Check {
+        name: "options-compiled-in",
+        when: When::Check,
+        doc: "Every option of the user's words that a build may leave out (`-H`, `-k`, `--gpg-home-dir`, ...) is one the binary's getopt_long takes: it is asked, with `-h` after the option.",
+        run: |f, _| options_compiled_in(f.plan, &f.root.host(&f.plan.bin.value)),
+    },
+    Check {
+        name: "suricatta-module-selected",
+        when: When::Check,
+        doc: "A binary whose `-h` lists several suricatta modules (Debian's trixie and sid builds) exits at start without `-S`: the suricatta string must name one.",
+        run: |f, _| suricatta_module_selected(f.plan, &f.root.host(&f.plan.bin.value)),
+    },
+    Check {
+        name: "bootloader-environment-present",
+        when: When::Check,
+        doc: BOOTLOADER_ENVIRONMENT_DOC,
+        run: |f, _| bootloader_environment_present(f),
+    },
+    Check {
+        name: "key-fits-verifier",
+        when: When::Start,
+        doc: "The public key file and the verifier agree: a certificate with an RSA provider, a bare public key with a CMS provider, or (2025.12+, which may register several verifiers and default to RSA) a certificate with no provider (SWUPDATE_DIGEST_PROVIDER, or `digest-provider` in `globals`) is refused; with the release unknown, the last is a warning.",
+        run: |f, notes| key_fits_verifier(f.plan, f.cfg, from_providers(f.plan), f.root, notes),
+    },
+    Check {
+        name: "update-types-keep-the-floor",
+        when: When::Start,
+        doc: "With anti-rollback on (2025.12+, or the release unknown), every `update-types` entry of swupdate's configuration file but `default` carries a `no-downgrading` no lower than the running release, and the launcher's `max-version` and reinstall rule: an `.swu` of another type is judged by its entry, not by the launcher's `-N`/`-R`/`--max-version`.",
+        run: |f, _| update_types_keep_the_floor(f.plan, f.cfg, f.running, from_providers(f.plan)),
+    },
+    Check {
+        name: "suricatta-can-start",
+        when: When::Start,
+        doc: "The suricatta string has what the hawkBit module needs at start (`-t`, `-u`, `-i`, or `tenant`, `url`, `id` in the configuration file's `suricatta` section); warns without `-S` (2023.05+) and when a token is on the command line, readable in `/proc/PID/cmdline`.",
+        run: |f, notes| suricatta_can_start(f.plan, f.cfg, notes),
+    },
+];
+
+/// Runs the checks of `when`; returns the warnings.
+fn run(when: When, facts: &Facts) -> Result<Vec<String>, Error> {
+    let mut notes = Vec::new();
+    for c in CHECKS.iter().filter(|c| c.when == when) {
+        (c.run)(facts, &mut notes)?;
+    }
+    Ok(notes)
+}
+
+/// The checks of every start (key, configuration file, suricatta), over swupdate's
+/// configuration file as [`SwupdateCfg::read`] read it (once per start: the preflight's CA
+/// check reads the same). Returns warnings for `check`.
 pub fn check(
     plan: &Plan,
     cfg: &SwupdateCfg,
     running: Option<&str>,
     root: &Root,
 ) -> Result<Vec<String>, Error> {
-    let mut notes = Vec::new();
-    let modern = from_providers(plan);
-    key_fits_verifier(plan, cfg, modern, root, &mut notes)?;
-    update_types_keep_the_floor(plan, cfg, running, modern)?;
-    suricatta_can_start(plan, cfg, &mut notes)?;
-    Ok(notes)
+    run(
+        When::Start,
+        &Facts {
+            plan,
+            cfg,
+            running,
+            root,
+        },
+    )
+}
+
+/// The checks that ask the binary (`check` only: a start never runs it).
+pub fn binary_release(plan: &Plan, cfg: &SwupdateCfg, root: &Root) -> Result<Vec<String>, Error> {
+    run(
+        When::Check,
+        &Facts {
+            plan,
+            cfg,
+            running: None,
+            root,
+        },
+    )
+}
+
+/// The table of checks, for docs/swupdate-releases.md.
+pub fn checks_markdown() -> String {
+    let mut out = String::from("| check | when | what it refuses, and why |\n|---|---|---|\n");
+    for c in CHECKS {
+        let when = match c.when {
+            When::Start => "every start and `check`",
+            When::Check => "`check` (asks the binary)",
+        };
+        out.push_str(&format!("| `{}` | {when} | {} |\n", c.name, c.doc));
+    }
+    out
 }
 
 /// swupdate's configuration file, as far as the checks can read it.
@@ -395,20 +511,76 @@ fn suricatta_can_start(
         notes.push("SWUPDATE_SURICATTA_ARGS has no -S: a build with several suricatta modules (Debian's 2026.05.1) exits at start (\"Multiple suricatta modules available but none selected\"); add -S hawkbit".into());
     }
     if p.has_token {
-        notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section of swupdate's configuration file (root-only) instead".into());
+        notes.push("SWUPDATE_SURICATTA_ARGS carries a hawkBit token or header value: everything on swupdate's command line is readable in /proc/PID/cmdline by every local user (unless /proc is mounted with hidepid); put targettoken/gatewaytoken in the suricatta section, and headers in the custom-http-headers section, of swupdate's configuration file (root-only) instead".into());
     }
     Ok(())
 }
 
-/// Runs `SWUPDATE_BIN --version` and `-h` (for `check` only: a start never runs them) and
-/// compares with SWUPDATE_VERSION; with several suricatta modules, `-S` is required.
-pub fn binary_release(plan: &Plan, root: &Root) -> Result<Vec<String>, Error> {
-    let mut notes = Vec::new();
-    let bin = &root.host(&plan.bin.value);
-    release_agrees(plan, bin, &mut notes)?;
-    options_compiled_in(plan, bin)?;
-    suricatta_module_selected(plan, bin)?;
-    Ok(notes)
+/// Where libubootenv finds the U-Boot environment's description: swupdate's
+/// `CONFIG_UBOOT_FWENV` default (a build may change it; `fwenv-config-location` in `globals`
+/// overrides it from 2023.12).
+const FW_ENV_CONFIG: &str = "/etc/fw_env.config";
+
+const BOOTLOADER_ENVIRONMENT_DOC: &str = "A swupdate whose bootloader interface is U-Boot keeps the update state in the U-Boot environment: on a device without the environment's description (`/etc/fw_env.config`, or `fwenv-config-location` in `globals` from 2023.12) it installs the image and then exits 1 (\"Cannot persistently store INSTALLED update state\"). The interface is the last `-B` of the user's options, else `bootloader` in `globals`, else the build's default, which `swupdate -h` prints (`bootloader interface (default: uboot)`: meta-swupdate's defconfig, `CONFIG_UBOOT=y`; Debian's builds say `none`). Refused unless `-m` (no state marker) is among the user's options; the hint says what to set instead.";
+
+/// The U-Boot environment a U-Boot swupdate stores its update state in exists (unless `-m`).
+fn bootloader_environment_present(f: &Facts) -> Result<(), Error> {
+    let root = f.root;
+    let found = user_options(f.plan);
+    if found.iter().any(|o| o.opt.short == Some('m')) {
+        return Ok(());
+    }
+    let globals = |key| f.cfg.settings().and_then(|c| c.string("globals", key));
+    let chosen = last_value(&found, 'B')
+        .map(|b| (b.to_string(), "-B among the user's options".to_string()))
+        .or_else(|| {
+            globals("bootloader").map(|b| {
+                (
+                    b.to_string(),
+                    format!("`bootloader` in the globals of {}", f.cfg.path.display()),
+                )
+            })
+        })
+        .or_else(|| {
+            let help = run_briefly(&root.host(&f.plan.bin.value), "-h")?;
+            let b = build_default_bootloader(&help)?;
+            Some((
+                b,
+                format!(
+                    "the build's default, as `{} -h` prints it",
+                    f.plan.bin.value.display()
+                ),
+            ))
+        });
+    let Some((bootloader, from)) = chosen else {
+        return Ok(());
+    };
+    if bootloader != "uboot" {
+        return Ok(());
+    }
+    let env = globals("fwenv-config-location").unwrap_or(FW_ENV_CONFIG);
+    let host = root.host(Path::new(env));
+    if File::open(&host).is_ok() {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::Config,
+        format!(
+            "swupdate keeps its update state in the U-Boot environment (bootloader interface `uboot`: {from}), but this device has no {env}: every install would write the image and then exit 1 (\"Cannot persistently store INSTALLED update state\")"
+        ),
+    )
+    .on(&host)
+    .hint(format!(
+        "describe the device's U-Boot environment in {env} (libubootenv's fw_env.config); on a device without one, add -m to SWUPDATE_EXTRA_ARGS (no update state in the bootloader) or choose another interface (-B none, or `bootloader = \"none\";` in globals)"
+    )))
+}
+
+/// The default bootloader interface in `swupdate -h`: `-B, --bootloader : bootloader interface
+/// (default: uboot)` (every supported release prints it).
+fn build_default_bootloader(help: &str) -> Option<String> {
+    let (_, rest) = help.split_once("bootloader interface (default: ")?;
+    let name = rest.split(')').next()?.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// SWUPDATE_VERSION is the release the binary reports (when it reports one).
@@ -464,12 +636,13 @@ fn options_compiled_in(plan: &Plan, bin: &Path) -> Result<(), Error> {
                 || out.contains("ambiguous")
         });
         if refused {
+            let release = plan.release.as_ref().map(|r| r.value);
             let origin = plan
                 .user_args
                 .iter()
                 .find(|a| {
-                    a.value.contains(&f.spelled)
-                        || a.value.iter().any(|w| w.starts_with(&f.spelled))
+                    parse(&a.value, release)
+                        .is_ok_and(|found| found.iter().any(|g| g.spelled == f.spelled))
                 })
                 .map_or(String::new(), |a| {
                     format!(" ({} from {})", a.name, a.origin)
@@ -753,6 +926,22 @@ mod tests {
     #[test]
     fn anything_else_is_not_judged() {
         assert_eq!(key_kind(b"\x30\x82\x01"), KeyKind::Other);
+    }
+
+    #[test]
+    fn the_builds_default_bootloader_is_read_from_its_help() {
+        let help =
+            "Usage\n -B, --bootloader               : bootloader interface (default: uboot)\n -v\n";
+        assert_eq!(build_default_bootloader(help).as_deref(), Some("uboot"));
+        assert_eq!(build_default_bootloader("Usage\n -v\n"), None);
+    }
+
+    #[test]
+    fn every_check_has_a_unique_name_and_a_doc() {
+        for (i, c) in CHECKS.iter().enumerate() {
+            assert!(c.doc.len() > 40, "{}", c.name);
+            assert!(!CHECKS[..i].iter().any(|d| d.name == c.name), "{}", c.name);
+        }
     }
 
     #[test]
