@@ -1,7 +1,9 @@
 //! What the user said, before it means anything: variables with their values and provenance.
 //!
-//! Nothing here is validated; [`crate::plan`] does that. Keeping the raw layer separate is what
-//! lets `explain` say, for every argument, which file and line asked for it.
+//! Nothing here is validated; the plan does that. Keeping the raw layer separate is what lets
+//! `explain` say, for every argument, which file and line asked for it. What the loader itself
+//! must read from a setting (a yes/no switch), and the error located where a setting was made,
+//! are here, below both.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::config::envfile;
 use crate::config::vocabulary::{TOPOLOGY, TOPOLOGY_FROM_ENVIRONMENT, topology_default};
+use crate::error::{Error, Kind, Location};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +85,42 @@ impl Settings {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.vars.keys().map(String::as_str)
+    }
+}
+
+/// An error about a setting, located where it was set.
+pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
+    let message = message.into();
+    match &s.origin {
+        Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
+            Error::new(Kind::Config, format!("{name}: {message}")).at(Location {
+                file: path.clone(),
+                line: *line,
+                column: None,
+            })
+        }
+        other => Error::new(Kind::Config, format!("{name} ({other}): {message}")),
+    }
+}
+
+/// `yes` or `no`, nothing else.
+pub fn yes_or_no(name: &str, s: &Setting) -> Result<bool, Error> {
+    match s.value.as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is neither yes nor no", s.value),
+        )),
+    }
+}
+
+/// A yes/no switch; unset or empty (blanks only) means `default`.
+pub fn yes_no(vars: &Settings, name: &str, default: bool) -> Result<bool, Error> {
+    match vars.get(name).filter(|s| !s.value.trim().is_empty()) {
+        None => Ok(default),
+        Some(s) => yes_or_no(name, s),
     }
 }
 
@@ -169,6 +208,34 @@ mod tests {
             &|_| None,
         );
         assert_eq!(s.value(SWUPDATE_BIN), Some("/b"));
+    }
+
+    fn setting(value: &str) -> Setting {
+        Setting {
+            value: value.into(),
+            origin: Origin::EnvFile {
+                path: "/f".into(),
+                line: 3,
+            },
+        }
+    }
+
+    #[test]
+    fn a_switch_is_yes_or_no_and_nothing_else() {
+        assert_eq!(yes_or_no("X", &setting("yes")).ok(), Some(true));
+        assert_eq!(yes_or_no("X", &setting("no")).ok(), Some(false));
+        let e = yes_or_no("X", &setting("Yes")).unwrap_err();
+        assert_eq!(e.summary(), "/f:3: X: `Yes` is neither yes nor no");
+    }
+
+    #[test]
+    fn an_unset_or_blank_switch_is_its_default() {
+        let mut s = Settings::default();
+        assert_eq!(yes_no(&s, "X", true).ok(), Some(true));
+        s.set("X", " ", Origin::Default);
+        assert_eq!(yes_no(&s, "X", false).ok(), Some(false));
+        s.set("X", "yes", Origin::Environment);
+        assert_eq!(yes_no(&s, "X", false).ok(), Some(true));
     }
 
     #[test]
