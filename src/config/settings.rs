@@ -5,7 +5,7 @@
 //! must read from a setting (a yes/no switch), and the error located where a setting was made,
 //! are here, below both.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -48,10 +48,12 @@ pub struct Setting {
     pub origin: Origin,
 }
 
-/// Variables in name order, each with every value it was given; the last one counts.
+/// Variables, each with every value it was given; the last one counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
-    vars: BTreeMap<String, Vec<Setting>>,
+    /// Hashed, not ordered: set and looked up once per assignment and expansion of every
+    /// fragment, listed in name order only by [`Settings::names`].
+    vars: HashMap<String, Vec<Setting>>,
 }
 
 impl Settings {
@@ -83,8 +85,11 @@ impl Settings {
         self.vars.get(name).map_or(&[], |h| h.as_slice())
     }
 
+    /// The names, in byte order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.vars.keys().map(String::as_str)
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 }
 
@@ -236,6 +241,15 @@ mod tests {
         assert_eq!(yes_no(&s, "X", false).ok(), Some(false));
         s.set("X", "yes", Origin::Environment);
         assert_eq!(yes_no(&s, "X", false).ok(), Some(true));
+    }
+
+    #[test]
+    fn names_are_listed_in_byte_order() {
+        let mut s = Settings::default();
+        for n in ["b", "B", "_a", "a"] {
+            s.set(n, "", Origin::Default);
+        }
+        assert_eq!(s.names().collect::<Vec<_>>(), ["B", "_a", "a", "b"]);
     }
 
     #[test]
