@@ -286,12 +286,6 @@ impl ConfDir {
         Ok(dir)
     }
 
-    fn handle(&self) -> Result<&DirHandle, Error> {
-        self.handle
-            .as_ref()
-            .ok_or_else(|| Error::new(Kind::Io, "the conf.d directory is gone").on(&self.path))
-    }
-
     /// Opens the chosen entry `at` for reading, judging every hop as the image's. `None`:
     /// it stands for /dev/null now.
     fn open_chosen(
@@ -300,9 +294,15 @@ impl ConfDir {
         shown: &Path,
         policy: Option<&Policy>,
     ) -> Result<Option<(std::fs::File, Stat)>, Error> {
-        let handle = self.handle()?;
-        let name = &self.entries[at].name;
-        if matches!(self.types[at], EntryType::File { .. }) {
+        let (Some(handle), Some(entry), Some(ty)) =
+            (&self.handle, self.entries.get(at), self.types.get(at))
+        else {
+            return Err(
+                Error::new(Kind::Io, "cannot open the fragment: it was not listed").on(shown),
+            );
+        };
+        let name = &entry.name;
+        if matches!(ty, EntryType::File { .. }) {
             // A regular file when listed: opened directly (O_NOFOLLOW, O_NONBLOCK) and judged
             // on what was opened. A symlink swapped in meanwhile is followed below.
             match handle.open_entry_file(name) {
@@ -639,10 +639,12 @@ impl Chosen<'_> {
             }
             let dir = dir_of(self.lib, self.etc, d.dir);
             match dir.open_chosen(d.at, &f.path, self.policy) {
-                Ok(_) => {}
+                // Refused for its owner or mode (or a hop's): whoever could write it chose
+                // what it hides.
                 Err(e) if e.kind == Kind::Config => return Err(e),
-                // A mask that cannot be opened hides the lib file all the same.
-                Err(_) => {}
+                // Opened (and closed at once), or not openable: it hides the lib file all
+                // the same.
+                Ok(_) | Err(_) => {}
             }
         }
         for (d, f) in decisions.iter().zip(files) {
