@@ -231,8 +231,8 @@ fn open_conf_dir(
 
 impl ConfDir {
     /// Opens (judging the way to it) and lists a conf.d directory. Nothing in it is opened
-    /// but symlinks, followed to learn what they stand for (nothing is read, no descriptor
-    /// kept); regular files are `lstat`ed for their size.
+    /// but symlinks of names that may be merged, followed to learn what they stand for
+    /// (nothing is read, no descriptor kept); regular files are `lstat`ed for their size.
     fn open(
         root: &Root,
         which: Dir,
@@ -251,9 +251,11 @@ impl ConfDir {
         let Some(handle) = &dir.handle else {
             return Ok(dir);
         };
-        let counts = |n: &OsStr| confd::skip_reason(n).is_none();
+        // Only names that may be merged are looked at: never the descriptor (read by itself,
+        // never followed: a symlink there is refused, not opened) nor a name that never counts.
+        let merged = |n: &OsStr| confd::skip_reason(n).is_none() && n != DESCRIPTOR;
         let listed = handle
-            .list_typed(limits::ENTRIES, &counts)
+            .list_typed(limits::ENTRIES, &merged)
             .map_err(|e| io_error(&dir.path, "list the conf.d directory", &e))?
             .ok_or_else(|| {
                 Error::new(
@@ -268,7 +270,7 @@ impl ConfDir {
             })?;
         for (name, ty) in listed {
             let kind = match ty {
-                _ if !counts(&name) => EntryKind::File { empty: false },
+                _ if !merged(&name) => EntryKind::File { empty: false },
                 EntryType::File { size } => EntryKind::File {
                     empty: size == Some(0),
                 },
