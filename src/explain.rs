@@ -183,13 +183,13 @@ fn topology_section(out: &mut String, loaded: &Loaded) {
 
 fn conf_dirs_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nconf.d directories:");
-    for (d, path, exists) in &loaded.conf_dirs {
+    for d in loaded.conf_dirs() {
         let _ = writeln!(
             out,
             "  {}: {}{}",
-            dir_name(*d),
-            path.display(),
-            if *exists {
+            dir_name(d.which),
+            d.path.display(),
+            if d.exists() {
                 ""
             } else {
                 " (missing: nothing to read)"

@@ -255,6 +255,78 @@ fn megabytes_of_lookups_are_refused_promptly() {
     assert!(e.contains("20-many:10001:"), "{e}");
 }
 
+// --- bounded listings, one descriptor at a time ---
+
+/// The bound on the entries of one conf.d directory (`config::load::limits::ENTRIES`).
+const ENTRIES: usize = 4096;
+
+/// `count` empty hidden files in the directory `dir` of the device, as an agent that never
+/// cleans up its temporary files leaves them.
+fn hidden_files(r: &Device, dir: &str, count: usize) {
+    for i in 0..count {
+        fs::File::create(r.host(&format!("{dir}/.descriptor.env.{i}"))).unwrap();
+    }
+}
+
+#[test]
+fn an_etc_directory_with_more_entries_than_the_bound_is_refused_before_anything_is_read() {
+    let r = Device::download();
+    // At the bound it is read (the Device has a few entries of its own, descriptor.env too).
+    let own = fs::read_dir(r.host(ETC)).unwrap().count();
+    hidden_files(&r, ETC, ENTRIES - own);
+    let o = run_bounded(&r, &["check"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // One more and it is refused, in every mode.
+    fs::File::create(r.host(&format!("{ETC}/.one-more"))).unwrap();
+    for args in [&["check"][..], &["--print-argv"], &[]] {
+        let e = refused(&run_bounded(&r, args, &[]), 65);
+        assert!(
+            e.contains(ETC) && e.contains(&format!("more than {ENTRIES} entries")),
+            "{e}"
+        );
+    }
+    // The run gave the descriptor back: the next start, in a tidy directory, still has it.
+    assert!(r.host(&format!("{ETC}/descriptor.env")).exists());
+}
+
+#[test]
+fn a_lib_directory_with_more_entries_than_the_bound_is_refused() {
+    let r = Device::download();
+    hidden_files(&r, "/usr/lib/swupdate/conf.d", ENTRIES + 1);
+    let e = refused(&run_bounded(&r, &["check"], &[]), 65);
+    assert!(
+        e.contains("usr/lib/swupdate/conf.d") && e.contains("entries"),
+        "{e}"
+    );
+}
+
+#[test]
+fn more_fragments_than_the_descriptor_limit_are_read_one_at_a_time() {
+    let r = Device::download();
+    for i in 0..200 {
+        r.lib(&format!("{i:03}-lib"), &format!("LIB_{i}=x\n"));
+        r.etc(&format!("{i:03}-etc"), &format!("ETC_{i}=y\n"));
+    }
+    r.etc("999-last", "SWUPDATE_EXTRA_ARGS=\"-l 5\"\n");
+    let mut cmd = r.command(&["--print-argv"], &[]);
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let lim = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = support::run_within(cmd, Duration::from_secs(20));
+    assert_eq!(o.code(), Some(0), "{}", o.stderr);
+    assert!(o.stdout.contains("-l 5"), "{}", o.stdout);
+}
+
 // --- the agent changes nothing but the URL ---
 
 #[test]

@@ -4,11 +4,22 @@
 //! exact: byte-wise order (never the locale's), masking, and a fixed list of names that are
 //! never configuration (the agent's temp file, editor and package-manager leftovers).
 //!
+//! Also the other decisions over names that the loader makes: what each directory may hold
+//! ([`misplaced`]) and what a conf.d file may set ([`refused_assignment`]).
+//!
 //! Pure: it decides over the names and kinds [`crate::config::load`] listed.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+
+use crate::config::vocabulary::{HANDOFF, TOPOLOGY};
+
+/// The management agent's file.
+pub const DESCRIPTOR: &str = "descriptor.env";
+/// The name a descriptor is claimed under before it is read (hidden: never read again by a
+/// later start, kept for a person to look at).
+pub const CLAIMED_DESCRIPTOR: &str = ".descriptor.env.last";
 
 /// The two conf.d directories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +66,8 @@ pub enum Verdict {
 pub struct Decision {
     pub name: OsString,
     pub dir: Dir,
+    /// Its index in its directory's listing (what [`merge`] was given).
+    pub at: usize,
     pub verdict: Verdict,
 }
 
@@ -81,29 +94,33 @@ pub fn skip_reason(name: &OsStr) -> Option<&'static str> {
 pub fn merge(lib: &[Entry], etc: &[Entry]) -> Vec<Decision> {
     // One pass over each listing into a byte-ordered map: a conf.d of a thousand files must not
     // cost a million comparisons.
-    let mut names: BTreeMap<&[u8], (Option<EntryKind>, Option<EntryKind>)> = BTreeMap::new();
-    for e in lib {
-        names.entry(e.name.as_bytes()).or_default().0 = Some(e.kind);
+    type Listed = Option<(usize, EntryKind)>;
+    let mut names: BTreeMap<&[u8], (Listed, Listed)> = BTreeMap::new();
+    for (i, e) in lib.iter().enumerate() {
+        names.entry(e.name.as_bytes()).or_default().0 = Some((i, e.kind));
     }
-    for e in etc {
-        names.entry(e.name.as_bytes()).or_default().1 = Some(e.kind);
+    for (i, e) in etc.iter().enumerate() {
+        names.entry(e.name.as_bytes()).or_default().1 = Some((i, e.kind));
     }
 
     let mut out = Vec::with_capacity(lib.len() + etc.len());
     for (bytes, (l, e)) in names {
         let name = OsStr::from_bytes(bytes);
-        let mut push = |dir, verdict| {
+        let mut push = |dir, at, verdict| {
             out.push(Decision {
                 name: name.to_os_string(),
                 dir,
+                at,
                 verdict,
             })
         };
         if let Some(reason) = skip_reason(name) {
-            l.is_some()
-                .then(|| push(Dir::Lib, Verdict::Skipped(reason)));
-            e.is_some()
-                .then(|| push(Dir::Etc, Verdict::Skipped(reason)));
+            if let Some((i, _)) = l {
+                push(Dir::Lib, i, Verdict::Skipped(reason));
+            }
+            if let Some((i, _)) = e {
+                push(Dir::Etc, i, Verdict::Skipped(reason));
+            }
             continue;
         }
         let own = |k: EntryKind| match k {
@@ -111,21 +128,77 @@ pub fn merge(lib: &[Entry], etc: &[Entry]) -> Vec<Decision> {
             EntryKind::File { empty: true } | EntryKind::DevNull => Verdict::Mask,
             EntryKind::NotAFile => Verdict::Skipped("not a regular file"),
         };
-        let etc_verdict = e.map(own);
-        if let Some(k) = l {
+        let etc_verdict = e.map(|(i, k)| (i, own(k)));
+        if let Some((i, k)) = l {
             let verdict = match etc_verdict {
-                Some(Verdict::Read) => Verdict::Shadowed,
-                Some(Verdict::Mask) => Verdict::Masked,
+                Some((_, Verdict::Read)) => Verdict::Shadowed,
+                Some((_, Verdict::Mask)) => Verdict::Masked,
                 // A directory in etc does not hide the lib file, as in swupdate.sh (`[ -f ]`).
                 _ => own(k),
             };
-            push(Dir::Lib, verdict);
+            push(Dir::Lib, i, verdict);
         }
-        if let Some(v) = etc_verdict {
-            push(Dir::Etc, v);
+        if let Some((i, v)) = etc_verdict {
+            push(Dir::Etc, i, v);
         }
     }
     out
+}
+
+/// Why an entry may not be where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Misplaced {
+    /// descriptor.env in the lib directory: it is the agent's handoff, never the image's.
+    DescriptorInLib,
+    /// A name that counts in an etc directory the agent owns: the agent can rename anything
+    /// there, so nothing there may add to or shadow the image's configuration.
+    AgentAddsConfiguration,
+    /// descriptor.env in the etc directory while the agent has a directory of its own
+    /// (SWUPDATE_DESCRIPTOR_DIR): a leftover there would be replayed forever.
+    DescriptorOutsideItsDirectory,
+}
+
+/// Who the etc directory is for, as far as what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EtcUse {
+    /// The agent (not the image) owns it.
+    pub agent_owned: bool,
+    /// The descriptor has a directory of its own.
+    pub descriptor_elsewhere: bool,
+}
+
+/// Whether the entry `name` of directory `dir` is misplaced, and why. The loader refuses the
+/// configuration for the smallest reason over all entries (lib before etc).
+pub fn misplaced(dir: Dir, name: &OsStr, etc: EtcUse) -> Option<Misplaced> {
+    let descriptor = name == DESCRIPTOR;
+    match dir {
+        Dir::Lib => descriptor.then_some(Misplaced::DescriptorInLib),
+        Dir::Etc if descriptor => etc
+            .descriptor_elsewhere
+            .then_some(Misplaced::DescriptorOutsideItsDirectory),
+        Dir::Etc => (etc.agent_owned && skip_reason(name).is_none())
+            .then_some(Misplaced::AgentAddsConfiguration),
+    }
+}
+
+/// Why a conf.d file may not set a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The descriptor sets only the handoff ([`HANDOFF`]): what to install, never how.
+    NotHandoff,
+    /// Path topology ([`TOPOLOGY`]) is read before conf.d and decides where conf.d is.
+    Topology,
+}
+
+/// Whether a conf.d file may set `name`: `handoff` for descriptor.env, else a fragment.
+pub fn refused_assignment(name: &str, handoff: bool) -> Option<Refused> {
+    if handoff && !HANDOFF.contains(&name) {
+        Some(Refused::NotHandoff)
+    } else if TOPOLOGY.contains(&name) {
+        Some(Refused::Topology)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -271,5 +344,90 @@ mod tests {
     #[test]
     fn missing_directories_give_nothing() {
         assert!(merge(&[], &[]).is_empty());
+    }
+
+    #[test]
+    fn each_decision_points_at_its_entry() {
+        let lib = [file("20-b"), file("10-a")];
+        let etc = [file("x~"), file("20-b")];
+        for d in merge(&lib, &etc) {
+            let listed = if d.dir == Dir::Lib { &lib } else { &etc };
+            assert_eq!(listed[d.at].name, d.name);
+        }
+    }
+
+    const IMAGE_ETC: EtcUse = EtcUse {
+        agent_owned: false,
+        descriptor_elsewhere: false,
+    };
+
+    fn misplaced_in(dir: Dir, name: &str, etc: EtcUse) -> Option<Misplaced> {
+        misplaced(dir, OsStr::new(name), etc)
+    }
+
+    #[test]
+    fn a_descriptor_in_the_lib_directory_is_misplaced() {
+        assert_eq!(
+            misplaced_in(Dir::Lib, DESCRIPTOR, IMAGE_ETC),
+            Some(Misplaced::DescriptorInLib)
+        );
+        assert_eq!(misplaced_in(Dir::Lib, "10-a", IMAGE_ETC), None);
+    }
+
+    #[test]
+    fn the_descriptor_belongs_in_etc_unless_it_has_its_own_directory() {
+        assert_eq!(misplaced_in(Dir::Etc, DESCRIPTOR, IMAGE_ETC), None);
+        let elsewhere = EtcUse {
+            descriptor_elsewhere: true,
+            ..IMAGE_ETC
+        };
+        assert_eq!(
+            misplaced_in(Dir::Etc, DESCRIPTOR, elsewhere),
+            Some(Misplaced::DescriptorOutsideItsDirectory)
+        );
+    }
+
+    #[test]
+    fn an_agent_owned_etc_directory_holds_only_the_descriptor_and_names_that_never_count() {
+        let agent = EtcUse {
+            agent_owned: true,
+            ..IMAGE_ETC
+        };
+        assert_eq!(misplaced_in(Dir::Etc, DESCRIPTOR, agent), None);
+        assert_eq!(misplaced_in(Dir::Etc, ".descriptor.env.tmp", agent), None);
+        assert_eq!(misplaced_in(Dir::Etc, CLAIMED_DESCRIPTOR, agent), None);
+        assert_eq!(
+            misplaced_in(Dir::Etc, "50-verify", agent),
+            Some(Misplaced::AgentAddsConfiguration)
+        );
+        assert_eq!(misplaced_in(Dir::Etc, "50-verify", IMAGE_ETC), None);
+    }
+
+    #[test]
+    fn the_descriptor_may_set_only_the_handoff() {
+        for name in HANDOFF {
+            assert_eq!(refused_assignment(name, true), None, "{name}");
+        }
+        assert_eq!(
+            refused_assignment("SWUPDATE_PUBLIC_KEY", true),
+            Some(Refused::NotHandoff)
+        );
+        assert_eq!(
+            refused_assignment("SWUPDATE_CONF_DIR_ETC", true),
+            Some(Refused::NotHandoff)
+        );
+    }
+
+    #[test]
+    fn no_conf_d_file_may_set_topology() {
+        for name in TOPOLOGY {
+            assert_eq!(
+                refused_assignment(name, false),
+                Some(Refused::Topology),
+                "{name}"
+            );
+        }
+        assert_eq!(refused_assignment("SWUPDATE_EXTRA_ARGS", false), None);
+        assert_eq!(refused_assignment("URL", false), None);
     }
 }

@@ -150,9 +150,7 @@ impl Parser<'_, '_> {
     }
 
     fn skip_comment(&mut self) {
-        while !matches!(self.cur.peek(), None | Some('\n')) {
-            self.cur.bump();
-        }
+        self.cur.run_while(|_| true);
     }
 
     /// A simple command made only of assignments, optionally behind `export`.

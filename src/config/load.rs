@@ -9,12 +9,12 @@
 //! root), judged on the descriptor it is read from before a byte is read, must be a regular
 //! file, and is read with a size bound (docs/threat-model.md).
 
-use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::config::confd::{self, Decision, Dir, Entry, EntryKind, Verdict};
+use crate::config::confd::{self, Decision, Dir, Entry, EntryKind, EtcUse, Misplaced, Verdict};
+pub use crate::config::confd::{CLAIMED_DESCRIPTOR, DESCRIPTOR};
 use crate::config::envfile;
 use crate::config::fragment::{self, Rules};
 use crate::config::settings::{self, Origin, Settings};
@@ -22,25 +22,23 @@ use crate::config::syntax::SyntaxError;
 use crate::config::vocabulary::names::{
     SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR,
 };
-use crate::config::vocabulary::{FROM_ENVIRONMENT, HANDOFF, SCRIPT_DEFAULTS, TOPOLOGY};
+use crate::config::vocabulary::{FROM_ENVIRONMENT, HANDOFF, SCRIPT_DEFAULTS};
 use crate::error::{Error, Kind, Location};
-use crate::rootfs::{DirHandle, Found, Hop, Root, Stat, WalkError};
+use crate::rootfs::{DirHandle, EntryType, Found, Hop, Root, Stat, WalkError};
 use crate::trust::{self, Policy, Role};
 
 pub const DEFAULT_ENV_FILE: &str = "/etc/default/swupdate";
 
-/// The management agent's file.
-pub const DESCRIPTOR: &str = "descriptor.env";
-/// The name a descriptor is claimed under before it is read (hidden: never read again by a
-/// later start, kept for a person to look at).
-pub const CLAIMED_DESCRIPTOR: &str = ".descriptor.env.last";
-
-/// Size bounds: nothing is read whole whatever its size.
+/// Size bounds: nothing is read whole whatever its size, no directory listed whole whatever
+/// it holds.
 pub mod limits {
     /// The EnvironmentFile and each fragment.
     pub const FILE: u64 = 1024 * 1024;
     /// descriptor.env (a URL is at most 4096 bytes).
     pub const DESCRIPTOR: u64 = 64 * 1024;
+    /// Entries of one conf.d directory, hidden ones included (a device has tens; the agent
+    /// may write hidden files into its directory, and a listing costs memory per name).
+    pub const ENTRIES: usize = 4096;
 }
 
 /// What was asked for.
@@ -69,12 +67,33 @@ pub struct ConfFile {
     pub verdict: Verdict,
 }
 
+/// One conf.d directory: where it is, and, when it exists, its handle and what it holds.
+#[derive(Debug, Clone)]
+pub struct ConfDir {
+    pub which: Dir,
+    /// Its host path.
+    pub path: PathBuf,
+    /// `None`: the directory does not exist.
+    handle: Option<DirHandle>,
+    /// The listing, in the order the directory gave it (the merge sorts).
+    entries: Vec<Entry>,
+    /// What the listing said each entry is (parallel to `entries`).
+    types: Vec<EntryType>,
+}
+
+impl ConfDir {
+    pub fn exists(&self) -> bool {
+        self.handle.is_some()
+    }
+}
+
 /// Everything read, before interpretation.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub env_file: EnvFileUse,
     pub topology: Settings,
-    pub conf_dirs: [(Dir, PathBuf, bool); 2],
+    pub lib: ConfDir,
+    pub etc: ConfDir,
     pub files: Vec<ConfFile>,
     pub vars: Settings,
     /// Whose files are trusted; `None` with SWUPDATE_STRICT_MODES=no.
@@ -92,9 +111,9 @@ impl Loaded {
         }
     }
 
-    /// The etc conf.d directory (host path).
-    pub fn etc_dir(&self) -> &Path {
-        &self.conf_dirs[1].1
+    /// The two conf.d directories, lib first.
+    pub fn conf_dirs(&self) -> [&ConfDir; 2] {
+        [&self.lib, &self.etc]
     }
 }
 
@@ -114,8 +133,7 @@ fn io_error(path: &Path, what: &str, e: &std::io::Error) -> Error {
     Error::new(Kind::Io, format!("cannot {what}: {e}")).on(path)
 }
 
-/// The hops of a walk, kept to be judged once the policy is known (or not at all: a shadowed
-/// file is never judged, as before).
+/// The hops of a walk, kept to be judged once the policy is known.
 type Hops = Vec<(PathBuf, Stat, Hop)>;
 
 fn recorder(hops: &mut Hops) -> impl FnMut(&Path, &Stat, Hop) -> Result<(), Error> + '_ {
@@ -125,28 +143,39 @@ fn recorder(hops: &mut Hops) -> impl FnMut(&Path, &Stat, Hop) -> Result<(), Erro
     }
 }
 
-fn judge_all(hops: &Hops, role: Role, policy: Option<&Policy>) -> Result<(), Error> {
-    let Some(policy) = policy else { return Ok(()) };
-    for (p, st, h) in hops {
-        // Only the file itself (and its own directory, judged by the caller) may be the agent's.
-        let r = if *h == Hop::File { role } else { Role::Image };
-        trust::hop(p, st, *h, r, policy)?;
+/// Judges every hop of a walk as it is made: the file at the end as `role` (only it, and its
+/// own directory, judged by the caller, may be the agent's), everything on the way as the
+/// image's.
+fn judge_as(
+    role: Role,
+    policy: Option<&Policy>,
+) -> impl FnMut(&Path, &Stat, Hop) -> Result<(), Error> + '_ {
+    move |p: &Path, st: &Stat, h: Hop| match policy {
+        Some(policy) => {
+            let r = if h == Hop::File { role } else { Role::Image };
+            trust::hop(p, st, h, r, policy)
+        }
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// A file opened by a walk, judged later, read with a bound.
-struct Opened {
-    file: std::fs::File,
-    stat: Stat,
-    hops: Hops,
+fn judge_all(hops: &Hops, role: Role, policy: Option<&Policy>) -> Result<(), Error> {
+    let mut judge = judge_as(role, policy);
+    hops.iter().try_for_each(|(p, st, h)| judge(p, st, *h))
 }
 
 /// Reads at most `limit` bytes; a larger file is refused without reading the rest.
-fn read_bounded(o: &Opened, path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
-    (&o.file)
-        .take(limit + 1)
+fn read_bounded(
+    file: &std::fs::File,
+    stat: &Stat,
+    path: &Path,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, Error> {
+    // Room for what fstat said and one byte more: the end is seen without growing the buffer.
+    let room = usize::try_from(stat.size.min(limit) + 1).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(room);
+    file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
     if bytes.len() as u64 > limit {
@@ -200,88 +229,136 @@ fn open_conf_dir(
     Ok(Some(dir))
 }
 
-/// What an entry of a conf.d directory turned out to be when it was opened.
-enum Opening {
-    File(Opened),
-    DevNull(Hops),
-    Directory,
-    /// Could not be opened; reported if it is to be read.
-    Failed(Error),
-}
-
-fn open_entry(dir: &DirHandle, name: &OsStr, follow: bool) -> Option<Opening> {
-    let mut hops = Hops::new();
-    let r = dir.open(name, follow, &mut recorder(&mut hops));
-    Some(match r {
-        Ok(Found::File(file, stat)) => Opening::File(Opened { file, stat, hops }),
-        Ok(Found::DevNull) => Opening::DevNull(hops),
-        // Gone between the listing and the open: as if it had not been listed.
-        Err(e) if e.is_not_found() && hops.is_empty() => return None,
-        Err(WalkError::Kind(_, "a directory")) => Opening::Directory,
-        Err(WalkError::Io(at, e)) => {
-            let shown = dir.host_path().join(name);
-            let via = if at == shown {
-                String::new()
-            } else {
-                format!(" (at {})", at.display())
-            };
-            Opening::Failed(
-                Error::new(Kind::Io, format!("cannot open the fragment: {e}{via}")).on(&shown),
-            )
-        }
-        Err(e) => Opening::Failed(trust::walk_error(e, "fragment")),
-    })
-}
-
-fn kind_of(o: &Opening) -> EntryKind {
-    match o {
-        Opening::File(f) => EntryKind::File {
-            empty: f.stat.size == 0,
-        },
-        Opening::DevNull(_) => EntryKind::DevNull,
-        Opening::Directory => EntryKind::NotAFile,
-        Opening::Failed(_) => EntryKind::File { empty: false },
-    }
-}
-
-/// A listed directory: its entries, opened (skipped names are not opened).
-struct Listing {
-    host: PathBuf,
-    entries: Vec<Entry>,
-    opened: HashMap<OsString, Opening>,
-}
-
-fn list(dir: &DirHandle, skip: &dyn Fn(&OsStr) -> bool) -> Result<Listing, Error> {
-    let host = dir.host_path();
-    let names = dir
-        .list()
-        .map_err(|e| io_error(&host, "list the conf.d directory", &e))?;
-    let mut entries = Vec::new();
-    let mut opened = HashMap::new();
-    for name in names {
-        if skip(&name) {
-            continue;
-        }
-        if confd::skip_reason(&name).is_some() {
-            entries.push(Entry {
-                name,
-                kind: EntryKind::File { empty: false },
-            });
-            continue;
-        }
-        let Some(o) = open_entry(dir, &name, true) else {
-            continue;
+impl ConfDir {
+    /// Opens (judging the way to it) and lists a conf.d directory. Nothing in it is opened
+    /// but symlinks of names that may be merged, followed to learn what they stand for
+    /// (nothing is read, no descriptor kept); regular files are `lstat`ed for their size.
+    fn open(
+        root: &Root,
+        which: Dir,
+        device: &Path,
+        own: Role,
+        policy: Option<&Policy>,
+    ) -> Result<ConfDir, Error> {
+        let path = root.host(device);
+        let mut dir = ConfDir {
+            which,
+            path,
+            handle: open_conf_dir(root, device, own, policy)?,
+            entries: Vec::new(),
+            types: Vec::new(),
         };
-        entries.push(Entry {
-            name: name.clone(),
-            kind: kind_of(&o),
-        });
-        opened.insert(name, o);
+        let Some(handle) = &dir.handle else {
+            return Ok(dir);
+        };
+        // Only names that may be merged are looked at: never the descriptor (read by itself,
+        // never followed: a symlink there is refused, not opened) nor a name that never counts.
+        let merged = |n: &OsStr| confd::skip_reason(n).is_none() && n != DESCRIPTOR;
+        let listed = handle
+            .list_typed(limits::ENTRIES, &merged)
+            .map_err(|e| io_error(&dir.path, "list the conf.d directory", &e))?
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    format!(
+                        "refusing the conf.d directory: it holds more than {} entries (hidden files count too); nothing was read",
+                        limits::ENTRIES
+                    ),
+                )
+                .on(&dir.path)
+                .hint("remove what does not belong there: a device's conf.d holds tens of files")
+            })?;
+        for (name, ty) in listed {
+            let kind = match ty {
+                _ if !merged(&name) => EntryKind::File { empty: false },
+                EntryType::File { size } => EntryKind::File {
+                    empty: size == Some(0),
+                },
+                EntryType::Dir => EntryKind::NotAFile,
+                // Read, to be refused then with what it is.
+                EntryType::Other => EntryKind::File { empty: false },
+                EntryType::Symlink => match symlink_kind(handle, &name) {
+                    Some(k) => k,
+                    None => continue,
+                },
+            };
+            dir.entries.push(Entry { name, kind });
+            dir.types.push(ty);
+        }
+        Ok(dir)
     }
-    Ok(Listing {
-        host,
-        entries,
-        opened,
+
+    /// Opens the chosen entry `at` for reading, judging every hop as the image's. `None`:
+    /// it stands for /dev/null now.
+    fn open_chosen(
+        &self,
+        at: usize,
+        shown: &Path,
+        policy: Option<&Policy>,
+    ) -> Result<Option<(std::fs::File, Stat)>, Error> {
+        let (Some(handle), Some(entry), Some(ty)) =
+            (&self.handle, self.entries.get(at), self.types.get(at))
+        else {
+            return Err(
+                Error::new(Kind::Io, "cannot open the fragment: it was not listed").on(shown),
+            );
+        };
+        let name = &entry.name;
+        if matches!(ty, EntryType::File { .. }) {
+            // A regular file when listed: opened directly (O_NOFOLLOW, O_NONBLOCK) and judged
+            // on what was opened. A symlink swapped in meanwhile is followed below.
+            match handle.open_entry_file(name) {
+                Ok((file, st)) if st.is_file() => {
+                    judge_as(Role::Image, policy)(shown, &st, Hop::File)?;
+                    return Ok(Some((file, st)));
+                }
+                Ok((_, st)) => {
+                    return Err(Error::new(
+                        Kind::Io,
+                        format!(
+                            "refusing the fragment: it is {}, not a regular file; nothing was read",
+                            st.kind_name()
+                        ),
+                    )
+                    .on(shown));
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+                Err(e) => return Err(io_error(shown, "open the fragment", &e)),
+            }
+        }
+        match handle.open(name, true, &mut judge_as(Role::Image, policy)) {
+            Ok(Found::File(file, st)) => Ok(Some((file, st))),
+            Ok(Found::DevNull) => Ok(None),
+            Err(WalkError::Io(at, e)) => {
+                let via = if at == shown {
+                    String::new()
+                } else {
+                    format!(" (at {})", at.display())
+                };
+                Err(Error::new(Kind::Io, format!("cannot open the fragment: {e}{via}")).on(shown))
+            }
+            Err(e) => Err(trust::walk_error(e, "fragment")),
+        }
+    }
+}
+
+/// What a listed symlink stands for, followed inside the root (nothing judged or read yet:
+/// that happens if the merge chooses it). `None`: the entry is gone since the listing.
+fn symlink_kind(dir: &DirHandle, name: &OsStr) -> Option<EntryKind> {
+    let mut hops = 0;
+    let r = dir.open(name, true, &mut |_: &Path, _: &Stat, _| {
+        hops += 1;
+        Ok(())
+    });
+    Some(match r {
+        Ok(Found::File(_, st)) => EntryKind::File {
+            empty: st.size == 0,
+        },
+        Ok(Found::DevNull) => EntryKind::DevNull,
+        Err(e) if e.is_not_found() && hops == 0 => return None,
+        Err(WalkError::Kind(_, "a directory")) => EntryKind::NotAFile,
+        // Could not be followed: reading it will say why.
+        Err(_) => EntryKind::File { empty: false },
     })
 }
 
@@ -309,30 +386,25 @@ pub fn load(req: &Request) -> Result<Loaded, Error> {
 fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loaded, Error> {
     let env_device = req.env_file.unwrap_or(Path::new(DEFAULT_ENV_FILE));
     let env_path = req.root.host(env_device);
-    let (assignments, env_opened) = read_env_file(req, env_device, &env_path)?;
+    let (assignments, env_hops) = read_env_file(req, env_device, &env_path)?;
     let topology = settings::topology(&assignments, &env_path, req.env);
     let policy = trust_policy(&topology)?;
-    let found = env_opened.is_some();
-    if let Some(o) = &env_opened {
-        judge_all(&o.hops, Role::Image, policy.as_ref())?;
+    let found = env_hops.is_some();
+    if let Some(hops) = &env_hops {
+        judge_all(hops, Role::Image, policy.as_ref())?;
     }
 
     let layout = layout(&topology)?;
-    let mut dirs = open_conf_dirs(req.root, &layout, policy.as_ref())?;
-    let empty = Vec::new();
-    let decisions = confd::merge(
-        dirs.lib.as_ref().map_or(&empty, |l| &l.entries),
-        dirs.etc.as_ref().map_or(&empty, |l| &l.entries),
-    );
+    let (mut lib, mut etc) = open_conf_dirs(req.root, &layout, policy.as_ref())?;
+    let decisions = confd::merge(&lib.entries, &etc.entries);
     let mut files: Vec<ConfFile> = decisions
         .iter()
-        .map(|Decision { name, dir, verdict }| ConfFile {
-            path: dirs.host(*dir).join(name),
-            dir: *dir,
-            verdict: *verdict,
+        .map(|d| ConfFile {
+            path: dir_of(&lib, &etc, d.dir).path.join(&d.name),
+            dir: d.dir,
+            verdict: d.verdict,
         })
         .collect();
-    judge_masks(&decisions, &mut dirs, policy.as_ref())?;
 
     let mut vars = Settings::default();
     for (name, value) in SCRIPT_DEFAULTS {
@@ -348,15 +420,25 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
         topology: &topology,
         env_file: env_device,
     };
-    read_fragments(&decisions, &mut dirs, &ctx, &mut vars, policy.as_ref())?;
+    let chosen = Chosen {
+        lib: &lib,
+        etc: &etc,
+        policy: policy.as_ref(),
+    };
+    chosen.read(&decisions, &files, &ctx, &mut vars)?;
     let descriptor = Descriptor {
         req,
         layout: &layout,
-        etc_handle: dirs.etc_handle.as_ref(),
+        etc_handle: etc.handle.as_ref(),
         policy: policy.as_ref(),
     };
     if let Some(f) = descriptor.read(&ctx, &mut vars, claimed)? {
         files.push(f);
+    }
+    // The listing was for the merge; what is kept says where each directory is.
+    for d in [&mut lib, &mut etc] {
+        d.entries = Vec::new();
+        d.types = Vec::new();
     }
 
     Ok(Loaded {
@@ -365,10 +447,8 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
             found,
         },
         topology,
-        conf_dirs: [
-            (Dir::Lib, dirs.lib_host, dirs.lib_handle.is_some()),
-            (Dir::Etc, dirs.etc_host, dirs.etc_handle.is_some()),
-        ],
+        lib,
+        etc,
         files,
         vars,
         policy,
@@ -376,15 +456,22 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
     })
 }
 
-/// Reads and parses the EnvironmentFile (`None` opened: missing where that is allowed, or
+fn dir_of<'a>(lib: &'a ConfDir, etc: &'a ConfDir, d: Dir) -> &'a ConfDir {
+    match d {
+        Dir::Lib => lib,
+        Dir::Etc => etc,
+    }
+}
+
+/// Reads and parses the EnvironmentFile (`None` hops: missing where that is allowed, or
 /// /dev/null). It is judged before it is read, against what is known without it (the
 /// environment, else root): a file that sets the policy must pass the policy it finds. The
-/// caller judges it again under the policy it sets.
+/// caller judges its hops again under the policy it sets.
 fn read_env_file(
     req: &Request,
     env_device: &Path,
     env_path: &Path,
-) -> Result<(Vec<envfile::Assignment>, Option<Opened>), Error> {
+) -> Result<(Vec<envfile::Assignment>, Option<Hops>), Error> {
     let pre = provisional_policy(req.env);
     let mut env_hops = Hops::new();
     let walked = req
@@ -398,21 +485,16 @@ fn read_env_file(
         });
     match walked {
         Ok(Found::File(file, stat)) => {
-            let o = Opened {
-                file,
-                stat,
-                hops: std::mem::take(&mut env_hops),
-            };
-            let bytes = read_bounded(&o, env_path, limits::FILE, "EnvironmentFile")?;
+            let bytes = read_bounded(&file, &stat, env_path, limits::FILE, "EnvironmentFile")?;
             let assignments = envfile::parse(&bytes).map_err(|e| {
-                let e = if may_quote(&o.stat, Role::Image) {
+                let e = if may_quote(&stat, Role::Image) {
                     e
                 } else {
                     e.unquoted()
                 };
                 located(e, env_path)
             })?;
-            Ok((assignments, Some(o)))
+            Ok((assignments, Some(env_hops)))
         }
         Ok(Found::DevNull) => Ok((Vec::new(), None)),
         Err(e) if e.is_not_found() && req.env_file.is_none() => Ok((Vec::new(), None)),
@@ -439,7 +521,7 @@ fn layout(topology: &Settings) -> Result<Layout, Error> {
             .get(name)
             .ok_or_else(|| Error::new(Kind::Config, format!("{name} is not set")))?;
         if !Path::new(&s.value).is_absolute() {
-            return Err(crate::plan::setting_error(
+            return Err(settings::setting_error(
                 name,
                 s,
                 format!("`{}` is not an absolute path", s.value),
@@ -462,172 +544,133 @@ fn layout(topology: &Settings) -> Result<Layout, Error> {
     })
 }
 
-/// The two conf.d directories, opened and listed (`None`: the directory does not exist).
-struct ConfDirs {
-    lib_handle: Option<DirHandle>,
-    etc_handle: Option<DirHandle>,
-    lib_host: PathBuf,
-    etc_host: PathBuf,
-    lib: Option<Listing>,
-    /// Without the descriptor: it is not part of the merge, but read last, by itself.
-    etc: Option<Listing>,
-}
-
-impl ConfDirs {
-    fn host(&self, d: Dir) -> &Path {
-        if d == Dir::Lib {
-            &self.lib_host
-        } else {
-            &self.etc_host
-        }
-    }
-
-    /// The opened entry of a listed name, taken out (each is used once).
-    fn take(&mut self, d: Dir, name: &OsStr) -> Option<Opening> {
-        let l = if d == Dir::Lib {
-            self.lib.as_mut()
-        } else {
-            self.etc.as_mut()
-        };
-        l.and_then(|l| l.opened.remove(name))
-    }
-}
-
+/// The two conf.d directories, opened and listed; the descriptor is left out of the etc
+/// listing (it is not part of the merge, but read last, by itself).
 fn open_conf_dirs(
     root: &Root,
     layout: &Layout,
     policy: Option<&Policy>,
-) -> Result<ConfDirs, Error> {
-    let lib_handle = open_conf_dir(root, &layout.lib, Role::Image, policy)?;
+) -> Result<(ConfDir, ConfDir), Error> {
+    let lib = ConfDir::open(root, Dir::Lib, &layout.lib, Role::Image, policy)?;
     let etc_role = if layout.separate {
         Role::Image
     } else {
         Role::Handoff
     };
-    let etc_handle = open_conf_dir(root, &layout.etc, etc_role, policy)?;
-    let is_descriptor = |n: &OsStr| n == DESCRIPTOR;
-    let lib = match &lib_handle {
-        Some(d) => Some(list(d, &|_| false)?),
-        None => None,
+    let mut etc = ConfDir::open(root, Dir::Etc, &layout.etc, etc_role, policy)?;
+    let etc_use = EtcUse {
+        agent_owned: match (policy, &etc.handle) {
+            (Some(policy), Some(d)) => policy.agent_owns(&d.stat),
+            _ => false,
+        },
+        descriptor_elsewhere: layout.separate,
     };
-    let etc = match &etc_handle {
-        Some(d) => Some(list(d, &is_descriptor)?),
-        None => None,
-    };
-    let dirs = ConfDirs {
-        lib_handle,
-        etc_handle,
-        lib_host: root.host(&layout.lib),
-        etc_host: root.host(&layout.etc),
-        lib,
-        etc,
-    };
-    refuse_misplaced_files(&dirs, layout, policy)?;
-    Ok(dirs)
+    refuse_misplaced(&lib, &etc, etc_use, layout)?;
+    if let Some(i) = etc.entries.iter().position(|e| e.name == DESCRIPTOR) {
+        etc.entries.remove(i);
+        etc.types.remove(i);
+    }
+    Ok((lib, etc))
 }
 
-/// What the directories may not hold: a descriptor in the lib one (or in the etc one when the
-/// agent has its own directory), and anything but the descriptor in an etc directory the agent
-/// owns.
-fn refuse_misplaced_files(
-    dirs: &ConfDirs,
+/// Refuses the configuration for the first entry that may not be where it is
+/// ([`confd::misplaced`]).
+fn refuse_misplaced(
+    lib: &ConfDir,
+    etc: &ConfDir,
+    etc_use: EtcUse,
     layout: &Layout,
-    policy: Option<&Policy>,
 ) -> Result<(), Error> {
-    if let Some(l) = dirs
-        .lib
-        .as_ref()
-        .filter(|l| l.entries.iter().any(|e| e.name == DESCRIPTOR))
-    {
-        return Err(Error::new(
+    let found = [lib, etc]
+        .into_iter()
+        .flat_map(|d| d.entries.iter().map(move |e| (d, e)))
+        .filter_map(|(d, e)| Some((confd::misplaced(d.which, &e.name, etc_use)?, d, e)))
+        .min_by_key(|(why, _, _)| *why);
+    let Some((why, dir, entry)) = found else {
+        return Ok(());
+    };
+    let at = dir.path.join(&entry.name);
+    Err(match why {
+        Misplaced::DescriptorInLib => Error::new(
             Kind::Config,
             format!("{DESCRIPTOR} in the lib conf.d directory: it is the agent's handoff, never the image's"),
         )
-        .on(&l.host.join(DESCRIPTOR)));
-    }
-    if let (Some(policy), Some(d), Some(l)) = (policy, &dirs.etc_handle, &dirs.etc) {
-        // A directory the agent owns: it can rename anything there, so nothing there may add
-        // to or shadow the image's configuration.
-        if policy.agent_owns(&d.stat) {
-            if let Some(e) = l
-                .entries
-                .iter()
-                .find(|e| confd::skip_reason(&e.name).is_none())
-            {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!(
-                        "the etc conf.d directory belongs to the agent (uid {}), so it may hold only {DESCRIPTOR}; `{}` would add to or shadow the image's configuration",
-                        d.stat.uid,
-                        e.name.to_string_lossy()
-                    ),
-                )
-                .on(&l.host.join(&e.name))
-                .hint("give the agent its own directory (SWUPDATE_DESCRIPTOR_DIR) and make the etc directory root's, or remove the file"));
-            }
+        .on(&at),
+        Misplaced::AgentAddsConfiguration => {
+            let uid = dir.handle.as_ref().map_or(0, |d| d.stat.uid);
+            Error::new(
+                Kind::Config,
+                format!(
+                    "the etc conf.d directory belongs to the agent (uid {uid}), so it may hold only {DESCRIPTOR}; `{}` would add to or shadow the image's configuration",
+                    entry.name.to_string_lossy()
+                ),
+            )
+            .on(&at)
+            .hint("give the agent its own directory (SWUPDATE_DESCRIPTOR_DIR) and make the etc directory root's, or remove the file")
         }
-    }
-    if layout.separate {
-        if let Some(l) = &dirs.etc_handle {
-            if l.lstat_entry(OsStr::new(DESCRIPTOR)).is_ok() {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("{DESCRIPTOR} in the etc conf.d directory, but SWUPDATE_DESCRIPTOR_DIR is {}", layout.descriptor.display()),
-                )
-                .on(&dirs.etc_host.join(DESCRIPTOR))
-                .hint("the agent writes its descriptor only to SWUPDATE_DESCRIPTOR_DIR; remove this one (a leftover of the old layout)"));
-            }
-        }
-    }
-    Ok(())
+        Misplaced::DescriptorOutsideItsDirectory => Error::new(
+            Kind::Config,
+            format!("{DESCRIPTOR} in the etc conf.d directory, but SWUPDATE_DESCRIPTOR_DIR is {}", layout.descriptor.display()),
+        )
+        .on(&at)
+        .hint("the agent writes its descriptor only to SWUPDATE_DESCRIPTOR_DIR; remove this one (a leftover of the old layout)"),
+    })
 }
 
-/// Masks are judged (their owner chose to hide a file), shadowed files are not.
-fn judge_masks(
-    decisions: &[Decision],
-    dirs: &mut ConfDirs,
-    policy: Option<&Policy>,
-) -> Result<(), Error> {
-    for d in decisions.iter().filter(|d| d.verdict == Verdict::Mask) {
-        match dirs.take(d.dir, &d.name) {
-            Some(Opening::File(o)) => judge_all(&o.hops, Role::Image, policy)?,
-            Some(Opening::DevNull(hops)) => judge_all(&hops, Role::Image, policy)?,
-            _ => {}
-        }
-    }
-    Ok(())
+/// The files the merge chose, opened, judged and read one at a time.
+struct Chosen<'a> {
+    lib: &'a ConfDir,
+    etc: &'a ConfDir,
+    policy: Option<&'a Policy>,
 }
 
-/// Judges, reads and applies every fragment the merge decided to read, in its order.
-fn read_fragments(
-    decisions: &[Decision],
-    dirs: &mut ConfDirs,
-    ctx: &Apply,
-    vars: &mut Settings,
-    policy: Option<&Policy>,
-) -> Result<(), Error> {
-    for d in decisions.iter().filter(|d| d.verdict == Verdict::Read) {
-        let path = dirs.host(d.dir).join(&d.name);
-        let o = match dirs.take(d.dir, &d.name) {
-            Some(Opening::File(o)) => o,
-            Some(Opening::Failed(e)) => return Err(e),
-            _ => {
+impl Chosen<'_> {
+    /// Judges every mask (its owner chose to hide a file; a shadowed file is never judged),
+    /// then judges, reads and applies every fragment to read, in the merge's order. Each is
+    /// closed before the next is opened.
+    fn read(
+        &self,
+        decisions: &[Decision],
+        files: &[ConfFile],
+        ctx: &Apply,
+        vars: &mut Settings,
+    ) -> Result<(), Error> {
+        for (d, f) in decisions.iter().zip(files) {
+            if d.verdict != Verdict::Mask {
+                continue;
+            }
+            let dir = dir_of(self.lib, self.etc, d.dir);
+            match dir.open_chosen(d.at, &f.path, self.policy) {
+                // Refused for its owner or mode (or a hop's): whoever could write it chose
+                // what it hides.
+                Err(e) if e.kind == Kind::Config => return Err(e),
+                // Opened (and closed at once), or not openable: it hides the lib file all
+                // the same.
+                Ok(_) | Err(_) => {}
+            }
+        }
+        for (d, f) in decisions.iter().zip(files) {
+            if d.verdict != Verdict::Read {
+                continue;
+            }
+            let dir = dir_of(self.lib, self.etc, d.dir);
+            let Some((file, stat)) = dir.open_chosen(d.at, &f.path, self.policy)? else {
                 return Err(Error::new(
                     Kind::Io,
                     "cannot read the fragment: it changed while it was read",
                 )
-                .on(&path));
-            }
-        };
-        judge_all(&o.hops, Role::Image, policy)?;
-        let bytes = read_bounded(&o, &path, limits::FILE, "fragment")?;
-        let rules = Rules {
-            expansions: true,
-            quote: may_quote(&o.stat, Role::Image),
-        };
-        ctx.apply(vars, &bytes, &path, rules, Role::Image)?;
+                .on(&f.path));
+            };
+            let bytes = read_bounded(&file, &stat, &f.path, limits::FILE, "fragment")?;
+            drop(file);
+            let rules = Rules {
+                expansions: true,
+                quote: may_quote(&stat, Role::Image),
+            };
+            ctx.apply(vars, &bytes, &f.path, rules, Role::Image)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Where the agent's descriptor is read from, and under which policy.
@@ -662,11 +705,12 @@ impl Descriptor<'_> {
             return Ok(None);
         };
         let host = self.req.root.host(&self.layout.descriptor).join(DESCRIPTOR);
-        let Some(o) = claim_descriptor(dir, self.req.claim, &host, claimed)? else {
+        let Some((file, stat)) =
+            claim_descriptor(dir, self.req.claim, &host, claimed, self.policy)?
+        else {
             return Ok(None);
         };
-        judge_all(&o.hops, Role::Handoff, self.policy)?;
-        let bytes = read_bounded(&o, &host, limits::DESCRIPTOR, DESCRIPTOR)?;
+        let bytes = read_bounded(&file, &stat, &host, limits::DESCRIPTOR, DESCRIPTOR)?;
         ctx.apply(vars, &bytes, &host, Rules::AGENT, Role::Handoff)?;
         Ok(Some(ConfFile {
             path: host,
@@ -676,15 +720,17 @@ impl Descriptor<'_> {
     }
 }
 
-/// Opens the descriptor; with `claim`, first renames it to [`CLAIMED_DESCRIPTOR`] (atomic:
-/// a descriptor the agent writes after this moment is a new `descriptor.env`, left for the
-/// next start) and opens the claimed file. Never follows a symlink. `None`: no descriptor.
+/// Opens the descriptor and judges it as the agent's; with `claim`, first renames it to
+/// [`CLAIMED_DESCRIPTOR`] (atomic: a descriptor the agent writes after this moment is a new
+/// `descriptor.env`, left for the next start) and opens the claimed file. Never follows a
+/// symlink. `None`: no descriptor.
 fn claim_descriptor(
     dir: &DirHandle,
     claim: bool,
     shown: &Path,
     claimed: &mut Option<DirHandle>,
-) -> Result<Option<Opened>, Error> {
+    policy: Option<&Policy>,
+) -> Result<Option<(std::fs::File, Stat)>, Error> {
     let name = if claim {
         match dir.rename(OsStr::new(DESCRIPTOR), OsStr::new(CLAIMED_DESCRIPTOR)) {
             Ok(()) => {
@@ -697,10 +743,13 @@ fn claim_descriptor(
     } else {
         DESCRIPTOR
     };
-    let mut hops = Hops::new();
-    let opened = dir.open(OsStr::new(name), false, &mut recorder(&mut hops));
+    let opened = dir.open(
+        OsStr::new(name),
+        false,
+        &mut judge_as(Role::Handoff, policy),
+    );
     match opened {
-        Ok(Found::File(file, stat)) => Ok(Some(Opened { file, stat, hops })),
+        Ok(Found::File(file, stat)) => Ok(Some((file, stat))),
         Ok(Found::DevNull) => Ok(None),
         Err(e) if e.is_not_found() => Ok(None),
         Err(WalkError::Kind(_, kind)) => Err(Error::new(
@@ -745,24 +794,27 @@ impl Apply<'_> {
                 line: a.line,
                 column: None,
             };
-            if handoff && !HANDOFF.contains(&a.name.as_str()) {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("{DESCRIPTOR} may only set {}, not {}", HANDOFF.join(", "), a.name),
-                )
-                .at(at)
-                .hint("the management agent hands over what to install; how it is verified belongs to the image"));
-            }
-            if TOPOLOGY.contains(&a.name.as_str()) {
-                return Err(Error::new(
-                    Kind::Config,
-                    format!("{} is path topology and cannot be set in conf.d", a.name),
-                )
-                .at(at)
-                .hint(format!(
-                    "set it in the EnvironmentFile ({})",
-                    self.env_file.display()
-                )));
+            match confd::refused_assignment(&a.name, handoff) {
+                None => {}
+                Some(confd::Refused::NotHandoff) => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        format!("{DESCRIPTOR} may only set {}, not {}", HANDOFF.join(", "), a.name),
+                    )
+                    .at(at)
+                    .hint("the management agent hands over what to install; how it is verified belongs to the image"));
+                }
+                Some(confd::Refused::Topology) => {
+                    return Err(Error::new(
+                        Kind::Config,
+                        format!("{} is path topology and cannot be set in conf.d", a.name),
+                    )
+                    .at(at)
+                    .hint(format!(
+                        "set it in the EnvironmentFile ({})",
+                        self.env_file.display()
+                    )));
+                }
             }
             vars.set(
                 &a.name,
@@ -796,11 +848,11 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
         match topology.get(name).filter(|s| !s.value.is_empty()) {
             None => Ok(None),
             Some(s) => s.value.parse::<u32>().map(Some).map_err(|_| {
-                crate::plan::setting_error(name, s, format!("`{}` is not a numeric uid", s.value))
+                settings::setting_error(name, s, format!("`{}` is not a numeric uid", s.value))
             }),
         }
     };
-    if !crate::plan::yes_no(topology, trust::SWUPDATE_STRICT_MODES, true)?.value {
+    if !settings::yes_no(topology, trust::SWUPDATE_STRICT_MODES, true)? {
         return Ok(None);
     }
     Ok(Some(Policy {

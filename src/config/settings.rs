@@ -1,14 +1,17 @@
 //! What the user said, before it means anything: variables with their values and provenance.
 //!
-//! Nothing here is validated; [`crate::plan`] does that. Keeping the raw layer separate is what
-//! lets `explain` say, for every argument, which file and line asked for it.
+//! Nothing here is validated; the plan does that. Keeping the raw layer separate is what lets
+//! `explain` say, for every argument, which file and line asked for it. What the loader itself
+//! must read from a setting (a yes/no switch), and the error located where a setting was made,
+//! are here, below both.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::envfile;
 use crate::config::vocabulary::{TOPOLOGY, TOPOLOGY_FROM_ENVIRONMENT, topology_default};
+use crate::error::{Error, Kind, Location};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +48,12 @@ pub struct Setting {
     pub origin: Origin,
 }
 
-/// Variables in name order, each with every value it was given; the last one counts.
+/// Variables, each with every value it was given; the last one counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
-    vars: BTreeMap<String, Vec<Setting>>,
+    /// Hashed, not ordered: set and looked up once per assignment and expansion of every
+    /// fragment, listed in name order only by [`Settings::names`].
+    vars: HashMap<String, Vec<Setting>>,
 }
 
 impl Settings {
@@ -80,8 +85,47 @@ impl Settings {
         self.vars.get(name).map_or(&[], |h| h.as_slice())
     }
 
+    /// The names, in byte order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.vars.keys().map(String::as_str)
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
+    }
+}
+
+/// An error about a setting, located where it was set.
+pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
+    let message = message.into();
+    match &s.origin {
+        Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
+            Error::new(Kind::Config, format!("{name}: {message}")).at(Location {
+                file: path.clone(),
+                line: *line,
+                column: None,
+            })
+        }
+        other => Error::new(Kind::Config, format!("{name} ({other}): {message}")),
+    }
+}
+
+/// `yes` or `no`, nothing else.
+pub fn yes_or_no(name: &str, s: &Setting) -> Result<bool, Error> {
+    match s.value.as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is neither yes nor no", s.value),
+        )),
+    }
+}
+
+/// A yes/no switch; unset or empty (blanks only) means `default`.
+pub fn yes_no(vars: &Settings, name: &str, default: bool) -> Result<bool, Error> {
+    match vars.get(name).filter(|s| !s.value.trim().is_empty()) {
+        None => Ok(default),
+        Some(s) => yes_or_no(name, s),
     }
 }
 
@@ -169,6 +213,43 @@ mod tests {
             &|_| None,
         );
         assert_eq!(s.value(SWUPDATE_BIN), Some("/b"));
+    }
+
+    fn setting(value: &str) -> Setting {
+        Setting {
+            value: value.into(),
+            origin: Origin::EnvFile {
+                path: "/f".into(),
+                line: 3,
+            },
+        }
+    }
+
+    #[test]
+    fn a_switch_is_yes_or_no_and_nothing_else() {
+        assert_eq!(yes_or_no("X", &setting("yes")).ok(), Some(true));
+        assert_eq!(yes_or_no("X", &setting("no")).ok(), Some(false));
+        let e = yes_or_no("X", &setting("Yes")).unwrap_err();
+        assert_eq!(e.summary(), "/f:3: X: `Yes` is neither yes nor no");
+    }
+
+    #[test]
+    fn an_unset_or_blank_switch_is_its_default() {
+        let mut s = Settings::default();
+        assert_eq!(yes_no(&s, "X", true).ok(), Some(true));
+        s.set("X", " ", Origin::Default);
+        assert_eq!(yes_no(&s, "X", false).ok(), Some(false));
+        s.set("X", "yes", Origin::Environment);
+        assert_eq!(yes_no(&s, "X", false).ok(), Some(true));
+    }
+
+    #[test]
+    fn names_are_listed_in_byte_order() {
+        let mut s = Settings::default();
+        for n in ["b", "B", "_a", "a"] {
+            s.set(n, "", Origin::Default);
+        }
+        assert_eq!(s.names().collect::<Vec<_>>(), ["B", "_a", "a", "b"]);
     }
 
     #[test]

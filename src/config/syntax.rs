@@ -145,7 +145,12 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        // Configuration is ASCII but for its values: one byte, decoded only when it is not.
+        match self.text.as_bytes().get(self.at) {
+            Some(&b) if b.is_ascii() => Some(char::from(b)),
+            Some(_) => self.rest().chars().next(),
+            None => None,
+        }
     }
 
     /// The character after the next one, without consuming anything.
@@ -181,13 +186,26 @@ impl<'a> Cursor<'a> {
     /// it as one slice (the parsers' common case, without a push per character).
     pub fn run_while(&mut self, keep: impl Fn(char) -> bool) -> &'a str {
         let rest = self.rest();
-        let end = rest
-            .find(|c: char| c == '\n' || !keep(c))
-            .unwrap_or(rest.len());
-        let run = &rest[..end];
+        let (mut end, mut chars) = (0, 0);
+        // Byte by byte while ASCII: no decoding, and the count of characters on the way.
+        while let Some(&b) = rest.as_bytes().get(end) {
+            let c = if b.is_ascii() {
+                char::from(b)
+            } else {
+                match rest.get(end..).and_then(|r| r.chars().next()) {
+                    Some(c) => c,
+                    None => break,
+                }
+            };
+            if c == '\n' || !keep(c) {
+                break;
+            }
+            end += c.len_utf8();
+            chars += 1;
+        }
         self.at += end;
-        self.pos.column += run.chars().count();
-        run
+        self.pos.column += chars;
+        rest.get(..end).unwrap_or_default()
     }
 
     /// The rest of the current line, without consuming it (for error messages).

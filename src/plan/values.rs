@@ -4,26 +4,14 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::config::settings::{Origin, Setting, Settings};
+use crate::config::settings::{self, Origin, Setting, Settings};
 use crate::config::vocabulary;
-use crate::error::{Error, Kind, Location};
+use crate::error::{Error, Kind};
 use crate::plan::Traced;
 use crate::swupdate::{Release, options};
 
-/// An error about a setting, located where it was set.
-pub fn setting_error(name: &str, s: &Setting, message: impl Into<String>) -> Error {
-    let message = message.into();
-    match &s.origin {
-        Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
-            Error::new(Kind::Config, format!("{name}: {message}")).at(Location {
-                file: path.clone(),
-                line: *line,
-                column: None,
-            })
-        }
-        other => Error::new(Kind::Config, format!("{name} ({other}): {message}")),
-    }
-}
+/// An error about a setting, located where it was set (the raw layer's, shared with the loader).
+pub use crate::config::settings::setting_error;
 
 pub(super) fn traced<T>(value: T, name: &'static str, s: &Setting) -> Traced<T> {
     Traced {
@@ -69,17 +57,9 @@ pub(super) fn or_default<'a>(vars: &'a Settings, name: &str) -> Result<Cow<'a, S
     }
 }
 
-/// `yes` or `no`, nothing else.
+/// `yes` or `no`, nothing else (the raw layer's reader, traced).
 fn yes_or_no(name: &'static str, s: &Setting) -> Result<Traced<bool>, Error> {
-    match s.value.as_str() {
-        "yes" => Ok(traced(true, name, s)),
-        "no" => Ok(traced(false, name, s)),
-        _ => Err(setting_error(
-            name,
-            s,
-            format!("`{}` is neither yes nor no", s.value),
-        )),
-    }
+    settings::yes_or_no(name, s).map(|v| traced(v, name, s))
 }
 
 /// A yes/no switch; unset or empty means `default` (for a default that depends on more than
