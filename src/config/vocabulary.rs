@@ -128,10 +128,8 @@ vocabulary! {
     /// compares it with `swupdate --version`
     SWUPDATE_VERSION: Topology, None, env: true;
     /// swupdate 2025.12+: passed as `--digest-provider` (`opensslCMS` for a certificate,
-    /// `opensslRSA`/`opensslRSAPSS` for a public key); the key file must agree (sniffed). With
-    /// 2025.12+ and a certificate it is required (or `digest-provider` in swupdate's
-    /// `globals`): builds with several verifiers default to RSA, and Debian's 2026.05.1 crashes
-    /// on the certificate. Refused with an older `SWUPDATE_VERSION`
+    /// `opensslRSA`/`opensslRSAPSS` for a public key); refused with an older
+    /// `SWUPDATE_VERSION`. When it is required, and why: [the verifier](swupdate-releases.md)
     SWUPDATE_DIGEST_PROVIDER: Topology, None, env: true;
     /// fragments shipped by the image (packages)
     SWUPDATE_CONF_DIR_LIB: Topology, Some(Assigned("/usr/lib/swupdate/conf.d")), env: true;
