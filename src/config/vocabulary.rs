@@ -56,7 +56,7 @@ impl Scope {
                 "The management agent's handoff (`descriptor.env`)",
                 "What the agent writes to `descriptor.env` before it starts the service: what to \
                  install, nothing about how. Any other variable there is refused. A fragment may \
-                 set it too.",
+                 set it too. The protocol: [handoff.md](handoff.md).",
             ),
             Scope::Environment => (
                 "The launcher's own environment",
