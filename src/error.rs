@@ -134,7 +134,7 @@ pub fn exit_codes_markdown() -> String {
          What `swupdate-launcher` exits with when it does not exec swupdate. The codes are an \
          interface (the agent and the units read them): a number never changes meaning. Under \
          systemd the code is `ExecMainStatus` and the reason is in `StatusText` and the journal \
-         (`EXIT_CODE=` field); see [systemd/README.md](../systemd/README.md).\n\n\
+         (`EXIT_CODE=` field); see [handoff.md](handoff.md).\n\n\
          | code | kind | meaning |\n|---:|---|---|\n",
     );
     let cell = |s: &str| s.replace('|', "\\|");

@@ -170,7 +170,7 @@ fn env_file_section(out: &mut String, loaded: &Loaded) {
 
 fn topology_section(out: &mut String, loaded: &Loaded) {
     let _ = writeln!(out, "\nTopology (the environment wins over the file):");
-    variables(out, &loaded.topology, Some(&TOPOLOGY), &TOPOLOGY);
+    variables(out, &loaded.topology, Some(TOPOLOGY.as_slice()), &TOPOLOGY);
     let others: Vec<&str> = loaded
         .topology
         .names()

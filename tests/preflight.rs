@@ -9,7 +9,7 @@ use crate::support;
 use std::io::Write;
 use std::net::TcpListener;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use support::http::tls::{Ca, Leaf};
 use support::http::{HttpServer, Reply, Request, reply};
@@ -116,9 +116,6 @@ impl Clock for FakeClock {
     }
     fn random(&mut self) -> u64 {
         self.random
-    }
-    fn wall(&self) -> SystemTime {
-        SystemTime::now()
     }
 }
 

@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn the_descriptor_may_set_only_the_handoff() {
-        for name in HANDOFF {
+        for &name in HANDOFF.iter() {
             assert_eq!(refused_assignment(name, true), None, "{name}");
         }
         assert_eq!(
@@ -420,7 +420,7 @@ mod tests {
 
     #[test]
     fn no_conf_d_file_may_set_topology() {
-        for name in TOPOLOGY {
+        for &name in TOPOLOGY.iter() {
             assert_eq!(
                 refused_assignment(name, false),
                 Some(Refused::Topology),

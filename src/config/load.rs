@@ -407,10 +407,10 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
         .collect();
 
     let mut vars = Settings::default();
-    for (name, value) in SCRIPT_DEFAULTS {
+    for &(name, value) in SCRIPT_DEFAULTS.iter() {
         vars.set(name, value, Origin::Default);
     }
-    for name in FROM_ENVIRONMENT {
+    for &name in FROM_ENVIRONMENT.iter() {
         if let Some(v) = (req.env)(name) {
             vars.set(name, v, Origin::Environment);
         }

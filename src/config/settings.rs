@@ -138,7 +138,7 @@ pub fn topology(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Settings {
     let mut s = Settings::default();
-    for name in TOPOLOGY {
+    for &name in TOPOLOGY.iter() {
         if let Some(d) = topology_default(name) {
             s.set(name, d, Origin::Default);
         }
@@ -153,7 +153,7 @@ pub fn topology(
             },
         );
     }
-    for name in TOPOLOGY_FROM_ENVIRONMENT {
+    for &name in TOPOLOGY_FROM_ENVIRONMENT.iter() {
         if let Some(v) = env(name) {
             s.set(name, v, Origin::Environment);
         }

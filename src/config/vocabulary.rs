@@ -10,6 +10,7 @@
 //! the committed file differs, so adding a variable means adding one entry here.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 /// Where a variable may be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl Scope {
                 "The management agent's handoff (`descriptor.env`)",
                 "What the agent writes to `descriptor.env` before it starts the service: what to \
                  install, nothing about how. Any other variable there is refused. A fragment may \
-                 set it too.",
+                 set it too. The protocol: [handoff.md](handoff.md).",
             ),
             Scope::Environment => (
                 "The launcher's own environment",
@@ -89,8 +90,14 @@ pub struct Variable {
     /// Whether the process environment provides it when no file sets it, as a shell's
     /// environment would for `swupdate.sh`.
     pub from_environment: bool,
-    /// What it means, in Markdown.
-    pub doc: &'static str,
+}
+
+impl Variable {
+    /// What it means, in Markdown. Not a field: the launcher reads the table when it runs, and
+    /// only the reference and the tests read the docs, which so stay out of the binary.
+    pub fn doc(&self) -> &'static str {
+        doc_of(self.name)
+    }
 }
 
 /// The table, and a constant per name (in [`names`]), from one list: a variable cannot have a
@@ -108,8 +115,14 @@ macro_rules! vocabulary {
             scope: Scope::$scope,
             default: $default,
             from_environment: $env,
-            doc: concat!($($doc, "\n"),+),
         }, )+ ];
+
+        fn doc_of(name: &str) -> &'static str {
+            match name {
+                $( stringify!($name) => concat!($($doc, "\n"),+), )+
+                _ => "",
+            }
+        }
     };
 }
 
@@ -128,10 +141,8 @@ vocabulary! {
     /// compares it with `swupdate --version`
     SWUPDATE_VERSION: Topology, None, env: true;
     /// swupdate 2025.12+: passed as `--digest-provider` (`opensslCMS` for a certificate,
-    /// `opensslRSA`/`opensslRSAPSS` for a public key); the key file must agree (sniffed). With
-    /// 2025.12+ and a certificate it is required (or `digest-provider` in swupdate's
-    /// `globals`): builds with several verifiers default to RSA, and Debian's 2026.05.1 crashes
-    /// on the certificate. Refused with an older `SWUPDATE_VERSION`
+    /// `opensslRSA`/`opensslRSAPSS` for a public key); refused with an older
+    /// `SWUPDATE_VERSION`. When it is required, and why: [the verifier](swupdate-releases.md)
     SWUPDATE_DIGEST_PROVIDER: Topology, None, env: true;
     /// fragments shipped by the image (packages)
     SWUPDATE_CONF_DIR_LIB: Topology, Some(Assigned("/usr/lib/swupdate/conf.d")), env: true;
@@ -233,137 +244,80 @@ vocabulary! {
         Some(Described("/run/systemd/journal/socket")), env: true;
 }
 
-const fn in_scopes(v: &Variable, scopes: &[Scope]) -> bool {
-    let mut i = 0;
-    while i < scopes.len() {
-        if v.scope as u8 == scopes[i] as u8 {
-            return true;
-        }
-        i += 1;
+impl Variable {
+    /// Read from the conf.d fragments (the handoff's variables too).
+    fn in_conf_d(&self) -> bool {
+        matches!(self.scope, Scope::ConfD | Scope::Handoff)
     }
-    false
-}
 
-/// Whether a variable is in one of `scopes`, and (when `env_only`) taken from the environment.
-const fn selected(v: &Variable, scopes: &[Scope], env_only: bool) -> bool {
-    in_scopes(v, scopes) && (v.from_environment || !env_only)
-}
-
-const fn count(scopes: &[Scope], env_only: bool) -> usize {
-    let (mut i, mut n) = (0, 0);
-    while i < VARIABLES.len() {
-        if selected(&VARIABLES[i], scopes, env_only) {
-            n += 1;
+    /// The value assigned before any file is read, if any.
+    fn assigned(&self) -> Option<&'static str> {
+        match self.default {
+            Some(Assigned(value)) => Some(value),
+            _ => None,
         }
-        i += 1;
     }
-    n
 }
 
-const fn select<const N: usize>(scopes: &[Scope], env_only: bool) -> [&'static str; N] {
-    let mut out = [""; N];
-    let (mut i, mut n) = (0, 0);
-    while i < VARIABLES.len() {
-        if selected(&VARIABLES[i], scopes, env_only) {
-            out[n] = VARIABLES[i].name;
-            n += 1;
-        }
-        i += 1;
-    }
-    out
+/// The names of the variables `keep` selects, in the table's order.
+fn names_where(keep: fn(&Variable) -> bool) -> Vec<&'static str> {
+    VARIABLES
+        .iter()
+        .filter(|v| keep(v))
+        .map(|v| v.name)
+        .collect()
 }
-
-const CONF_D_SCOPES: &[Scope] = &[Scope::ConfD, Scope::Handoff];
 
 /// The EnvironmentFile's variables: the paths, and who is trusted to write configuration.
-pub const TOPOLOGY: [&str; count(&[Scope::Topology], false)] = select(&[Scope::Topology], false);
+pub static TOPOLOGY: LazyLock<Vec<&str>> =
+    LazyLock::new(|| names_where(|v| v.scope == Scope::Topology));
 
 /// The conf.d variables the launcher reads.
-pub const CONF_D: [&str; count(CONF_D_SCOPES, false)] = select(CONF_D_SCOPES, false);
+pub static CONF_D: LazyLock<Vec<&str>> = LazyLock::new(|| names_where(Variable::in_conf_d));
 
 /// What the agent may set in `descriptor.env`: what to install, nothing about how.
-pub const HANDOFF: [&str; count(&[Scope::Handoff], false)] = select(&[Scope::Handoff], false);
+pub static HANDOFF: LazyLock<Vec<&str>> =
+    LazyLock::new(|| names_where(|v| v.scope == Scope::Handoff));
 
 /// conf.d variables that the process environment provides when no fragment sets them, as a
 /// shell's environment would (the rest are assigned by [`SCRIPT_DEFAULTS`], as in swupdate.sh).
-pub const FROM_ENVIRONMENT: [&str; count(CONF_D_SCOPES, true)] = select(CONF_D_SCOPES, true);
+pub static FROM_ENVIRONMENT: LazyLock<Vec<&str>> =
+    LazyLock::new(|| names_where(|v| v.in_conf_d() && v.from_environment));
 
-/// The value the launcher takes for an unset variable: an assigned default, and (when
-/// `when_unset_too`) a [`DefaultValue::WhenUnset`] one.
-const fn value_of(default: Option<DefaultValue>, when_unset_too: bool) -> Option<&'static str> {
-    match default {
-        Some(Assigned(value)) => Some(value),
-        Some(WhenUnset(value)) if when_unset_too => Some(value),
-        _ => None,
-    }
-}
-
-const fn values_count(scopes: &[Scope], when_unset_too: bool) -> usize {
-    let (mut i, mut n) = (0, 0);
-    while i < VARIABLES.len() {
-        if in_scopes(&VARIABLES[i], scopes)
-            && value_of(VARIABLES[i].default, when_unset_too).is_some()
-        {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
-}
-
-const fn values<const N: usize>(
-    scopes: &[Scope],
-    when_unset_too: bool,
-) -> [(&'static str, &'static str); N] {
-    let mut out = [("", ""); N];
-    let (mut i, mut n) = (0, 0);
-    while i < VARIABLES.len() {
-        if in_scopes(&VARIABLES[i], scopes) {
-            if let Some(value) = value_of(VARIABLES[i].default, when_unset_too) {
-                out[n] = (VARIABLES[i].name, value);
-                n += 1;
-            }
-        }
-        i += 1;
-    }
-    out
-}
+/// The topology variables the environment provides (and overrides the file with).
+pub static TOPOLOGY_FROM_ENVIRONMENT: LazyLock<Vec<&str>> =
+    LazyLock::new(|| names_where(|v| v.scope == Scope::Topology && v.from_environment));
 
 /// Values `swupdate.sh` assigned before it read conf.d (fragments may expand them), less the
 /// `${SWUPDATE_EXTRA_ARGS}` it folded into SWUPDATE_ARGS: that one is appended separately.
-pub const SCRIPT_DEFAULTS: [(&str, &str); values_count(CONF_D_SCOPES, false)] =
-    values(CONF_D_SCOPES, false);
-
-/// The topology variables the environment provides (and overrides the file with).
-pub const TOPOLOGY_FROM_ENVIRONMENT: [&str; count(&[Scope::Topology], true)] =
-    select(&[Scope::Topology], true);
-
-// The lists the launcher consults at run time are computed here, when it is compiled: the
-// table itself (with its docs) is only read by the reference and the tests, so it does not
-// weigh on the binary.
-const TOPOLOGY_DEFAULTS: [(&str, &str); values_count(&[Scope::Topology], false)] =
-    values(&[Scope::Topology], false);
-const UNSET_VALUES: [(&str, &str); values_count(&Scope::ALL, true)] = values(&Scope::ALL, true);
+pub static SCRIPT_DEFAULTS: LazyLock<Vec<(&str, &str)>> = LazyLock::new(|| {
+    VARIABLES
+        .iter()
+        .filter(|v| v.in_conf_d())
+        .filter_map(|v| Some((v.name, v.assigned()?)))
+        .collect()
+});
 
 /// The entry of a variable the launcher reads.
 pub fn lookup(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
 }
 
-fn find(list: &[(&'static str, &'static str)], name: &str) -> Option<&'static str> {
-    list.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-}
-
 /// Built-in topology for a device without an EnvironmentFile; the public key and the agent
 /// have none.
 pub fn topology_default(name: &str) -> Option<&'static str> {
-    find(&TOPOLOGY_DEFAULTS, name)
+    lookup(name)
+        .filter(|v| v.scope == Scope::Topology)
+        .and_then(Variable::assigned)
 }
 
 /// The value the launcher takes for an unset (or empty) variable: an assigned default or a
 /// [`DefaultValue::WhenUnset`] one; `None` when unset means not given.
 pub fn default_of(name: &str) -> Option<&'static str> {
-    find(&UNSET_VALUES, name)
+    match lookup(name)?.default? {
+        Assigned(value) | WhenUnset(value) => Some(value),
+        Described(_) => None,
+    }
 }
 
 /// A table cell: the doc's lines joined, pipes escaped.
@@ -403,7 +357,7 @@ pub fn render_markdown() -> String {
                 "| `{}` | {default} | {} | {} |",
                 v.name,
                 if v.from_environment { "yes" } else { "no" },
-                cell(v.doc)
+                cell(v.doc())
             );
         }
     }
@@ -429,7 +383,7 @@ mod tests {
     #[test]
     fn the_derived_lists_are_what_the_launcher_read_before_the_table() {
         assert_eq!(
-            TOPOLOGY,
+            *TOPOLOGY,
             [
                 SWUPDATE_BIN,
                 SWUPDATE_PUBLIC_KEY,
@@ -444,9 +398,9 @@ mod tests {
             ]
         );
         assert_eq!(CONF_D.len(), 23);
-        assert_eq!(HANDOFF, [URL]);
+        assert_eq!(*HANDOFF, [URL]);
         assert_eq!(
-            FROM_ENVIRONMENT,
+            *FROM_ENVIRONMENT,
             [
                 SWUPDATE_SOURCE,
                 UPDATE_FILE,
@@ -457,7 +411,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            SCRIPT_DEFAULTS,
+            *SCRIPT_DEFAULTS,
             [
                 (SWUPDATE_ARGS, "-v"),
                 (SWUPDATE_WEBSERVER_ARGS, ""),
@@ -498,7 +452,7 @@ mod tests {
             };
             assert_eq!(default_of(v.name), expected, "{}", v.name);
         }
-        assert_eq!(TOPOLOGY_FROM_ENVIRONMENT, TOPOLOGY);
+        assert_eq!(*TOPOLOGY_FROM_ENVIRONMENT, *TOPOLOGY);
     }
 
     #[test]
@@ -512,14 +466,14 @@ mod tests {
     #[test]
     fn every_entry_has_a_doc() {
         for v in VARIABLES {
-            assert!(!v.doc.trim().is_empty(), "{}", v.name);
+            assert!(!v.doc().trim().is_empty(), "{}", v.name);
         }
     }
 
     /// The reference states facts kept elsewhere in the code: they must agree.
     #[test]
     fn the_documented_facts_agree_with_the_code() {
-        let doc = |n: &str| lookup(n).map_or(String::new(), |v| cell(v.doc));
+        let doc = |n: &str| lookup(n).map_or(String::new(), |v| cell(v.doc()));
         assert!(doc(URL).contains(&format!("at most {} bytes", crate::plan::MAX_URL_LEN)));
         let described = |n: &str| match lookup(n).and_then(|v| v.default) {
             Some(Described(d)) => d,

@@ -74,26 +74,11 @@ fn attempts(
     loop {
         at.attempts += 1;
         let assessment = match fetch.as_deref_mut() {
-            None => match send(
-                &client,
-                &target,
-                credentials,
-                at.range_get,
-                clock,
-                &mut landed,
-            ) {
+            None => match send(&client, &target, credentials, at.range_get, &mut landed) {
                 Ok(answer) => assess(&answer, at.range_get),
                 Err(e) => classify_transport(&e, exchange),
             },
-            Some(out) => fetch_into(
-                &client,
-                &target,
-                credentials,
-                exchange,
-                clock,
-                out,
-                &mut landed,
-            ),
+            Some(out) => fetch_into(&client, &target, credentials, exchange, out, &mut landed),
         };
         match assessment {
             Assessment::Found {
@@ -207,7 +192,6 @@ fn send(
     target: &str,
     credentials: Option<&str>,
     range_get: bool,
-    clock: &dyn Clock,
     landed: &mut Option<String>,
 ) -> Result<Answer, reqwest::Error> {
     let mut request = if range_get {
@@ -218,22 +202,29 @@ fn send(
         client.head(target)
     };
     if let Some(c) = credentials {
-        let (user, password) = match c.split_once(':') {
-            Some((u, p)) => (u, Some(p)),
-            None => (c, None),
-        };
-        request = request.basic_auth(user, password);
+        request = with_basic_auth(request, c);
     }
     let response = request.send()?;
     *landed = landing(&response, target);
-    let answer = answer_of(&response, clock);
+    let answer = answer_of(&response);
     // Dropping the response closes the connection without reading a body.
     drop(response);
     Ok(answer)
 }
 
+/// The URL's userinfo (`user[:password]`) as HTTP Basic auth.
+fn with_basic_auth(
+    request: reqwest::blocking::RequestBuilder,
+    userinfo: &str,
+) -> reqwest::blocking::RequestBuilder {
+    match userinfo.split_once(':') {
+        Some((user, password)) => request.basic_auth(user, Some(password)),
+        None => request.basic_auth(userinfo, None::<&str>),
+    }
+}
+
 /// What the headers of a response say.
-fn answer_of(response: &reqwest::blocking::Response, clock: &dyn Clock) -> Answer {
+fn answer_of(response: &reqwest::blocking::Response) -> Answer {
     let headers = response.headers();
     let text = |name: reqwest::header::HeaderName| {
         headers
@@ -256,7 +247,7 @@ fn answer_of(response: &reqwest::blocking::Response, clock: &dyn Clock) -> Answe
             .and_then(parse_content_range_total),
         retry_after: text(reqwest::header::RETRY_AFTER)
             .as_deref()
-            .and_then(|v| parse_retry_after(v, clock.wall())),
+            .and_then(parse_retry_after),
         has_location: headers.contains_key(reqwest::header::LOCATION),
     }
 }
@@ -268,25 +259,20 @@ fn fetch_into(
     target: &str,
     credentials: Option<&str>,
     exchange: &Exchange,
-    clock: &dyn Clock,
     out: &mut std::fs::File,
     landed: &mut Option<String>,
 ) -> Assessment {
     use std::io::Seek;
     let mut request = client.get(target).timeout(exchange.transfer_timeout);
     if let Some(c) = credentials {
-        let (user, password) = match c.split_once(':') {
-            Some((u, p)) => (u, Some(p)),
-            None => (c, None),
-        };
-        request = request.basic_auth(user, password);
+        request = with_basic_auth(request, c);
     }
     let mut response = match request.send() {
         Ok(r) => r,
         Err(e) => return classify_transport(&e, exchange),
     };
     *landed = landing(&response, target);
-    let answer = answer_of(&response, clock);
+    let answer = answer_of(&response);
     let verdict = assess(&answer, true);
     if !matches!(verdict, Assessment::Found { .. }) {
         return verdict;

@@ -30,6 +30,13 @@
 //! starts after `budget` has passed since the first request; a wait is cut to what is left of it.
 //! The worst case is therefore about `budget + 2 × request_timeout`.
 //!
+//! `Retry-After` is honoured as delta-seconds only ([`parse_retry_after`]); an HTTP date is no
+//! hint, and the backoff alone decides. A date means something only against the device's wall
+//! clock, and the launcher may run soon after boot, before the clock is set (no RTC, no time sync
+//! yet: the units do not wait for `time-sync.target`): a clock years behind would turn any date
+//! into a wait beyond the budget, a preflight that gives up at once. Delta-seconds need no
+//! clock, and RFC 9110 makes the field advisory (how long the client "ought to" wait).
+//!
 //! Messages name the URL only as [`Url::redacted`] (no credentials, no query values); texts of
 //! lower layers are used only where they cannot carry the URL. The URL's credentials are sent as
 //! HTTP Basic auth (reqwest drops the header on a redirect to another host).
@@ -40,7 +47,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind};
 use crate::plan::url::Url;
@@ -252,10 +259,6 @@ pub trait Clock {
     fn now(&self) -> Instant;
     /// Uniformly random over all of `u64`.
     fn random(&mut self) -> u64;
-    /// Wall-clock time, for a `Retry-After` given as an HTTP date.
-    fn wall(&self) -> SystemTime {
-        SystemTime::now()
-    }
 }
 
 /// The real clock: `thread::sleep`, `Instant::now`, randomness seeded by `getrandom(2)`.
@@ -469,8 +472,8 @@ pub(crate) struct Answer {
     pub(crate) status_text: String,
     pub(crate) content_type: Option<String>,
     pub(crate) content_length: Option<u64>,
-    /// The total of `Content-Range: bytes 0-0/TOTAL` (`Some(None)` for `/*`).
-    pub(crate) range_total: Option<Option<u64>>,
+    /// The total of `Content-Range`, where the header was there and readable.
+    pub(crate) range_total: Option<RangeTotal>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) has_location: bool,
 }
@@ -529,7 +532,7 @@ pub(crate) fn assess(a: &Answer, range_get: bool) -> Assessment {
         ),
         200..=299 => {
             let length = if a.status == 206 {
-                a.range_total.flatten()
+                a.range_total.and_then(RangeTotal::bytes)
             } else {
                 a.content_length
             };
@@ -600,66 +603,44 @@ fn printable(s: &str) -> String {
     out
 }
 
-/// `Retry-After`: delta-seconds or an IMF-fixdate (RFC 9110 10.2.3), relative to `now`.
-/// Anything else is ignored (`None`): the backoff alone decides.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+/// `Retry-After` as delta-seconds (RFC 9110 10.2.3). Anything else, an HTTP date included, is
+/// no hint (`None`): the backoff alone decides (why: the module's docs).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
-    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-        // Absurdly long numbers mean "later than any budget".
-        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
-    }
-    let at = parse_imf_fixdate(v)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` as seconds since the epoch.
-fn parse_imf_fixdate(v: &str) -> Option<u64> {
-    let (_weekday, rest) = v.split_once(", ")?;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let num = |s: &str, len: usize| -> Option<u64> {
-        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let day = num(day, 2)?;
-    let year = num(year, 4)?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u64
-        + 1;
-    let hms: Vec<&str> = time.split(':').collect();
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    let (h, m, s) = (num(h, 2)?, num(m, 2)?, num(s, 2)?);
-    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm), for years from 1970 on.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
+    // Absurdly long numbers mean "later than any budget".
+    Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)))
 }
 
-/// `Content-Range: bytes 0-0/TOTAL` (or `bytes */TOTAL`): `Some(Some(TOTAL))`, `Some(None)` for
-/// an unknown total, `None` when unreadable.
-pub(crate) fn parse_content_range_total(v: &str) -> Option<Option<u64>> {
+/// The whole size in `Content-Range: bytes 0-0/TOTAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeTotal {
+    /// `/TOTAL`: the update's size in bytes.
+    Bytes(u64),
+    /// `/*`: the server does not know it.
+    Unknown,
+}
+
+impl RangeTotal {
+    /// The size, where the server told it.
+    fn bytes(self) -> Option<u64> {
+        match self {
+            RangeTotal::Bytes(n) => Some(n),
+            RangeTotal::Unknown => None,
+        }
+    }
+}
+
+/// `Content-Range: bytes 0-0/TOTAL` (or `bytes */TOTAL`): its total, or `None` when
+/// unreadable.
+pub(crate) fn parse_content_range_total(v: &str) -> Option<RangeTotal> {
     let rest = v.trim().strip_prefix("bytes ")?;
     let (_, total) = rest.rsplit_once('/')?;
     match total.trim() {
-        "*" => Some(None),
-        t => t.parse().ok().map(Some),
+        "*" => Some(RangeTotal::Unknown),
+        t => t.parse().ok().map(RangeTotal::Bytes),
     }
 }
 
@@ -853,47 +834,28 @@ mod tests {
 
     #[test]
     fn retry_after_in_seconds() {
-        let now = SystemTime::now();
-        assert_eq!(parse_retry_after("120", now), Some(s(120)));
-        assert_eq!(parse_retry_after(" 0 ", now), Some(s(0)));
+        assert_eq!(parse_retry_after("120"), Some(s(120)));
+        assert_eq!(parse_retry_after(" 0 "), Some(s(0)));
         assert_eq!(
-            parse_retry_after("99999999999999999999999", now),
+            parse_retry_after("99999999999999999999999"),
             Some(s(u64::MAX))
         );
     }
 
+    /// A date needs the device's clock, which at boot may be years off: no hint.
     #[test]
-    fn retry_after_as_an_http_date() {
-        // Sun, 06 Nov 1994 08:49:37 GMT = 784111777.
-        let now = UNIX_EPOCH + s(784_111_777 - 90);
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
-            Some(s(90))
-        );
-        // A date in the past: at once.
-        let later = UNIX_EPOCH + s(784_111_777 + 5);
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", later),
-            Some(s(0))
-        );
-    }
-
-    #[test]
-    fn imf_fixdate_matches_known_epochs() {
-        assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(
-            parse_imf_fixdate("Tue, 29 Feb 2000 12:00:00 GMT"),
-            Some(951_825_600)
-        );
-        assert_eq!(
-            parse_imf_fixdate("Fri, 31 Dec 2038 23:59:59 GMT"),
-            Some(2_177_452_799)
-        );
+    fn retry_after_as_an_http_date_is_no_hint() {
+        for date in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Fri, 31 Dec 2038 23:59:59 GMT",
+        ] {
+            assert_eq!(parse_retry_after(date), None, "{date}");
+        }
     }
 
     #[test]
     fn retry_after_garbage_is_ignored() {
-        let now = SystemTime::now();
         for v in [
             "",
             "-5",
@@ -906,7 +868,7 @@ mod tests {
             "Sun, 6 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",
         ] {
-            assert_eq!(parse_retry_after(v, now), None, "{v:?}");
+            assert_eq!(parse_retry_after(v), None, "{v:?}");
         }
     }
 
@@ -1003,7 +965,7 @@ mod tests {
     fn a_206_takes_its_length_from_content_range() {
         let a = Answer {
             content_length: Some(1),
-            range_total: Some(Some(1_000_000)),
+            range_total: Some(RangeTotal::Bytes(1_000_000)),
             ..answer(206)
         };
         assert_eq!(
@@ -1017,7 +979,7 @@ mod tests {
         // Unknown total: accepted, length unknown.
         let a = Answer {
             content_length: Some(1),
-            range_total: Some(None),
+            range_total: Some(RangeTotal::Unknown),
             ..answer(206)
         };
         assert!(matches!(
@@ -1032,7 +994,7 @@ mod tests {
     #[test]
     fn a_206_of_a_tiny_file_is_not_an_update() {
         let a = Answer {
-            range_total: Some(Some(1)),
+            range_total: Some(RangeTotal::Bytes(1)),
             ..answer(206)
         };
         assert_eq!(
@@ -1094,10 +1056,16 @@ mod tests {
     fn content_range_totals() {
         assert_eq!(
             parse_content_range_total("bytes 0-0/1234"),
-            Some(Some(1234))
+            Some(RangeTotal::Bytes(1234))
         );
-        assert_eq!(parse_content_range_total("bytes */0"), Some(Some(0)));
-        assert_eq!(parse_content_range_total("bytes 0-0/*"), Some(None));
+        assert_eq!(
+            parse_content_range_total("bytes */0"),
+            Some(RangeTotal::Bytes(0))
+        );
+        assert_eq!(
+            parse_content_range_total("bytes 0-0/*"),
+            Some(RangeTotal::Unknown)
+        );
         assert_eq!(parse_content_range_total("items 0-0/5"), None);
         assert_eq!(parse_content_range_total("bytes 0-0/x"), None);
     }

@@ -239,7 +239,7 @@ mod tests {
             t.set(n, *v, Origin::Environment);
         }
         let mut s = Settings::default();
-        for (n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS {
+        for &(n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS.iter() {
             s.set(n, v, Origin::Default);
         }
         for (n, v) in vars {

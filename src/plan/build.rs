@@ -405,7 +405,7 @@ pub(super) mod tests {
             let mut topology = Settings::default();
             topology.set(SWUPDATE_BIN, "/usr/bin/swupdate", Origin::Default);
             let mut vars = Settings::default();
-            for (n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS {
+            for &(n, v) in crate::config::vocabulary::SCRIPT_DEFAULTS.iter() {
                 vars.set(n, v, Origin::Default);
             }
             T {
