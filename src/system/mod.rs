@@ -7,7 +7,8 @@
 //!
 //! - [`fs`]: names relative to a directory descriptor (the root walk), `flock`, `statvfs`.
 //! - [`process`]: a child's confinement between fork and exec, the subreaper, `kill` and
-//!   `waitpid` of processes std did not spawn, a pipe and `poll` for a child's output.
+//!   `waitpid` of processes std did not spawn, a pipe and `poll` for a child's output,
+//!   `geteuid`.
 //! - [`handover`]: what swupdate inherits through the exec: descriptors, the signal mask, the
 //!   SIGPIPE disposition the launcher was started with.
 

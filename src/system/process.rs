@@ -1,6 +1,7 @@
-//! Children: the verification program's confinement between fork and exec, the launcher as
-//! the subreaper of its descendants, `kill` and `waitpid` of processes std did not spawn, and a
-//! pipe with `poll` for reading a probe's output within a deadline.
+//! Processes: the verification program's confinement between fork and exec, the launcher as
+//! the subreaper of its descendants, `kill` and `waitpid` of processes std did not spawn, a
+//! pipe with `poll` for reading a probe's output within a deadline, and the launcher's
+//! effective uid (whose lock it is).
 
 use std::fs::File;
 use std::io;
