@@ -10,29 +10,12 @@
 //!
 //! # Unsafe code
 //!
-//! Denied crate-wide; allowed only on these functions, for system calls std does not offer
-//! (at the MSRV, 1.85) and no linked crate wraps, each block with its `// SAFETY:` reason:
-//!
-//! - `rootfs`: `openat`, `readlinkat`, `renameat`, `renameat_noreplace`, `linkat`, `unlinkat`:
-//!   the root walk opens, reads links and renames relative to a directory descriptor, so a
-//!   path is never looked up twice (std works by path only).
-//! - `lock`: `try_flock` (`File::try_lock` is 1.89), `effective_uid` (`geteuid`).
-//! - `verify`: `confine` and `confine_child`
-//!   (a `pre_exec` hook: `PR_SET_PDEATHSIG`, `RLIMIT_FSIZE`) with
-//!   `cloexec_inherited_descriptors` (`close_range`); `start_reaping`/`stop_reaping`
-//!   (`PR_SET_CHILD_SUBREAPER`); `contain` (`kill`, `waitpid` of descendants std did not
-//!   spawn); `available_bytes` (`statvfs`).
-//! - `exec`: `inherit` (clears close-on-exec: the lock and the verified copy are handed to
-//!   swupdate), `record_sigpipe` and its `.init_array` entry `RECORD_SIGPIPE` (the disposition
-//!   before Rust's runtime changes it), `keep_signals` (a `pre_exec` hook restoring the mask
-//!   and SIGPIPE).
-//! - `compat` (in `swupdate/`): `spawn_piped` (`posix_spawn` with a pipe: `Command` costs the size-bound binary
-//!   12 KB), `readable_within` (`poll`, for the deadline), `reap` (`kill`, `waitpid`).
-//! - `logging`: `stderr_is_journal_stream` (`fstat` of fd 2, which std offers only for a
-//!   `File`: a duplicate of fd 2 would cost 200 bytes).
+//! Only in [`system`]: safe wrappers, each with a narrow, typed interface, around the system
+//! calls std does not offer and no linked crate wraps, each unsafe block with its `// SAFETY:`
+//! reason. The compiler holds that line: `unsafe_code` is denied at the crate root, allowed on
+//! `system` alone, and forbidden on every other module (a `forbid` cannot be relaxed by an
+//! inner `allow`), so unsafe code anywhere else is a compile error.
 
-// Unsafe code is allowed only on the named functions that need it, each unsafe block with its
-// `// SAFETY:` reason (clippy -D warnings enforces both). See the list below.
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 // No function over about 80 lines (clippy.toml sets the threshold): a step that long is several.
@@ -41,27 +24,42 @@
 // scripts/test checks): they link the private modules freely.
 #![allow(rustdoc::private_intra_doc_links)]
 
+// Every module but `system` is declared through `modules_without_unsafe!`, which forbids
+// `unsafe_code` in it and its submodules; a module declared outside it is still under the
+// root's `deny`.
+macro_rules! modules_without_unsafe {
+    ($($vis:vis mod $name:ident;)*) => {
+        $(#[forbid(unsafe_code)] $vis mod $name;)*
+    };
+}
+
+// The one module allowed `unsafe`: the system calls' safe wrappers.
+#[allow(unsafe_code)]
+mod system;
+
 // The public surface is what `main` and the integration tests use (the parsers, the loader,
 // the option table, the URL, the preflight policy, the root walk, the error kinds, the
 // generated docs' renderers); everything else is private to the crate.
-mod accounts;
-pub mod app;
-pub mod cli;
-pub mod config;
-pub mod error;
-mod exec;
-mod explain;
-mod lock;
-pub mod logging;
-mod medium;
-pub mod net;
-mod notify;
-pub mod plan;
-mod preconditions;
-mod process;
-mod rollback;
-pub mod rootfs;
-mod secret;
-pub mod swupdate;
-mod trust;
-mod verify;
+modules_without_unsafe! {
+    mod accounts;
+    pub mod app;
+    pub mod cli;
+    pub mod config;
+    pub mod error;
+    mod exec;
+    mod explain;
+    mod lock;
+    pub mod logging;
+    mod medium;
+    pub mod net;
+    mod notify;
+    pub mod plan;
+    mod preconditions;
+    mod procfs;
+    mod rollback;
+    pub mod rootfs;
+    mod secret;
+    pub mod swupdate;
+    mod trust;
+    mod verify;
+}

@@ -4,11 +4,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Kind};
+use crate::system::fs::try_lock;
+use crate::system::process::effective_uid;
 
 /// On the device; under `--root` it is placed below the root like every other path.
 pub const LOCK_FILE: &str = "/run/swupdate-launcher.lock";
@@ -36,7 +37,7 @@ pub fn acquire(path: &Path) -> Result<Held, Error> {
             );
         }
     };
-    if let Err(e) = try_flock(&file) {
+    if let Err(e) = try_lock(&file) {
         if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
             return Err(held_by_another(path, &file));
         }
@@ -99,13 +100,13 @@ fn judge_directory(dir: &Path) -> Result<(), String> {
 /// hand) may be held by any user who opened it: it is replaced by a new private one, under the
 /// same name, unless a process of the launcher's own user holds it (an update is running).
 fn replace(path: &Path, old: File, meta: &fs::Metadata) -> Result<File, Error> {
-    if try_flock(&old).is_err() {
+    if try_lock(&old).is_err() {
         let locks = fs::read_to_string("/proc/locks").unwrap_or_default();
         let holders = flock_holders(&locks, meta.dev(), meta.ino());
         let uid = effective_uid();
         let privileged = holders.is_empty()
             || holders.iter().any(|pid| {
-                crate::process::effective_uid(*pid).is_none_or(|owner| owner == uid || owner == 0)
+                crate::procfs::effective_uid(*pid).is_none_or(|owner| owner == uid || owner == 0)
             });
         if privileged {
             return Err(held_by_another(path, &old));
@@ -180,23 +181,6 @@ fn held_by_another(path: &Path, file: &File) -> Error {
     .hint("wait for it to finish: the lock is released when that swupdate exits")
 }
 
-/// The launcher's effective uid (root on a device).
-#[allow(unsafe_code)]
-fn effective_uid() -> u32 {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// `flock(LOCK_EX | LOCK_NB)`; std's `File::try_lock` needs Rust 1.89, above the MSRV (1.85).
-#[allow(unsafe_code)]
-fn try_flock(file: &File) -> std::io::Result<()> {
-    // SAFETY: flock on a descriptor we own, no pointers.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 impl Held {
     /// Lets the descriptor survive the exec, so swupdate holds the lock from now on.
     pub fn hand_over(self) {
@@ -235,13 +219,10 @@ mod tests {
     }
 
     #[test]
-    #[allow(unsafe_code)]
     fn a_fifo_at_the_lock_path_is_refused_at_once() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x.lock");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: mkfifo with a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        crate::system::fs::mkfifo(&p).unwrap();
         assert!(acquire(&p).is_err());
     }
 

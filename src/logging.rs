@@ -8,6 +8,8 @@
 //! every boot for no records of their own (docs/design.md, "Dependencies, and the crates not used").
 
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 
@@ -65,22 +67,19 @@ pub struct Logger {
 
 /// JOURNAL_STREAM is `device:inode` of the stream systemd connected to stdout/stderr.
 ///
-/// fstat by hand: std's metadata needs a `File`, and one for fd 2 without unsafe is a
-/// duplicate of it, which costs the size-bound binary 200 bytes.
-#[allow(unsafe_code)]
+/// std's metadata needs a `File`, so fd 2 is asked through a duplicate of it (280 bytes more
+/// than an `fstat` by hand, measured: not worth an unsafe block).
 fn stderr_is_journal_stream(journal_stream: Option<&str>) -> bool {
     let Some((dev, ino)) = journal_stream.and_then(|v| v.split_once(':')) else {
         return false;
     };
-    // SAFETY: fstat on fd 2 writes only into the zeroed struct we own.
-    let st = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(2, &mut st) != 0 {
-            return false;
-        }
-        st
+    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
     };
-    dev.parse::<u64>().ok() == Some(st.st_dev) && ino.parse::<u64>().ok() == Some(st.st_ino)
+    let Ok(st) = std::fs::File::from(fd).metadata() else {
+        return false;
+    };
+    dev.parse::<u64>().ok() == Some(st.dev()) && ino.parse::<u64>().ok() == Some(st.ino())
 }
 
 impl Logger {

@@ -1,8 +1,8 @@
 //! The binary: parses the command line into an action and hands it to
 //! [`swupdate_launcher::app`], which matches it.
 
-// No unsafe code here; the library's few unsafe functions are listed in its docs.
-#![deny(unsafe_code)]
+// No unsafe code here; the library's is all in its `system` module.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

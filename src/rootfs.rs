@@ -8,13 +8,15 @@
 //! the one that was judged. `openat2(RESOLVE_IN_ROOT)` would confine the resolution too, but it
 //! does not report the hops, which StrictModes must see: the walk does both, on every kernel.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
+
+use crate::system::fs::{linkat, openat, readlinkat, renameat, renameat_noreplace, unlinkat};
 
 /// The file system the configuration describes: `/`, or an image's root below a directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -202,8 +204,12 @@ impl Root {
 }
 
 impl DirHandle {
-    fn fd(&self) -> RawFd {
-        self.stack.last().map_or(-1, |f| f.as_raw_fd())
+    /// This directory's descriptor (the stack always holds the root's: `..` and `/` stop there).
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        self.stack
+            .last()
+            .map(|f| f.as_fd())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
     }
 
     /// This directory's path on the device.
@@ -222,14 +228,14 @@ impl DirHandle {
 
     /// The `lstat` of an entry (it is not followed).
     pub fn lstat_entry(&self, name: &OsStr) -> io::Result<Stat> {
-        let fd = open_path(Some(self.fd()), name.as_bytes(), libc::O_NOFOLLOW)?;
+        let fd = open_path(Some(self.fd()?), name.as_bytes(), libc::O_NOFOLLOW)?;
         fstat(&fd)
     }
 
     /// The names in this directory, `.` and `..` left out.
     pub fn list(&self) -> io::Result<Vec<OsString>> {
         // The directory's own descriptor, not its path: a listing of what was judged.
-        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd()));
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd()?.as_raw_fd()));
         let rd = match std::fs::read_dir(&via_fd) {
             Ok(rd) => rd,
             // No /proc (an unusual build sandbox): the path that was just walked.
@@ -240,16 +246,17 @@ impl DirHandle {
 
     /// Renames an entry of this directory to another name in it (atomic; replaces `to`).
     pub fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
-        renameat(self.fd(), from, to)
+        renameat(self.fd()?, from, to)
     }
 
     /// Renames `from` to `to` in this directory unless `to` exists (then `EEXIST`).
     pub fn rename_noreplace(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
-        match renameat_noreplace(self.fd(), from, to) {
+        let dir = self.fd()?;
+        match renameat_noreplace(dir, from, to) {
             // A file system without RENAME_NOREPLACE: link (fails if `to` exists), unlink.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
-                linkat(self.fd(), from, to)?;
-                unlinkat(self.fd(), from)
+                linkat(dir, from, to)?;
+                unlinkat(dir, from)
             }
             r => r,
         }
@@ -270,13 +277,18 @@ impl DirHandle {
                 continue;
             }
             let shown = at.host_path().join(&name);
-            let fd = open_path(Some(at.fd()), name.as_bytes(), libc::O_NOFOLLOW)
+            let fd = at
+                .fd()
+                .and_then(|d| open_path(Some(d), name.as_bytes(), libc::O_NOFOLLOW))
                 .map_err(|e| WalkError::Io(shown.clone(), e))?;
             let st = fstat(&fd).map_err(|e| WalkError::Io(shown.clone(), e))?;
             if st.is_symlink() {
                 count_link(&mut links, &shown)?;
                 judge(&shown, &st, Hop::Link).map_err(WalkError::Refused)?;
-                let target = readlinkat(at.fd(), &name).map_err(|e| WalkError::Io(shown, e))?;
+                let target = at
+                    .fd()
+                    .and_then(|d| readlinkat(d, &name))
+                    .map_err(|e| WalkError::Io(shown, e))?;
                 let mut more = components(Path::new(&target), &mut at);
                 more.reverse();
                 pending.extend(more);
@@ -314,7 +326,9 @@ impl DirHandle {
                 count_link(&mut links, &shown)?;
                 judge(&shown, &st, Hop::Link).map_err(WalkError::Refused)?;
                 let target = PathBuf::from(
-                    readlinkat(dir.fd(), &name).map_err(|e| WalkError::Io(shown.clone(), e))?,
+                    dir.fd()
+                        .and_then(|d| readlinkat(d, &name))
+                        .map_err(|e| WalkError::Io(shown.clone(), e))?,
                 );
                 if lexical(&dir.device_path().join(&target)) == Path::new("/dev/null") {
                     return Ok(Found::DevNull);
@@ -333,7 +347,7 @@ impl DirHandle {
             if !st.is_file() {
                 return Err(WalkError::Kind(shown, st.kind_name()));
             }
-            let fd = open_read(dir.fd(), &name).map_err(|e| match e.raw_os_error() {
+            let fd = dir.fd().and_then(|d| open_read(d, &name)).map_err(|e| match e.raw_os_error() {
                 Some(libc::ELOOP) => WalkError::Kind(shown.clone(), "a symlink"),
                 _ => WalkError::Io(shown.clone(), e),
             })?;
@@ -391,7 +405,7 @@ impl DirHandle {
         sized: &dyn Fn(&OsStr) -> bool,
     ) -> io::Result<Option<Vec<(OsString, EntryType)>>> {
         // The directory's own descriptor, not its path: a listing of what was judged.
-        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd()));
+        let via_fd = PathBuf::from(format!("/proc/self/fd/{}", self.fd()?.as_raw_fd()));
         let rd = match std::fs::read_dir(&via_fd) {
             Ok(rd) => rd,
             // No /proc (an unusual build sandbox): the path that was just walked.
@@ -424,7 +438,7 @@ impl DirHandle {
     /// following a symlink (`ELOOP` then), without blocking (`O_NONBLOCK`), and returns it
     /// with the `fstat` of that descriptor: the caller judges what was opened.
     pub fn open_entry_file(&self, name: &OsStr) -> io::Result<(File, Stat)> {
-        let fd = open_read(self.fd(), name)?;
+        let fd = open_read(self.fd()?, name)?;
         let st = fstat(&fd)?;
         Ok((fd, st))
     }
@@ -463,37 +477,17 @@ fn components(path: &Path, at: &mut DirHandle) -> Vec<OsString> {
     out
 }
 
-fn cstring(name: &[u8]) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
 /// `openat(dir, name, O_PATH | O_CLOEXEC | extra)`: a handle to look at, never to read (a
 /// `File` only for its metadata).
-fn open_path(dir: Option<RawFd>, name: &[u8], extra: libc::c_int) -> io::Result<File> {
-    let name = cstring(name)?;
-    let dir = dir.unwrap_or(libc::AT_FDCWD);
-    openat(dir, &name, libc::O_PATH | libc::O_CLOEXEC | extra)
+fn open_path(dir: Option<BorrowedFd<'_>>, name: &[u8], extra: libc::c_int) -> io::Result<File> {
+    openat(dir, OsStr::from_bytes(name), libc::O_PATH | libc::O_CLOEXEC | extra)
 }
 
 /// `openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)`.
-fn open_read(dir: RawFd, name: &OsStr) -> io::Result<File> {
-    let name = cstring(name.as_bytes())?;
+fn open_read(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
     let flags =
         libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-    openat(dir, &name, flags)
-}
-
-/// `openat(2)`: std opens relative to a directory descriptor only through a path.
-#[allow(unsafe_code)]
-fn openat(dir: RawFd, name: &CString, flags: libc::c_int) -> io::Result<File> {
-    // SAFETY: `name` is a valid NUL-terminated string for the call's duration; `dir` is a
-    // descriptor this module owns (or AT_FDCWD); a returned descriptor is owned by nobody else.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just returned by openat and is not owned elsewhere.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    openat(Some(dir), name, flags)
 }
 
 /// `fstat` of a descriptor this module holds, through std (`statx`, or `fstat` where the
@@ -509,79 +503,6 @@ pub fn fstat(file: &File) -> io::Result<Stat> {
         dev: m.dev(),
         ino: m.ino(),
     })
-}
-
-/// `readlinkat(dir, name)`: a symlink's target, up to PATH_MAX.
-#[allow(unsafe_code)]
-fn readlinkat(dir: RawFd, name: &OsStr) -> io::Result<OsString> {
-    let name = cstring(name.as_bytes())?;
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: `buf` is writable for `buf.len()` bytes; `name` is NUL-terminated.
-    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = usize::try_from(n).unwrap_or(0).min(buf.len());
-    buf.truncate(n);
-    Ok(OsString::from_vec(buf))
-}
-
-/// `renameat2(dir, from, dir, to, RENAME_NOREPLACE)`, by system call (not every libc wraps it).
-#[allow(unsafe_code)]
-fn renameat_noreplace(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
-    let from = cstring(from.as_bytes())?;
-    let to = cstring(to.as_bytes())?;
-    // SAFETY: both names are NUL-terminated and outlive the call; `dir` is a descriptor this
-    // module holds; the flag is a plain integer.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            dir,
-            from.as_ptr(),
-            dir,
-            to.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// `linkat(dir, from, dir, to, 0)`.
-#[allow(unsafe_code)]
-fn linkat(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
-    let from = cstring(from.as_bytes())?;
-    let to = cstring(to.as_bytes())?;
-    // SAFETY: as in `renameat`.
-    if unsafe { libc::linkat(dir, from.as_ptr(), dir, to.as_ptr(), 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// `unlinkat(dir, name, 0)`.
-#[allow(unsafe_code)]
-fn unlinkat(dir: RawFd, name: &OsStr) -> io::Result<()> {
-    let name = cstring(name.as_bytes())?;
-    // SAFETY: as in `renameat`.
-    if unsafe { libc::unlinkat(dir, name.as_ptr(), 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// `renameat(dir, from, dir, to)`.
-#[allow(unsafe_code)]
-fn renameat(dir: RawFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
-    let from = cstring(from.as_bytes())?;
-    let to = cstring(to.as_bytes())?;
-    // SAFETY: both names are NUL-terminated; `dir` is a descriptor this module holds.
-    if unsafe { libc::renameat(dir, from.as_ptr(), dir, to.as_ptr()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -723,13 +644,10 @@ mod tests {
     }
 
     #[test]
-    #[allow(unsafe_code)]
     fn a_directory_swapped_for_a_fifo_is_refused_at_once() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("fifo");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: mkfifo with a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        crate::system::fs::mkfifo(&p).unwrap();
         let r = Root::new(Some(t.path().to_path_buf()));
         let e = r.walk(Path::new("/fifo"), &mut no_judge()).unwrap_err();
         assert!(matches!(e, WalkError::Kind(_, "a FIFO")), "{e:?}");

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Kind};
 use crate::plan::Verification;
 use crate::rootfs::Root;
+use crate::system::fs::available_bytes;
+use crate::system::process::{self, Reaped, confine};
 
 /// Names of private copies, so a later start can find a leftover one.
 pub const PRIVATE_PREFIX: &str = ".swupdate-launcher-verified.";
@@ -36,18 +38,6 @@ pub fn clean_leftovers(dir: &Path) {
         if e.file_name().to_string_lossy().starts_with(PRIVATE_PREFIX) {
             let _ = fs::remove_file(e.path());
         }
-    }
-}
-
-// The statvfs fields are 32 bits wide on 32-bit targets (armv7 devices), 64 on this machine.
-#[allow(clippy::useless_conversion, unsafe_code)]
-fn available_bytes(dir: &Path) -> Option<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        (libc::statvfs(c.as_ptr(), &mut st) == 0)
-            .then(|| u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
     }
 }
 
@@ -109,101 +99,21 @@ pub fn private_file(dir: &Path, tag: &str) -> Result<File, Error> {
     Ok(file)
 }
 
-/// Sets close-on-exec on every descriptor above stderr; runs in the child between fork and
-/// exec, so only async-signal-safe calls.
-///
-/// Close-on-exec, not close: std reports a failed `execve` to the parent through a pipe it
-/// opened close-on-exec. Closing it here would make an unrunnable program look like a crash
-/// of the child (std aborts when it cannot report); with the flag, the pipe lives until the
-/// exec succeeds and a failure comes back from `spawn` as the error it is.
-#[allow(unsafe_code)]
-fn cloexec_inherited_descriptors() -> std::io::Result<()> {
-    // SAFETY: close_range, getrlimit and fcntl are async-signal-safe syscalls on descriptors
-    // of the child.
-    unsafe {
-        if libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        ) == 0
-        {
-            return Ok(());
-        }
-        // Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC: the same, one descriptor at a time.
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur.min(65536) as i32
-        } else {
-            1024
-        };
-        for fd in 3..max {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The child's side of containment, between fork and exec (async-signal-safe calls only):
-/// it dies with the launcher, and no file it writes grows beyond `max_file` bytes.
-#[allow(unsafe_code)]
-fn confine_child(max_file: u64) -> std::io::Result<()> {
-    // SAFETY: prctl, getppid, setrlimit and kill are async-signal-safe.
-    unsafe {
-        // After the uid change (std switches uid before these hooks run), so it is kept.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-        if libc::getppid() == 1 {
-            // The launcher died before the line above.
-            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-        }
-        let lim = libc::rlimit {
-            rlim_cur: max_file as libc::rlim_t,
-            rlim_max: max_file as libc::rlim_t,
-        };
-        if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    cloexec_inherited_descriptors()
-}
-
-/// Has the child run [`confine_child`] between fork and exec.
-#[allow(unsafe_code)]
-fn confine(cmd: &mut Command, max_file: u64) {
-    // SAFETY: the hook only makes async-signal-safe syscalls.
-    unsafe {
-        cmd.pre_exec(move || confine_child(max_file));
-    }
-}
-
 /// Makes the launcher the "init" of the program's descendants: a process that leaves the
 /// program's process group (`setsid`, `setpgid`) and loses its parent is re-parented to the
 /// launcher, which can then still find and kill it. Undone by [`stop_reaping`] before swupdate
 /// is exec'd (the attribute survives exec).
-#[allow(unsafe_code)]
 fn start_reaping() -> Result<(), Error> {
-    // SAFETY: prctl on the calling process, no pointers.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } != 0 {
-        return Err(Error::new(
+    process::set_child_subreaper(true).map_err(|e| {
+        Error::new(
             Kind::VerifyFailed,
-            format!(
-                "cannot become the subreaper of the verification program: {}",
-                std::io::Error::last_os_error()
-            ),
-        ));
-    }
-    Ok(())
+            format!("cannot become the subreaper of the verification program: {e}"),
+        )
+    })
 }
 
-#[allow(unsafe_code)]
 fn stop_reaping() {
-    // SAFETY: prctl on the calling process, no pointers.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0 as libc::c_ulong);
-    }
+    let _ = process::set_child_subreaper(false);
 }
 
 /// The launcher's living children, from /proc (their parent field); portable to kernels
@@ -236,27 +146,19 @@ const CONTAIN_LIMIT: Duration = Duration::from_secs(10);
 /// the verified copy. The launcher is their subreaper ([`start_reaping`]), so a descendant
 /// outside the group becomes a child of the launcher as soon as its own parent is killed: the
 /// loop kills children until there are none.
-#[allow(unsafe_code)]
 fn contain(pgid: libc::pid_t) -> Result<(), String> {
     let started = Instant::now();
     loop {
-        // SAFETY: kill and waitpid with plain integers; status is a local we own.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-            loop {
-                let mut status = 0;
-                let r = libc::waitpid(-1, &mut status, libc::WNOHANG);
-                if r > 0 {
-                    continue;
-                }
-                if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-                    return Ok(());
-                }
-                break;
+        let _ = process::kill_group(pgid);
+        loop {
+            match process::reap_any() {
+                Reaped::One => continue,
+                Reaped::NoChildren => return Ok(()),
+                Reaped::NoneEnded | Reaped::Failed => break,
             }
-            for pid in children() {
-                libc::kill(pid, libc::SIGKILL);
-            }
+        }
+        for pid in children() {
+            let _ = process::kill(pid);
         }
         if started.elapsed() > CONTAIN_LIMIT {
             return Err(format!(
@@ -406,10 +308,10 @@ fn dedicated(uid: u32) -> Result<(), String> {
     if uid == 0 {
         return Err("the verification program would run as root".into());
     }
-    if crate::process::effective_uid(std::process::id()) == Some(uid) {
+    if crate::procfs::effective_uid(std::process::id()) == Some(uid) {
         return Ok(());
     }
-    match crate::process::running_as(uid) {
+    match crate::procfs::running_as(uid) {
         Some(pid) => Err(format!(
             "its user (uid {uid}) is not its own: process {pid} runs as it and could take the program's descriptors while it runs; nothing was started"
         )),

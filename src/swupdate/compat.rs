@@ -32,6 +32,7 @@ use crate::swupdate::getopt::{Arg, Found, last_value};
 use crate::swupdate::options::parse;
 use crate::swupdate::release::{PROVIDERS, Release};
 use crate::swupdate::suricatta;
+use crate::system::process;
 
 /// What a key file holds, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -707,8 +708,7 @@ pub(crate) fn config_file(plan: &Plan) -> PathBuf {
 }
 
 /// The output (stdout and stderr) of `bin arg`, at most 1 MiB within 5 seconds; `None` when it
-/// cannot run. posix_spawn and one pipe rather than `std::process::Command`, which costs the
-/// size-bound binary 12 KB for this one call.
+/// cannot run.
 fn run_briefly(bin: &Path, arg: &str) -> Option<String> {
     run_args(bin, &[arg])
 }
@@ -719,14 +719,16 @@ fn run_args(bin: &Path, args: &[&str]) -> Option<String> {
 
 /// [`run_args`] with its deadline.
 fn run_within(bin: &Path, args: &[&str], within: Duration) -> Option<String> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let path = CString::new(bin.as_os_str().as_bytes()).ok()?;
-    let args: Vec<CString> = args
-        .iter()
-        .map(|a| CString::new(*a).ok())
-        .collect::<Option<_>>()?;
-    let Spawned { pid, mut out } = spawn_piped(&path, &args)?;
+    use std::process::{Command, Stdio};
+    let (mut out, write) = process::pipe().ok()?;
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(write.try_clone().ok()?)
+        .stderr(write)
+        .spawn()
+        .ok()?;
     let deadline = Instant::now() + within;
     let mut text = Vec::new();
     let mut buf = [0u8; 4096];
@@ -737,7 +739,7 @@ fn run_within(bin: &Path, args: &[&str], within: Duration) -> Option<String> {
             timed_out = true;
             break;
         }
-        if !readable_within(&out, left) {
+        if !process::readable_within(&out, left) {
             continue;
         }
         match out.read(&mut buf) {
@@ -750,87 +752,11 @@ fn run_within(bin: &Path, args: &[&str], within: Duration) -> Option<String> {
         }
     }
     drop(out);
-    reap(pid, timed_out);
+    if timed_out {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
     (!timed_out).then(|| String::from_utf8_lossy(&text).into_owned())
-}
-
-/// A child whose stdout and stderr are the write end of the pipe `out` reads.
-struct Spawned {
-    pid: libc::pid_t,
-    out: File,
-}
-
-/// Starts `path args…` with an empty environment, stdin from /dev/null, stdout and stderr into
-/// a pipe (close-on-exec on the launcher's side).
-#[allow(unsafe_code)]
-fn spawn_piped(path: &std::ffi::CStr, args: &[std::ffi::CString]) -> Option<Spawned> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let mut argv: Vec<*mut libc::c_char> = vec![path.as_ptr() as *mut libc::c_char];
-    argv.extend(args.iter().map(|a| a.as_ptr() as *mut libc::c_char));
-    argv.push(std::ptr::null_mut());
-    let envp = [std::ptr::null_mut::<libc::c_char>()];
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two new descriptors into the local array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return None;
-    }
-    // SAFETY: both descriptors were just opened here and nothing else owns them.
-    let (read, write) = unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: the file actions are initialised before use and destroyed after; path, argv
-    // (null-terminated), envp and /dev/null's name outlive the call; `write` is open.
-    let rc = unsafe {
-        let mut fa: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        libc::posix_spawn_file_actions_init(&mut fa);
-        libc::posix_spawn_file_actions_addopen(
-            &mut fa,
-            0,
-            c"/dev/null".as_ptr(),
-            libc::O_RDONLY,
-            0,
-        );
-        libc::posix_spawn_file_actions_adddup2(&mut fa, write.as_raw_fd(), 1);
-        libc::posix_spawn_file_actions_adddup2(&mut fa, write.as_raw_fd(), 2);
-        let rc = libc::posix_spawn(
-            &mut pid,
-            path.as_ptr(),
-            &fa,
-            std::ptr::null(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-        );
-        libc::posix_spawn_file_actions_destroy(&mut fa);
-        rc
-    };
-    drop(write);
-    (rc == 0).then_some(Spawned { pid, out: read })
-}
-
-/// Whether `file` has something to read (or its end) within `within`.
-#[allow(unsafe_code)]
-fn readable_within(file: &File, within: Duration) -> bool {
-    let mut p = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(file),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = within.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: poll reads and writes the one local pollfd.
-    unsafe { libc::poll(&mut p, 1, ms) > 0 }
-}
-
-/// Waits for the child `pid` (killed first when `kill`), so no zombie is left.
-#[allow(unsafe_code)]
-fn reap(pid: libc::pid_t, kill: bool) {
-    let mut status = 0;
-    // SAFETY: `pid` is this process's child and not yet waited for, so it names no other
-    // process; waitpid writes the local status.
-    unsafe {
-        if kill {
-            libc::kill(pid, libc::SIGKILL);
-        }
-        libc::waitpid(pid, &mut status, 0);
-    }
 }
 
 #[cfg(test)]
