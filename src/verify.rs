@@ -333,40 +333,64 @@ fn copy_write_failure(e: &std::io::Error, written: u64, bound: u64) -> Error {
     }
 }
 
-/// What the launcher copied from the program's output pipe into the verified copy.
+/// What the launcher copies from the program's output pipe into the verified copy. The program
+/// never holds a descriptor of the copy, so nothing it (or a process that took its descriptors)
+/// does after the pipe is drained can change the bytes that are judged and installed.
 #[derive(Debug)]
-struct Drained {
+struct Drained<W> {
+    to: W,
+    bound: u64,
     /// Bytes written to the copy (at most the bound: reading stops there).
     written: u64,
     /// The copy could not be written (a full file system): it is incomplete.
     write_error: Option<std::io::Error>,
 }
 
-/// Copies the program's output into the verified copy until the pipe ends, or the bound is
-/// reached (then the pipe is closed: the program's next write fails). The program never holds a
-/// descriptor of the copy, so nothing it (or a process that took its descriptors) does after
-/// the pipe is drained can change the bytes that are judged and installed.
-fn drain(mut from: impl std::io::Read, mut to: impl std::io::Write, bound: u64) -> Drained {
-    let mut buf = vec![0u8; 64 << 10];
-    let mut written = 0u64;
-    while written < bound {
-        let room = usize::try_from(bound - written).unwrap_or(usize::MAX);
+impl<W: std::io::Write> Drained<W> {
+    fn new(to: W, bound: u64) -> Self {
+        Drained {
+            to,
+            bound,
+            written: 0,
+            write_error: None,
+        }
+    }
+
+    /// Copies one chunk that `from` has; false once the output ended, the bound was reached
+    /// (the pipe is then closed: the program's next write fails) or the copy failed.
+    fn step(&mut self, from: &mut impl std::io::Read, buf: &mut [u8]) -> bool {
+        let room = usize::try_from(self.bound - self.written).unwrap_or(usize::MAX);
         let want = buf.len().min(room);
         let n = match from.read(&mut buf[..want]) {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
-        if let Err(e) = to.write_all(&buf[..n]) {
-            return Drained {
-                written,
-                write_error: Some(e),
-            };
+        if let Err(e) = self.to.write_all(&buf[..n]) {
+            self.write_error = Some(e);
+            return false;
         }
-        written += n as u64;
+        self.written += n as u64;
+        self.written < self.bound
     }
-    Drained {
-        written,
-        write_error: None,
+}
+
+/// The program's output pipe, drained while it runs (one thread: the launcher polls it).
+struct Pump<W> {
+    pipe: Option<std::process::ChildStdout>,
+    drained: Drained<W>,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> Pump<W> {
+    /// Waits up to `wait` for output and copies what came; sleeps once the pipe is closed.
+    fn run(&mut self, wait: Duration) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            std::thread::sleep(wait);
+            return;
+        };
+        if process::readable_within(&*pipe, wait) && !self.drained.step(pipe, &mut self.buf) {
+            self.pipe = None;
+        }
     }
 }
 
@@ -375,14 +399,14 @@ fn drain(mut from: impl std::io::Read, mut to: impl std::io::Write, bound: u64) 
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Starts the program with its output drained into `sink`, waits for it within the timeout,
-/// contains what it left, then waits for the pipe to end.
+/// contains what it left, then drains the pipe to its end.
 fn supervise(
     cmd: &mut Command,
     timeout: Duration,
     on: &Path,
     sink: File,
     bound: u64,
-) -> Result<(Ending, Drained), Error> {
+) -> Result<(Ending, Drained<File>), Error> {
     let mut child = cmd.spawn().map_err(|e| {
         Error::new(
             Kind::VerifyFailed,
@@ -390,12 +414,11 @@ fn supervise(
         )
         .on(on)
     })?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        std::thread::spawn(move || {
-            let _ = tx.send(drain(out, sink, bound));
-        });
-    }
+    let mut pump = Pump {
+        pipe: child.stdout.take(),
+        drained: Drained::new(sink, bound),
+        buf: vec![0u8; 64 << 10],
+    };
     // Its own group: the group's id is its pid.
     let pgid = child.id() as libc::pid_t;
     let started = Instant::now();
@@ -412,7 +435,7 @@ fn supervise(
                 )
                 .on(on));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => pump.run(Duration::from_millis(10)),
             Err(e) => {
                 break Err(Error::new(
                     Kind::VerifyFailed,
@@ -423,21 +446,25 @@ fn supervise(
     };
     contain(pgid).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
     let status = status?;
-    let drained = rx.recv_timeout(DRAIN_LIMIT).map_err(|_| {
-        Error::new(
-            Kind::VerifyFailed,
-            format!(
-                "the verification program's output was still open {} s after it and everything it started had ended: another process holds it; refused",
-                DRAIN_LIMIT.as_secs()
-            ),
-        )
-        .on(on)
-    })?;
+    let contained = Instant::now();
+    while pump.pipe.is_some() {
+        if contained.elapsed() >= DRAIN_LIMIT {
+            return Err(Error::new(
+                Kind::VerifyFailed,
+                format!(
+                    "the verification program's output was still open {} s after it and everything it started had ended: another process holds it; refused",
+                    DRAIN_LIMIT.as_secs()
+                ),
+            )
+            .on(on));
+        }
+        pump.run(Duration::from_millis(50));
+    }
     let ending = match (status.code(), status.signal()) {
         (Some(code), _) => Ending::Exited(code),
         (None, sig) => Ending::Signal(sig.unwrap_or(0)),
     };
-    Ok((ending, drained))
+    Ok((ending, pump.drained))
 }
 
 /// A fresh read-only descriptor of the copy, at its start; the writable ones are closed.
@@ -469,21 +496,26 @@ mod tests {
         assert_eq!(download_bound_in(0), None);
     }
 
+    /// Steps until the output ends, the bound or a failure.
+    fn drain<W: std::io::Write>(mut from: impl std::io::Read, to: W, bound: u64) -> Drained<W> {
+        let mut d = Drained::new(to, bound);
+        let mut buf = vec![0u8; 4096];
+        while d.step(&mut from, &mut buf) {}
+        d
+    }
+
     #[test]
     fn the_output_is_copied_whole_below_the_bound() {
-        let mut copy = Vec::new();
-        let d = drain(&b"the verified pack"[..], &mut copy, 1 << 20);
-        assert_eq!(copy, b"the verified pack");
+        let d = drain(&b"the verified pack"[..], Vec::new(), 1 << 20);
+        assert_eq!(d.to, b"the verified pack");
         assert_eq!(d.written, 17);
         assert!(d.write_error.is_none());
     }
 
     #[test]
     fn the_output_is_cut_at_the_bound() {
-        let endless = std::io::repeat(b'x');
-        let mut copy = Vec::new();
-        let d = drain(endless, &mut copy, 100_000);
-        assert_eq!((d.written, copy.len()), (100_000, 100_000));
+        let d = drain(std::io::repeat(b'x'), Vec::new(), 100_000);
+        assert_eq!((d.written, d.to.len()), (100_000, 100_000));
     }
 
     #[test]
