@@ -219,9 +219,9 @@ def test_the_launcher_is_built_with_streaming_exactly_with_the_streaming_flag(se
     d, _ = launcher(session, combo, systemd)
     streaming = "update-ota-streaming" in combo
     assert d.getVar("PACKAGECONFIG").split() == (["streaming"] if streaming else [])
-    # What oe-core's cargo class passes to `cargo build` (cargo_do_compile: PACKAGECONFIG_CONFARGS).
+    # What oe-core's cargo class passes to `cargo build` (oe_cargo_build, which cargo_do_compile runs).
     assert d.getVar("PACKAGECONFIG_CONFARGS").split() == (["--features", "streaming"] if streaming else [])
-    assert "${PACKAGECONFIG_CONFARGS}" in d.getVar("cargo_do_compile", False)
+    assert "${PACKAGECONFIG_CONFARGS}" in d.getVar("oe_cargo_build", False)
 
 
 def test_a_product_turns_streaming_on_or_off_as_any_packageconfig(session):
