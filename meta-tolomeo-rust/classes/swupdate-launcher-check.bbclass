@@ -6,7 +6,7 @@
 # build instead of the device.
 #
 # Only where it applies, so that IMAGE_CLASSES can name it for every image of a distro:
-# - only with one of the layer's DISTRO_FEATURES (the override "tolomeo-update" of
+# - only with one of the layer's DISTRO_FEATURES (TOLOMEO_UPDATE_ENABLED of
 #   tolomeo-update-features.bbclass): without a flag, meta-swupdate's swupdate.sh starts swupdate
 #   and sources conf.d as shell, and the launcher's rules do not apply to it;
 # - only in an image that installs the launcher: SWUPDATE_LAUNCHER_CHECK = "auto" (the default)
@@ -24,7 +24,7 @@ SWUPDATE_LAUNCHER_CHECK_ARGS ??= "check --static"
 
 def swupdate_launcher_check_wanted(d):
     """True when this image's rootfs is checked (see the header)."""
-    if not d.getVar('TOLOMEO_UPDATE_OVERRIDE'):
+    if not d.getVar('TOLOMEO_UPDATE_ENABLED'):
         return False
     mode = d.getVar('SWUPDATE_LAUNCHER_CHECK')
     if mode == 'auto':
@@ -46,4 +46,4 @@ swupdate_launcher_check_rootfs() {
         || bbfatal "swupdate-launcher check failed on ${IMAGE_ROOTFS} (exit $?): see the message above"
 }
 
-ROOTFS_POSTPROCESS_COMMAND:append:tolomeo-update = "${@' swupdate_launcher_check_rootfs' if d.getVar('SWUPDATE_LAUNCHER_CHECK_ENABLED') else ''}"
+ROOTFS_POSTPROCESS_COMMAND:append = "${@' swupdate_launcher_check_rootfs' if d.getVar('SWUPDATE_LAUNCHER_CHECK_ENABLED') else ''}"

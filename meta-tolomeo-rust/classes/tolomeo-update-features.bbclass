@@ -1,44 +1,39 @@
-# The single place where meta-tolomeo-rust reads its DISTRO_FEATURES. Inherited by the swupdate
-# bbappend and by the swupdate-launcher recipe, so both see the same values and the same checks.
+# The single place where meta-tolomeo-rust reads its DISTRO_FEATURES. Inherited by the recipes of
+# the layer (swupdate-launcher, swupdate-launcher-conf, the image check) and by the swupdate
+# bbappend's swupdate-tolomeo.inc, so all of them see the same values and the same rule.
 #
 #   update-ota            the management agent hands an update to swupdate.service
 #   update-ota-streaming  ... and swupdate streams it from a URL (download mode); needs update-ota
 #   update-local          an update from removable media: a udev rule starts swupdate-local@.service
 #
 # The flags are independent and composable, with one rule: update-ota-streaming is a way of doing
-# update-ota, so it is refused without it.
+# update-ota, so it is refused without it. That rule is a distro design error, not a recipe's, and
+# stops the parse of every recipe that inherits this class. Every other configuration error skips
+# only the recipe it concerns (bb.parse.SkipRecipe, see tolomeo_skip_on_error): a build that does
+# not use that recipe is not stopped, one that does fails with the reason.
 #
-# With none of them the layer is inert: it changes no other layer's recipe (the swupdate bbappend
-# inherits this class only when one is set) and the launcher recipe installs only its binary.
-# Everything the layer does only for a product that opted in is guarded by the override
-# "tolomeo-update", which this class adds to DISTROOVERRIDES exactly when DISTRO_FEATURES has at
-# least one of the flags (as oe-core's distrooverrides.bbclass does for df-<feature>).
+# With none of the flags the layer is inert: the swupdate bbappend requires nothing, and the
+# launcher recipe installs only its binary (TOLOMEO_UPDATE_ENABLED is empty).
 
 TOLOMEO_UPDATE_FEATURES = "update-ota update-ota-streaming update-local"
-TOLOMEO_UPDATE_OVERRIDE = "${@'tolomeo-update' if bb.utils.contains_any('DISTRO_FEATURES', d.getVar('TOLOMEO_UPDATE_FEATURES'), True, False, d) else ''}"
-# nooelint: oelint.vars.outofcontext - a distro feature override set from DISTRO_FEATURES, as oe-core's distrooverrides.bbclass does in a class
-DISTROOVERRIDES .= "${@':' + d.getVar('TOLOMEO_UPDATE_OVERRIDE') if d.getVar('TOLOMEO_UPDATE_OVERRIDE') else ''}"
+# "1" when DISTRO_FEATURES has at least one of the flags: the product opted in.
+TOLOMEO_UPDATE_ENABLED = "${@bb.utils.contains_any('DISTRO_FEATURES', d.getVar('TOLOMEO_UPDATE_FEATURES'), '1', '', d)}"
 
 # How the launcher gets an OTA update (the conf.d variable SWUPDATE_SOURCE, see the launcher's
 # docs/variables.md): "download" streams the URL the agent writes into descriptor.env, "file" installs
-# UPDATE_FILE. meta-swupdate never reads this variable: swupdate-launcher's recipe installs it
-# in a conf.d fragment, and the swupdate bbappend turns on swupdate's downloader for "download".
+# UPDATE_FILE. meta-swupdate never reads this variable: swupdate-launcher-conf installs it in a
+# conf.d fragment, and swupdate-tolomeo.inc compiles swupdate's downloader in for "download".
 SWUPDATE_SOURCE = "${@bb.utils.contains('DISTRO_FEATURES', 'update-ota-streaming', 'download', 'file', d)}"
 
 # How update images are signed, whenever the launcher is wired (every valid combination of the flags
 # has update-ota or update-local, which require a key): "cms" (a certificate chain,
 # `openssl cms -sign`; meta-swupdate's swupdate_sign_swu CMS mode), "rsa" (a raw RSA public key,
-# PKCS#1 v1.5) or "rsapss" (RSA public key, PSS padding). The swupdate bbappend builds swupdate
+# PKCS#1 v1.5) or "rsapss" (RSA public key, PSS padding). swupdate-tolomeo.inc builds swupdate
 # with CONFIG_SIGNED_IMAGES and exactly this algorithm (meta-swupdate's defconfig has signed images
 # off: such a swupdate refuses the -k that the launcher always passes); SWUPDATE_LAUNCHER_PUBLIC_KEY
 # must be a key of the same kind.
 SWUPDATE_LAUNCHER_SIGNING ??= "cms"
 TOLOMEO_SIGNING_ALGORITHMS = "cms rsa rsapss"
-
-# What the swupdate bbappend's swupdate-progress.service passes to swupdate-progress: -w waits for
-# swupdate's progress socket; add -r to reboot after every successful update (meta-swupdate's
-# default, but then the management agent is cut off before it learns the result).
-SWUPDATE_PROGRESS_ARGS ??= "-w"
 
 def tolomeo_update_features_error(d):
     """The error of an invalid combination of the flags, or None when the combination is valid."""
@@ -48,12 +43,22 @@ def tolomeo_update_features_error(d):
                 "of doing OTA updates and needs 'update-ota'. Fix: add 'update-ota' to DISTRO_FEATURES "
                 "(DISTRO_FEATURES:append = \" update-ota update-ota-streaming\"), or remove "
                 "'update-ota-streaming'.")
+    return None
+
+def tolomeo_signing_error(d):
+    """The error of an unknown SWUPDATE_LAUNCHER_SIGNING with a flag set, or None."""
     signing = d.getVar('SWUPDATE_LAUNCHER_SIGNING') or ''
-    if d.getVar('TOLOMEO_UPDATE_OVERRIDE') and signing not in d.getVar('TOLOMEO_SIGNING_ALGORITHMS').split():
+    if d.getVar('TOLOMEO_UPDATE_ENABLED') and signing not in d.getVar('TOLOMEO_SIGNING_ALGORITHMS').split():
         return ("SWUPDATE_LAUNCHER_SIGNING is '%s': it must be one of %s (how update images are signed; "
                 "SWUPDATE_LAUNCHER_PUBLIC_KEY is a key of that kind). Fix: set SWUPDATE_LAUNCHER_SIGNING = \"cms\" "
                 "(or rsa, rsapss) in your distro conf or local.conf." % (signing, d.getVar('TOLOMEO_SIGNING_ALGORITHMS')))
     return None
+
+def tolomeo_skip_on_error(d, error):
+    """Skips this recipe with error as the reason: `bitbake world` leaves it out, a build that needs
+    it stops with "<recipe> was skipped: <error>"."""
+    if error:
+        raise bb.parse.SkipRecipe(error)
 
 # nooelint: oelint.task.noanonpython - an invalid DISTRO_FEATURES combination must stop the parse
 python __anonymous() {

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LAYER = REPO / "meta-tolomeo-rust"
 LAUNCHER_RECIPE = LAYER / "recipes-support" / "swupdate-launcher" / "swupdate-launcher_0.1.0.bb"
+CONF_RECIPE = LAYER / "recipes-support" / "swupdate-launcher" / "swupdate-launcher-conf_0.1.0.bb"
 
 FLAGS = ("update-ota", "update-ota-streaming", "update-local")
 COMBINATIONS = [tuple(c) for n in range(len(FLAGS) + 1) for c in itertools.combinations(FLAGS, n)]
@@ -202,6 +203,12 @@ class Session:
         return value
 
 
+def skipped(d):
+    """Why the recipe of datastore d was skipped (bb.parse.SkipRecipe: a build that needs it stops
+    with this reason, `bitbake world` leaves it out), or None."""
+    return d.getVar("__SKIPPED")
+
+
 class Failed(Exception):
     def __init__(self, messages):
         super().__init__("\n".join(messages))
@@ -214,7 +221,7 @@ PRODUCT_KEY_NAME = "product-public.pem"
 @pytest.fixture(scope="session")
 def product_layer(tmp_path_factory):
     """A product layer as the layer README tells a product to write one: the key in files/ and a
-    swupdate-launcher bbappend that adds the directory to FILESEXTRAPATHS."""
+    swupdate-launcher-conf bbappend that adds the directory to FILESEXTRAPATHS."""
     root = WORK / "meta-product"
     files = root / "recipes-support" / "swupdate-launcher" / "files"
     files.mkdir(parents=True, exist_ok=True)
@@ -224,7 +231,7 @@ def product_layer(tmp_path_factory):
         'BBFILE_COLLECTIONS += "product"\nBBFILE_PATTERN_product = "^${LAYERDIR}/"\n'
         'BBFILE_PRIORITY_product = "10"\nLAYERDEPENDS_product = "tolomeo-rust"\n'
         'LAYERSERIES_COMPAT_product = "%s"\n' % RELEASE)
-    (root / "recipes-support" / "swupdate-launcher" / "swupdate-launcher_%.bbappend").write_text(
+    (root / "recipes-support" / "swupdate-launcher" / "swupdate-launcher-conf_%.bbappend").write_text(
         'FILESEXTRAPATHS:prepend := "${THISDIR}/files:"\n')
     key = files / PRODUCT_KEY_NAME
     if not key.exists():

@@ -71,11 +71,12 @@ def strip_debian_swupdate_packaging(dev):
             link.unlink()
 
 
-def install_packages(dev, launcher, swupdate):
+def install_packages(dev, launcher, swupdate, conf):
     """Copies the files of the layer's packages into the root (as the package manager would at
     rootfs time) and returns the units the packages enable (SYSTEMD_AUTO_ENABLE = enable)."""
     enabled, disabled = [], []
-    for recipe, packages in ((launcher, ["swupdate-launcher"]), (swupdate, device_packages(swupdate))):
+    for recipe, packages in ((launcher, ["swupdate-launcher"]), (conf, ["swupdate-launcher-conf"]),
+                             (swupdate, device_packages(swupdate))):
         for package in packages:
             for path in sorted(recipe.packages[package]):
                 if recipe is swupdate and path.startswith(STAND_IN_PREFIXES):
@@ -118,12 +119,13 @@ def booted(installs, sid_root):  # noqa: F811
     made = []
 
     def make(combo, setup=None):
-        launcher, swupdate = installs(combo, True)
+        built = installs(combo, True)
+        launcher, swupdate = built.launcher, built.swupdate
         dev = Device("sid", sid_root, device_workdir(), {}, product_pki())
         dev.__enter__()
         made.append(dev)
         strip_debian_swupdate_packaging(dev)
-        enabled, disabled = install_packages(dev, launcher, swupdate)
+        enabled, disabled = install_packages(dev, launcher, swupdate, built.conf)
         # The packages' postinst at rootfs time (systemd.bbclass): `systemctl --root enable`.
         for unit in enabled:
             subprocess.run(["systemctl", "--root", str(dev.root), "enable", unit], check=True, capture_output=True)

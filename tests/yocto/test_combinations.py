@@ -1,14 +1,15 @@
 """Every combination of the three flags, with systemd and with sysvinit: the recipes as the real
 parser makes them (tinfoil: the datastore `bitbake -e` prints), meta-swupdate's swupdate recipes
-(every version of the release) with the layer's bbappend, the launcher and its native variant."""
+(every version of the release) with the layer's bbappend, the launcher and its native variant, and
+the device policy's recipe (swupdate-launcher-conf)."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import (INVALID, LAUNCHER_RECIPE, OPTED_IN, PRODUCT_KEY_NAME, SWUPDATE_RECIPES, VALID, Failed,
-                      combo_id)
+from conftest import (CONF_RECIPE, INVALID, LAUNCHER_RECIPE, OPTED_IN, PRODUCT_KEY_NAME, SWUPDATE_RECIPES, VALID,
+                      Failed, combo_id, skipped)
 
 ALL = [(c, s) for c in VALID for s in (True, False)]
 ALL_IDS = [combo_id(c, s) for c, s in ALL]
@@ -21,6 +22,10 @@ KEY = {"SWUPDATE_LAUNCHER_PUBLIC_KEY": PRODUCT_KEY_NAME}
 
 def launcher(session, combo, systemd, **extra):
     return session.parse(LAUNCHER_RECIPE, combo, systemd, **{**KEY, **extra})
+
+
+def conf(session, combo, systemd, **extra):
+    return session.parse(CONF_RECIPE, combo, systemd, **{**KEY, **extra})
 
 
 def swupdates(session, combo, systemd, **extra):
@@ -77,29 +82,54 @@ def test_the_native_launcher_parses_without_warnings_and_is_never_wired(session,
     d, messages = session.parse("virtual:native:%s" % LAUNCHER_RECIPE, combo, systemd, **KEY)
     assert messages == []
     assert d.getVar("PN") == "swupdate-launcher-native"
-    assert "tolomeo-update" not in d.getVar("OVERRIDES").split(":")
+    assert not d.getVar("TOLOMEO_UPDATE_ENABLED") and not skipped(d)
+    assert d.getVar("SWUPDATE_LAUNCHER_UNITS").split() == [] and d.getVar("PACKAGECONFIG").split() == []
+    assert "virtual-swupdate-launcher-conf" not in (d.getVar("RDEPENDS:swupdate-launcher-native") or "")
 
 
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
 def test_every_swupdate_recipe_parses_without_warnings(session, combo, systemd):
     for d, messages in swupdates(session, combo, systemd):
         assert messages == [], d.getVar("FILE")
+        assert not skipped(d), d.getVar("FILE")
+
+
+@pytest.mark.parametrize("combo,systemd", WIRED, ids=WIRED_IDS)
+def test_the_conf_recipe_parses_without_warnings_with_a_flag_and_provides_the_virtual(session, combo, systemd):
+    d, messages = conf(session, combo, systemd)
+    assert messages == [] and not skipped(d)
+    assert "virtual-swupdate-launcher-conf" in d.getVar("RPROVIDES:swupdate-launcher-conf").split()
+
+
+@pytest.mark.parametrize("systemd", [True, False])
+def test_without_a_flag_the_conf_recipe_is_skipped_and_says_why(session, systemd):
+    # Without a flag meta-swupdate's swupdate.sh would source its files as shell: nothing pulls it
+    # in, and an image that names it stops with the reason.
+    d, messages = conf(session, (), systemd)
+    assert messages == []
+    assert "DISTRO_FEATURES has none of update-ota update-ota-streaming update-local" in skipped(d)
 
 
 # -- what the product must give, and the one invalid combination ---------------------------------
 
 @pytest.mark.parametrize("combo", OPTED_IN, ids=["+".join(c) for c in OPTED_IN])
-def test_a_flag_without_a_key_stops_the_parse_and_says_how_to_give_it(session, combo):
-    with pytest.raises(Failed) as failure:
-        session.parse(LAUNCHER_RECIPE, combo, True)
-    text = str(failure.value)
+def test_a_flag_without_a_key_skips_the_conf_recipe_and_says_how_to_give_it(session, combo):
+    d, messages = session.parse(CONF_RECIPE, combo, True)
+    assert messages == []
+    text = skipped(d)
     assert "SWUPDATE_LAUNCHER_PUBLIC_KEY is empty" in text
-    assert "Fix:" in text and "FILESEXTRAPATHS" in text and "swupdate-launcher_%.bbappend" in text
+    assert "Fix:" in text and "FILESEXTRAPATHS" in text and "swupdate-launcher-conf_%.bbappend" in text
+    # Only builds that install the device policy stop: the launcher and swupdate still parse.
+    launcher_d, _ = session.parse(LAUNCHER_RECIPE, combo, True)
+    assert not skipped(launcher_d)
+    assert "virtual-swupdate-launcher-conf" in launcher_d.getVar("RDEPENDS:swupdate-launcher").split()
+    for swupdate_d, _ in (session.parse(r, combo, True) for r in SWUPDATE_RECIPES):
+        assert not skipped(swupdate_d)
 
 
 @pytest.mark.parametrize("combo,systemd", BAD, ids=BAD_IDS)
 def test_streaming_without_ota_stops_the_parse_with_the_fix(session, combo, systemd):
-    for recipe in [LAUNCHER_RECIPE] + SWUPDATE_RECIPES:
+    for recipe in [LAUNCHER_RECIPE, CONF_RECIPE] + SWUPDATE_RECIPES:
         with pytest.raises(Failed) as failure:
             session.parse(recipe, combo, systemd, **KEY)
         text = str(failure.value)
@@ -107,10 +137,11 @@ def test_streaming_without_ota_stops_the_parse_with_the_fix(session, combo, syst
         assert 'DISTRO_FEATURES:append = " update-ota update-ota-streaming"' in text
 
 
-def test_an_unknown_signing_algorithm_stops_the_parse(session):
-    with pytest.raises(Failed) as failure:
-        launcher(session, ("update-ota",), True, SWUPDATE_LAUNCHER_SIGNING="ecdsa")
-    assert "SWUPDATE_LAUNCHER_SIGNING is 'ecdsa'" in str(failure.value)
+def test_an_unknown_signing_algorithm_skips_swupdate_and_the_conf_recipe(session):
+    for d, messages in [conf(session, ("update-ota",), True, SWUPDATE_LAUNCHER_SIGNING="ecdsa")] + swupdates(
+            session, ("update-ota",), True, SWUPDATE_LAUNCHER_SIGNING="ecdsa"):
+        assert messages == []
+        assert "SWUPDATE_LAUNCHER_SIGNING is 'ecdsa'" in (skipped(d) or ""), d.getVar("FILE")
 
 
 # -- swupdate is built to do what the launcher asks ---------------------------------------------
@@ -187,14 +218,23 @@ def test_swupdate_enables_no_unit_but_the_progress_reporter(session, combo, syst
 def test_the_launcher_is_built_with_streaming_exactly_with_the_streaming_flag(session, combo, systemd):
     d, _ = launcher(session, combo, systemd)
     streaming = "update-ota-streaming" in combo
-    assert d.getVar("CARGO_FEATURES").split() == (["streaming"] if streaming else [])
-    assert ("--features streaming" in d.getVar("CARGO_BUILD_FLAGS")) == streaming
+    assert d.getVar("PACKAGECONFIG").split() == (["streaming"] if streaming else [])
+    # What oe-core's cargo class passes to `cargo build` (oe_cargo_build, which cargo_do_compile runs).
+    assert d.getVar("PACKAGECONFIG_CONFARGS").split() == (["--features", "streaming"] if streaming else [])
+    assert "${PACKAGECONFIG_CONFARGS}" in d.getVar("oe_cargo_build", False)
+
+
+def test_a_product_turns_streaming_on_or_off_as_any_packageconfig(session):
+    d, _ = launcher(session, ("update-ota", "update-ota-streaming"), True, **{"PACKAGECONFIG:remove": "streaming"})
+    assert d.getVar("PACKAGECONFIG_CONFARGS").split() == []
+    d, _ = launcher(session, ("update-ota",), True, PACKAGECONFIG="streaming")
+    assert d.getVar("PACKAGECONFIG_CONFARGS").split() == ["--features", "streaming"]
 
 
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
 def test_swupdate_source_follows_the_flags(session, combo, systemd):
-    d, _ = launcher(session, combo, systemd)
-    assert d.getVar("SWUPDATE_SOURCE") == ("download" if "update-ota-streaming" in combo else "file")
+    for d in (launcher(session, combo, systemd)[0], conf(session, combo, systemd)[0]):
+        assert d.getVar("SWUPDATE_SOURCE") == ("download" if "update-ota-streaming" in combo else "file")
 
 
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
@@ -212,7 +252,10 @@ def test_the_launcher_lists_exactly_the_units_of_its_features_and_enables_none(s
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
 def test_the_launcher_depends_on_swupdate_and_takes_over_its_unit_on_upgrade(session, combo, systemd):
     d, _ = launcher(session, combo, systemd)
-    assert {"swupdate", "os-release"} <= set(d.getVar("RDEPENDS:swupdate-launcher").split())
+    rdepends = d.getVar("RDEPENDS:swupdate-launcher").split()
+    assert {"swupdate", "os-release"} <= set(rdepends)
+    # The device policy comes with a flag, from whichever recipe provides the virtual.
+    assert ("virtual-swupdate-launcher-conf" in rdepends) == bool(combo)
     replaces = (d.getVar("RREPLACES:swupdate-launcher") or "").split()
     assert replaces == (["swupdate"] if combo else [])
 
@@ -234,10 +277,11 @@ def test_the_launcher_sources_need_no_branch_no_srcrev_and_no_build_host_path(se
                            "file://LICENSE;subdir=swupdate-launcher-0.1.0", "file://src;subdir=swupdate-launcher-0.1.0",
                            "file://systemd;subdir=swupdate-launcher-0.1.0"]
     assert not any(u.startswith(("git://", "gitsm://")) for u in urls)
-    # The recipe's variables that enter task signatures hold no path of this checkout.
+    # The recipe's variables that enter task signatures hold no path of this checkout (but the
+    # build directory's, which may be inside it: TOLOMEO_YOCTO_BUILD).
     repo = str(LAUNCHER_RECIPE.parents[3])
     for name in ("SRC_URI", "LIC_FILES_CHKSUM", "S"):
-        assert repo not in d.getVar(name), name
+        assert repo not in d.getVar(name).replace(d.getVar("TOPDIR"), "${TOPDIR}"), name
     # The repository top is found through FILESEXTRAPATHS, which signatures ignore.
     assert repo in d.getVar("FILESEXTRAPATHS")
     assert {"FILESEXTRAPATHS", "FILESPATH"} <= set(d.getVar("BB_BASEHASH_IGNORE_VARS").split())

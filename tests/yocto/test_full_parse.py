@@ -77,9 +77,18 @@ def test_bitbake_e_of_swupdate_with_every_flag_has_the_fragments_and_pulls_in_th
 def test_bitbake_e_of_the_launcher_with_every_flag(flagged):
     result = run_bitbake(flagged[0], "-e", "swupdate-launcher")
     assert result.returncode == 0, result.stderr[-3000:]
-    values = env_values(result.stdout, "SWUPDATE_SOURCE", "CARGO_FEATURES", "SYSTEMD_SERVICE:swupdate-launcher",
+    values = env_values(result.stdout, "SWUPDATE_SOURCE", "PACKAGECONFIG", "SYSTEMD_SERVICE:swupdate-launcher",
                         "CARGO_PROFILE_RELEASE_STRIP")
     assert {k: v.split() for k, v in values.items()} == {
-        "SWUPDATE_SOURCE": ["download"], "CARGO_FEATURES": ["streaming"],
+        "SWUPDATE_SOURCE": ["download"], "PACKAGECONFIG": ["streaming"],
         "SYSTEMD_SERVICE:swupdate-launcher": ["swupdate.service", "swupdate-local@.service"],
         "CARGO_PROFILE_RELEASE_STRIP": ["false"]}
+
+
+def test_bitbake_e_of_the_device_policy_with_every_flag(flagged):
+    result = run_bitbake(flagged[0], "-e", "swupdate-launcher-conf")
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = env_values(result.stdout, "SWUPDATE_SOURCE", "RPROVIDES:swupdate-launcher-conf", "SRC_URI")
+    assert values["SWUPDATE_SOURCE"] == "download"
+    assert "virtual-swupdate-launcher-conf" in values["RPROVIDES:swupdate-launcher-conf"].split()
+    assert "file://%s" % PRODUCT_KEY_NAME in values["SRC_URI"].split()

@@ -57,9 +57,10 @@ def test_a_product_can_force_the_check_for_a_package_group(session):
 @pytest.fixture
 def rootfs(installs, tmp_path):
     from test_install import os_release
-    launcher, swupdate = installs(("update-ota",), True)
+    built = installs(("update-ota",), True)
     root = tmp_path / "rootfs"
-    for recipe, packages in ((swupdate, ("swupdate", "swupdate-progress")), (launcher, ("swupdate-launcher",))):
+    for recipe, packages in ((built.swupdate, ("swupdate", "swupdate-progress")), (built.launcher, ("swupdate-launcher",)),
+                             (built.conf, ("swupdate-launcher-conf",))):
         for package in packages:
             shutil.copytree(recipe.pkgdest / package, root, symlinks=True, dirs_exist_ok=True)
     os_release(root)

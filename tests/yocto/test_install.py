@@ -1,4 +1,5 @@
-"""do_install of both recipes, and oe-core's own package split (PACKAGESPLITFUNCS), run with bb.build.exec_func on the
+"""do_install of the layer's recipes (the launcher, its device policy swupdate-launcher-conf) and of
+swupdate with the bbappend, and oe-core's own package split (PACKAGESPLITFUNCS), run with bb.build.exec_func on the
 datastores the real parser made for each combination (the real classes: cargo's cargo_do_install,
 meta-swupdate's do_install, the layer's :append functions, package.bbclass's perform_packagecopy
 and populate_packages with its installed-vs-shipped QA).
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORE, LAUNCHER_RECIPE, REPO, SWUPDATE_RECIPES, VALID, combo_id
+from conftest import CONF_RECIPE, CORE, LAUNCHER_RECIPE, REPO, SWUPDATE_RECIPES, VALID, combo_id, skipped
 from test_combinations import KEY
 
 import bb.build  # noqa: E402
@@ -139,6 +140,22 @@ def prepare_swupdate(d):
     d.setVar("oe_runmake", MAKE_INSTALL)
 
 
+class Built:
+    """The recipes of one combination, installed and split: the launcher, swupdate, and the device
+    policy (None without a flag, where swupdate-launcher-conf is skipped). Iterating gives the
+    recipes that were built."""
+
+    def __init__(self, launcher, swupdate, conf):
+        self.launcher, self.swupdate, self.conf = launcher, swupdate, conf
+
+    def __iter__(self):
+        return iter([r for r in (self.launcher, self.swupdate, self.conf) if r is not None])
+
+
+def no_preparation(d):
+    pass
+
+
 class Installs:
     def __init__(self, session, factory, binary):
         self.session, self.factory, self.binary, self.cache = session, factory, binary, {}
@@ -149,9 +166,12 @@ class Installs:
             name = combo_id(combo, systemd).replace("/", "-")
             launcher_d, _ = self.session.parse(LAUNCHER_RECIPE, combo, systemd, **KEY)
             swupdate_d, _ = self.session.parse(SWUPDATE, combo, systemd, **KEY)
-            self.cache[key] = (
+            conf_d, _ = self.session.parse(CONF_RECIPE, combo, systemd, **KEY)
+            assert bool(skipped(conf_d)) == (not combo), skipped(conf_d)
+            self.cache[key] = Built(
                 install_and_package(launcher_d, self.factory.mktemp("launcher-" + name), prepare_launcher(self.binary)),
                 install_and_package(swupdate_d, self.factory.mktemp("swupdate-" + name), prepare_swupdate),
+                None if skipped(conf_d) else install_and_package(conf_d, self.factory.mktemp("conf-" + name), no_preparation),
             )
         return self.cache[key]
 
@@ -170,7 +190,6 @@ def expected_launcher_files(combo, systemd, d):
     files = {"/usr/bin/swupdate-launcher"}
     if not combo:
         return files
-    files |= {"/etc/default/swupdate", "/etc/swupdate/public.pem", "/usr/lib/swupdate/conf.d/00-tolomeo-source"}
     if systemd:
         if "update-ota" in combo:
             files.add(d.getVar("systemd_system_unitdir") + "/swupdate.service")
@@ -185,25 +204,33 @@ def expected_launcher_files(combo, systemd, d):
 
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
 def test_the_launcher_installs_exactly_the_files_of_its_features(installs, combo, systemd):
-    launcher, _ = installs(combo, systemd)
+    launcher = installs(combo, systemd).launcher
     assert launcher.files == expected_launcher_files(combo, systemd, launcher.d)
 
 
 @pytest.mark.parametrize("combo,systemd", [(c, s) for c, s in ALL if c], ids=[i for (c, s), i in zip(ALL, ALL_IDS) if c])
+def test_the_device_policy_installs_the_topology_the_fragment_of_the_flags_and_the_key(installs, combo, systemd):
+    conf = installs(combo, systemd).conf
+    assert conf.files == {"/etc/default/swupdate", "/etc/swupdate/public.pem", "/usr/lib/swupdate/conf.d/00-tolomeo-source"}
+    assert conf.packages["swupdate-launcher-conf"] == conf.files
+    assert conf.d.getVar("CONFFILES:swupdate-launcher-conf").split() == ["/etc/default/swupdate"]
+
+
+@pytest.mark.parametrize("combo,systemd", [(c, s) for c, s in ALL if c], ids=[i for (c, s), i in zip(ALL, ALL_IDS) if c])
 def test_the_launcher_configuration_follows_the_flags(installs, combo, systemd):
-    launcher, _ = installs(combo, systemd)
-    source = launcher.text("/usr/lib/swupdate/conf.d/00-tolomeo-source")
+    conf = installs(combo, systemd).conf
+    source = conf.text("/usr/lib/swupdate/conf.d/00-tolomeo-source")
     if "update-ota-streaming" in combo:
         assert "SWUPDATE_SOURCE=download\n" in source and "UPDATE_FILE" not in source
     else:
         assert "SWUPDATE_SOURCE=file\nUPDATE_FILE=/var/lib/swupdate/update.swu\n" in source
-    default = launcher.text("/etc/default/swupdate")
+    default = conf.text("/etc/default/swupdate")
     assert "SWUPDATE_PUBLIC_KEY=/etc/swupdate/public.pem\n" in default and "@" not in default
 
 
 @pytest.mark.parametrize("combo,systemd", [(c, s) for c, s in ALL if not c], ids=[i for (c, s), i in zip(ALL, ALL_IDS) if not c])
 def test_swupdate_without_a_flag_installs_what_meta_swupdate_installs(installs, combo, systemd):
-    _, swupdate = installs(combo, systemd)
+    swupdate = installs(combo, systemd).swupdate
     unitdir = swupdate.d.getVar("systemd_system_unitdir")
     assert {"/usr/lib/swupdate/swupdate.sh", unitdir + "/swupdate.service", unitdir + "/swupdate.socket",
             unitdir + "/swupdate-usb@.service", "/etc/init.d/swupdate",
@@ -213,7 +240,7 @@ def test_swupdate_without_a_flag_installs_what_meta_swupdate_installs(installs, 
 
 @pytest.mark.parametrize("combo,systemd", [(c, s) for c, s in ALL if c], ids=[i for (c, s), i in zip(ALL, ALL_IDS) if c])
 def test_swupdate_with_a_flag_drops_the_shell_loader_and_what_assumed_a_daemon(installs, combo, systemd):
-    _, swupdate = installs(combo, systemd)
+    swupdate = installs(combo, systemd).swupdate
     unitdir = swupdate.d.getVar("systemd_system_unitdir")
     gone = {"/usr/lib/swupdate/swupdate.sh", unitdir + "/swupdate.service", unitdir + "/swupdate.socket",
             "/etc/init.d/swupdate", "/usr/lib/swupdate/conf.d/90-start-progress",
@@ -225,7 +252,7 @@ def test_swupdate_with_a_flag_drops_the_shell_loader_and_what_assumed_a_daemon(i
 
 @pytest.mark.parametrize("combo,systemd", [(c, s) for c, s in ALL if c], ids=[i for (c, s), i in zip(ALL, ALL_IDS) if c])
 def test_the_progress_reporter_runs_from_boot_before_the_one_shot_install(installs, combo, systemd):
-    _, swupdate = installs(combo, systemd)
+    swupdate = installs(combo, systemd).swupdate
     unit = swupdate.text(swupdate.d.getVar("systemd_system_unitdir") + "/swupdate-progress.service")
     assert "ExecStart=/usr/bin/swupdate-progress -w\n" in unit
     assert "Before=swupdate.service\n" in unit and "WantedBy=multi-user.target\n" in unit
@@ -262,7 +289,7 @@ def test_every_unit_a_package_enables_is_in_that_package(installs, combo, system
         if not systemd:
             continue
         unitdir = recipe.d.getVar("systemd_system_unitdir")
-        for package in recipe.d.getVar("SYSTEMD_PACKAGES").split():
+        for package in (recipe.d.getVar("SYSTEMD_PACKAGES") or "").split():  # swupdate-launcher-conf: no unit
             for unit in (recipe.d.getVar("SYSTEMD_SERVICE:" + package) or "").split():
                 assert unitdir + "/" + unit in recipe.packages[package], (package, unit)
 
@@ -271,14 +298,15 @@ def test_every_unit_a_package_enables_is_in_that_package(installs, combo, system
 def test_a_file_that_moves_package_on_upgrade_is_replaced_not_clashed(installs, combo, systemd):
     # A device built from meta-swupdate alone has swupdate's packages of the no-flag build; the new
     # image's launcher package may ship a path one of them owned: it must RREPLACES that package.
-    _, old_swupdate = installs((), systemd)
-    launcher, swupdate = installs(combo, systemd)
-    replaces = (launcher.d.getVar("RREPLACES:swupdate-launcher") or "").split()
-    for path in launcher.packages["swupdate-launcher"]:
-        old = old_swupdate.package_of(path)
-        if old:
-            assert old in replaces, (path, old)
-    assert swupdate.packages["swupdate-usb"] == set()  # an empty transition package, which pulls in the launcher
+    old_swupdate = installs((), systemd).swupdate
+    built = installs(combo, systemd)
+    for recipe, package in ((built.launcher, "swupdate-launcher"), (built.conf, "swupdate-launcher-conf")):
+        replaces = (recipe.d.getVar("RREPLACES:" + package) or "").split()
+        for path in recipe.packages[package]:
+            old = old_swupdate.package_of(path)
+            if old:
+                assert old in replaces, (path, old)
+    assert built.swupdate.packages["swupdate-usb"] == set()  # an empty transition package, which pulls in the launcher
 
 
 def os_release(root):
@@ -292,9 +320,9 @@ def test_the_image_packages_pass_the_launchers_static_check(installs, launcher_b
     # A rootfs with swupdate, swupdate-www, swupdate-progress, swupdate-usb and swupdate-launcher as
     # these packages ship them: the check the image class runs passes (the web UI's package no
     # longer carries the daemon's 10-mongoose-args that the launcher refuses next to a one-shot source).
-    launcher, swupdate = installs(combo, systemd)
-    for recipe, packages in ((swupdate, ("swupdate", "swupdate-www", "swupdate-progress", "swupdate-usb")),
-                             (launcher, ("swupdate-launcher",))):
+    built = installs(combo, systemd)
+    for recipe, packages in ((built.swupdate, ("swupdate", "swupdate-www", "swupdate-progress", "swupdate-usb")),
+                             (built.launcher, ("swupdate-launcher",)), (built.conf, ("swupdate-launcher-conf",))):
         for package in packages:
             shutil.copytree(recipe.pkgdest / package, tmp_path, symlinks=True, dirs_exist_ok=True)
     os_release(tmp_path)
@@ -304,10 +332,10 @@ def test_the_image_packages_pass_the_launchers_static_check(installs, launcher_b
 
 def test_the_check_fails_with_meta_swupdates_mongoose_fragment(installs, launcher_binary, tmp_path):
     # Why swupdate-www's fragment goes: the same rootfs with meta-swupdate's swupdate-www.
-    launcher, swupdate = installs(("update-ota",), True)
-    _, old_swupdate = installs((), True)
-    for pkgdest, package in ((swupdate.pkgdest, "swupdate"), (old_swupdate.pkgdest, "swupdate-www"),
-                             (launcher.pkgdest, "swupdate-launcher")):
+    built = installs(("update-ota",), True)
+    old_swupdate = installs((), True).swupdate
+    for pkgdest, package in ((built.swupdate.pkgdest, "swupdate"), (old_swupdate.pkgdest, "swupdate-www"),
+                             (built.launcher.pkgdest, "swupdate-launcher"), (built.conf.pkgdest, "swupdate-launcher-conf")):
         shutil.copytree(pkgdest / package, tmp_path, symlinks=True, dirs_exist_ok=True)
     os_release(tmp_path)
     result = subprocess.run([str(launcher_binary), "--root", str(tmp_path), "check", "--static"], capture_output=True, text=True)
@@ -326,7 +354,7 @@ def test_the_unpacked_sources_are_a_complete_cargo_package_with_its_lockfile(ins
     # What do_unpack made of the recipe's file:// sources is what cargo builds: the manifest
     # resolves offline against the unpacked Cargo.lock unchanged (--locked: oe-core's cargo class
     # builds with --frozen), and the binary's sources are there.
-    launcher, _ = installs(("update-ota",), True)
+    launcher = installs(("update-ota",), True).launcher
     source = Path(launcher.d.getVar("S"))
     def crates(manifest):
         result = subprocess.run(["cargo", "tree", "--locked", "--offline", "--all-features", "--target", "x86_64-unknown-linux-gnu",

@@ -21,8 +21,9 @@ def layer_files(*suffixes):
     return sorted(p for p in h.LAYER.rglob("*") if p.is_file() and p.name.endswith(suffixes))
 
 
-# oelint-adv lints an .inc as part of the recipe that requires it.
-TARGETS = [[p] for p in layer_files(".conf", ".bbclass", ".bbappend")] + [[p, h.CRATES_INC] for p in layer_files(".bb")]
+# oelint-adv lints an .inc as part of the recipe (or bbappend) that requires it.
+INCLUDES = {h.LAUNCHER_RECIPE: [h.CRATES_INC], h.SWUPDATE_APPEND: [h.SWUPDATE_INC]}
+TARGETS = [[p] + INCLUDES.get(p, []) for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb")]
 
 
 def oelint(files, config=None):
@@ -107,13 +108,21 @@ def test_every_suppressed_rule_still_fires_without_its_suppression(unsuppressed)
     assert suppressed <= fired, "suppressions no longer needed: %s" % sorted(suppressed - fired)
 
 
-def test_noncoreoverride_fires_only_on_the_class_the_swupdate_bbappend_inherits_with_a_flag(unsuppressed):
+def test_noncoreoverride_fires_only_on_what_the_swupdate_bbappend_requires_with_a_flag(unsuppressed):
     # The Yocto Project Compatible rule: a bbappend must change the recipe only under a distro or
-    # machine override. Every statement of the bbappend carries "tolomeo-update"; what the rule still
-    # reports is the class, which the bbappend inherits only with a flag (which the rule cannot see).
-    found = [path for path, rule in unsuppressed[h.SWUPDATE_APPEND] if rule == "oelint.vars.noncoreoverride"]
-    assert found
-    assert set(found) == {str(h.LAYER / "classes" / "tolomeo-update-features.bbclass")}
+    # machine override. The bbappend requires swupdate-tolomeo.inc (which inherits the features
+    # class) only when DISTRO_FEATURES has a flag; the rule cannot see that condition, and reports
+    # the .inc and the class, never a statement of the bbappend itself.
+    found = {path for path, rule in unsuppressed[h.SWUPDATE_APPEND] if rule == "oelint.vars.noncoreoverride"}
+    assert found == {str(h.SWUPDATE_INC), str(h.FEATURES_CLASS)}
+
+
+def test_the_swupdate_bbappend_is_one_conditional_require_of_the_layers_flags():
+    # meta-rauc's idiom: nothing of the layer reaches swupdate without a flag, and the flags are the
+    # features class's TOLOMEO_UPDATE_FEATURES (the bbappend cannot read it before the class).
+    statements = [line for line in h.SWUPDATE_APPEND.read_text().splitlines() if line and not line.startswith("#")]
+    flags = re.search(r'^TOLOMEO_UPDATE_FEATURES = "(.*)"$', h.FEATURES_CLASS.read_text(), re.MULTILINE).group(1)
+    assert statements == ["require ${@bb.utils.contains_any('DISTRO_FEATURES', '%s', 'swupdate-tolomeo.inc', '', d)}" % flags]
 
 
 def test_every_suppressed_rule_has_its_reason_on_the_line_above():
@@ -134,14 +143,13 @@ def test_every_inline_suppression_names_the_rule_and_its_reason():
     assert checked
 
 
-def test_every_constant_declared_for_oelint_is_a_variable_or_an_override_of_the_layer():
-    text = "\n".join(p.read_text() for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb"))
+def test_every_constant_declared_for_oelint_is_a_variable_of_the_layer():
+    text = "\n".join(p.read_text() for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb", ".inc"))
     constants = json.loads(CONSTANTS.read_text())
     names = constants["variables"]["known"]
     assert names
     for name in names:
         assert re.search(r"\b%s\b" % name, text), name
-    # The distro override that tolomeo-update-features.bbclass adds to DISTROOVERRIDES.
-    assert constants["replacements"]["distros"] == ["tolomeo-update"]
-    assert re.search(r"^\w+(:[\w${}-]+)*:tolomeo-update\b", text, re.MULTILINE)
-
+    # The layer defines no override of its own (the swupdate bbappend's changes are one conditional
+    # require), so the constants declare none.
+    assert "replacements" not in constants
