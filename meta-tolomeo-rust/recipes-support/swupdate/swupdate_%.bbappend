@@ -36,6 +36,7 @@
 #   of the product's own.
 
 inherit_defer ${@bb.utils.contains_any('DISTRO_FEATURES', 'update-ota update-ota-streaming update-local', 'tolomeo-update-features', '', d)}
+require ${@bb.utils.contains_any('DISTRO_FEATURES', 'update-ota update-ota-streaming update-local', 'swupdate-kconfig-check.inc', '', d)}
 
 FILESEXTRAPATHS:prepend:tolomeo-update := "${THISDIR}/files:"
 
