@@ -205,13 +205,16 @@ def configure(session, tmp_path, product_defconfig=None, signing="cms", check=Tr
     return Configured(d, config.read_text() if config.exists() else "", captured.messages())
 
 
+SSL_IMPLEMENTATIONS = ("OPENSSL", "MBEDTLS", "WOLFSSL")
+
+
 def with_ssl(implementation):
-    """A product defconfig: meta-swupdate's, with another SSL implementation."""
+    """A product defconfig: meta-swupdate's, with implementation as its only SSL implementation
+    (None: none). swupdate's Kconfig has one bool per implementation, no choice."""
     def edit(text):
-        for impl in ("NONE", "OPENSSL", "MBEDTLS", "WOLFSSL"):
-            text = re.sub(r"^(# )?CONFIG_SSL_IMPL_%s[ =].*$" % impl, "", text, flags=re.MULTILINE)
-        unset = ["# CONFIG_SSL_IMPL_%s is not set" % i for i in ("NONE", "OPENSSL", "MBEDTLS", "WOLFSSL") if i != implementation]
-        return text + "\n".join(["CONFIG_SSL_IMPL_%s=y" % implementation] + unset) + "\n"
+        text = re.sub(r"^(# )?CONFIG_SSL_IMPL_(NONE|%s)[ =].*$" % "|".join(SSL_IMPLEMENTATIONS), "", text, flags=re.MULTILINE)
+        return text + "".join("CONFIG_SSL_IMPL_%s=y\n" % i if i == implementation else "# CONFIG_SSL_IMPL_%s is not set\n" % i
+                              for i in SSL_IMPLEMENTATIONS)
     return edit
 
 
@@ -234,12 +237,13 @@ def test_meta_swupdates_defconfig_keeps_every_option_of_the_fragments(session, t
 def test_oldconfig_drops_an_option_silently_without_the_check(session, tmp_path):
     # Why the check exists: meta-swupdate's do_configure alone succeeds, without a word, on a
     # configuration that lost CONFIG_SIGNED_IMAGES.
-    result = configure(session, tmp_path, with_ssl("NONE"), check=False)
+    result = configure(session, tmp_path, with_ssl(None), check=False)
     assert result.errors == [], result.errors
-    assert "CONFIG_SIGNED_IMAGES=y\n" not in result.config and "CONFIG_SSL_IMPL_NONE=y\n" in result.config
+    assert "CONFIG_SIGNED_IMAGES=y\n" not in result.config
+    assert "# CONFIG_SSL_IMPL_OPENSSL is not set\n" in result.config
 
 def test_a_product_without_an_ssl_implementation_stops_naming_signed_images(session, tmp_path):
-    result = configure(session, tmp_path, with_ssl("NONE"))
+    result = configure(session, tmp_path, with_ssl(None))
     text = "\n".join(result.errors)
     assert "CONFIG_SIGNED_IMAGES=y (asked for by swupdate-signed-cms.cfg) is not in the final .config" in text, text
     assert "SSL_IMPL_OPENSSL || SSL_IMPL_WOLFSSL || SSL_IMPL_MBEDTLS" in text, text

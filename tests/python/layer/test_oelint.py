@@ -21,8 +21,9 @@ def layer_files(*suffixes):
     return sorted(p for p in h.LAYER.rglob("*") if p.is_file() and p.name.endswith(suffixes))
 
 
-# oelint-adv lints an .inc as part of the recipe that requires it.
-TARGETS = [[p] for p in layer_files(".conf", ".bbclass", ".bbappend")] + [[p, h.CRATES_INC] for p in layer_files(".bb")]
+# oelint-adv lints an .inc as part of the recipe or bbappend that requires it.
+TARGETS = [[p] for p in layer_files(".conf", ".bbclass")] + [[p, *sorted(p.parent.glob("*.inc"))] for p in layer_files(".bbappend")] \
+    + [[p, h.CRATES_INC] for p in layer_files(".bb")]
 
 
 def oelint(files, config=None):
@@ -113,7 +114,9 @@ def test_noncoreoverride_fires_only_on_the_class_the_swupdate_bbappend_inherits_
     # reports is the class, which the bbappend inherits only with a flag (which the rule cannot see).
     found = [path for path, rule in unsuppressed[h.SWUPDATE_APPEND] if rule == "oelint.vars.noncoreoverride"]
     assert found
-    assert set(found) == {str(h.LAYER / "classes" / "tolomeo-update-features.bbclass")}
+    # And swupdate-kconfig-check.inc, which the bbappend requires only with a flag, the same way.
+    assert set(found) == {str(h.LAYER / "classes" / "tolomeo-update-features.bbclass"),
+                          str(h.LAYER / "recipes-support" / "swupdate" / "swupdate-kconfig-check.inc")}
 
 
 def test_every_suppressed_rule_has_its_reason_on_the_line_above():
