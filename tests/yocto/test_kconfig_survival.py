@@ -166,6 +166,16 @@ def sources_of(session):
     return swupdate_sources(d.getVar("PV"), d.getVar("SRCREV"), "https://" + git_url[len("git://"):])
 
 
+def run_task(task, d):
+    """A task as bitbake's _exec_task runs it: its prefuncs, the function, its postfuncs
+    (bb.build.exec_func runs the function alone)."""
+    for func in (d.getVarFlag(task, "prefuncs", expand=True) or "").split():
+        bb.build.exec_func(func, d)
+    bb.build.exec_func(task, d)
+    for func in (d.getVarFlag(task, "postfuncs", expand=True) or "").split():
+        bb.build.exec_func(func, d)
+
+
 class Configured:
     def __init__(self, d, config, errors):
         self.d, self.config, self.errors = d, config, errors
@@ -189,16 +199,16 @@ def configure(session, tmp_path, product_defconfig=None, signing="cms", check=Tr
     defconfig = Path(d.getVar("UNPACKDIR")) / "defconfig"
     if product_defconfig:
         defconfig.write_text(product_defconfig(defconfig.read_text()))
-    load_python_defs(d, ("find_cfgs", "swupdate_kconfig_read", "swupdate_kconfig_dependency"))
+    load_python_defs(d, ("src_patches", "find_cfgs", "swupdate_kconfig_read", "swupdate_kconfig_dependency"))
     # Where kern-tools-native's merge_config.sh is in a build: on the task's PATH.
     d.prependVar("PATH", "%s:" % merge_config_dir())
     captured = Captured()
     logger = logging.getLogger("BitBake")
     logger.addHandler(captured)
     try:
-        bb.build.exec_func("do_configure", d)
-    except Exception as e:  # bb.fatal of the check, or a failed step of do_configure
-        captured.records.append(logging.LogRecord("BitBake", logging.ERROR, "", 0, str(e), None, None))
+        run_task("do_configure", d)
+    except Exception as e:  # bb.fatal of the check (logged above), or a failed step of do_configure
+        captured.records.append(logging.LogRecord("BitBake", logging.ERROR, "", 0, "%s: %s" % (type(e).__name__, e), None, None))
     finally:
         logger.removeHandler(captured)
     config = Path(d.getVar("B")) / ".config"
