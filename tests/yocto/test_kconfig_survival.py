@@ -167,10 +167,9 @@ def sources_of(session):
 
 
 def run_task(task, d):
-    """A task as bitbake's _exec_task runs it: its prefuncs, the function, its postfuncs
-    (bb.build.exec_func runs the function alone)."""
-    for func in (d.getVarFlag(task, "prefuncs", expand=True) or "").split():
-        bb.build.exec_func(func, d)
+    """A task as bitbake's _exec_task runs it, the function then its postfuncs (bb.build.exec_func
+    runs the function alone). Not its prefuncs: extend_recipe_sysroot needs the task graph of a
+    real build, and the configuration needs no sysroot."""
     bb.build.exec_func(task, d)
     for func in (d.getVarFlag(task, "postfuncs", expand=True) or "").split():
         bb.build.exec_func(func, d)
