@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Captured, RELEASE, REPO, VALID
+from conftest import Captured, REPO, VALID
 from test_combinations import KEY
-from test_install import SWUPDATE, load_python_defs, oe, unpack_file_sources
+from test_install import SWUPDATE, load_python_defs, unpack_file_sources
 
 import bb.build  # noqa: E402
 import bb.data  # noqa: E402
@@ -166,15 +166,6 @@ def sources_of(session):
     return swupdate_sources(d.getVar("PV"), d.getVar("SRCREV"), "https://" + git_url[len("git://"):])
 
 
-def run_task(task, d):
-    """A task as bitbake's _exec_task runs it, the function then its postfuncs (bb.build.exec_func
-    runs the function alone). Not its prefuncs: extend_recipe_sysroot needs the task graph of a
-    real build, and the configuration needs no sysroot."""
-    bb.build.exec_func(task, d)
-    for func in (d.getVarFlag(task, "postfuncs", expand=True) or "").split():
-        bb.build.exec_func(func, d)
-
-
 class Configured:
     def __init__(self, d, config, errors):
         self.d, self.config, self.errors = d, config, errors
@@ -186,10 +177,7 @@ def configure(session, tmp_path, product_defconfig=None, signing="cms", check=Tr
     sources = sources_of(session)
     parsed, _ = session.parse(SWUPDATE, EVERY_FLAG, True, SWUPDATE_LAUNCHER_SIGNING=signing, **KEY)
     d = bb.data.createCopy(parsed)
-    postfuncs = (d.getVarFlag("do_configure", "postfuncs") or "").split()
-    assert "swupdate_kconfig_check" in postfuncs, postfuncs
-    if not check:
-        d.setVarFlag("do_configure", "postfuncs", " ".join(f for f in postfuncs if f != "swupdate_kconfig_check"))
+    assert "swupdate_kconfig_check" in (d.getVarFlag("do_configure", "postfuncs") or "").split()
     d.setVar("WORKDIR", str(tmp_path))
     for name in ("T", "B", "UNPACKDIR"):
         os.makedirs(d.getVar(name), exist_ok=True)
@@ -205,7 +193,12 @@ def configure(session, tmp_path, product_defconfig=None, signing="cms", check=Tr
     logger = logging.getLogger("BitBake")
     logger.addHandler(captured)
     try:
-        run_task("do_configure", d)
+        # do_configure, then the layer's postfunc, as _exec_task runs them (bb.build.exec_func runs
+        # the function alone). Not the other pre- and postfuncs: the sysroot (extend_recipe_sysroot
+        # needs a real build's task graph) and insane.bbclass's PACKAGECONFIG QA.
+        bb.build.exec_func("do_configure", d)
+        if check:
+            bb.build.exec_func("swupdate_kconfig_check", d)
     except Exception as e:  # bb.fatal of the check (logged above), or a failed step of do_configure
         captured.records.append(logging.LogRecord("BitBake", logging.ERROR, "", 0, "%s: %s" % (type(e).__name__, e), None, None))
     finally:
@@ -273,7 +266,7 @@ def test_a_product_with_mbedtls_and_cms_stops_on_2025_12(session, tmp_path):
     text = "\n".join(result.errors)
     assert "CONFIG_SIGALG_CMS=y (asked for by swupdate-signed-cms.cfg) is not in the final .config" in text, text
     assert "depends on (SSL_IMPL_OPENSSL || SSL_IMPL_WOLFSSL) && SIGNED_IMAGES" in text, text
-    assert "SSL_IMPL_MBEDTLS=y" in text, text
+    assert "(in the final .config: SIGNED_IMAGES=y, SSL_IMPL_OPENSSL=n, SSL_IMPL_WOLFSSL=n)" in text, text
 
 
 def test_a_product_with_mbedtls_keeps_cms_from_2026_05(session, tmp_path):
