@@ -62,6 +62,16 @@ require ${BPN}-crates.inc
 export CARGO_PROFILE_RELEASE_STRIP = "false"
 export CARGO_PROFILE_RELEASE_DEBUG = "true"
 
+# With update-ota-streaming, ring's C and assembly are compiled by the cc crate from the vendored
+# crates in ${CARGO_HOME}, a path that DEBUG_PREFIX_MAP (S, B, the sysroots) does not cover: their
+# debug info would keep the work directory, and swupdate-launcher-dbg would fail do_package_qa
+# (buildpaths). The cc crate compiles with CFLAGS (oe_cargo_fix_env exports it, and TARGET_CFLAGS,
+# from CFLAGS, which has DEBUG_PREFIX_MAP); rustc gets the same map. Both map ${CARGO_HOME} where
+# RUST_DEBUG_REMAP puts it (WORKDIR -> TARGET_DBGSRC_DIR), so a crate's C and Rust sources are in one place.
+SWUPDATE_LAUNCHER_CARGO_HOME_DBGSRC = "${TARGET_DBGSRC_DIR}/${@os.path.relpath(d.getVar('CARGO_HOME'), d.getVar('WORKDIR'))}"
+DEBUG_PREFIX_MAP:append = " -ffile-prefix-map=${CARGO_HOME}=${SWUPDATE_LAUNCHER_CARGO_HOME_DBGSRC}"
+RUSTFLAGS:append = " --remap-path-prefix=${CARGO_HOME}=${SWUPDATE_LAUNCHER_CARGO_HOME_DBGSRC}"
+
 # The launcher's cargo feature `streaming` (download mode's network preflight), on by default exactly
 # when update-ota-streaming is set; a product changes it as any PACKAGECONFIG. oe-core's cargo class
 # passes PACKAGECONFIG_CONFARGS to `cargo build`.

@@ -11,5 +11,6 @@ LAUNCHER_RECIPE = LAYER / "recipes-support" / "swupdate-launcher" / "swupdate-la
 CRATES_INC = LAYER / "recipes-support" / "swupdate-launcher" / "swupdate-launcher-crates.inc"
 SWUPDATE_APPEND = LAYER / "recipes-support" / "swupdate" / "swupdate_%.bbappend"
 SWUPDATE_INC = LAYER / "recipes-support" / "swupdate" / "swupdate-tolomeo.inc"
+KCONFIG_INC = LAYER / "recipes-support" / "swupdate" / "swupdate-kconfig-check.inc"
 CONF_RECIPE = LAYER / "recipes-support" / "swupdate-launcher" / "swupdate-launcher-conf_0.1.0.bb"
 FEATURES_CLASS = LAYER / "classes" / "tolomeo-update-features.bbclass"

@@ -22,7 +22,7 @@ def layer_files(*suffixes):
 
 
 # oelint-adv lints an .inc as part of the recipe (or bbappend) that requires it.
-INCLUDES = {h.LAUNCHER_RECIPE: [h.CRATES_INC], h.SWUPDATE_APPEND: [h.SWUPDATE_INC]}
+INCLUDES = {h.LAUNCHER_RECIPE: [h.CRATES_INC], h.SWUPDATE_APPEND: [h.SWUPDATE_INC, h.KCONFIG_INC]}
 TARGETS = [[p] + INCLUDES.get(p, []) for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb")]
 
 
@@ -112,9 +112,9 @@ def test_noncoreoverride_fires_only_on_what_the_swupdate_bbappend_requires_with_
     # The Yocto Project Compatible rule: a bbappend must change the recipe only under a distro or
     # machine override. The bbappend requires swupdate-tolomeo.inc (which inherits the features
     # class) only when DISTRO_FEATURES has a flag; the rule cannot see that condition, and reports
-    # the .inc and the class, never a statement of the bbappend itself.
+    # the .incs and the class, never a statement of the bbappend itself.
     found = {path for path, rule in unsuppressed[h.SWUPDATE_APPEND] if rule == "oelint.vars.noncoreoverride"}
-    assert found == {str(h.SWUPDATE_INC), str(h.FEATURES_CLASS)}
+    assert found == {str(h.SWUPDATE_INC), str(h.KCONFIG_INC), str(h.FEATURES_CLASS)}
 
 
 def test_the_swupdate_bbappend_is_one_conditional_require_of_the_layers_flags():
