@@ -45,33 +45,33 @@ const fn secret(short: char, longs: &'static [Long], arg: Arg) -> Opt {
     }
 }
 
-/// suricatta's own options (`suricatta.c`), which it reads first, passing over the module's.
+/// suricatta's own options (`suricatta.c`), followed by `$module`'s: written once for both tables.
+macro_rules! suricatta_then {
+    ($($module:expr),* $(,)?) => {
+        &[
+            op(Some('e'), &[l("enable", Y22)], Arg::None, Y22),
+            op(Some('d'), &[l("disable", Y22)], Arg::None, Y22),
+            op(
+                Some('S'),
+                &[l("server", SERVER_SINCE)],
+                Arg::Required,
+                SERVER_SINCE,
+            ),
+            $($module),*
+        ]
+    };
+}
+
+/// suricatta's own options, which it reads first, passing over the module's.
 static SURICATTA: Table = Table {
     what: "an option of suricatta",
-    options: &[
-        op(Some('e'), &[l("enable", Y22)], Arg::None, Y22),
-        op(Some('d'), &[l("disable", Y22)], Arg::None, Y22),
-        op(
-            Some('S'),
-            &[l("server", SERVER_SINCE)],
-            Arg::Required,
-            SERVER_SINCE,
-        ),
-    ],
+    options: suricatta_then!(),
 };
 
 /// suricatta's own options and the hawkBit module's (`server_hawkbit.c`), 2022.12 to 2026.05.x.
 pub static HAWKBIT: Table = Table {
     what: "an option of suricatta's hawkBit module",
-    options: &[
-        op(Some('e'), &[l("enable", Y22)], Arg::None, Y22),
-        op(Some('d'), &[l("disable", Y22)], Arg::None, Y22),
-        op(
-            Some('S'),
-            &[l("server", SERVER_SINCE)],
-            Arg::Required,
-            SERVER_SINCE,
-        ),
+    options: suricatta_then![
         op(Some('t'), &[l("tenant", Y22)], Arg::Required, Y22),
         op(Some('i'), &[l("id", Y22)], Arg::Required, Y22),
         op(Some('c'), &[l("confirm", Y22)], Arg::Required, Y22),
