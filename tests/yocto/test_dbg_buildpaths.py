@@ -2,7 +2,7 @@
 the build's work directory (do_package_qa's `buildpaths`, an ERROR_QA of both releases).
 
 The launcher is built the way the recipe's flags build it, in a work directory laid out as bitbake
-lays it (TMPDIR under target/yocto-dbg/, .gitignored): the file:// sources and the crates of
+lays it (TMPDIR under ~/.cache/swupdate-launcher/yocto-dbg/, .gitignored): the file:// sources and the crates of
 swupdate-launcher-crates.inc fetched and unpacked with bb.fetch2 (the .crate files come from cargo's
 own download cache, checked against the .inc's sha256sums, into ${CARGO_HOME}/bitbake), the recipe's
 real do_configure (cargo_common's config.toml: the vendored sources, target-dir ${B}/target), then
@@ -43,7 +43,8 @@ import logging  # noqa: E402
 STREAMING = ("update-ota", "update-ota-streaming")
 # One work directory for both releases (the same path: the cargo target directory of one release's
 # run is reused by the other's, which only rebuilds what their flags change).
-CACHE = REPO / "target" / "yocto-dbg"
+# On disk across runs (a fresh clone starts with an empty target/), beside the layer tier's caches.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "swupdate-launcher" / "yocto-dbg"
 CARGO_TARGET_CACHE = CACHE / "cargo-target"
 DEBUG_PACKAGES = ("swupdate-launcher-dbg", "swupdate-launcher-src")
 PREFIX_MAP_FLAGS = ("-ffile-prefix-map=", "-fdebug-prefix-map=", "-fmacro-prefix-map=")

@@ -36,7 +36,8 @@ import bb.build  # noqa: E402
 import bb.data  # noqa: E402
 
 EVERY_FLAG = VALID[-1]
-CACHE = REPO / "target" / "yocto-kconfig"
+# On disk across runs (a fresh clone starts with an empty target/), beside the layer tier's caches.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "swupdate-launcher" / "yocto-kconfig"
 SIGNING = ("cms", "rsa", "rsapss")
 
 
