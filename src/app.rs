@@ -333,12 +333,8 @@ fn verify_update(
     let (input, shown) = match &plan.mode {
         Mode::File { update_file } => {
             let path = root.host(&update_file.value);
-            let f = std::fs::File::open(&path).map_err(|e| {
-                Error::new(
-                    Kind::MissingInput,
-                    format!("cannot open the update file: {e}"),
-                )
-                .on(&path)
+            let f = crate::preconditions::open_regular(&path).map_err(|m| {
+                Error::new(Kind::MissingInput, format!("the update file: {m}")).on(&path)
             })?;
             (f, path)
         }

@@ -7,7 +7,7 @@
 //! it also has [`crate::swupdate::compat`] run the binary (`--version`, `-h`); a start never does.
 
 use std::fs::{self, File};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind};
@@ -29,21 +29,33 @@ pub struct Checked {
 
 /// A readable regular file (a device path, looked up under the root).
 fn readable_file(t: &Traced<PathBuf>, root: &Root, what: &str) -> Result<(), Error> {
-    let origin = &t.origin;
     let host = root.host(&t.value);
-    let fail = |m: String| {
+    open_regular(&host).map(drop).map_err(|m| {
         Error::new(
             Kind::MissingInput,
-            format!("{what} ({} from {origin}): {m}", t.name),
+            format!("{what} ({} from {}): {m}", t.name, t.origin),
         )
         .on(&host)
-    };
-    let meta = fs::metadata(&host).map_err(|e| fail(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(fail("not a regular file".into()));
+    })
+}
+
+/// Opens `path` for reading without blocking (`O_NONBLOCK`: a FIFO swapped in for a file
+/// never hangs the launcher, which holds the update lock, in `open(2)`) and judges what was
+/// opened, not what a name said a moment before: it must be a regular file.
+pub fn open_regular(path: &Path) -> Result<File, String> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => e.to_string(),
+            _ => format!("cannot be read: {e}"),
+        })?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => Ok(file),
+        Ok(_) => Err("not a regular file".into()),
+        Err(e) => Err(format!("cannot be read: {e}")),
     }
-    File::open(&host).map_err(|e| fail(format!("cannot be read: {e}")))?;
-    Ok(())
 }
 
 fn executable(path: &Path) -> Result<(), Error> {
@@ -170,5 +182,26 @@ fn current_version(plan: &Plan, root: &Root) -> Result<Option<String>, Error> {
         )
         .on(&host)
         .hint(hint)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_in_place_of_the_update_file_is_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("update.swu");
+        crate::system::fs::mkfifo(&p).unwrap();
+        assert_eq!(open_regular(&p).unwrap_err(), "not a regular file");
+    }
+
+    #[test]
+    fn a_regular_update_file_is_opened() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("update.swu");
+        fs::write(&p, "swu").unwrap();
+        assert!(open_regular(&p).is_ok());
     }
 }
