@@ -81,6 +81,7 @@ impl<'a> Configured<'a> {
             root: &root,
             env,
             claim,
+            local_update: options.update.is_some(),
         })?;
         crate::swupdate::secrets::mark_settings(&loaded.topology);
         crate::swupdate::secrets::mark_settings(&loaded.vars);

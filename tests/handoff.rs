@@ -220,6 +220,7 @@ fn a_descriptor_written_while_a_start_runs_is_left_for_the_next_start() {
             root: &root,
             env: &env,
             claim: true,
+            local_update: false,
         })
         .unwrap()
         .vars
@@ -307,6 +308,7 @@ fn a_newer_descriptor_wins_over_one_given_back() {
         root: &root,
         env: &env,
         claim: true,
+        local_update: false,
     })
     .unwrap();
     r.etc(
@@ -330,4 +332,40 @@ fn a_claimed_descriptor_that_is_refused_is_given_back_unchanged() {
     let o = r.run(&[]);
     assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
     assert!(r.host("/etc/swupdate/conf.d/descriptor.env").exists());
+}
+
+// --- the descriptor is the OTA path's alone (issue #19 point 6) ---
+
+const DESCRIPTOR: &str = "/etc/swupdate/conf.d/descriptor.env";
+
+#[test]
+fn a_local_update_leaves_the_pending_ota_descriptor_for_its_own_start() {
+    let r = Device::download();
+    let o = r.outcome(&["--update-file", "/data/update.swu"]);
+    o.assert_code(0);
+    assert_eq!(
+        std::fs::read_to_string(r.host(DESCRIPTOR)).unwrap(),
+        "URL=https://updates.example.com/fw.swu\n",
+        "the OTA handoff is still there, unclaimed"
+    );
+}
+
+#[test]
+fn a_malformed_descriptor_does_not_stop_a_local_update() {
+    let r = Device::download();
+    r.etc("descriptor.env", "SWUPDATE_PUBLIC_KEY=/tmp/agents.pem\n");
+    r.outcome(&["--update-file", "/data/update.swu"])
+        .assert_code(0);
+    // The OTA path still refuses it, with its reason.
+    r.outcome(&["check"])
+        .assert_code(65)
+        .assert_stderr_contains("descriptor.env");
+}
+
+#[test]
+fn a_malformed_descriptor_does_not_stop_the_daemon() {
+    let r = Device::download();
+    r.lib("10-source", "SWUPDATE_SOURCE=daemon\n");
+    r.etc("descriptor.env", "URL=\"unterminated\n");
+    r.outcome(&["check"]).assert_code(0);
 }

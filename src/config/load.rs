@@ -20,7 +20,7 @@ use crate::config::fragment::{self, Rules};
 use crate::config::settings::{self, Origin, Settings};
 use crate::config::syntax::SyntaxError;
 use crate::config::vocabulary::names::{
-    SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR,
+    SWUPDATE_CONF_DIR_ETC, SWUPDATE_CONF_DIR_LIB, SWUPDATE_DESCRIPTOR_DIR, SWUPDATE_SOURCE,
 };
 use crate::config::vocabulary::{FROM_ENVIRONMENT, HANDOFF, SCRIPT_DEFAULTS};
 use crate::error::{Error, Kind, Location};
@@ -50,6 +50,9 @@ pub struct Request<'a> {
     /// Claim the descriptor (rename it to [`CLAIMED_DESCRIPTOR`]) before reading it: a run that
     /// starts an update; `check`, `explain` and `--print-argv` only look.
     pub claim: bool,
+    /// The run installs a file the command line names (`--update-file`, `--update-medium`):
+    /// the agent's descriptor is the OTA path's alone, so it is neither read nor claimed.
+    pub local_update: bool,
 }
 
 /// The EnvironmentFile that was (or would have been) read, as a host path.
@@ -432,8 +435,10 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
         etc_handle: etc.handle.as_ref(),
         policy: policy.as_ref(),
     };
-    if let Some(f) = descriptor.read(&ctx, &mut vars, claimed)? {
-        files.push(f);
+    if ota_path(req.local_update, vars.value(SWUPDATE_SOURCE)) {
+        if let Some(f) = descriptor.read(&ctx, &mut vars, claimed)? {
+            files.push(f);
+        }
     }
     // The listing was for the merge; what is kept says where each directory is.
     for d in [&mut lib, &mut etc] {
@@ -454,6 +459,14 @@ fn load_claiming(req: &Request, claimed: &mut Option<DirHandle>) -> Result<Loade
         policy,
         claimed: None,
     })
+}
+
+/// Whether the agent's descriptor belongs to this run: it hands over a download's URL, so it is
+/// the OTA path's alone. A local update or the daemon neither consume it (a pending OTA
+/// handoff stays for its own start) nor depend on it being valid (a malformed descriptor
+/// cannot switch off the rescue path). The descriptor cannot set `SWUPDATE_SOURCE` itself.
+pub fn ota_path(local_update: bool, source: Option<&str>) -> bool {
+    !local_update && source == Some("download")
 }
 
 fn dir_of<'a>(lib: &'a ConfDir, etc: &'a ConfDir, d: Dir) -> &'a ConfDir {
@@ -864,6 +877,15 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_descriptor_is_the_ota_paths_alone() {
+        assert!(ota_path(false, Some("download")));
+        assert!(!ota_path(true, Some("download")), "a local update");
+        assert!(!ota_path(false, Some("file")));
+        assert!(!ota_path(false, Some("daemon")));
+        assert!(!ota_path(false, None), "unset is the daemon");
+    }
 
     #[test]
     fn syntax_errors_keep_line_column_and_hint() {
