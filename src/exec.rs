@@ -31,6 +31,9 @@ pub fn exec(argv: &[String]) -> Error {
     let mut cmd = Command::new(program);
     cmd.args(args);
     handover::keep_signals(&mut cmd, sigpipe_inherited_ignored());
+    // From here the handoff is swupdate's: a stop signal no longer gives a claim back, and the
+    // stop signals have their former dispositions again.
+    crate::system::signals::disarm();
     let e = cmd.exec();
     let kind = match e.kind() {
         std::io::ErrorKind::NotFound => Kind::ExecNotFound,

@@ -205,7 +205,7 @@ impl Root {
 
 impl DirHandle {
     /// This directory's descriptor (the stack always holds the root's: `..` and `/` stop there).
-    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+    pub(crate) fn fd(&self) -> io::Result<BorrowedFd<'_>> {
         self.stack
             .last()
             .map(|f| f.as_fd())

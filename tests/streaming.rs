@@ -102,3 +102,37 @@ fn the_log_names_where_a_redirect_took_the_preflight() {
     assert!(log.contains("/moved.swu"), "{log}");
     assert!(!log.contains("moved-secret"), "{log}");
 }
+
+/// A stop (systemd's SIGTERM) while the preflight waits for the server gives the claimed
+/// descriptor back: the handoff is not lost, the next start uses it.
+#[test]
+fn a_stop_during_the_preflight_gives_the_claimed_descriptor_back() {
+    use std::os::unix::process::ExitStatusExt;
+    let srv = HttpServer::start(|_, _| {
+        std::thread::sleep(Duration::from_secs(5));
+        reply(200).update()
+    });
+    let r = device(&srv);
+    let descriptor = r.host("/etc/swupdate/conf.d/descriptor.env");
+    let handoff = std::fs::read_to_string(&descriptor).unwrap();
+    let mut launcher = r.command(&[], &[]).spawn().unwrap();
+    let asked = std::time::Instant::now();
+    while srv.requests().is_empty() {
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "the preflight never asked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!descriptor.exists(), "claimed while the preflight runs");
+    // SAFETY: kill with the pid of the child this test started.
+    unsafe { libc::kill(launcher.id() as libc::pid_t, libc::SIGTERM) };
+    let status = launcher.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGTERM),
+        "it dies of the signal, as before"
+    );
+    assert_eq!(std::fs::read_to_string(&descriptor).unwrap(), handoff);
+    assert!(!r.host("/swupdate-ran").exists());
+}

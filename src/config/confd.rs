@@ -17,9 +17,13 @@ use crate::config::vocabulary::{HANDOFF, TOPOLOGY};
 
 /// The management agent's file.
 pub const DESCRIPTOR: &str = "descriptor.env";
+/// [`DESCRIPTOR`] for a system call made in a signal handler.
+pub const DESCRIPTOR_C: &std::ffi::CStr = c"descriptor.env";
 /// The name a descriptor is claimed under before it is read (hidden: never read again by a
 /// later start, kept for a person to look at).
 pub const CLAIMED_DESCRIPTOR: &str = ".descriptor.env.last";
+/// [`CLAIMED_DESCRIPTOR`] for a system call made in a signal handler.
+pub const CLAIMED_DESCRIPTOR_C: &std::ffi::CStr = c".descriptor.env.last";
 
 /// The two conf.d directories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +208,12 @@ pub fn refused_assignment(name: &str, handoff: bool) -> Option<Refused> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_descriptors_c_names_are_its_names() {
+        assert_eq!(DESCRIPTOR_C.to_str(), Ok(DESCRIPTOR));
+        assert_eq!(CLAIMED_DESCRIPTOR_C.to_str(), Ok(CLAIMED_DESCRIPTOR));
+    }
 
     fn file(name: &str) -> Entry {
         Entry {

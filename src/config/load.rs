@@ -25,6 +25,7 @@ use crate::config::vocabulary::names::{
 use crate::config::vocabulary::{FROM_ENVIRONMENT, HANDOFF, SCRIPT_DEFAULTS};
 use crate::error::{Error, Kind, Location};
 use crate::rootfs::{DirHandle, EntryType, Found, Hop, Root, Stat, WalkError};
+use crate::system::signals;
 use crate::trust::{self, Policy, Role};
 
 pub const DEFAULT_ENV_FILE: &str = "/etc/default/swupdate";
@@ -366,6 +367,7 @@ fn symlink_kind(dir: &DirHandle, name: &OsStr) -> Option<EntryKind> {
 }
 
 fn release(dir: &DirHandle) {
+    signals::disarm();
     let _ = dir.rename_noreplace(OsStr::new(CLAIMED_DESCRIPTOR), OsStr::new(DESCRIPTOR));
 }
 
@@ -745,7 +747,13 @@ fn claim_descriptor(
     policy: Option<&Policy>,
 ) -> Result<Option<(std::fs::File, Stat)>, Error> {
     let name = if claim {
-        match dir.rename(OsStr::new(DESCRIPTOR), OsStr::new(CLAIMED_DESCRIPTOR)) {
+        // A stop signal from here until swupdate runs gives the claim back (system::signals).
+        let renamed = dir.fd().and_then(|fd| {
+            signals::claim_given_back_on_stop(fd, confd::CLAIMED_DESCRIPTOR_C, confd::DESCRIPTOR_C, || {
+                dir.rename(OsStr::new(DESCRIPTOR), OsStr::new(CLAIMED_DESCRIPTOR))
+            })
+        });
+        match renamed {
             Ok(()) => {
                 *claimed = Some(dir.clone());
                 CLAIMED_DESCRIPTOR

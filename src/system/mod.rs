@@ -11,10 +11,12 @@
 //!   `geteuid`.
 //! - [`handover`]: what swupdate inherits through the exec: descriptors, the signal mask, the
 //!   SIGPIPE disposition the launcher was started with.
+//! - [`signals`]: a claimed handoff given back on a stop signal before swupdate runs.
 
 pub mod fs;
 pub mod handover;
 pub mod process;
+pub mod signals;
 
 use std::io;
 
