@@ -58,6 +58,40 @@ pub fn open_regular(path: &Path) -> Result<File, String> {
     }
 }
 
+/// No directory on the way to the verification directory may be the agent's: it could swap the
+/// directory (or a parent) for one of its own and read or replace the verified copy.
+fn agent_free_dir(root: &Root, dir: &Path, policy: &Policy) -> Result<(), Error> {
+    for at in dir.ancestors() {
+        let host = root.host(at);
+        let Ok(m) = fs::symlink_metadata(&host) else {
+            continue;
+        };
+        use std::os::unix::fs::MetadataExt;
+        let st = crate::rootfs::Stat {
+            uid: m.uid(),
+            mode: m.mode(),
+            nlink: m.nlink(),
+            size: m.size(),
+            dev: m.dev(),
+            ino: m.ino(),
+        };
+        if policy.agent_owns(&st) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "SWUPDATE_VERIFY_DIR {} is inside {}, which the agent (uid {}) owns: it could replace the verified copy",
+                    dir.display(),
+                    at.display(),
+                    st.uid
+                ),
+            )
+            .on(&host)
+            .hint("put SWUPDATE_VERIFY_DIR in a directory of the image's (root's), such as /var/lib/swupdate/verify"));
+        }
+    }
+    Ok(())
+}
+
 fn executable(path: &Path) -> Result<(), Error> {
     match fs::metadata(path) {
         Err(e) => Err(Error::new(Kind::ExecNotFound, format!("swupdate binary: {e}")).on(path)),
@@ -131,9 +165,15 @@ pub fn check(
             )
             .on(&host)
         })?;
-        // It decides what swupdate gets: it must be the image's, like the configuration.
+        // It decides what swupdate gets: it must be the image's, like the configuration, and
+        // neither its user nor its directory may be the agent's.
         if let Some(policy) = policy {
             trust::check_file(root, program, "verification program", policy)?;
+            if let Some(why) = trust::agent_role_refusal(policy, Some(v.user.value.uid)) {
+                return Err(Error::new(Kind::Config, why)
+                    .hint("give SWUPDATE_VERIFY_USER a uid of its own, neither the agent's nor shared"));
+            }
+            agent_free_dir(root, &v.dir.value, policy)?;
         }
     }
     let current_version = current_version(plan, root)?;

@@ -27,6 +27,24 @@ pub struct Policy {
     pub agent_uid: Option<u32>,
 }
 
+/// The agent hands over a URL and nothing else: it must not also be the image's owner (it could
+/// then write the configuration) nor the verification program's user (it could then take the
+/// program's descriptors, or be the program). Why a configuration gives it such a role, if it does.
+pub fn agent_role_refusal(policy: &Policy, verify_uid: Option<u32>) -> Option<String> {
+    let agent = policy.agent_uid?;
+    if agent == policy.trusted_uid || agent == 0 {
+        return Some(format!(
+            "SWUPDATE_AGENT_UID ({agent}) is the image's owner (SWUPDATE_TRUSTED_UID {}, or root): the agent would be trusted with the whole configuration",
+            policy.trusted_uid
+        ));
+    }
+    (verify_uid == Some(agent)).then(|| {
+        format!(
+            "the verification program's user (SWUPDATE_VERIFY_USER, uid {agent}) is the agent's (SWUPDATE_AGENT_UID): the agent could take the program's descriptors and change what it approves"
+        )
+    })
+}
+
 impl Policy {
     /// Whether the agent (and not the image) owns a directory: then it may rename anything in
     /// it, so it may contribute nothing but the descriptor.
@@ -172,6 +190,35 @@ pub fn check_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy(agent: Option<u32>) -> Policy {
+        Policy {
+            trusted_uid: 0,
+            agent_uid: agent,
+        }
+    }
+
+    #[test]
+    fn an_agent_that_is_the_images_owner_is_refused() {
+        assert!(agent_role_refusal(&policy(Some(0)), None).is_some());
+        let p = Policy {
+            trusted_uid: 4242,
+            agent_uid: Some(4242),
+        };
+        assert!(agent_role_refusal(&p, None).is_some());
+    }
+
+    #[test]
+    fn an_agent_that_is_the_verification_user_is_refused() {
+        let why = agent_role_refusal(&policy(Some(65534)), Some(65534)).unwrap();
+        assert!(why.contains("SWUPDATE_VERIFY_USER"), "{why}");
+    }
+
+    #[test]
+    fn an_agent_of_its_own_has_no_other_role() {
+        assert_eq!(agent_role_refusal(&policy(Some(1000)), Some(61000)), None);
+        assert_eq!(agent_role_refusal(&policy(None), Some(65534)), None);
+    }
 
     const ROOT_ONLY: Policy = Policy {
         trusted_uid: 0,

@@ -613,3 +613,69 @@ fn a_lock_held_by_an_unprivileged_user_does_not_stop_updates() {
     let m = fs::metadata(&lock).unwrap();
     assert_eq!(m.permissions().mode() & 0o777, 0o600);
 }
+
+// --- the agent has no other role (issue #19 point 2) ---
+
+/// A file-mode device with a verification stage run as `user`.
+fn verifying_device(user: &str) -> Device {
+    let r = Device::file_mode();
+    r.write_executable("/usr/libexec/unpack", "#!/bin/sh\ncat\n");
+    r.lib(
+        "40-verify",
+        &format!("SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\nSWUPDATE_VERIFY_USER={user}\n"),
+    );
+    r
+}
+
+#[test]
+fn an_agent_that_is_the_verification_user_is_refused_at_image_build_and_at_start() {
+    let r = verifying_device("4242:4242");
+    for args in [&["check", "--static"][..], &["check"], &[]] {
+        let o = run_bounded(&r, args, &[("SWUPDATE_AGENT_UID", "4242")]);
+        let e = refused(&o, 65);
+        assert!(e.contains("SWUPDATE_VERIFY_USER"), "{e}");
+    }
+}
+
+#[test]
+fn an_agent_that_is_nobody_is_refused_with_the_default_verification_user() {
+    let r = Device::file_mode();
+    r.write_executable("/usr/libexec/unpack", "#!/bin/sh\ncat\n");
+    r.lib("40-verify", "SWUPDATE_VERIFY_PROGRAM=/usr/libexec/unpack\n");
+    let o = run_bounded(
+        &r,
+        &["check", "--static"],
+        &[("SWUPDATE_AGENT_UID", "65534")],
+    );
+    refused(&o, 65);
+}
+
+#[test]
+fn an_agent_that_is_the_images_owner_is_refused() {
+    let r = Device::download();
+    let uid = support::verification_user();
+    let own = uid.split(':').next().unwrap();
+    // SAFETY: getuid has no preconditions.
+    let trusted = unsafe { libc::getuid() }.to_string();
+    let o = run_bounded(&r, &["check"], &[("SWUPDATE_AGENT_UID", &trusted)]);
+    let e = refused(&o, 65);
+    assert!(e.contains("SWUPDATE_AGENT_UID"), "{e}");
+    // An agent of its own is fine.
+    let o = run_bounded(&r, &["check"], &[("SWUPDATE_AGENT_UID", own)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+#[ignore = "needs root (chown to another uid); run by scripts/test"]
+fn a_verification_directory_inside_the_agents_directory_is_refused() {
+    let r = verifying_device(&support::verification_user());
+    r.lib(
+        "41-verify-dir",
+        "SWUPDATE_VERIFY_DIR=/var/lib/agent/verify\n",
+    );
+    fs::create_dir_all(r.host("/var/lib/agent/verify")).unwrap();
+    chown(&r.host("/var/lib/agent"), 4242);
+    let o = run_bounded(&r, &["check"], &[("SWUPDATE_AGENT_UID", "4242")]);
+    let e = refused(&o, 65);
+    assert!(e.contains("/var/lib/agent"), "{e}");
+}

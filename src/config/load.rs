@@ -876,10 +876,18 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
     if !settings::yes_no(topology, trust::SWUPDATE_STRICT_MODES, true)? {
         return Ok(None);
     }
-    Ok(Some(Policy {
+    let policy = Policy {
         trusted_uid: uid(trust::SWUPDATE_TRUSTED_UID)?.unwrap_or(0),
         agent_uid: uid(trust::SWUPDATE_AGENT_UID)?,
-    }))
+    };
+    if let (Some(why), Some(s)) = (
+        trust::agent_role_refusal(&policy, None),
+        topology.get(trust::SWUPDATE_AGENT_UID),
+    ) {
+        return Err(settings::setting_error(trust::SWUPDATE_AGENT_UID, s, why)
+            .hint("the agent needs a uid of its own, which owns nothing of the image"));
+    }
+    Ok(Some(policy))
 }
 
 #[cfg(test)]
