@@ -664,3 +664,25 @@ fn explain_hides_the_secrets_of_an_overridden_url() {
         "{out}"
     );
 }
+
+/// Secrecy is decided by what a value is, not by which file won: the values a later file
+/// overrides, which explain shows, are masked too (a token, a header value, download
+/// credentials).
+#[test]
+fn secrets_that_a_later_file_overrides_are_masked_in_explain() {
+    let r = Root::file_mode();
+    r.lib(
+        "20-suricatta",
+        "SWUPDATE_SOURCE=daemon\nSWUPDATE_SURICATTA_ARGS=\"-t default -u https://hawk.example -i dev1 -k OLDTOKEN0123 -a X-Api-Key OLDHEADER0123\"\n",
+    );
+    r.etc(
+        "30-token",
+        "SWUPDATE_SURICATTA_ARGS=\"-t default -u https://hawk.example -i dev1 -k NEWTOKEN0123\"\n",
+    );
+    let o = r.run(&["explain"]);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("overrides '-t default"), "{out}");
+    for secret in ["OLDTOKEN0123", "OLDHEADER0123", "NEWTOKEN0123"] {
+        assert!(!out.contains(secret), "{secret} shown:\n{out}");
+    }
+}

@@ -20,22 +20,31 @@ const MIN_RECORDED_UNREAD: usize = 4;
 
 /// Records every secret the variables carry in their values: URL parts (of `URL`, parsed
 /// whole, and of anything URL-shaped in any value), and every value of a secret option in the
-/// options variables and the `-d`, `-u`, `-w` strings. Only the value each variable ends with
+/// options variables and the `-d`, `-u`, `-w` strings, in every value a variable had (a value a
+/// later file overrides is still shown by `explain`). Of the agent's `URL` only the last value
 /// is recorded: a hostile descriptor.env of thousands of `URL=` lines must not make every later
-/// message cost thousands of comparisons; `explain` shows the earlier values with
-/// [`crate::secret::redact_whole`] for URL and the URL-shaped masking for the rest.
+/// message cost thousands of comparisons; `explain` shows its earlier values with
+/// [`crate::secret::redact_whole`].
 pub fn mark_settings(vars: &Settings) {
     for name in vars.names() {
-        let Some(last) = vars.history(name).last() else {
-            continue;
+        let history = vars.history(name);
+        // Every value an image file wrote, overridden ones too (`explain` shows them): secrecy is
+        // a property of the value, not of which file won. The agent's handoff keeps its last
+        // value only (see above); `explain` masks its earlier ones whole.
+        let values = if name == names::URL {
+            history.last().into_iter().collect::<Vec<_>>()
+        } else {
+            history.iter().collect()
         };
-        let v = last.value.as_str();
-        if name == names::URL {
-            secret::mark_url(v);
-        }
-        secret::mark_embedded(v);
-        if let Some(m) = of_variable(name, v) {
-            m.secrets.iter().for_each(|s| secret::record(s));
+        for setting in values {
+            let v = setting.value.as_str();
+            if name == names::URL {
+                secret::mark_url(v);
+            }
+            secret::mark_embedded(v);
+            if let Some(m) = of_variable(name, v) {
+                m.secrets.iter().for_each(|s| secret::record(s));
+            }
         }
     }
 }
