@@ -219,12 +219,30 @@ impl Error {
 
     /// One line, for STATUS= and the journal: no newlines.
     pub fn summary(&self) -> String {
-        match (&self.location, &self.file) {
+        let text = match (&self.location, &self.file) {
             (Some(l), _) => format!("{l}: {}", self.message),
             (None, Some(p)) => format!("{}: {}", p.display(), self.message),
             (None, None) => self.message.clone(),
-        }
+        };
+        printable(&text)
     }
+}
+
+/// One line a terminal, the journal and `STATUS=` show as it is: control characters (a line
+/// break, an escape sequence in a file name the agent chose) are written as escapes.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for Error {
@@ -242,6 +260,13 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_name_with_control_characters_is_shown_escaped() {
+        let e = Error::new(Kind::Io, "refusing it").on(Path::new("/etc/swupdate/conf.d/x\n\u{1b}[2Jy"));
+        assert_eq!(e.summary(), "/etc/swupdate/conf.d/x\\n\\u{1b}[2Jy: refusing it");
+        assert!(!e.to_string().lines().next().unwrap_or_default().contains('\u{1b}'));
+    }
 
     #[test]
     fn exit_codes_are_distinct_and_never_swupdates_own() {

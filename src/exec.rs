@@ -35,9 +35,29 @@ pub fn exec(argv: &[String]) -> Error {
     // stop signals have their former dispositions again.
     crate::system::signals::disarm();
     let e = cmd.exec();
+    let path = std::path::Path::new(program);
+    // ENOENT from execve also means a script's interpreter is missing: swupdate is there then.
+    if e.kind() == std::io::ErrorKind::NotFound && path.is_file() {
+        let interpreter = interpreter_of(path).unwrap_or_else(|| "its interpreter".into());
+        return Error::new(
+            Kind::ExecFailed,
+            format!("cannot execute swupdate: it is there, but {interpreter} (its #! line) is not"),
+        )
+        .on(path);
+    }
     let kind = match e.kind() {
         std::io::ErrorKind::NotFound => Kind::ExecNotFound,
         _ => Kind::ExecFailed,
     };
-    Error::new(kind, format!("cannot execute swupdate: {e}")).on(std::path::Path::new(program))
+    Error::new(kind, format!("cannot execute swupdate: {e}")).on(path)
+}
+
+/// The interpreter a script's `#!` line names (the first 256 bytes are read).
+fn interpreter_of(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?.split(|b| *b == b'\n').next()?;
+    let word = String::from_utf8_lossy(line).split_whitespace().next()?.to_string();
+    Some(word.chars().filter(|c| !c.is_control()).collect())
 }

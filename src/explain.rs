@@ -146,7 +146,9 @@ pub fn render(
         }
         Err(e) => not_started(&mut out, e),
     }
-    redact(&out)
+    // Line by line: whatever a section quoted, no control character but the line ends.
+    let lines: Vec<String> = out.split('\n').map(crate::error::printable).collect();
+    redact(&lines.join("\n"))
 }
 
 /// The title, and whether the EnvironmentFile was there.
@@ -226,7 +228,8 @@ fn conf_files_section(out: &mut String, loaded: &Loaded) {
             Verdict::Mask => format!("empty     {}", f.path.display()),
             Verdict::Skipped(why) => format!("skipped   {}  ({why})", f.path.display()),
         };
-        let _ = writeln!(out, "  {line}");
+        // File names are anybody's to choose (the agent's directory): no raw control character.
+        let _ = writeln!(out, "  {}", crate::error::printable(&line));
     }
 }
 

@@ -686,3 +686,14 @@ fn secrets_that_a_later_file_overrides_are_masked_in_explain() {
         assert!(!out.contains(secret), "{secret} shown:\n{out}");
     }
 }
+
+/// A swupdate wrapper script whose interpreter is missing is there: not "swupdate not found"
+/// (127), but a failed exec (126) that names the missing interpreter.
+#[test]
+fn a_swupdate_wrapper_without_its_interpreter_is_not_reported_as_missing() {
+    let r = Root::file_mode();
+    r.write_executable("/usr/bin/swupdate", "#!/nonexistent/bin/sh\nexec true\n");
+    let o = r.run(&[]);
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+    assert!(stderr(&o).contains("/nonexistent/bin/sh"), "{}", stderr(&o));
+}

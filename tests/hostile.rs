@@ -679,3 +679,20 @@ fn a_verification_directory_inside_the_agents_directory_is_refused() {
     let e = refused(&o, 65);
     assert!(e.contains("/var/lib/agent"), "{e}");
 }
+
+/// Names of files the agent controls reach stderr and explain escaped: a line break or a
+/// terminal escape sequence in a name cannot forge a line or repaint the screen.
+#[test]
+fn file_names_with_control_characters_are_shown_escaped() {
+    let r = Device::download();
+    r.etc("x\n\u{1b}[2Jforged", "SWUPDATE_ANTI_ROLLBACK=no\n");
+    for args in [&["check"][..], &["explain"]] {
+        let o = run_bounded(&r, args, &[]);
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert!(!all.contains('\u{1b}'), "{all}");
+        assert!(
+            !all.contains("\nforged") && !all.contains("\n\u{1b}"),
+            "{all}"
+        );
+    }
+}

@@ -34,7 +34,9 @@ impl fmt::Display for Origin {
             Origin::Default => f.write_str("default"),
             Origin::Environment => f.write_str("environment"),
             Origin::EnvFile { path, line } | Origin::Fragment { path, line } => {
-                write!(f, "{}:{line}", path.display())
+                // A file name is anybody's to choose: no raw line break or escape sequence.
+                let shown = crate::error::printable(&path.display().to_string());
+                write!(f, "{shown}:{line}")
             }
             Origin::CommandLine(option) => write!(f, "command line {option}"),
         }

@@ -38,6 +38,30 @@ impl std::fmt::Debug for Url {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlError(pub String);
 
+/// What is wrong with `host[:port]`, if anything: a host a person could misread (any character
+/// outside ASCII: bidi controls, zero-width joiners, look-alike letters; an IDN is written in
+/// its `xn--` form, as DNS carries it) or a port no server can listen on.
+fn host_problem(authority: &str) -> Option<UrlError> {
+    if let Some(c) = authority.chars().find(|c| !c.is_ascii()) {
+        return Some(UrlError(format!(
+            "has the character U+{:04X} in its host: write an international host name in its xn-- (punycode) form",
+            c as u32
+        )));
+    }
+    // `[v6]:port` or `name:port`; a bare IPv6 literal has its colons inside the brackets.
+    let port = match authority.rfind(']') {
+        Some(end) => authority[end + 1..].strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, p)| p),
+    }?;
+    match port.parse::<u16>() {
+        Ok(n) if n > 0 => None,
+        _ if port.is_empty() => None,
+        _ => Some(UrlError(format!(
+            "has the port `{port}`: a port is a number from 1 to 65535"
+        ))),
+    }
+}
+
 impl Url {
     pub fn parse(text: &str) -> Result<Url, UrlError> {
         mark_url(text);
@@ -73,6 +97,7 @@ impl Url {
         if host.chars().any(|c| c.is_whitespace()) {
             return Err(UrlError("has whitespace in its host name".into()));
         }
+        host_problem(host).map_or(Ok(()), Err)?;
         Ok(Url {
             scheme,
             userinfo,
@@ -187,6 +212,26 @@ mod tests {
     fn other_schemes_are_refused() {
         assert!(Url::parse("ftp://h/x").unwrap_err().0.contains("ftp"));
         assert!(Url::parse("file:///x").is_err());
+    }
+
+    #[test]
+    fn an_impossible_port_is_refused() {
+        for p in ["0", "65536", "99999", "8o80", "-1"] {
+            let e = Url::parse(&format!("https://host.example:{p}/x.swu")).unwrap_err();
+            assert!(e.0.contains("port"), "{p}: {}", e.0);
+        }
+        assert!(Url::parse("https://host.example:8443/x.swu").is_ok());
+        assert!(Url::parse("https://[::1]:8443/x.swu").is_ok());
+        assert!(Url::parse("https://[::1]/x.swu").is_ok());
+    }
+
+    #[test]
+    fn a_host_with_characters_a_person_could_misread_is_refused() {
+        for host in ["updates\u{202e}moc.example", "upd\u{200b}ates.example", "аpple.example"] {
+            let e = Url::parse(&format!("https://{host}/x.swu")).unwrap_err();
+            assert!(e.0.contains("xn--"), "{host}: {}", e.0);
+        }
+        assert!(Url::parse("https://xn--pple-43d.example/x.swu").is_ok());
     }
 
     #[test]
