@@ -13,6 +13,7 @@
 //! The plan holds device paths; the edges started from here place them under `--root`
 //! ([`Root::host`]) where they open, run or show a file.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Action, Options, Update};
@@ -337,6 +338,19 @@ fn verify_update(
             let f = crate::preconditions::open_regular(&path).map_err(|m| {
                 Error::new(Kind::MissingInput, format!("the update file: {m}")).on(&path)
             })?;
+            // Root opens it, the unprivileged program reads it: never what it could not read
+            // itself (a symlink to a root-only file, /proc/self/environ).
+            if let Ok(m) = f.metadata() {
+                let (uid, gid) = (v.user.value.uid, v.user.value.gid);
+                if !verify::may_read(m.mode(), m.uid(), m.gid(), uid, gid) {
+                    return Err(Error::new(
+                        Kind::MissingInput,
+                        format!("the update file is not readable by the verification user ({uid}:{gid}): the launcher does not read for it"),
+                    )
+                    .on(&path)
+                    .hint("make the update readable by SWUPDATE_VERIFY_USER (a .swu is not secret: it is signed, or encrypted for the program)"));
+                }
+            }
             (f, path)
         }
         Mode::Download {

@@ -67,6 +67,18 @@ pub fn download_bound_in(free: u64) -> Option<u64> {
     Some(free.checked_sub(ROOM_MARGIN)? / 2).filter(|b| *b > 0)
 }
 
+/// Whether a file of `mode`, owned by `owner`:`group`, is readable by `uid`:`gid` (the
+/// verification user has no supplementary groups).
+pub fn may_read(mode: u32, owner: u32, group: u32, uid: u32, gid: u32) -> bool {
+    if uid == owner {
+        mode & 0o400 != 0
+    } else if gid == group {
+        mode & 0o040 != 0
+    } else {
+        mode & 0o004 != 0
+    }
+}
+
 /// Creates the directory for private copies and removes what a crashed start left there.
 pub fn prepare(dir: &Path) -> Result<(), Error> {
     fs::create_dir_all(dir).map_err(|e| {
@@ -540,6 +552,16 @@ mod tests {
     #[test]
     fn the_verification_program_never_runs_as_root() {
         assert!(dedicated(0).is_err());
+    }
+
+    #[test]
+    fn the_verification_user_reads_only_what_its_permissions_allow() {
+        assert!(may_read(0o644, 0, 0, 65534, 65534));
+        assert!(!may_read(0o600, 0, 0, 65534, 65534), "root's alone");
+        assert!(!may_read(0o640, 0, 42, 65534, 65534), "a group it is not in");
+        assert!(may_read(0o640, 0, 65534, 65534, 65534));
+        assert!(may_read(0o400, 65534, 0, 65534, 65534));
+        assert!(!may_read(0o044, 65534, 0, 65534, 65534), "owner bits decide for the owner");
     }
 
     #[test]

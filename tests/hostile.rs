@@ -696,3 +696,22 @@ fn file_names_with_control_characters_are_shown_escaped() {
         );
     }
 }
+
+/// Root does not read for the unprivileged verification program: an update file that is a
+/// symlink to a root-only file is refused before the program sees a byte of it.
+#[test]
+#[ignore = "needs root (a root-only file the verification user cannot read); run by scripts/test"]
+fn an_update_file_the_verification_user_cannot_read_is_not_read_for_it() {
+    let r = verifying_device(&support::verification_user());
+    shadow(&r);
+    fs::remove_file(r.host("/data/update.swu")).unwrap();
+    r.symlink("/etc/shadow", "/data/update.swu");
+    let seen = r.host("/seen-by-the-program");
+    r.write_executable(
+        "/usr/libexec/unpack",
+        &format!("#!/bin/sh\ncat > {}\n", seen.display()),
+    );
+    let e = refused(&run_bounded(&r, &[], &[]), 66);
+    assert!(e.contains("not readable by the verification user"), "{e}");
+    assert!(!seen.exists(), "the program was not started");
+}
