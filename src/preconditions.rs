@@ -66,15 +66,7 @@ fn agent_free_dir(root: &Root, dir: &Path, policy: &Policy) -> Result<(), Error>
         let Ok(m) = fs::symlink_metadata(&host) else {
             continue;
         };
-        use std::os::unix::fs::MetadataExt;
-        let st = crate::rootfs::Stat {
-            uid: m.uid(),
-            mode: m.mode(),
-            nlink: m.nlink(),
-            size: m.size(),
-            dev: m.dev(),
-            ino: m.ino(),
-        };
+        let st = crate::rootfs::Stat::from(&m);
         if policy.agent_owns(&st) {
             return Err(Error::new(
                 Kind::Config,

@@ -493,16 +493,21 @@ fn open_read(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
 /// `fstat` of a descriptor this module holds, through std (`statx`, or `fstat` where the
 /// kernel has none).
 pub fn fstat(file: &File) -> io::Result<Stat> {
-    use std::os::unix::fs::MetadataExt;
-    let m = file.metadata()?;
-    Ok(Stat {
-        uid: m.uid(),
-        mode: m.mode(),
-        nlink: m.nlink(),
-        size: m.size(),
-        dev: m.dev(),
-        ino: m.ino(),
-    })
+    Ok(Stat::from(&file.metadata()?))
+}
+
+impl From<&std::fs::Metadata> for Stat {
+    fn from(m: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            uid: m.uid(),
+            mode: m.mode(),
+            nlink: m.nlink(),
+            size: m.size(),
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
 }
 
 #[cfg(test)]
