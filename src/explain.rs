@@ -55,14 +55,14 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
         let _ = writeln!(
             out,
             "  {name}={}\n      from {}{note}",
-            shell_words::quote(&shown_var(name, &last.value)),
+            crate::plan::argv::shell_word(&shown_var(name, &last.value)),
             last.origin
         );
         for earlier in history.iter().rev().skip(1) {
             let _ = writeln!(
                 out,
                 "      overrides {} from {}",
-                shell_words::quote(&shown_var(name, &earlier.value)),
+                crate::plan::argv::shell_word(&shown_var(name, &earlier.value)),
                 earlier.origin
             );
         }
@@ -296,7 +296,7 @@ fn describe_anti_rollback(plan: &Plan, root: &Root) -> String {
 fn argv_section(out: &mut String, groups: &[Group]) {
     let _ = writeln!(out, "\nswupdate argv, and why:");
     for g in groups {
-        let words = shell_words::join(shown_words(&g.words));
+        let words = crate::plan::argv::shell_line(&shown_words(&g.words));
         let why: Vec<String> = g
             .because
             .iter()

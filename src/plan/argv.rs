@@ -2,6 +2,7 @@
 //! of words with the variables that asked for it. The plan's device paths become the paths
 //! swupdate opens here, under the root.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::settings::Origin;
@@ -222,7 +223,48 @@ pub fn flatten(groups: &[Group]) -> Vec<String> {
 
 /// The argv as a line a person can paste into a shell.
 pub fn shell_line(argv: &[String]) -> String {
-    shell_words::join(argv)
+    argv.iter()
+        .map(|w| shell_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One word quoted for a POSIX shell, on one line and unambiguous: the runs without control
+/// characters quoted as `shell_words` does, each control character (CR, newline, ESC...) in
+/// the `$'\r'` form of POSIX.1-2024 (bash, dash 0.5.12, busybox ash), as GNU `ls` shows names.
+pub fn shell_word(word: &str) -> String {
+    if !word.chars().any(char::is_control) {
+        return shell_words::quote(word).into_owned();
+    }
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in word.chars() {
+        if c.is_control() {
+            if !run.is_empty() {
+                out.push_str(&shell_words::quote(&run));
+                run.clear();
+            }
+            out.push_str("$'");
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                // Its UTF-8 bytes: `\xHH` is a byte in every shell that reads `$'...'`.
+                c => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        let _ = write!(out, "\\x{b:02x}");
+                    }
+                }
+            }
+            out.push('\'');
+        } else {
+            run.push(c);
+        }
+    }
+    if !run.is_empty() {
+        out.push_str(&shell_words::quote(&run));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -426,6 +468,13 @@ mod tests {
         let copy = Path::new("/proc/self/fd/7");
         let a = flatten(&build(&p, &root, &running(), Some(copy)).unwrap());
         assert_eq!(a.last().unwrap(), "/proc/self/fd/7");
+    }
+
+    #[test]
+    fn control_characters_are_quoted_in_dollar_quotes_on_one_line() {
+        assert_eq!(shell_word("/a\rb"), r"/a$'\r'b");
+        assert_eq!(shell_word("x y\n\u{1b}[1m"), r"'x y'$'\n'$'\x1b''[1m'");
+        assert_eq!(shell_word("\u{85}"), r"$'\xc2\x85'");
     }
 
     #[test]

@@ -112,6 +112,18 @@ def systemd_env(dev, path: str):
 TOPOLOGY = re.compile(r"^  ([A-Z_]+)=(.*?)\n      from (.*?)$", re.S | re.M)
 
 
+DOLLAR_QUOTE = re.compile(r"\$'((?:\\n|\\r|\\t|\\x[0-9a-f]{2})+)'")
+ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t"}
+
+
+def dollar_unquote(body: str) -> str:
+    """The characters of one `$'...'` quote as `explain` writes it (\\n, \\r, \\t, \\xHH)."""
+    out = b""
+    for esc in re.findall(r"\\(n|r|t|x[0-9a-f]{2})", body):
+        out += ESCAPES.get(esc) or bytes([int(esc[1:], 16)])
+    return out.decode("utf-8", "surrogateescape")
+
+
 def launcher_env(dev, path: str):
     """The variables of KEYS that the launcher took from the file, or None if it refused (65)."""
     res = dev.run(["swupdate-launcher", "--env-file", path, "explain"], check=False, input=b"")
@@ -124,7 +136,9 @@ def launcher_env(dev, path: str):
     for name, quoted, origin in TOPOLOGY.findall(section):
         if name in KEYS and origin.startswith(path):
             # Split like a POSIX shell reads it back, where only space, tab and newline separate
-            # words (a CR inside a value is a character of the value).
+            # words (a CR inside a value is a character of the value); `explain` writes control
+            # characters as POSIX.1-2024 `$'\r'` quotes, which shlex does not know.
+            quoted = DOLLAR_QUOTE.sub(lambda m: "'" + dollar_unquote(m.group(1)) + "'", quoted)
             lex = shlex.shlex(quoted, posix=True)
             lex.whitespace, lex.whitespace_split, lex.commenters = " \t\n", True, ""
             words = list(lex)
