@@ -17,6 +17,7 @@ mod exec_semantics;
 mod generated_docs;
 mod handoff;
 mod hostile;
+mod hostile_secrets;
 mod parsers_properties;
 mod preflight;
 mod releases;
