@@ -23,6 +23,7 @@ use crate::plan::Verification;
 use crate::rootfs::Root;
 use crate::system::fs::available_bytes;
 use crate::system::process::{self, Reaped, confine};
+use crate::system::signals;
 
 /// Names of private copies, so a later start can find a leftover one.
 pub const PRIVATE_PREFIX: &str = ".swupdate-launcher-verified.";
@@ -419,7 +420,14 @@ fn supervise(
     sink: File,
     bound: u64,
 ) -> Result<(Ending, Drained<File>), Error> {
-    let mut child = cmd.spawn().map_err(|e| {
+    // A stop of the launcher (systemd's SIGTERM) from the spawn on kills the program's whole
+    // group, not only the program (which dies with the launcher by PDEATHSIG).
+    let mut child = signals::group_killed_on_stop(|| {
+        let child = cmd.spawn()?;
+        let group = child.id();
+        Ok((child, group))
+    })
+    .map_err(|e| {
         Error::new(
             Kind::VerifyFailed,
             format!("cannot execute the verification program: {e}"),
@@ -456,7 +464,9 @@ fn supervise(
             }
         }
     };
-    contain(pgid).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
+    let contained = contain(pgid);
+    signals::forget_group();
+    contained.map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
     let status = status?;
     let contained = Instant::now();
     while pump.pipe.is_some() {

@@ -589,3 +589,53 @@ fn a_download_for_verification_stops_at_the_room_checked_beforehand() {
     );
     assert!(!r.host("/received").exists());
 }
+
+/// Waits (bounded) until `pid` is gone (or a zombie); whether it went.
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while alive(pid) {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+#[test]
+fn processes_the_program_started_do_not_survive_a_sigterm_of_the_launcher() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = Scratch::new("sigterm");
+    let pidfile = s.path("pid");
+    let r = device(&format!(
+        "#!/bin/sh\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nexec sleep 30\n"
+    ));
+    r.lib("41-timeout", "SWUPDATE_VERIFY_TIMEOUT=60\n");
+    let mut launcher = r
+        .command(&[], &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeper = pid_in(&pidfile);
+    // SAFETY: kill with plain integers, to the launcher this test started.
+    unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = launcher.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = launcher.kill();
+            kill(sleeper);
+            panic!("the launcher did not end on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let went = gone_within(sleeper, Duration::from_secs(2));
+    kill(sleeper);
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert!(went, "pid {sleeper} outlived the launcher's SIGTERM");
+    assert!(!r.host("/received").exists(), "swupdate was not started");
+}
