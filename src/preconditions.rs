@@ -96,6 +96,47 @@ fn executable(path: &Path) -> Result<(), Error> {
     }
 }
 
+/// An executable regular file at a device path, resolved inside the root: an absolute symlink
+/// of the image (`/usr/libexec/unpack -> /opt/verify/unpack`) is the image's, never the build
+/// host's, under `check --static --root`. A refusal names the file where the walk stopped (the
+/// link's target, not the link). Only the image's programs: tests link the host's swupdate into
+/// their roots, which only the host resolves (see [`trust::check_file`]).
+fn executable_in_root(root: &Root, device_path: &Path) -> Result<(), (PathBuf, Error)> {
+    let mut last = root.host(device_path);
+    let walked = root.walk(device_path, &mut |p: &Path, _: &crate::rootfs::Stat, _| {
+        last = p.to_path_buf();
+        Ok(())
+    });
+    let not_executable = |at: PathBuf, what: String| {
+        let e = Error::new(Kind::ExecFailed, what);
+        Err((at, e))
+    };
+    match walked {
+        Ok(crate::rootfs::Found::File(_, st)) if st.mode & 0o111 != 0 => Ok(()),
+        Ok(crate::rootfs::Found::File(..)) => {
+            not_executable(last, "it is not an executable file".into())
+        }
+        Ok(crate::rootfs::Found::DevNull) => {
+            not_executable(last, "it is /dev/null, not an executable file".into())
+        }
+        Err(crate::rootfs::WalkError::Io(at, e)) => {
+            let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                Kind::ExecNotFound
+            } else {
+                Kind::ExecFailed
+            };
+            Err((at, Error::new(kind, e.to_string())))
+        }
+        Err(crate::rootfs::WalkError::Kind(at, kind)) => {
+            not_executable(at, format!("it is {kind}, not an executable file"))
+        }
+        Err(e) => {
+            let e = trust::walk_error(e, "verification program");
+            Err((last, e))
+        }
+    }
+}
+
 /// Checks the key, the update file and the preflight's CA. `with_binary` also checks swupdate
 /// itself (for `check`; a run lets exec report it, with the same exit codes).
 /// Returns what only the device can tell: the running version for anti-rollback, and warnings.
@@ -146,8 +187,7 @@ pub fn check(
     }
     if let Some(v) = &plan.verification {
         let program = &v.program.value.path;
-        let host = root.host(program);
-        executable(&host).map_err(|e| {
+        executable_in_root(root, program).map_err(|(at, e)| {
             Error::new(
                 e.kind,
                 format!(
@@ -155,7 +195,7 @@ pub fn check(
                     v.program.origin, e.message
                 ),
             )
-            .on(&host)
+            .on(&at)
         })?;
         // It decides what swupdate gets: it must be the image's, like the configuration, and
         // neither its user nor its directory may be the agent's.

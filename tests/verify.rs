@@ -639,3 +639,43 @@ fn processes_the_program_started_do_not_survive_a_sigterm_of_the_launcher() {
     assert!(went, "pid {sleeper} outlived the launcher's SIGTERM");
     assert!(!r.host("/received").exists(), "swupdate was not started");
 }
+
+#[test]
+fn check_static_under_root_resolves_an_absolute_program_symlink_inside_the_root() {
+    // The image's program is a link to /opt/verify/unpack, which only the image has.
+    let r = device("#!/bin/sh\ncat\n");
+    r.write_executable("/opt/verify/unpack", "#!/bin/sh\ncat\n");
+    fs::remove_file(r.host("/usr/libexec/unpack")).unwrap();
+    r.symlink("/opt/verify/unpack", "/usr/libexec/unpack");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn check_static_under_root_reports_the_images_missing_target_not_the_hosts_file() {
+    // A link to /bin/sh: the build host has one, the image does not.
+    let r = device("#!/bin/sh\ncat\n");
+    fs::remove_file(r.host("/usr/libexec/unpack")).unwrap();
+    r.symlink("/bin/sh", "/usr/libexec/unpack");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    let e = stderr(&o);
+    // The walk stopped inside the root, where the image lacks /bin.
+    assert!(e.contains(&format!("{}:", r.host("/bin").display())), "{e}");
+    assert!(e.contains("SWUPDATE_VERIFY_PROGRAM"), "{e}");
+}
+
+#[test]
+fn check_static_under_root_reports_a_target_that_is_not_executable() {
+    let r = device("#!/bin/sh\ncat\n");
+    r.write("/opt/verify/unpack", "#!/bin/sh\ncat\n");
+    fs::remove_file(r.host("/usr/libexec/unpack")).unwrap();
+    r.symlink("/opt/verify/unpack", "/usr/libexec/unpack");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&r.host("/opt/verify/unpack").display().to_string()),
+        "{}",
+        stderr(&o)
+    );
+}
