@@ -58,6 +58,31 @@ pub fn open_regular(path: &Path) -> Result<File, String> {
     }
 }
 
+/// In file mode without a verification stage, the update file opened (without blocking) and
+/// judged a regular file, handed to swupdate as `/proc/self/fd/N`: swupdate installs the file
+/// the launcher checked, not whatever the agent renames onto `UPDATE_FILE` between this open
+/// and swupdate's (a FIFO that would hold swupdate and the lock, a symlink to a root-only
+/// file, another pack). `None` in the other modes (the verification stage hands over its own
+/// copy; download and daemon mode name no file). The descriptor stays open for the exec.
+pub fn hand_over_update_file(plan: &Plan, root: &Root) -> Result<Option<PathBuf>, Error> {
+    let Mode::File { update_file } = &plan.mode else {
+        return Ok(None);
+    };
+    if plan.verification.is_some() {
+        return Ok(None);
+    }
+    let host = root.host(&update_file.value);
+    let file = open_regular(&host).map_err(|m| {
+        Error::new(
+            Kind::MissingInput,
+            format!("update file ({} from {}): {m}", update_file.name, update_file.origin),
+        )
+        .on(&host)
+    })?;
+    let fd = crate::exec::inherit(file);
+    Ok(Some(PathBuf::from(format!("/proc/self/fd/{fd}"))))
+}
+
 /// No directory on the way to the verification directory may be the agent's: it could swap the
 /// directory (or a parent) for one of its own and read or replace the verified copy.
 fn agent_free_dir(root: &Root, dir: &Path, policy: &Policy) -> Result<(), Error> {

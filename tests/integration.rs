@@ -18,6 +18,7 @@ mod generated_docs;
 mod handoff;
 mod hostile;
 mod hostile_secrets;
+mod hostile_update;
 mod parsers_properties;
 mod preflight;
 mod releases;
