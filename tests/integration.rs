@@ -17,6 +17,7 @@ mod exec_semantics;
 mod generated_docs;
 mod handoff;
 mod hostile;
+mod hostile_agent;
 mod hostile_secrets;
 mod hostile_update;
 mod parsers_properties;
