@@ -679,3 +679,20 @@ fn check_static_under_root_reports_a_target_that_is_not_executable() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_program_runs_with_no_stop_signal_blocked() {
+    // The launcher holds SIGTERM, SIGINT and SIGHUP back while it spawns the program (so a stop
+    // cannot come between the spawn and the handler that kills its group); the program must
+    // get them again. Python leaves the mask it inherited alone (dash would clear it).
+    let r = device(
+        "#!/usr/bin/python3\nimport sys\nsys.stdin.read()\nprint([l for l in open('/proc/self/status') if l.startswith('SigBlk:')][0].split()[1])\n",
+    );
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let blocked = fs::read_to_string(r.host("/received")).unwrap();
+    let mask = u64::from_str_radix(blocked.trim(), 16).unwrap();
+    for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        assert_eq!(mask & (1 << (s - 1)), 0, "signal {s} blocked: {blocked}");
+    }
+}
