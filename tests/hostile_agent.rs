@@ -641,3 +641,25 @@ fn chown(p: &Path, uid: u32) {
         panic!("this test needs root (scripts/test runs as root in CI)");
     }
 }
+
+#[test]
+fn a_directory_planted_under_the_claimed_name_refuses_the_start_and_keeps_the_descriptor() {
+    let r = device();
+    fs::create_dir(r.host(&format!("{ETC}/.descriptor.env.last"))).unwrap();
+    let e = refused(&r, &start(&r), 74, "descriptor.env");
+    assert!(e.contains("claim"), "{e}");
+    assert!(given_back(&r), "the handoff was lost");
+}
+
+/// An empty or blank URL is no handoff: refused as a URL not set (the message names the mode's
+/// file, not the descriptor's line: empty counts as unset, as in the shell), given back.
+#[test]
+fn an_empty_or_blank_url_is_no_handoff() {
+    for text in [&b"# nothing to install\nURL=\n"[..], b"URL='   '\n"] {
+        let r = device();
+        descriptor(&r, text);
+        let e = refused(&r, &start(&r), 65, "needs URL");
+        assert!(e.contains("descriptor.env"), "{e}");
+        assert!(given_back(&r), "the handoff was lost");
+    }
+}
