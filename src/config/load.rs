@@ -179,12 +179,34 @@ fn read_bounded(
     limit: u64,
     what: &str,
 ) -> Result<Vec<u8>, Error> {
-    // Room for what fstat said and one byte more: the end is seen without growing the buffer.
-    let room = usize::try_from(stat.size.min(limit) + 1).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(room);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    // Room for what fstat said and one byte more: a read that stops short of the room, at or
+    // past the size fstat gave, is the end of a regular file, seen without a second read (a
+    // thousand fragments, a thousand system calls fewer). A file that grew gets more room, up
+    // to the limit and one byte.
+    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut bytes = vec![0u8; usize::try_from(stat.size.min(limit) + 1).unwrap_or(cap)];
+    let mut filled = 0;
+    let mut reader = file;
+    loop {
+        if filled == bytes.len() {
+            if bytes.len() >= cap {
+                break;
+            }
+            bytes.resize(bytes.len().saturating_mul(2).min(cap), 0);
+        }
+        match reader.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled < bytes.len() && filled as u64 >= stat.size {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(path, &format!("read the {what}"), &e)),
+        }
+    }
+    bytes.truncate(filled);
     if bytes.len() as u64 > limit {
         return Err(Error::new(
             Kind::Config,
@@ -259,13 +281,17 @@ fn open_conf_dir(
 impl ConfDir {
     /// Opens (judging the way to it) and lists a conf.d directory. Nothing in it is opened
     /// but symlinks of names that may be merged, followed to learn what they stand for
-    /// (nothing is read, no descriptor kept); regular files are `lstat`ed for their size.
+    /// (nothing is read, no descriptor kept). A regular file is `lstat`ed for its size only
+    /// when `shadows(name)`: an empty file masks the lib file of its name, and elsewhere
+    /// emptiness changes nothing (an empty file read gives nothing), so a thousand fragments
+    /// cost no thousand `lstat`s.
     fn open(
         root: &Root,
         which: Dir,
         device: &Path,
         own: Role,
         policy: Option<&Policy>,
+        shadows: &dyn Fn(&OsStr) -> bool,
     ) -> Result<ConfDir, Error> {
         let path = root.host(device);
         let opened = open_conf_dir(root, device, own, policy)?;
@@ -284,7 +310,7 @@ impl ConfDir {
         // never followed: a symlink there is refused, not opened) nor a name that never counts.
         let merged = |n: &OsStr| confd::skip_reason(n).is_none() && n != DESCRIPTOR;
         let listed = handle
-            .list_typed(limits::ENTRIES, &merged)
+            .list_typed(limits::ENTRIES, &|n| merged(n) && shadows(n))
             .map_err(|e| io_error(&dir.path, "list the conf.d directory", &e))?
             .ok_or_else(|| {
                 Error::new(
@@ -602,13 +628,17 @@ fn open_conf_dirs(
     layout: &Layout,
     policy: Option<&Policy>,
 ) -> Result<(ConfDir, ConfDir), Error> {
-    let lib = ConfDir::open(root, Dir::Lib, &layout.lib, Role::Image, policy)?;
+    let lib = ConfDir::open(root, Dir::Lib, &layout.lib, Role::Image, policy, &|_| false)?;
+    let in_lib: std::collections::HashSet<&OsStr> =
+        lib.entries.iter().map(|e| e.name.as_os_str()).collect();
     let etc_role = if layout.separate {
         Role::Image
     } else {
         Role::Handoff
     };
-    let mut etc = ConfDir::open(root, Dir::Etc, &layout.etc, etc_role, policy)?;
+    let mut etc = ConfDir::open(root, Dir::Etc, &layout.etc, etc_role, policy, &|n| {
+        in_lib.contains(n)
+    })?;
     let etc_use = EtcUse {
         agent_owned: match (policy, &etc.handle) {
             (Some(policy), Some(d)) => policy.agent_owns(&d.stat),

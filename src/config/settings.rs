@@ -87,6 +87,12 @@ impl Settings {
         self.vars.get(name).map_or(&[], |h| h.as_slice())
     }
 
+    /// Every name with its history, in no particular order: for what the order does not
+    /// change (a thousand fragments' names are not sorted for it).
+    pub fn histories(&self) -> impl Iterator<Item = (&str, &[Setting])> {
+        self.vars.iter().map(|(n, h)| (n.as_str(), h.as_slice()))
+    }
+
     /// The names, in byte order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
