@@ -572,6 +572,7 @@ fn a_symlink_planted_under_the_claimed_name_is_replaced_never_followed() {
 fn a_descriptor_swapped_for_a_symlink_while_the_launcher_reads_it_is_never_followed() {
     let r = device();
     let shadow = shadow(&r);
+    descriptor(&r, b"URL=https://a.example/fw.swu\n");
     let dir = r.host(ETC);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let racer = {
