@@ -2,7 +2,6 @@
 //! of words with the variables that asked for it. The plan's device paths become the paths
 //! swupdate opens here, under the root.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::settings::Origin;
@@ -252,7 +251,10 @@ pub fn shell_word(word: &str) -> String {
                 // Its UTF-8 bytes: `\xHH` is a byte in every shell that reads `$'...'`.
                 c => {
                     for b in c.encode_utf8(&mut [0; 4]).bytes() {
-                        let _ = write!(out, "\\x{b:02x}");
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        out.push_str("\\x");
+                        out.push(char::from(HEX[usize::from(b >> 4)]));
+                        out.push(char::from(HEX[usize::from(b & 0xf)]));
                     }
                 }
             }
