@@ -60,6 +60,7 @@ modules_without_unsafe! {
     mod rollback;
     pub mod rootfs;
     mod secret;
+    pub mod slots;
     pub mod swupdate;
     mod trust;
     mod verify;
