@@ -113,6 +113,13 @@ pub fn write(tools: &Tools, assignments: &[(String, Option<String>)]) -> Result<
         return Ok(());
     }
     let script = script(assignments)?;
+    if script.len() > process::MAX_INPUT {
+        return Err(refused(format!(
+            "the assignments are {} bytes, more than one write takes ({})",
+            script.len(),
+            process::MAX_INPUT
+        )));
+    }
     let mut cmd = Command::new(&tools.setenv);
     cmd.arg("-c").arg(&tools.config).arg("-s").arg("-");
     run(&mut cmd, &tools.setenv, script.as_bytes(), 64 << 10).map(|_| ())
