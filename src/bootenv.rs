@@ -6,7 +6,7 @@
 //! - [`read`]: one `fw_printenv -c CONFIG -- NAME...`; each `NAME=value` line of its output is a
 //!   value. libubootenv prints `NAME=` for a variable that is not set, and U-Boot cannot hold an
 //!   empty one (setting it empty deletes it), so an empty value is `None`.
-//! - [`write`]: one `fw_setenv -c CONFIG -s -` with the script on stdin (`NAME=value` lines;
+//! - [`write()`]: one `fw_setenv -c CONFIG -s -` with the script on stdin (`NAME=value` lines;
 //!   `NAME=` deletes): every assignment in one store, which libubootenv writes to the inactive
 //!   copy of a redundant environment and then flags, so a power cut leaves the old or the new
 //!   environment, never half of each.
