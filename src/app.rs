@@ -293,7 +293,8 @@ fn check(
         (None, CheckAt::Device) => Slot::NotLooked,
     };
     let groups = groups_for(&plan, &c.root, &checked.running, slot_arg, at)?;
-    for n in &checked.notes {
+    let slot_notes = plan.slots.as_deref().map(slots::check_notes);
+    for n in checked.notes.iter().chain(slot_notes.iter().flatten()) {
         eprintln!("warning: {n}");
     }
     let files = c
