@@ -43,6 +43,7 @@ mod system;
 modules_without_unsafe! {
     mod accounts;
     pub mod app;
+    pub mod bootenv;
     pub mod cli;
     pub mod config;
     pub mod error;
@@ -59,6 +60,7 @@ modules_without_unsafe! {
     mod rollback;
     pub mod rootfs;
     mod secret;
+    pub mod slots;
     pub mod swupdate;
     mod trust;
     mod verify;

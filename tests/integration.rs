@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod bootenv;
 mod cli;
 mod compat;
 mod descriptor_fuzz;
@@ -21,5 +22,6 @@ mod parsers_properties;
 mod preflight;
 mod releases;
 mod service;
+mod slots;
 mod streaming;
 mod verify;
