@@ -43,6 +43,7 @@ mod system;
 modules_without_unsafe! {
     mod accounts;
     pub mod app;
+    pub mod bootenv;
     pub mod cli;
     pub mod config;
     mod confirm;

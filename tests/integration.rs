@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod bootenv;
 mod cli;
 mod compat;
 mod descriptor_fuzz;
