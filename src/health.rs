@@ -52,7 +52,7 @@ pub struct Check {
 }
 
 /// Who the checks run as, and how long each may take.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub user: Account,
     pub timeout: Duration,
