@@ -410,7 +410,7 @@ pub fn run(loaded: &Loaded, root: &Root, logger: &Logger) -> Result<String, Erro
         }
         other => other,
     };
-    act(decision, &tools, &running.slot, logger)
+    act(decision, &tools, &running.slot)
 }
 
 /// The running slot: its name and bootname.
@@ -491,7 +491,7 @@ fn run_checks(
 }
 
 /// Writes what the decision says, and says what was done (or why not, as the error).
-fn act(decision: Decision, tools: &Tools, slot: &str, logger: &Logger) -> Result<String, Error> {
+fn act(decision: Decision, tools: &Tools, slot: &str) -> Result<String, Error> {
     match decision {
         Decision::NothingToConfirm => Ok("nothing to confirm".into()),
         Decision::FellBack {
@@ -503,7 +503,7 @@ fn act(decision: Decision, tools: &Tools, slot: &str, logger: &Logger) -> Result
             Err(Error::new(
                 Kind::FellBack,
                 format!(
-                    "the bootloader fell back: it was told {told}, slot {slot} ({running}) runs; the update is recorded as failed ({})",
+                    "the bootloader fell back: it was told {told}, but slot {slot} (bootname {running}) runs; the update is recorded as failed ({})",
                     shown_writes(&writes)
                 ),
             ))
@@ -522,11 +522,7 @@ fn act(decision: Decision, tools: &Tools, slot: &str, logger: &Logger) -> Result
             } else {
                 format!("; wanted checks failed: {}", warnings.join("; "))
             };
-            let done = format!("confirmed slot {slot}: {}{warned}", shown_writes(&writes));
-            if !warnings.is_empty() {
-                logger.log(Level::Warning, &done, &[]);
-            }
-            Ok(done)
+            Ok(format!("confirmed slot {slot}: {}{warned}", shown_writes(&writes)))
         }
         Decision::RunHealthChecks => Err(Error::new(
             Kind::Unhealthy,
@@ -802,4 +798,57 @@ mod tests {
         assert!(Schemes::parse("ustate ustate").unwrap_err().contains("twice"));
         assert!(Schemes::parse("  ").unwrap_err().contains("no scheme"));
     }
+
+    use crate::config::settings::Origin;
+    use crate::plan::tests_support::FewAccounts;
+
+    /// The configuration from conf.d lines `(name, value)`, each on its own line of one file.
+    fn config(lines: &[(&str, &str)]) -> Result<Config, Error> {
+        let mut vars = Settings::default();
+        for (i, (name, value)) in lines.iter().enumerate() {
+            let origin = Origin::Fragment {
+                path: "/usr/lib/swupdate/conf.d/50-ab".into(),
+                line: i + 1,
+            };
+            vars.set(name, *value, origin);
+        }
+        Config::from_settings(&Settings::default(), &vars, &FewAccounts)
+    }
+
+    #[test]
+    fn by_default_confirm_writes_ustate_and_runs_checks_as_the_verification_user() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.schemes, USTATE_ONLY);
+        assert_eq!(c.primary, None);
+        assert_eq!(c.health_dir, std::path::Path::new("/usr/lib/swupdate/health.d"));
+        assert_eq!(c.limits.timeout, Duration::from_secs(60));
+        assert_eq!((c.limits.user.uid, c.limits.user.gid), (65534, 65534));
+        let c = config(&[(crate::config::vocabulary::names::SWUPDATE_VERIFY_USER, "verify")]).unwrap();
+        assert_eq!((c.limits.user.uid, c.limits.user.gid), (990, 985));
+    }
+
+    #[test]
+    fn a_bad_confirm_setting_is_refused_at_its_line() {
+        for (lines, says) in [
+            (&[(SWUPDATE_CONFIRM, "ustate mender")][..], "`mender` is not a confirmation scheme"),
+            (&[(SWUPDATE_CONFIRM_PRIMARY, "boot part")], "not a bootloader variable's name"),
+            (&[("X", "1"), (SWUPDATE_HEALTH_TIMEOUT, "0")], "from 1 to 3600"),
+            (&[(SWUPDATE_HEALTH_TIMEOUT, "3601")], "from 1 to 3600"),
+            (&[(SWUPDATE_HEALTH_TIMEOUT, "+5")], "from 1 to 3600"),
+        ] {
+            let e = config(lines).unwrap_err();
+            assert_eq!(e.kind, Kind::Config);
+            assert!(e.message.contains(says), "{}", e.message);
+            assert_eq!(e.location.map(|l| l.line), Some(lines.len()), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn the_primary_variable_is_read_with_the_schemes_variables() {
+        let c = config(&[(SWUPDATE_CONFIRM_PRIMARY, "boot_part"), (SWUPDATE_HEALTH_TIMEOUT, "3600")]).unwrap();
+        assert_eq!(c.primary.as_deref(), Some("boot_part"));
+        assert_eq!(c.names(), ["ustate", "upgrade_available", "bootcount", "boot_part"]);
+        assert_eq!(c.limits.timeout, Duration::from_secs(3600));
+    }
+
 }

@@ -102,6 +102,16 @@ impl AbDevice {
     }
 }
 
+/// How many processes run `sleep MARKER`.
+fn sleeping(marker: &str) -> usize {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| c.split(|b| *b == 0).any(|w| w == marker.as_bytes()))
+        .count()
+}
+
 fn code(o: &Output) -> Option<i32> {
     o.status.code()
 }
@@ -226,9 +236,11 @@ fn a_hung_check_is_killed_at_the_timeout_and_fails() {
         "B",
         "SWUPDATE_HEALTH_TIMEOUT=1\n",
     );
+    // A time no other process sleeps: what is still alive afterwards is this check's.
+    let marker = format!("3599.{}", std::process::id());
     d.check(
         "required/10-hangs",
-        "#!/bin/sh\nsleep 60 &\nexec sleep 60\n",
+        &format!("#!/bin/sh\nsleep {marker} &\nexec sleep {marker}\n"),
     );
     let before = d.bytes();
     let started = Instant::now();
@@ -241,4 +253,9 @@ fn a_hung_check_is_killed_at_the_timeout_and_fails() {
         "bounded by the 1 s timeout"
     );
     assert_eq!(d.bytes(), before);
+    assert_eq!(
+        sleeping(&marker),
+        0,
+        "the check and what it started are gone"
+    );
 }
