@@ -63,6 +63,7 @@ modules_without_unsafe! {
     mod rollback;
     pub mod rootfs;
     mod secret;
+    pub mod slots;
     pub mod swupdate;
     mod trust;
     mod verify;
