@@ -24,6 +24,7 @@ use crate::health::{self, Check, Limits};
 use crate::logging::{Level, Logger};
 use crate::plan::{Account, verification_user};
 use crate::rootfs::Root;
+use crate::slots;
 
 /// The variable swupdate's suricatta reads at start: `1` installed (testing pending), `2`
 /// testing (confirmed: it reports success), `3` failed (it reports failure).
@@ -375,8 +376,9 @@ pub fn check_notes(loaded: &Loaded, root: &Root) -> Result<Vec<String>, Error> {
 pub fn run(loaded: &Loaded, root: &Root, logger: &Logger) -> Result<String, Error> {
     let accounts = crate::accounts::Files { root };
     let config = Config::from_settings(&loaded.topology, &loaded.vars, &accounts)?;
-    let tools = Tools::from_topology(&loaded.topology, root)?;
-    let env = bootenv::read(&tools, &config.names())?;
+    let topology = slots::Topology::from_topology(&loaded.topology, root)?;
+    let tools = &topology.bootenv;
+    let env = bootenv::read(tools, &config.names())?;
     let idle = Facts {
         env: &env,
         schemes: config.schemes,
@@ -385,7 +387,7 @@ pub fn run(loaded: &Loaded, root: &Root, logger: &Logger) -> Result<String, Erro
     if !idle.pending() {
         return Ok(format!("nothing to confirm ({})", shown(&env)));
     }
-    let running = identify(loaded, root, &env)?;
+    let running = identify(loaded, &topology, root, &env)?;
     let primary = match &config.primary {
         None => None,
         Some(variable) => Some(Primary {
@@ -410,23 +412,18 @@ pub fn run(loaded: &Loaded, root: &Root, logger: &Logger) -> Result<String, Erro
         }
         other => other,
     };
-    act(decision, &tools, &running.slot)
-}
-
-/// The running slot: its name and bootname.
-struct RunningSlot {
-    slot: String,
-    bootname: Option<String>,
+    act(decision, tools, &running.slot)
 }
 
 /// Which slot runs, from the slot table (67 without one: a pending update on a device that
 /// cannot say which slot it runs is never confirmed).
 fn identify(
     loaded: &Loaded,
-    _root: &Root,
+    topology: &slots::Topology,
+    root: &Root,
     env: &BTreeMap<String, Option<String>>,
-) -> Result<RunningSlot, Error> {
-    let no_table = || {
+) -> Result<slots::Running, Error> {
+    let table = slots::Table::from_settings(&loaded.vars)?.ok_or_else(|| {
         Error::new(
             Kind::SlotUnknown,
             format!(
@@ -435,11 +432,8 @@ fn identify(
             ),
         )
         .hint("set SWUPDATE_SLOTS and the SWUPDATE_SLOT_<NAME> variables in conf.d (docs/ab.md)")
-    };
-    if loaded.vars.get(SWUPDATE_SLOTS).is_none() {
-        return Err(no_table());
-    }
-    Err(no_table())
+    })?;
+    slots::running(&table, topology, root)
 }
 
 /// Finds and runs the health checks, each line they print relayed with the check's name.

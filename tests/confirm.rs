@@ -135,6 +135,7 @@ fn a_running_slot_that_is_not_identified_exits_67_and_writes_nothing() {
     let before = d.bytes();
     let o = d.confirm();
     assert_eq!(code(&o), Some(67), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rauc.slot=C"), "{}", stderr(&o));
     assert_eq!(d.bytes(), before);
 }
 
