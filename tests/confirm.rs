@@ -1,12 +1,14 @@
 //! `confirm` through the built launcher, on a device root whose U-Boot environment is a file of
 //! the test's own, read and written by the real libubootenv-tool (`fw_printenv`/`fw_setenv`,
 //! named by the device's `/etc/fw_env.config`), with health checks as real scripts. The slot is
-//! identified from the kernel command line (`cmdline:rauc.slot`, a file of the device's). Needs
-//! libubootenv-tool, so ignored by `cargo test` and run by scripts/test, which installs it.
+//! identified from the kernel command line (`cmdline:rauc.slot`, a file of the device's). The
+//! tests that run the tools need libubootenv-tool, so they are ignored by `cargo test` and run
+//! by scripts/test, which installs it; `check`'s part needs no tool.
 
 use crate::support;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -27,7 +29,9 @@ struct AbDevice {
 }
 
 impl AbDevice {
-    fn new(vars: &str, running: &str, fragment_extra: &str) -> AbDevice {
+    /// The device with its slot table and the tools, and an environment (two files) never
+    /// written yet: what `check --static` sees at image build.
+    fn unwritten(running: &str, fragment_extra: &str) -> AbDevice {
         let mut device = Device::configured_in_temp();
         device.set("SWUPDATE_KERNEL_CMDLINE", "/proc-cmdline");
         device.write(
@@ -55,12 +59,19 @@ impl AbDevice {
             config.push_str(&format!("{} 0x0 0x{ENV_SIZE:x}\n", c.display()));
         }
         device.write("/etc/fw_env.config", &config);
+        AbDevice { device, copies }
+    }
+
+    /// [`AbDevice::unwritten`] whose environment holds `vars`, as U-Boot leaves it after its
+    /// first `saveenv`; it booted `running`.
+    fn new(vars: &str, running: &str, fragment_extra: &str) -> AbDevice {
+        let d = AbDevice::unwritten(running, fragment_extra);
         // Fixture only: the tool itself writes the first valid environment from a default file.
-        let default = device.dir.join("default-env");
+        let default = d.device.dir.join("default-env");
         fs::write(&default, vars).unwrap();
         let status = Command::new(SETENV)
             .arg("-c")
-            .arg(device.host("/etc/fw_env.config"))
+            .arg(d.device.host("/etc/fw_env.config"))
             .arg("-f")
             .arg(&default)
             .args(["-s", "/dev/null"])
@@ -68,7 +79,7 @@ impl AbDevice {
             .status()
             .expect("fw_setenv (libubootenv-tool) is installed");
         assert!(status.success());
-        AbDevice { device, copies }
+        d
     }
 
     fn check(&self, name: &str, script: &str) -> &AbDevice {
@@ -259,4 +270,44 @@ fn a_hung_check_is_killed_at_the_timeout_and_fails() {
         0,
         "the check and what it started are gone"
     );
+}
+
+#[test]
+#[ignore = "needs libubootenv-tool; run by scripts/test"]
+fn an_environment_that_cannot_be_read_exits_71_and_runs_no_check() {
+    let d = AbDevice::new("ustate=1\nboot_part=B\n", "B", "");
+    d.check("required/10-ok", "#!/bin/sh\necho ran\n");
+    let gone = d.device.dir.join("no-such-env");
+    d.device.write(
+        "/etc/fw_env.config",
+        &format!("{} 0x0 0x{ENV_SIZE:x}\n", gone.display()),
+    );
+    let o = d.confirm();
+    assert_eq!(code(&o), Some(71), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("ran"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_warns_on_an_ab_device_without_health_checks() {
+    let d = AbDevice::unwritten("A", "");
+    d.device.executable("/usr/bin/swupdate");
+    let o = d.device.run(&["check", "--static"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("confirm: no health checks in"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_refuses_a_health_check_others_may_write() {
+    let d = AbDevice::unwritten("A", "");
+    d.device.executable("/usr/bin/swupdate");
+    d.check("required/10-net", "#!/bin/sh\n");
+    let p = d.device.host(&format!("{HEALTH}/required/10-net"));
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o777)).unwrap();
+    let o = d.device.run(&["check", "--static"]);
+    assert_eq!(code(&o), Some(65), "{}", stderr(&o));
+    assert!(stderr(&o).contains("10-net"), "{}", stderr(&o));
 }
