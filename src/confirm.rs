@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use crate::bootenv::{self, Tools};
 use crate::config::load::Loaded;
-use crate::config::settings::{Setting, Settings, setting_error};
+use crate::config::settings::{Setting, Settings, setting_error, topology_path};
 use crate::config::vocabulary::names::{
     SWUPDATE_CONFIRM, SWUPDATE_CONFIRM_PRIMARY, SWUPDATE_HEALTH_DIR, SWUPDATE_HEALTH_TIMEOUT,
     SWUPDATE_SLOTS,
 };
-use crate::config::vocabulary::{default_of, topology_default};
+use crate::config::vocabulary::default_of;
 use crate::error::{Error, Kind};
 use crate::health::{self, Check, Limits};
 use crate::logging::{Level, Logger};
@@ -286,17 +286,7 @@ impl Config {
             },
             None => 60,
         };
-        let health_dir = match topology.get(SWUPDATE_HEALTH_DIR) {
-            Some(s) if !s.value.starts_with('/') => {
-                return Err(setting_error(
-                    SWUPDATE_HEALTH_DIR,
-                    s,
-                    format!("`{}` is not an absolute path", s.value),
-                ));
-            }
-            Some(s) => PathBuf::from(&s.value),
-            None => PathBuf::from(topology_default(SWUPDATE_HEALTH_DIR).unwrap_or_default()),
-        };
+        let health_dir = topology_path(topology, SWUPDATE_HEALTH_DIR)?;
         let user: Account = verification_user(vars, accounts)?;
         Ok(Config {
             schemes,
