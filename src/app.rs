@@ -6,7 +6,8 @@
 //! files the plan names and, for `check`, the swupdate binary run briefly
 //! ([`crate::preconditions`], [`crate::swupdate::compat`]), a removable medium's directory
 //! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
-//! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
+//! verification program ([`crate::verify`]), the bootloader environment and the health checks
+//! (`confirm`: [`crate::confirm`]), stdout/stderr or the journal ([`crate::logging`]),
 //! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
 //! data: [`crate::plan`] and [`crate::explain`] touch nothing.
 //!
