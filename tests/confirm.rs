@@ -18,7 +18,7 @@ use support::{Device, stderr};
 
 const ENV_SIZE: usize = 0x4000;
 const PRINTENV: &str = "/usr/bin/fw_printenv";
-const SETENV: &str = "/usr/bin/fw_setenv";
+const SETENV: &str = support::FW_SETENV;
 const HEALTH: &str = "/usr/lib/swupdate/health.d";
 
 /// A device with the slot table (A, B, recognised by `rauc.slot=` on the command line), the
@@ -67,19 +67,9 @@ impl AbDevice {
     /// first `saveenv`; it booted `running`.
     fn new(vars: &str, running: &str, fragment_extra: &str) -> AbDevice {
         let d = AbDevice::unwritten(running, fragment_extra);
-        // Fixture only: the tool itself writes the first valid environment from a default file.
         let default = d.device.dir.join("default-env");
         fs::write(&default, vars).unwrap();
-        let status = Command::new(SETENV)
-            .arg("-c")
-            .arg(d.device.host("/etc/fw_env.config"))
-            .arg("-f")
-            .arg(&default)
-            .args(["-s", "/dev/null"])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("fw_setenv (libubootenv-tool) is installed");
-        assert!(status.success());
+        support::first_saveenv(&d.device.host("/etc/fw_env.config"), &default);
         d
     }
 
