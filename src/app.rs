@@ -326,7 +326,14 @@ fn check(
         (None, CheckAt::Device) => Slot::NotLooked,
     };
     let groups = groups_for(&plan, &c.root, &checked.running, slot_arg, at)?;
-    for n in checked.notes.iter().chain(&confirm::check_notes(&c.loaded, &c.root)?) {
+    let slot_notes = plan.slots.as_deref().map(slots::check_notes);
+    let confirm_notes = confirm::check_notes(&c.loaded, &c.root)?;
+    for n in checked
+        .notes
+        .iter()
+        .chain(slot_notes.iter().flatten())
+        .chain(&confirm_notes)
+    {
         eprintln!("warning: {n}");
     }
     let files = c
