@@ -11,6 +11,7 @@ mod support;
 mod bootenv;
 mod cli;
 mod compat;
+mod confirm;
 mod descriptor_fuzz;
 mod e2e_swupdate;
 mod examples;
