@@ -181,32 +181,25 @@ fn read_bounded(
 ) -> Result<Vec<u8>, Error> {
     // Room for what fstat said and one byte more: a read that stops short of the room, at or
     // past the size fstat gave, is the end of a regular file, seen without a second read (a
-    // thousand fragments, a thousand system calls fewer). A file that grew gets more room, up
-    // to the limit and one byte.
-    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let mut bytes = vec![0u8; usize::try_from(stat.size.min(limit) + 1).unwrap_or(cap)];
-    let mut filled = 0;
+    // thousand fragments, a thousand system calls fewer). A file that grew is read on to the
+    // limit and one byte.
+    let room = usize::try_from(stat.size.min(limit) + 1).unwrap_or(0);
+    let mut bytes = vec![0u8; room];
     let mut reader = file;
-    loop {
-        if filled == bytes.len() {
-            if bytes.len() >= cap {
-                break;
-            }
-            bytes.resize(bytes.len().saturating_mul(2).min(cap), 0);
-        }
-        match reader.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if filled < bytes.len() && filled as u64 >= stat.size {
-                    break;
-                }
-            }
+    let first = loop {
+        match reader.read(&mut bytes) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_error(path, &format!("read the {what}"), &e)),
+            r => break r,
         }
     }
-    bytes.truncate(filled);
+    .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    bytes.truncate(first);
+    if first == room || (first as u64) < stat.size {
+        reader
+            .take((limit + 1).saturating_sub(first as u64))
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    }
     if bytes.len() as u64 > limit {
         return Err(Error::new(
             Kind::Config,
@@ -963,6 +956,58 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file with `text`, and a Stat that says it is `size` bytes long.
+    fn file_said(text: &[u8], size: u64) -> (std::fs::File, Stat) {
+        let mut f = unlinked_temp_file();
+        std::io::Write::write_all(&mut f, text).unwrap();
+        std::io::Seek::rewind(&mut f).unwrap();
+        let stat = Stat {
+            uid: 0,
+            mode: libc::S_IFREG | 0o644,
+            nlink: 1,
+            size,
+            dev: 0,
+            ino: 0,
+        };
+        (f, stat)
+    }
+
+    fn unlinked_temp_file() -> std::fs::File {
+        let dir = std::env::temp_dir().join(format!("load-read-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+
+    #[test]
+    fn a_file_that_grew_after_its_fstat_is_read_whole() {
+        let (f, st) = file_said(b"A=1\nB=2\nC=3\n", 4);
+        let bytes = read_bounded(&f, &st, Path::new("/f"), 100, "fragment").unwrap();
+        assert_eq!(bytes, b"A=1\nB=2\nC=3\n");
+    }
+
+    #[test]
+    fn a_file_that_shrank_after_its_fstat_is_read_as_it_is() {
+        let (f, st) = file_said(b"A=1\n", 40);
+        let bytes = read_bounded(&f, &st, Path::new("/f"), 100, "fragment").unwrap();
+        assert_eq!(bytes, b"A=1\n");
+    }
+
+    #[test]
+    fn a_file_that_grew_past_the_limit_after_its_fstat_is_refused() {
+        let (f, st) = file_said(&[b'#'; 200], 4);
+        let e = read_bounded(&f, &st, Path::new("/f"), 100, "fragment").unwrap_err();
+        assert!(e.to_string().contains("larger than 100 bytes"), "{e}");
+    }
 
     #[test]
     fn the_descriptor_is_the_ota_paths_alone() {

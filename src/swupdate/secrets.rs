@@ -8,7 +8,7 @@
 
 use super::getopt::{self, Accept, PassOver, Read, Table};
 use super::{options, strings, suricatta};
-use crate::config::settings::{Setting, Settings};
+use crate::config::settings::Settings;
 use crate::config::vocabulary::names;
 use crate::secret;
 
@@ -54,13 +54,14 @@ pub fn mark_settings(vars: &Settings) {
 pub fn unreadable(vars: &Settings) -> Vec<String> {
     let mut out = Vec::new();
     // Only options variables can be unreadable: those are sorted, not every name.
-    let mut options: Vec<(&str, &[Setting])> = vars
+    let mut options: Vec<&str> = vars
         .histories()
-        .filter(|(n, _)| n.ends_with("_ARGS"))
+        .map(|(n, _)| n)
+        .filter(|n| n.ends_with("_ARGS"))
         .collect();
-    options.sort_unstable_by_key(|(n, _)| *n);
-    for (name, history) in options {
-        let Some(last) = history.last() else {
+    options.sort_unstable();
+    for name in options {
+        let Some(last) = vars.history(name).last() else {
             continue;
         };
         if let Some(m) = of_variable(name, &last.value) {
