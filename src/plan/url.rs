@@ -66,8 +66,8 @@ fn host_problem(authority: &str) -> Option<UrlError> {
         };
     if let Some(c) = chars.chars().find(|c| !ok(*c)) {
         return Some(UrlError(format!(
-            "has `{}` in its host: a host name is letters, digits, `-`, `_` and dots",
-            c.escape_default()
+            "has the character U+{:04X} in its host: a host name is letters, digits, `-`, `_` and dots",
+            c as u32
         )));
     }
     let port = port?;
