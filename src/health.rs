@@ -25,7 +25,7 @@ use crate::containment::{self, Reaping};
 use crate::error::{Error, Kind};
 use crate::plan::Account;
 use crate::rootfs::{Hop, Root, Stat};
-use crate::system::process;
+use crate::system::{process, signals};
 use crate::trust::{self, Policy, Role};
 
 /// How messages name a check's program.
@@ -166,7 +166,9 @@ fn run_one(program: &Path, limits: &Limits) -> (CheckEnd, Output) {
         Err(e) => return (CheckEnd::Failed(format!("cannot execute it: {e}")), output),
     };
     let (end, pgid) = wait(child, &mut pipe, &mut output, limits.timeout);
-    if let Err(why) = containment::contain(pgid, PROGRAM) {
+    let contained = containment::contain(pgid, PROGRAM);
+    signals::forget_group();
+    if let Err(why) = contained {
         return (CheckEnd::Failed(why), output);
     }
     if !drain(&mut pipe, &mut output) {
@@ -190,7 +192,13 @@ fn spawn(program: &Path, user: Account) -> std::io::Result<(File, Child)> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(write.try_clone()?))
         .stderr(Stdio::from(write));
-    let child = cmd.spawn()?;
+    // A stop of the launcher (systemd's SIGTERM to `confirm`) from the spawn on kills the
+    // check's whole group, as for the verification program.
+    let child = signals::group_killed_on_stop(|| {
+        let child = cmd.spawn()?;
+        let group = child.id();
+        Ok((child, group))
+    })?;
     // `cmd` holds the write end: dropped here, so the pipe ends with the check's processes.
     drop(cmd);
     Ok((read, child))
