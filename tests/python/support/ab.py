@@ -167,9 +167,11 @@ class BootEnv:
         return self.all().get(name)
 
     def set(self, **assignments: str) -> None:
-        """One fw_setenv call with a script (atomic with the redundant environment)."""
+        """One fw_setenv call with a script (atomic with the redundant environment). libubootenv's
+        script lines are `name=value` (`name=` deletes): in 0.3.2 (bookworm), 0.3.5 (trixie) and
+        sid's, a U-Boot-style `name value` line is ignored and fw_setenv still exits 0."""
         with tempfile.NamedTemporaryFile("w", dir=self.directory.parent, delete=False) as f:
-            f.write("".join(f"{k} {v}\n" for k, v in assignments.items()))
+            f.write("".join(f"{k}={v}\n" for k, v in assignments.items()))
         try:
             run(["fw_setenv", "-c", str(self.config), "-s", f.name])
         finally:
@@ -465,5 +467,3 @@ def slot_table(slot_devices: dict[str, str], *, writes: dict[str, str] | None = 
               "SWUPDATE_HEALTH_TIMEOUT=30"]
     return "\n".join(lines) + "\n"
 
-
-__all__ = ["Board", "BootEnv", "UBoot", "build_ab_swu", "slot_table", "health_check", "REPO"]
