@@ -45,9 +45,12 @@ modules_without_unsafe! {
     pub mod app;
     pub mod cli;
     pub mod config;
+    mod confirm;
+    mod containment;
     pub mod error;
     mod exec;
     mod explain;
+    mod health;
     mod lock;
     pub mod logging;
     mod medium;
