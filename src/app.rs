@@ -20,6 +20,7 @@ use crate::cli::{Action, Options, Update};
 use crate::config::confd::Verdict;
 use crate::config::load::{self, Loaded, Request};
 use crate::config::settings::{Origin, Setting};
+use crate::confirm;
 use crate::error::{Error, Kind};
 use crate::exec;
 use crate::explain;
@@ -45,6 +46,7 @@ pub fn run(action: Action) -> u8 {
     let outcome = match &action {
         Action::Print(text) => return logging::print(text).map_or_else(|e| e.exit_code(), |()| 0),
         Action::Run(options) => return service_run(options, &env),
+        Action::Confirm(options) => return service_confirm(options, &env),
         Action::PrintArgv {
             options,
             show_secrets,
@@ -160,19 +162,49 @@ fn service_run(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> u8 {
     let logger = Logger::for_service(&env);
     match locked_run(options, env, &logger) {
         Ok(()) => 0,
-        Err(e) => {
-            let summary = secret::redact(&e.summary());
-            if logger.is_journal() {
-                logger.log(Level::Error, &summary, &error_fields(&e));
-            } else {
-                logger.log(Level::Error, &e.to_string(), &[]);
-            }
-            let _ = notify::send(
-                env("NOTIFY_SOCKET").as_deref(),
-                &notify::failure(&format!("not started: {summary}"), e.kind),
-            );
-            e.exit_code()
+        Err(e) => service_refusal(&e, "not started", env, &logger),
+    }
+}
+
+/// A service's refusal: logged (the journal under systemd, with the fields that locate it) and
+/// told to the service manager (STATUS= after `what`, ERRNO=); the exit code.
+fn service_refusal(
+    e: &Error,
+    what: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> u8 {
+    let summary = secret::redact(&e.summary());
+    if logger.is_journal() {
+        logger.log(Level::Error, &summary, &error_fields(e));
+    } else {
+        logger.log(Level::Error, &e.to_string(), &[]);
+    }
+    let _ = notify::send(
+        env("NOTIFY_SOCKET").as_deref(),
+        &notify::failure(&format!("{what}: {summary}"), e.kind),
+    );
+    e.exit_code()
+}
+
+/// `confirm` (swupdate-confirm.service): under the update lock (an install may be writing the
+/// bootloader environment), the configuration, then [`confirm::run`]; what it did, or why not,
+/// in the journal and STATUS=.
+fn service_confirm(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> u8 {
+    let logger = Logger::for_service(&env);
+    let done = (|| {
+        let root = Root::new(options.root.clone());
+        let _held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+        let c = Configured::load(options, root, env, false)?;
+        confirm::run(&c.loaded, &c.root, &logger)
+    })();
+    match done {
+        Ok(what) => {
+            logger.log(Level::Info, &what, &[]);
+            let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+            0
         }
+        Err(e) => service_refusal(&e, "confirm", env, &logger),
     }
 }
 
@@ -257,7 +289,7 @@ fn check(
     let plan = c.plan(c.update_file_override()?, at)?;
     let checked = c.preconditions(&plan, at, true)?;
     let groups = groups_for(&plan, &c.root, &checked.running, at)?;
-    for n in &checked.notes {
+    for n in checked.notes.iter().chain(&confirm::check_notes(&c.loaded, &c.root)?) {
         eprintln!("warning: {n}");
     }
     let files = c

@@ -8,6 +8,23 @@
 //! ([`crate::health`]) and writes, in that order, each only when the decision needs it.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::bootenv::{self, Tools};
+use crate::config::load::Loaded;
+use crate::config::settings::{Setting, Settings, setting_error};
+use crate::config::vocabulary::names::{
+    SWUPDATE_CONFIRM, SWUPDATE_CONFIRM_PRIMARY, SWUPDATE_HEALTH_DIR, SWUPDATE_HEALTH_TIMEOUT,
+    SWUPDATE_SLOTS,
+};
+use crate::config::vocabulary::{default_of, topology_default};
+use crate::error::{Error, Kind};
+use crate::health::{self, Check, Limits};
+use crate::logging::{Level, Logger};
+use crate::plan::{Account, verification_user};
+use crate::rootfs::Root;
+use crate::slots;
 
 /// The variable swupdate's suricatta reads at start: `1` installed (testing pending), `2`
 /// testing (confirmed: it reports success), `3` failed (it reports failure).
@@ -204,6 +221,310 @@ pub fn decide(facts: &Facts, health: Option<&Health>) -> Decision {
         warnings: health.failed(false),
     }
 }
+
+/// Longest a health check may be given (`SWUPDATE_HEALTH_TIMEOUT`), in seconds.
+const MAX_HEALTH_TIMEOUT: u32 = 3600;
+
+/// `confirm`'s configuration: what it writes, the primary variable, the health checks' place,
+/// user and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub schemes: Schemes,
+    /// `SWUPDATE_CONFIRM_PRIMARY`: a bootloader variable's name.
+    pub primary: Option<String>,
+    /// `SWUPDATE_HEALTH_DIR` (a device path).
+    pub health_dir: PathBuf,
+    pub limits: Limits,
+}
+
+/// The value in force, or the vocabulary's default as a setting of origin `default`.
+fn setting(vars: &Settings, name: &str) -> Option<Setting> {
+    match vars.get(name).filter(|s| !s.value.trim().is_empty()) {
+        Some(s) => Some(s.clone()),
+        None => Some(Setting {
+            value: default_of(name)?.to_string(),
+            origin: crate::config::settings::Origin::Default,
+        }),
+    }
+}
+
+impl Config {
+    /// From the conf.d variables and the topology; every bad value located where it was set.
+    pub fn from_settings(
+        topology: &Settings,
+        vars: &Settings,
+        accounts: &dyn crate::accounts::Accounts,
+    ) -> Result<Config, Error> {
+        let schemes = match setting(vars, SWUPDATE_CONFIRM) {
+            Some(s) => Schemes::parse(&s.value).map_err(|why| setting_error(SWUPDATE_CONFIRM, &s, why))?,
+            None => Schemes {
+                ustate: true,
+                bootcount: false,
+            },
+        };
+        let primary = match vars.get(SWUPDATE_CONFIRM_PRIMARY).filter(|s| !s.value.trim().is_empty()) {
+            None => None,
+            Some(s) if is_variable_name(&s.value) => Some(s.value.clone()),
+            Some(s) => {
+                return Err(setting_error(
+                    SWUPDATE_CONFIRM_PRIMARY,
+                    s,
+                    format!("`{}` is not a bootloader variable's name ([A-Za-z0-9_.-]+)", s.value),
+                ));
+            }
+        };
+        let timeout = match setting(vars, SWUPDATE_HEALTH_TIMEOUT) {
+            Some(s) => match s.value.parse::<u32>() {
+                Ok(n) if (1..=MAX_HEALTH_TIMEOUT).contains(&n) && !s.value.starts_with('+') => n,
+                _ => {
+                    return Err(setting_error(
+                        SWUPDATE_HEALTH_TIMEOUT,
+                        &s,
+                        format!("`{}` is not a whole number of seconds from 1 to {MAX_HEALTH_TIMEOUT}", s.value),
+                    ));
+                }
+            },
+            None => 60,
+        };
+        let health_dir = match topology.get(SWUPDATE_HEALTH_DIR) {
+            Some(s) if !s.value.starts_with('/') => {
+                return Err(setting_error(
+                    SWUPDATE_HEALTH_DIR,
+                    s,
+                    format!("`{}` is not an absolute path", s.value),
+                ));
+            }
+            Some(s) => PathBuf::from(&s.value),
+            None => PathBuf::from(topology_default(SWUPDATE_HEALTH_DIR).unwrap_or_default()),
+        };
+        let user: Account = verification_user(vars, accounts)?;
+        Ok(Config {
+            schemes,
+            primary,
+            health_dir,
+            limits: Limits {
+                user,
+                timeout: Duration::from_secs(timeout.into()),
+            },
+        })
+    }
+
+    /// The variables one `fw_printenv` reads.
+    fn names(&self) -> Vec<&str> {
+        let mut names = vec![USTATE, UPGRADE_AVAILABLE, BOOTCOUNT];
+        if let Some(p) = &self.primary {
+            if !names.contains(&p.as_str()) {
+                names.push(p);
+            }
+        }
+        names
+    }
+}
+
+/// A name U-Boot's environment can hold and `fw_setenv` reads back as one word.
+fn is_variable_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// `name=value, name unset` as the journal shows the environment.
+fn shown(env: &BTreeMap<String, Option<String>>) -> String {
+    env.iter()
+        .map(|(n, v)| match v {
+            Some(v) => format!("{n}={v}"),
+            None => format!("{n} unset"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `name=value name=value`, as written.
+fn shown_writes(writes: &[(String, Option<String>)]) -> String {
+    writes
+        .iter()
+        .map(|(n, v)| format!("{n}={}", v.as_deref().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The health checks `check` warns about: none at all (the release would be confirmed as soon
+/// as it boots). Also refuses what `confirm` would refuse: its configuration, and a check the
+/// image does not own. Only on A/B devices (`SWUPDATE_SLOTS` set).
+pub fn check_notes(loaded: &Loaded, root: &Root) -> Result<Vec<String>, Error> {
+    if loaded.vars.get(SWUPDATE_SLOTS).is_none() {
+        return Ok(Vec::new());
+    }
+    let accounts = crate::accounts::Files { root };
+    let config = Config::from_settings(&loaded.topology, &loaded.vars, &accounts)?;
+    let checks = health::find(root, &config.health_dir, loaded.policy.as_ref())?;
+    Ok(if checks.is_empty() {
+        vec![format!(
+            "confirm: no health checks in {} (required/, wanted/): an update is confirmed as soon as it boots",
+            root.host(&config.health_dir).display()
+        )]
+    } else {
+        Vec::new()
+    })
+}
+
+/// `confirm`, the edge: reads the bootloader environment (one `fw_printenv`); with nothing
+/// pending, done. Otherwise identifies the running slot (67 when it cannot), sees whether the
+/// bootloader fell back (recorded, 70), runs the health checks (a required one failing: 69,
+/// nothing written) and writes the outcome in one `fw_setenv`. Returns what it did, for the
+/// journal and STATUS=.
+pub fn run(loaded: &Loaded, root: &Root, logger: &Logger) -> Result<String, Error> {
+    let accounts = crate::accounts::Files { root };
+    let config = Config::from_settings(&loaded.topology, &loaded.vars, &accounts)?;
+    let topology = slots::Topology::from_topology(&loaded.topology, root)?;
+    let tools = &topology.bootenv;
+    let env = bootenv::read(tools, &config.names())?;
+    let idle = Facts {
+        env: &env,
+        schemes: config.schemes,
+        primary: None,
+    };
+    if !idle.pending() {
+        return Ok(format!("nothing to confirm ({})", shown(&env)));
+    }
+    let running = identify(loaded, &topology, root, &env)?;
+    let primary = match &config.primary {
+        None => None,
+        Some(variable) => Some(Primary {
+            variable,
+            running: running.bootname.as_deref().ok_or_else(|| {
+                Error::new(
+                    Kind::Config,
+                    format!("{SWUPDATE_CONFIRM_PRIMARY} is set but slot {} has no bootname= to compare with it", running.slot),
+                )
+            })?,
+        }),
+    };
+    let facts = Facts {
+        env: &env,
+        schemes: config.schemes,
+        primary,
+    };
+    let decision = match decide(&facts, None) {
+        Decision::RunHealthChecks => {
+            let health = run_checks(&config, loaded, root, logger)?;
+            decide(&facts, Some(&health))
+        }
+        other => other,
+    };
+    act(decision, tools, &running.slot)
+}
+
+/// Which slot runs, from the slot table (67 without one: a pending update on a device that
+/// cannot say which slot it runs is never confirmed).
+fn identify(
+    loaded: &Loaded,
+    topology: &slots::Topology,
+    root: &Root,
+    env: &BTreeMap<String, Option<String>>,
+) -> Result<slots::Running, Error> {
+    let table = slots::Table::from_settings(&loaded.vars)?.ok_or_else(|| {
+        Error::new(
+            Kind::SlotUnknown,
+            format!(
+                "an update waits for confirmation ({}), but no slot table says which slot runs; nothing written",
+                shown(env)
+            ),
+        )
+        .hint("set SWUPDATE_SLOTS and the SWUPDATE_SLOT_<NAME> variables in conf.d (docs/ab.md)")
+    })?;
+    slots::running(&table, topology, root)
+}
+
+/// Finds and runs the health checks, each line they print relayed with the check's name.
+fn run_checks(
+    config: &Config,
+    loaded: &Loaded,
+    root: &Root,
+    logger: &Logger,
+) -> Result<Health, Error> {
+    let checks = health::find(root, &config.health_dir, loaded.policy.as_ref())?;
+    if checks.is_empty() {
+        logger.log(
+            Level::Warning,
+            &format!(
+                "no health checks in {}: confirmed without checks",
+                root.host(&config.health_dir).display()
+            ),
+            &[],
+        );
+    }
+    let relay = &mut |c: &Check, line: &str| {
+        logger.log(
+            Level::Info,
+            &format!("health check {}: {line}", c.name),
+            &[("SWUPDATE_HEALTH_CHECK", c.name.clone())],
+        );
+    };
+    let health = health::run(&checks, root, &config.limits, relay).map_err(|why| {
+        Error::new(
+            Kind::Unhealthy,
+            format!("the health checks cannot run contained: {why}; nothing written, the bootloader's counter decides"),
+        )
+        .on(&root.host(&config.health_dir))
+        .hint("give SWUPDATE_VERIFY_USER a uid of its own, which no daemon or login uses")
+    })?;
+    for r in &health.results {
+        let (level, how) = match &r.end {
+            CheckEnd::Passed => (Level::Info, "passed".to_string()),
+            CheckEnd::Failed(why) if r.required => (Level::Error, format!("failed: {why}")),
+            CheckEnd::Failed(why) => (Level::Warning, format!("failed (wanted, not required): {why}")),
+        };
+        logger.log(
+            level,
+            &format!("health check {} {how}", r.name),
+            &[("SWUPDATE_HEALTH_CHECK", r.name.clone())],
+        );
+    }
+    Ok(health)
+}
+
+/// Writes what the decision says, and says what was done (or why not, as the error).
+fn act(decision: Decision, tools: &Tools, slot: &str) -> Result<String, Error> {
+    match decision {
+        Decision::NothingToConfirm => Ok("nothing to confirm".into()),
+        Decision::FellBack {
+            told,
+            running,
+            writes,
+        } => {
+            bootenv::write(tools, &writes)?;
+            Err(Error::new(
+                Kind::FellBack,
+                format!(
+                    "the bootloader fell back: it was told {told}, but slot {slot} (bootname {running}) runs; the update is recorded as failed ({})",
+                    shown_writes(&writes)
+                ),
+            ))
+        }
+        Decision::Unhealthy { failed } => Err(Error::new(
+            Kind::Unhealthy,
+            format!(
+                "not confirmed: required health check failed ({}); nothing written, the bootloader's counter decides",
+                failed.join("; ")
+            ),
+        )),
+        Decision::Confirmed { writes, warnings } => {
+            bootenv::write(tools, &writes)?;
+            let warned = if warnings.is_empty() {
+                String::new()
+            } else {
+                format!("; wanted checks failed: {}", warnings.join("; "))
+            };
+            Ok(format!("confirmed slot {slot}: {}{warned}", shown_writes(&writes)))
+        }
+        Decision::RunHealthChecks => Err(Error::new(
+            Kind::Unhealthy,
+            "the health checks did not run; nothing written",
+        )),
+    }
+}
+
 
 #[cfg(test)]
 mod tests {
@@ -471,4 +792,57 @@ mod tests {
         assert!(Schemes::parse("ustate ustate").unwrap_err().contains("twice"));
         assert!(Schemes::parse("  ").unwrap_err().contains("no scheme"));
     }
+
+    use crate::config::settings::Origin;
+    use crate::plan::tests_support::FewAccounts;
+
+    /// The configuration from conf.d lines `(name, value)`, each on its own line of one file.
+    fn config(lines: &[(&str, &str)]) -> Result<Config, Error> {
+        let mut vars = Settings::default();
+        for (i, (name, value)) in lines.iter().enumerate() {
+            let origin = Origin::Fragment {
+                path: "/usr/lib/swupdate/conf.d/50-ab".into(),
+                line: i + 1,
+            };
+            vars.set(name, *value, origin);
+        }
+        Config::from_settings(&Settings::default(), &vars, &FewAccounts)
+    }
+
+    #[test]
+    fn by_default_confirm_writes_ustate_and_runs_checks_as_the_verification_user() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.schemes, USTATE_ONLY);
+        assert_eq!(c.primary, None);
+        assert_eq!(c.health_dir, std::path::Path::new("/usr/lib/swupdate/health.d"));
+        assert_eq!(c.limits.timeout, Duration::from_secs(60));
+        assert_eq!((c.limits.user.uid, c.limits.user.gid), (65534, 65534));
+        let c = config(&[(crate::config::vocabulary::names::SWUPDATE_VERIFY_USER, "verify")]).unwrap();
+        assert_eq!((c.limits.user.uid, c.limits.user.gid), (990, 985));
+    }
+
+    #[test]
+    fn a_bad_confirm_setting_is_refused_at_its_line() {
+        for (lines, says) in [
+            (&[(SWUPDATE_CONFIRM, "ustate mender")][..], "`mender` is not a confirmation scheme"),
+            (&[(SWUPDATE_CONFIRM_PRIMARY, "boot part")], "not a bootloader variable's name"),
+            (&[("X", "1"), (SWUPDATE_HEALTH_TIMEOUT, "0")], "from 1 to 3600"),
+            (&[(SWUPDATE_HEALTH_TIMEOUT, "3601")], "from 1 to 3600"),
+            (&[(SWUPDATE_HEALTH_TIMEOUT, "+5")], "from 1 to 3600"),
+        ] {
+            let e = config(lines).unwrap_err();
+            assert_eq!(e.kind, Kind::Config);
+            assert!(e.message.contains(says), "{}", e.message);
+            assert_eq!(e.location.map(|l| l.line), Some(lines.len()), "{lines:?}");
+        }
+    }
+
+    #[test]
+    fn the_primary_variable_is_read_with_the_schemes_variables() {
+        let c = config(&[(SWUPDATE_CONFIRM_PRIMARY, "boot_part"), (SWUPDATE_HEALTH_TIMEOUT, "3600")]).unwrap();
+        assert_eq!(c.primary.as_deref(), Some("boot_part"));
+        assert_eq!(c.names(), ["ustate", "upgrade_available", "bootcount", "boot_part"]);
+        assert_eq!(c.limits.timeout, Duration::from_secs(3600));
+    }
+
 }

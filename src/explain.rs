@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::config::confd::{Dir, Verdict};
 use crate::config::load::Loaded;
 use crate::config::settings::Settings;
-use crate::config::vocabulary::{CONF_D, TOPOLOGY, names};
+use crate::config::vocabulary::{self, CONF_D, TOPOLOGY, names};
 use crate::error::Error;
 use crate::plan::argv::Group;
 use crate::plan::{Mode, Plan, Preflight};
@@ -47,7 +47,7 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
         }
         let history = s.history(name);
         let Some(last) = history.last() else { continue };
-        let note = if used.contains(&name) {
+        let note = if used.contains(&name) || vocabulary::slot_of_variable(name).is_some() {
             ""
         } else {
             "   (not read by the launcher; fragments may expand it)"

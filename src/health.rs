@@ -52,7 +52,7 @@ pub struct Check {
 }
 
 /// Who the checks run as, and how long each may take.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub user: Account,
     pub timeout: Duration,
@@ -298,4 +298,67 @@ mod tests {
         assert_eq!(ending(st(3 << 8)), CheckEnd::Failed("exit 3".into()));
         assert_eq!(ending(st(9)), CheckEnd::Failed("killed by signal 9".into()));
     }
+
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn policy() -> Policy {
+        Policy {
+            trusted_uid: process::effective_uid(),
+            agent_uid: None,
+        }
+    }
+
+    /// A root with these files (0755) below the health directory `/h`.
+    fn root_with(files: &[&str]) -> (tempfile::TempDir, Root) {
+        let t = tempfile::tempdir().unwrap();
+        fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        for f in files {
+            let p = t.path().join("h").join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "#!/bin/sh\n").unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let root = Root::new(Some(t.path().to_path_buf()));
+        (t, root)
+    }
+
+    fn names(checks: &[Check]) -> Vec<(&str, bool)> {
+        checks.iter().map(|c| (c.name.as_str(), c.required)).collect()
+    }
+
+    #[test]
+    fn required_checks_come_first_each_kind_in_byte_order_of_names() {
+        let (_t, root) = root_with(&["wanted/a", "required/b", "required/B", "required/10", "wanted/.hidden"]);
+        let checks = find(&root, Path::new("/h"), Some(&policy())).unwrap();
+        assert_eq!(
+            names(&checks),
+            [("required/10", true), ("required/B", true), ("required/b", true), ("wanted/a", false)]
+        );
+        assert_eq!(checks[0].path, Path::new("/h/required/10"));
+    }
+
+    #[test]
+    fn a_missing_directory_holds_no_checks() {
+        let (_t, root) = root_with(&[]);
+        assert_eq!(find(&root, Path::new("/h"), Some(&policy())).unwrap(), []);
+    }
+
+    #[test]
+    fn a_check_others_may_write_is_refused() {
+        let (t, root) = root_with(&["required/10-net"]);
+        let p = t.path().join("h/required/10-net");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o775)).unwrap();
+        let e = find(&root, Path::new("/h"), Some(&policy())).unwrap_err();
+        assert!(e.message.contains("writable by group"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_check_directory_others_may_write_is_refused() {
+        let (t, root) = root_with(&["wanted/10-ui"]);
+        fs::set_permissions(t.path().join("h/wanted"), fs::Permissions::from_mode(0o777)).unwrap();
+        let e = find(&root, Path::new("/h"), Some(&policy())).unwrap_err();
+        assert!(e.message.contains("writable by group and others"), "{}", e.message);
+    }
+
 }

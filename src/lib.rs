@@ -43,6 +43,7 @@ mod system;
 modules_without_unsafe! {
     mod accounts;
     pub mod app;
+    pub mod bootenv;
     pub mod cli;
     pub mod config;
     mod confirm;
@@ -62,6 +63,7 @@ modules_without_unsafe! {
     mod rollback;
     pub mod rootfs;
     mod secret;
+    pub mod slots;
     pub mod swupdate;
     mod trust;
     mod verify;

@@ -8,8 +8,10 @@
 #[allow(dead_code)]
 mod support;
 
+mod bootenv;
 mod cli;
 mod compat;
+mod confirm;
 mod descriptor_fuzz;
 mod e2e_swupdate;
 mod examples;
