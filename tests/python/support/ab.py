@@ -38,7 +38,7 @@ from pathlib import Path
 from support.container import REPO, debian_root
 from support.device import (BOARD, HW_REVISION, LIB_CONFD, SYSTEMD_DIR, UNIT_DIR, Device,
                             uboot_env)
-from support.swu import Pki, newc_archive
+from support.swu import IMAGE_LEN, Pki, newc_archive, test_image
 
 # What a slot's root needs on top of the tier's roots: libubootenv-tool (fw_printenv/fw_setenv,
 # and the libubootenv that swupdate's U-Boot interface loads).
@@ -64,6 +64,8 @@ FACTORY_RELEASE = "1.0"
 # Written by the harness into each slot at provisioning: which slot this file system is (so a test
 # can tell which slot booted without asking the launcher).
 SLOT_FILE = "/etc/ab-slot"
+# The bulk of an update's payload (incompressible bytes).
+BULK_FILE = "/usr/share/ab-release/bulk.bin"
 HEALTH_DIR = "/usr/lib/swupdate/health.d"
 CONFIRM_UNIT = "swupdate-confirm.service"
 
@@ -425,7 +427,10 @@ def build_ab_swu(out: Path, pki: Pki, slot_devices: dict[str, str], *, version: 
     `filesystem`: swupdate mounts it), and sets the boot environment with a bootenv section:
     boot_part = that slot, upgrade_available=1, bootcount=0 (swupdate itself sets ustate=1 after
     the install, through its U-Boot interface)."""
-    content = {RELEASE_FILE: ((version + "\n").encode(), 0o644), **(files or {})}
+    content = {RELEASE_FILE: ((version + "\n").encode(), 0o644),
+               # More than a socket buffer: swupdate 2022.12's IPC client can race a tiny one-shot
+               # install (support/swu.py's IMAGE_LEN says the same).
+               BULK_FILE: (test_image(IMAGE_LEN), 0o644), **(files or {})}
     tar = payload(content)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
