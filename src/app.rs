@@ -29,11 +29,12 @@ use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::net;
 use crate::notify;
-use crate::plan::argv::{self, Group, RunningVersion};
+use crate::plan::argv::{self, Group, RunningVersion, Slot};
 use crate::plan::{self, CheckAt, DownloadUrl, Inputs, Mode, Plan};
 use crate::preconditions::{self, Checked};
 use crate::rootfs::Root;
 use crate::secret;
+use crate::slots;
 use crate::verify;
 
 /// Runs the action the command line asked for (the one place it is matched); reports any
@@ -127,6 +128,16 @@ impl<'a> Configured<'a> {
             update_file_override: over,
             check_at,
         })
+    }
+
+    /// The running A/B slot, when the plan has a slot table: observed on the device (under the
+    /// root) and identified; `None` without a table.
+    fn slot(&self, plan: &Plan) -> Result<Option<slots::Running>, Error> {
+        let Some(table) = &plan.slots else {
+            return Ok(None);
+        };
+        let topology = slots::Topology::from_topology(&self.loaded.topology, &self.root)?;
+        slots::running(table, &topology, &self.root).map(Some)
     }
 
     /// The files the plan names, checked; `with_binary`: swupdate itself too (`check`).
@@ -237,12 +248,19 @@ fn start(
 ) -> Result<(), Error> {
     let plan = c.plan(c.update_file_override()?, CheckAt::Device)?;
     let checked = c.preconditions(&plan, CheckAt::Device, false)?;
+    let slot = c.slot(&plan)?;
     let root = &c.root;
     if plan.verification.is_none() {
         net::preflight(&plan, root, env, logger)?;
     }
     let verified = verify_update(&plan, root, env, logger)?;
-    let groups = argv::build(&plan, root, &checked.running, verified.as_deref())?;
+    let groups = argv::build(
+        &plan,
+        root,
+        &checked.running,
+        slot_of(slot.as_ref()),
+        verified.as_deref(),
+    )?;
     let argv = argv::flatten(&groups);
     let what = announcement(&plan, root);
     logger.log(Level::Info, &what, &plan_fields(&plan, root));
@@ -262,7 +280,14 @@ fn print_argv(
     let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
     let plan = c.plan(c.update_file_override()?, CheckAt::Device)?;
     let checked = c.preconditions(&plan, CheckAt::Device, false)?;
-    let argv = argv::flatten(&argv::build(&plan, &c.root, &checked.running, None)?);
+    let slot = c.slot(&plan)?;
+    let argv = argv::flatten(&argv::build(
+        &plan,
+        &c.root,
+        &checked.running,
+        slot_of(slot.as_ref()),
+        None,
+    )?);
     let shown: Vec<String> = if show_secrets {
         argv.clone()
     } else {
@@ -288,7 +313,18 @@ fn check(
     let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
     let plan = c.plan(c.update_file_override()?, at)?;
     let checked = c.preconditions(&plan, at, true)?;
-    let groups = groups_for(&plan, &c.root, &checked.running, at)?;
+    // On the device the running slot is identified as a run would; while the image is built
+    // there is no running slot, and the table alone is checked.
+    let slot = match at {
+        CheckAt::Device => c.slot(&plan)?,
+        CheckAt::Image => None,
+    };
+    let slot_arg = match (&slot, at) {
+        (Some(r), _) => Slot::Running(r),
+        (None, CheckAt::Image) => Slot::Unknown,
+        (None, CheckAt::Device) => Slot::NotLooked,
+    };
+    let groups = groups_for(&plan, &c.root, &checked.running, slot_arg, at)?;
     for n in checked.notes.iter().chain(&confirm::check_notes(&c.loaded, &c.root)?) {
         eprintln!("warning: {n}");
     }
@@ -298,8 +334,13 @@ fn check(
         .iter()
         .filter(|f| f.verdict == Verdict::Read)
         .count();
+    let slot_note = match (&slot, &plan.slots) {
+        (Some(r), _) => format!(", running slot {} (-e {})", r.slot, r.selection),
+        (None, Some(t)) => format!(", {} A/B slots", t.slots.len()),
+        (None, None) => String::new(),
+    };
     logging::print(&format!(
-        "ok: {} mode (from {}), {files} fragment(s) read{}\n",
+        "ok: {} mode (from {}), {files} fragment(s) read{slot_note}{}\n",
         plan.mode.name(),
         plan.mode_origin,
         if groups.is_empty() {
@@ -324,11 +365,37 @@ fn explain(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<()
         Ok(ch) => ch.running.clone(),
         Err(_) => RunningVersion::Unknown,
     };
-    let outcome =
-        plan.and_then(|p| groups_for(&p, &c.root, &running, CheckAt::Device).map(|g| (p, g)));
-    let report = explain::render(&c.loaded, &c.root, &outcome, checked.as_ref().err());
+    // The running slot, or why it is unknown (shown, and the exit code, as a run would).
+    let slot = match &plan {
+        Ok(p) => c.slot(p).transpose(),
+        Err(_) => None,
+    };
+    let slot_arg = match &slot {
+        Some(Ok(r)) => Slot::Running(r),
+        Some(Err(_)) => Slot::Unknown,
+        None => Slot::NotLooked,
+    };
+    let outcome = plan.and_then(|p| {
+        groups_for(&p, &c.root, &running, slot_arg, CheckAt::Device).map(|g| (p, g))
+    });
+    let report = explain::render(
+        &c.loaded,
+        &c.root,
+        &outcome,
+        checked.as_ref().err(),
+        slot.as_ref(),
+    );
     logging::print(&report)?;
-    outcome.and(checked).map(|_| ())
+    outcome.and(checked)?;
+    match slot {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The argv's view of the running slot.
+fn slot_of(slot: Option<&slots::Running>) -> Slot<'_> {
+    slot.map_or(Slot::NotLooked, Slot::Running)
 }
 
 /// The argv for a plan, or none yet in an image-build check of download mode (the agent
@@ -337,6 +404,7 @@ fn groups_for(
     plan: &Plan,
     root: &Root,
     running: &RunningVersion,
+    slot: Slot<'_>,
     check_at: CheckAt,
 ) -> Result<Vec<Group>, Error> {
     match (&plan.mode, check_at) {
@@ -347,7 +415,7 @@ fn groups_for(
             },
             CheckAt::Image,
         ) => Ok(Vec::new()),
-        _ => argv::build(plan, root, running, None),
+        _ => argv::build(plan, root, running, slot, None),
     }
 }
 

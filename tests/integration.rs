@@ -23,5 +23,6 @@ mod parsers_properties;
 mod preflight;
 mod releases;
 mod service;
+mod slots;
 mod streaming;
 mod verify;

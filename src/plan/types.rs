@@ -135,6 +135,9 @@ pub struct Plan {
     pub anti_rollback: AntiRollback,
     /// File mode only: the product's program that vets the update before swupdate sees it.
     pub verification: Option<Box<Verification>>,
+    /// A/B (`SWUPDATE_SLOTS`): the slot table; the running slot, found at the edge, chooses
+    /// `-e`.
+    pub slots: Option<Box<crate::slots::Table>>,
 }
 
 /// `-N`/`-R`/`--max-version` from the version the device runs.

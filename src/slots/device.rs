@@ -103,7 +103,7 @@ impl Spelling {
                         "`{text}`: the kernel's PARTUUID=.../PARTNROFF= form is not a slot device; name the partition itself"
                     ));
                 }
-                return Ok(Spelling::Tagged(tag, value.to_string()));
+                return Ok(Spelling::Tagged(tag, unescape(value)?));
             }
         }
         if !text.starts_with('/') {
@@ -151,6 +151,28 @@ impl fmt::Display for Spelling {
             Spelling::Tagged(tag, value) => write!(f, "{}{value}", tag.prefix()),
         }
     }
+}
+
+/// A tag's value with udev's `\xNN` escapes read back (a slot's words are blank-separated,
+/// so a label with a blank is written `rootfs\x20a`, as udev names its link).
+fn unescape(value: &str) -> Result<String, String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 2..i + 4).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], bytes.get(i + 1), hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'\\', Some(b'x'), Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("`{value}`: its \\x escapes are not UTF-8"))
 }
 
 /// A name as udev's blkid builtin writes it into a link name (`blkid_encode_string`).
@@ -205,6 +227,14 @@ mod tests {
         assert_eq!(udev_escape("a\\b"), "a\\x5cb");
         assert_eq!(udev_escape("Ä#+-.:=@_9"), "Ä#+-.:=@_9");
         assert_eq!(path_of("LABEL=my root"), PathBuf::from("/dev/disk/by-label/my\\x20root"));
+    }
+
+    #[test]
+    fn a_blank_in_a_label_is_written_as_udev_escapes_it() {
+        let s = Spelling::parse("PARTLABEL=rootfs\\x20a").unwrap();
+        assert_eq!(s, Spelling::Tagged(Tag::PartLabel, "rootfs a".into()));
+        assert_eq!(s.device_path(), PathBuf::from("/dev/disk/by-partlabel/rootfs\\x20a"));
+        assert_eq!(Spelling::parse("LABEL=a\\xzz").unwrap().device_path(), PathBuf::from("/dev/disk/by-label/a\\x5cxzz"));
     }
 
     #[test]

@@ -124,6 +124,8 @@ pub struct Table {
     pub sources: Vec<Source>,
     /// Where `SWUPDATE_SLOTS` was set.
     pub origin: Origin,
+    /// Where `SWUPDATE_SLOT_SOURCES` was set.
+    pub sources_origin: Origin,
 }
 
 /// Where the sources look, from the topology (paths on this machine, under `--root`).
@@ -176,7 +178,7 @@ impl Table {
             return no_table(vars);
         };
         let names = slot_names(slots_setting)?;
-        let sources = sources(vars, slots_setting)?;
+        let (sources, sources_origin) = sources(vars, slots_setting)?;
         let mut slots = Vec::new();
         for name in &names {
             let var = format!("{SLOT_VARIABLE_PREFIX}{name}");
@@ -202,6 +204,7 @@ impl Table {
             slots,
             sources,
             origin: slots_setting.origin.clone(),
+            sources_origin,
         };
         table.distinct(vars, needs_bootname.as_deref())?;
         Ok(Some(table))
@@ -327,7 +330,7 @@ fn slot_names(s: &Setting) -> Result<Vec<String>, Error> {
 }
 
 /// `SWUPDATE_SLOT_SOURCES`: at least one source, none twice.
-fn sources(vars: &Settings, slots_setting: &Setting) -> Result<Vec<Source>, Error> {
+fn sources(vars: &Settings, slots_setting: &Setting) -> Result<(Vec<Source>, Origin), Error> {
     let Some(s) = non_blank(vars, SWUPDATE_SLOT_SOURCES) else {
         return Err(setting_error(
             SWUPDATE_SLOTS,
@@ -348,7 +351,7 @@ fn sources(vars: &Settings, slots_setting: &Setting) -> Result<Vec<Source>, Erro
         }
         sources.push(source);
     }
-    Ok(sources)
+    Ok((sources, s.origin.clone()))
 }
 
 /// One `SWUPDATE_SLOT_<NAME>`: `key=value` words.
