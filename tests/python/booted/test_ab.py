@@ -16,8 +16,7 @@ from __future__ import annotations
 import pytest
 
 from support.ab import (BOOTLIMIT, CONFIRM_UNIT, FACTORY_ENV, FACTORY_RELEASE, RELEASE_FILE,
-                        SLOT_FILE, Board, build_ab_swu, health_check, slot_table)
-from support.container import REPO
+                        SLOT_FILE, SLOTS, Board, build_ab_swu, health_check, slot_table)
 from support.device import LIB_CONFD, UPDATE_FILE, device_workdir
 
 # The A/B cycle on the release the contract was written against first (trixie: swupdate
@@ -25,18 +24,9 @@ from support.device import LIB_CONFD, UPDATE_FILE, device_workdir
 AB_RELEASES = ("bookworm", "trixie", "sid")
 AB_FRAGMENT = f"{LIB_CONFD}/30-ab-slots"
 NEW_RELEASE = "2.0.0"
-
-SLOTS_MERGED = (REPO / "src" / "slots").is_dir()
-CONFIRM_MERGED = (REPO / "systemd" / CONFIRM_UNIT).is_file()
-needs_slots = pytest.mark.xfail(
-    not SLOTS_MERGED, strict=True,
-    reason="the launcher's slot table (SWUPDATE_SLOTS, -e from the running slot, exit 67/68) is "
-           "not in this tree yet: branch `slots` (src/slots/)")
-needs_confirm = pytest.mark.xfail(
-    not (SLOTS_MERGED and CONFIRM_MERGED), strict=True,
-    reason="the launcher's slot table (branch `slots`, src/slots/) and the confirm verb with "
-           "systemd/swupdate-confirm.service (branch `confirm`) are not both in this tree yet")
-
+# The kernel command line the launcher reads (SWUPDATE_KERNEL_CMDLINE): inside the container
+# /proc/cmdline is the host's.
+CMDLINE_FILE = "/etc/ab-kernel-cmdline"
 
 @pytest.fixture(params=AB_RELEASES)
 def release(request) -> str:
@@ -94,7 +84,6 @@ def env(board: Board, *names: str) -> dict[str, str | None]:
 STATE = ("boot_part", "ustate", "upgrade_available", "bootcount")
 
 
-@needs_confirm
 def test_update_from_a_goes_into_b_boots_b_and_is_confirmed_when_its_health_checks_pass(
         board, tmp_path):
     factory(board)
@@ -124,7 +113,6 @@ def test_update_from_a_goes_into_b_boots_b_and_is_confirmed_when_its_health_chec
     assert (board.release_of("A"), board.release_of("B")) == (FACTORY_RELEASE, NEW_RELEASE)
 
 
-@needs_confirm
 def test_failing_health_check_leaves_b_unconfirmed_the_bootloader_falls_back_and_confirm_on_a_reports_70(
         board, tmp_path):
     factory(board)
@@ -164,7 +152,6 @@ def test_failing_health_check_leaves_b_unconfirmed_the_bootloader_falls_back_and
     assert (r["Result"], r["ExecMainStatus"]) == ("success", "0"), r
 
 
-@needs_slots
 def test_running_slot_not_in_the_table_is_refused_with_67_and_nothing_is_written(board, tmp_path):
     # The table names a partition that is not the booted root as slot A (a device booted from
     # somewhere the image does not know): no slot matches `/`.
@@ -185,19 +172,27 @@ def test_running_slot_not_in_the_table_is_refused_with_67_and_nothing_is_written
     assert (board.release_of("A"), board.release_of("B")) == (FACTORY_RELEASE, FACTORY_RELEASE)
 
 
-@needs_slots
 def test_selection_that_writes_the_booted_root_is_refused_with_68_and_nothing_is_written(
         board, tmp_path):
-    # A product's mistake: slot A's selection is said to write slot A's own device.
-    devices = board.devices()
-    factory(board, table=slot_table(devices, writes={"A": devices["A"], "B": devices["A"]}))
+    # The slot is identified from the kernel command line (rauc.slot=), and the boot script
+    # passed slot B's name with slot A's root (a product's mistake in load_B, or a stale
+    # variable): the launcher believes B runs, and B's selection writes A's device, which is `/`.
+    factory(board, table=slot_table(board.devices(), sources="cmdline:rauc.slot"))
+    for slot in SLOTS:
+        with board.mounted(slot) as dev:
+            dev.write(CMDLINE_FILE, f"root={board.slots['A'].loop} rootwait rauc.slot=B\n")
+            topology = dev.path("/etc/default/swupdate")
+            topology.write_text(topology.read_text() + f"SWUPDATE_KERNEL_CMDLINE={CMDLINE_FILE}\n")
     swu = update(board, tmp_path)
     a = board.power_on()
+    assert root_source(a) == board.slots["A"].loop
     before = board.env.all()
     a.write(UPDATE_FILE, swu.read_bytes())
+    mark = a.cursor()
     assert a.start("swupdate.service").returncode != 0
     r = a.result("swupdate.service")
-    assert (r["Result"], r["ExecMainStatus"]) == ("exit-code", "68"), r
+    assert (r["Result"], r["ExecMainStatus"]) == ("exit-code", "68"), \
+        (r, a.unit_messages("swupdate.service", mark))
     assert board.env.all() == before
     board.power_off()
     assert (board.release_of("A"), board.release_of("B")) == (FACTORY_RELEASE, FACTORY_RELEASE)

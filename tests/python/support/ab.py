@@ -458,13 +458,14 @@ def build_ab_swu(out: Path, pki: Pki, slot_devices: dict[str, str], *, version: 
     return out
 
 
-def slot_table(slot_devices: dict[str, str], *, writes: dict[str, str] | None = None,
+def slot_table(slot_devices: dict[str, str], *, sources: str = "root-device",
                confirm: str = "ustate bootcount") -> str:
-    """The image's conf.d fragment of the A/B contract: slots identified by the device of `/`,
-    each slot's selection installs into the other, confirm writes ustate and resets the counter."""
-    writes = writes or {"A": slot_devices["B"], "B": slot_devices["A"]}
+    """The image's conf.d fragment of the A/B contract: slots identified by `sources` (default:
+    the device of `/`), each slot's selection installs into the other slot and says so (`writes`),
+    confirm writes ustate and resets U-Boot's counter, the bootloader was told `boot_part`."""
+    writes = {"A": slot_devices["B"], "B": slot_devices["A"]}
     sel = {"A": "stable,copy2", "B": "stable,copy1"}
-    lines = ['SWUPDATE_SLOTS="A B"', 'SWUPDATE_SLOT_SOURCES="root-device"']
+    lines = ['SWUPDATE_SLOTS="A B"', f'SWUPDATE_SLOT_SOURCES="{sources}"']
     for s in SLOTS:
         lines.append(f'SWUPDATE_SLOT_{s}="device={slot_devices[s]} bootname={s} '
                      f'selection={sel[s]} writes={writes[s]}"')
