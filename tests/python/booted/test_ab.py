@@ -16,7 +16,8 @@ from __future__ import annotations
 import pytest
 
 from support.ab import (BOOTLIMIT, CONFIRM_UNIT, FACTORY_ENV, FACTORY_RELEASE, RELEASE_FILE,
-                        SLOT_FILE, SLOTS, Board, build_ab_swu, health_check, slot_table)
+                        SLOT_FILE, SLOTS, Board, BootEnv, UBoot, build_ab_swu, health_check,
+                        slot_table)
 from support.device import LIB_CONFD, UPDATE_FILE, device_workdir
 
 # The A/B cycle on the release the contract was written against first (trixie: swupdate
@@ -113,7 +114,7 @@ def test_update_from_a_goes_into_b_boots_b_and_is_confirmed_when_its_health_chec
     assert (board.release_of("A"), board.release_of("B")) == (FACTORY_RELEASE, NEW_RELEASE)
 
 
-def test_failing_health_check_leaves_b_unconfirmed_the_bootloader_falls_back_and_confirm_on_a_reports_70(
+def test_unhealthy_b_stays_unconfirmed_the_bootloader_falls_back_and_confirm_on_a_reports_70(
         board, tmp_path):
     factory(board)
     # The new release ships a required health check that fails.
@@ -202,14 +203,14 @@ def test_selection_that_writes_the_booted_root_is_refused_with_68_and_nothing_is
 
 def test_bootloader_model_counts_only_while_an_upgrade_is_available_and_falls_back_past_bootlimit(
         tmp_path):
-    from support.ab import BootEnv, UBoot
     (tmp_path / "env").mkdir()
     e = BootEnv(tmp_path / "env")
     e.create(FACTORY_ENV)
     uboot = UBoot(e)
     assert (uboot.choose().slot, e.get("bootcount")) == ("A", "0")  # not saved: no upgrade
     e.set(boot_part="B", upgrade_available="1", bootcount="0")
-    seen = [(c.slot, c.command, c.bootcount) for c in (uboot.choose() for _ in range(BOOTLIMIT + 2))]
+    choices = [uboot.choose() for _ in range(BOOTLIMIT + 2)]
+    seen = [(c.slot, c.command, c.bootcount) for c in choices]
     assert seen == [*[("B", "bootcmd", n) for n in range(1, BOOTLIMIT + 1)],
                     ("A", "altbootcmd", BOOTLIMIT + 1), ("A", "altbootcmd", BOOTLIMIT + 2)]
     assert (e.get("boot_part"), e.get("bootcount")) == ("B", str(BOOTLIMIT + 2))

@@ -25,17 +25,17 @@ What is real and what plays a part:
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import io
 import os
 import shutil
 import subprocess
 import tarfile
-import hashlib
-import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.container import REPO, debian_root
+from support.container import debian_root
 from support.device import (BOARD, HW_REVISION, LIB_CONFD, SYSTEMD_DIR, UNIT_DIR, Device,
                             uboot_env)
 from support.swu import IMAGE_LEN, Pki, newc_archive, test_image
@@ -249,10 +249,6 @@ class Slot:
     image: Path
     loop: str = ""
 
-    @property
-    def rdev(self) -> int:
-        return os.stat(self.loop).st_rdev
-
 
 @dataclass
 class Board:
@@ -370,7 +366,8 @@ class Board:
 def provision_slot(dev: SlotDevice, slot: str) -> None:
     dev.provision(source="file")
     # The product's fragment: the board, and swupdate's U-Boot interface (Debian's builds default
-    # to none), which keeps the update state (ustate) in the environment and runs the .swu's bootenv.
+    # to none), which keeps the update state (ustate) in the environment and applies the .swu's
+    # bootenv section.
     dev.write(f"{LIB_CONFD}/20-hardware",
               f'SWUPDATE_ARGS="-v -H {BOARD}:{HW_REVISION} -B uboot"\n')
     dev.write("/etc/fw_env.config", FW_ENV_CONFIG)
