@@ -91,6 +91,12 @@ def test_update_from_a_goes_into_b_boots_b_and_is_confirmed_when_its_health_chec
     swu = update(board, tmp_path)
     a = board.power_on()
     assert (running_slot(a), root_source(a)) == ("A", board.slots["A"].loop)
+    # The selection swupdate gets is slot A's, found from the device of `/`; explain says so.
+    a.write(UPDATE_FILE, swu.read_bytes())
+    argv = a.run(["swupdate-launcher", "--print-argv"]).stdout
+    assert "-e stable,copy2" in argv, argv
+    explain = a.run(["swupdate-launcher", "explain"]).stdout
+    assert "root-device" in explain and board.slots["A"].loop in explain, explain
     install(a, swu)
     # The install went into B: the running root is unchanged, the environment points at B.
     assert a.run(["cat", RELEASE_FILE]).stdout.strip() == FACTORY_RELEASE
