@@ -6,7 +6,8 @@
 //! files the plan names and, for `check`, the swupdate binary run briefly
 //! ([`crate::preconditions`], [`crate::swupdate::compat`]), a removable medium's directory
 //! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
-//! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
+//! verification program ([`crate::verify`]), the bootloader environment and the health checks
+//! (`confirm`: [`crate::confirm`]), stdout/stderr or the journal ([`crate::logging`]),
 //! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
 //! data: [`crate::plan`] and [`crate::explain`] touch nothing.
 //!
@@ -325,7 +326,14 @@ fn check(
         (None, CheckAt::Device) => Slot::NotLooked,
     };
     let groups = groups_for(&plan, &c.root, &checked.running, slot_arg, at)?;
-    for n in checked.notes.iter().chain(&confirm::check_notes(&c.loaded, &c.root)?) {
+    let slot_notes = plan.slots.as_deref().map(slots::check_notes);
+    let confirm_notes = confirm::check_notes(&c.loaded, &c.root)?;
+    for n in checked
+        .notes
+        .iter()
+        .chain(slot_notes.iter().flatten())
+        .chain(&confirm_notes)
+    {
         eprintln!("warning: {n}");
     }
     let files = c

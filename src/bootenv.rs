@@ -6,7 +6,7 @@
 //! - [`read`]: one `fw_printenv -c CONFIG -- NAME...`; each `NAME=value` line of its output is a
 //!   value. libubootenv prints `NAME=` for a variable that is not set, and U-Boot cannot hold an
 //!   empty one (setting it empty deletes it), so an empty value is `None`.
-//! - [`write`]: one `fw_setenv -c CONFIG -s -` with the script on stdin (`NAME=value` lines;
+//! - [`write()`]: one `fw_setenv -c CONFIG -s -` with the script on stdin (`NAME=value` lines;
 //!   `NAME=` deletes): every assignment in one store, which libubootenv writes to the inactive
 //!   copy of a redundant environment and then flags, so a power cut leaves the old or the new
 //!   environment, never half of each.
@@ -113,6 +113,13 @@ pub fn write(tools: &Tools, assignments: &[(String, Option<String>)]) -> Result<
         return Ok(());
     }
     let script = script(assignments)?;
+    if script.len() > process::MAX_INPUT {
+        return Err(refused(format!(
+            "the assignments are {} bytes, more than one write takes ({})",
+            script.len(),
+            process::MAX_INPUT
+        )));
+    }
     let mut cmd = Command::new(&tools.setenv);
     cmd.arg("-c").arg(&tools.config).arg("-s").arg("-");
     run(&mut cmd, &tools.setenv, script.as_bytes(), 64 << 10).map(|_| ())

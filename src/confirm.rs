@@ -13,16 +13,15 @@ use std::time::Duration;
 
 use crate::bootenv::{self, Tools};
 use crate::config::load::Loaded;
-use crate::config::settings::{Setting, Settings, setting_error};
+use crate::config::settings::{Settings, setting_error, topology_path};
 use crate::config::vocabulary::names::{
     SWUPDATE_CONFIRM, SWUPDATE_CONFIRM_PRIMARY, SWUPDATE_HEALTH_DIR, SWUPDATE_HEALTH_TIMEOUT,
     SWUPDATE_SLOTS,
 };
-use crate::config::vocabulary::{default_of, topology_default};
 use crate::error::{Error, Kind};
 use crate::health::{self, Check, Limits};
 use crate::logging::{Level, Logger};
-use crate::plan::{Account, verification_user};
+use crate::plan::{Account, or_default, verification_user};
 use crate::rootfs::Root;
 use crate::slots;
 
@@ -237,17 +236,6 @@ pub struct Config {
     pub limits: Limits,
 }
 
-/// The value in force, or the vocabulary's default as a setting of origin `default`.
-fn setting(vars: &Settings, name: &str) -> Option<Setting> {
-    match vars.get(name).filter(|s| !s.value.trim().is_empty()) {
-        Some(s) => Some(s.clone()),
-        None => Some(Setting {
-            value: default_of(name)?.to_string(),
-            origin: crate::config::settings::Origin::Default,
-        }),
-    }
-}
-
 impl Config {
     /// From the conf.d variables and the topology; every bad value located where it was set.
     pub fn from_settings(
@@ -255,13 +243,9 @@ impl Config {
         vars: &Settings,
         accounts: &dyn crate::accounts::Accounts,
     ) -> Result<Config, Error> {
-        let schemes = match setting(vars, SWUPDATE_CONFIRM) {
-            Some(s) => Schemes::parse(&s.value).map_err(|why| setting_error(SWUPDATE_CONFIRM, &s, why))?,
-            None => Schemes {
-                ustate: true,
-                bootcount: false,
-            },
-        };
+        let s = or_default(vars, SWUPDATE_CONFIRM)?;
+        let schemes =
+            Schemes::parse(&s.value).map_err(|why| setting_error(SWUPDATE_CONFIRM, &s, why))?;
         let primary = match vars.get(SWUPDATE_CONFIRM_PRIMARY).filter(|s| !s.value.trim().is_empty()) {
             None => None,
             Some(s) if is_variable_name(&s.value) => Some(s.value.clone()),
@@ -273,30 +257,21 @@ impl Config {
                 ));
             }
         };
-        let timeout = match setting(vars, SWUPDATE_HEALTH_TIMEOUT) {
-            Some(s) => match s.value.parse::<u32>() {
-                Ok(n) if (1..=MAX_HEALTH_TIMEOUT).contains(&n) && !s.value.starts_with('+') => n,
-                _ => {
-                    return Err(setting_error(
-                        SWUPDATE_HEALTH_TIMEOUT,
-                        &s,
-                        format!("`{}` is not a whole number of seconds from 1 to {MAX_HEALTH_TIMEOUT}", s.value),
-                    ));
-                }
-            },
-            None => 60,
-        };
-        let health_dir = match topology.get(SWUPDATE_HEALTH_DIR) {
-            Some(s) if !s.value.starts_with('/') => {
+        let s = or_default(vars, SWUPDATE_HEALTH_TIMEOUT)?;
+        let timeout = match s.value.parse::<u32>() {
+            Ok(n) if (1..=MAX_HEALTH_TIMEOUT).contains(&n) && !s.value.starts_with('+') => n,
+            _ => {
                 return Err(setting_error(
-                    SWUPDATE_HEALTH_DIR,
-                    s,
-                    format!("`{}` is not an absolute path", s.value),
+                    SWUPDATE_HEALTH_TIMEOUT,
+                    &s,
+                    format!(
+                        "`{}` is not a whole number of seconds from 1 to {MAX_HEALTH_TIMEOUT}",
+                        s.value
+                    ),
                 ));
             }
-            Some(s) => PathBuf::from(&s.value),
-            None => PathBuf::from(topology_default(SWUPDATE_HEALTH_DIR).unwrap_or_default()),
         };
+        let health_dir = topology_path(topology, SWUPDATE_HEALTH_DIR)?;
         let user: Account = verification_user(vars, accounts)?;
         Ok(Config {
             schemes,

@@ -8,12 +8,36 @@
 //! - at its end, or at its timeout, its process group and every other descendant are killed and
 //!   reaped ([`contain`]): when that returns, nothing the program started is alive.
 //!
-//! Between fork and exec the child is confined by [`crate::system::process::confine`].
+//! - it starts with no supplementary groups, an empty environment but PATH, in `/`, in a
+//!   process group of its own, confined between fork and exec ([`command`]).
 
 use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::plan::Account;
 use crate::system::process::{self, Reaped};
+
+/// The only variable a contained program gets.
+const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `program`, to be run contained as `user`: no supplementary groups, an empty environment
+/// but PATH, working directory `/`, its own process group, and, between fork and exec,
+/// [`process::confine`]d (dies with the launcher, writes no file beyond `max_file` bytes,
+/// inherits no descriptor above stderr). The caller adds arguments and standard streams.
+pub fn command(program: &Path, user: Account, max_file: u64) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear()
+        .env("PATH", PATH)
+        .current_dir("/")
+        .gid(user.gid)
+        .uid(user.uid)
+        .process_group(0);
+    process::confine(&mut cmd, max_file);
+    cmd
+}
 
 /// The program's user must be the program's alone: another process of that uid could take
 /// the program's descriptors (`pidfd_getfd`) or trace it while it runs. Not checked where the

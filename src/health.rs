@@ -15,9 +15,9 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::confirm::{CheckEnd, CheckResult, Health};
@@ -185,17 +185,11 @@ fn run_one(program: &Path, limits: &Limits) -> (CheckEnd, Output) {
 /// pipe's read end.
 fn spawn(program: &Path, user: Account) -> std::io::Result<(File, Child)> {
     let (read, write) = process::pipe()?;
-    let mut cmd = Command::new(program);
+    // No bound on the files a check writes: it is the product's own program, run by the image.
+    let mut cmd = containment::command(program, user, u64::MAX);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(write.try_clone()?))
-        .stderr(Stdio::from(write))
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir("/")
-        .gid(user.gid)
-        .uid(user.uid)
-        .process_group(0);
-    process::confine(&mut cmd, u64::MAX);
+        .stderr(Stdio::from(write));
     let child = cmd.spawn()?;
     // `cmd` holds the write end: dropped here, so the pipe ends with the check's processes.
     drop(cmd);

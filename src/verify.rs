@@ -13,7 +13,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use crate::plan::Verification;
 use crate::rootfs::Root;
 use crate::system::fs::available_bytes;
 use crate::containment::{self, Reaping};
-use crate::system::process::{self, confine};
+use crate::system::process;
 
 /// How messages name the program.
 const PROGRAM: &str = "the verification program";
@@ -212,18 +212,11 @@ pub fn run(stage: &Verification, root: &Root, input: File, shown: &Path) -> Resu
         .try_clone()
         .map_err(|e| Error::new(Kind::Io, format!("cannot duplicate a descriptor: {e}")))?;
 
-    let mut cmd = Command::new(on);
+    let mut cmd = containment::command(on, stage.user.value, bound);
     cmd.args(&program.args)
         .stdin(Stdio::from(input))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir("/")
-        .gid(stage.user.value.gid)
-        .uid(stage.user.value.uid)
-        .process_group(0);
-    confine(&mut cmd, bound);
+        .stderr(Stdio::inherit());
     let reaping =
         Reaping::start(PROGRAM).map_err(|why| Error::new(Kind::VerifyFailed, why))?;
     let timeout = Duration::from_secs(stage.timeout.value.into());

@@ -9,6 +9,7 @@ use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use support::{Device, stderr};
 
 const ENV_SIZE: usize = 0x4000;
 const PRINTENV: &str = "/usr/bin/fw_printenv";
-const SETENV: &str = "/usr/bin/fw_setenv";
+const SETENV: &str = support::FW_SETENV;
 const HEALTH: &str = "/usr/lib/swupdate/health.d";
 
 /// A device with the slot table (A, B, recognised by `rauc.slot=` on the command line), the
@@ -66,19 +67,9 @@ impl AbDevice {
     /// first `saveenv`; it booted `running`.
     fn new(vars: &str, running: &str, fragment_extra: &str) -> AbDevice {
         let d = AbDevice::unwritten(running, fragment_extra);
-        // Fixture only: the tool itself writes the first valid environment from a default file.
         let default = d.device.dir.join("default-env");
         fs::write(&default, vars).unwrap();
-        let status = Command::new(SETENV)
-            .arg("-c")
-            .arg(d.device.host("/etc/fw_env.config"))
-            .arg("-f")
-            .arg(&default)
-            .args(["-s", "/dev/null"])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("fw_setenv (libubootenv-tool) is installed");
-        assert!(status.success());
+        support::first_saveenv(&d.device.host("/etc/fw_env.config"), &default);
         d
     }
 
@@ -310,4 +301,127 @@ fn check_refuses_a_health_check_others_may_write() {
     let o = d.device.run(&["check", "--static"]);
     assert_eq!(code(&o), Some(65), "{}", stderr(&o));
     assert!(stderr(&o).contains("10-net"), "{}", stderr(&o));
+}
+
+/// A datagram socket in the device's directory, standing in for systemd's notify socket or the
+/// journal; what arrived, one datagram a string.
+struct Listener(UnixDatagram, PathBuf);
+
+impl Listener {
+    fn at(d: &AbDevice, name: &str) -> Listener {
+        let path = d.device.dir.join(name);
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        Listener(sock, path)
+    }
+
+    fn received(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = self.0.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
+}
+
+#[test]
+#[ignore = "needs libubootenv-tool; run by scripts/test"]
+fn the_service_manager_is_told_what_was_confirmed() {
+    let confirmed = AbDevice::new("ustate=1\nboot_part=B\n", "B", "");
+    let notify = Listener::at(&confirmed, "notify");
+    let o = confirmed.device.run_env(
+        &["confirm"],
+        &[("NOTIFY_SOCKET", notify.1.to_str().unwrap())],
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(notify.received(), ["STATUS=confirmed slot B: ustate=2"]);
+}
+
+#[test]
+#[ignore = "needs libubootenv-tool; run by scripts/test"]
+fn the_service_manager_is_told_why_nothing_was_confirmed() {
+    let unhealthy = AbDevice::new("ustate=1\nboot_part=B\n", "B", "");
+    unhealthy.check("required/10-app", "#!/bin/sh\nexit 2\n");
+    let notify = Listener::at(&unhealthy, "notify");
+    let o = unhealthy.device.run_env(
+        &["confirm"],
+        &[("NOTIFY_SOCKET", notify.1.to_str().unwrap())],
+    );
+    assert_eq!(code(&o), Some(69), "{}", stderr(&o));
+    let sent = notify.received();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with(
+            "STATUS=confirm: not confirmed: required health check failed (required/10-app: exit 2)"
+        ),
+        "{sent:?}"
+    );
+    assert!(sent[0].contains("\nERRNO="), "{sent:?}");
+}
+
+#[test]
+#[ignore = "needs libubootenv-tool; run by scripts/test"]
+fn each_line_a_check_prints_reaches_the_journal_with_its_name() {
+    let d = AbDevice::new("ustate=1\nboot_part=B\n", "B", "");
+    d.check(
+        "required/10-net",
+        "#!/bin/sh\necho link up\necho dns ok >&2\n",
+    );
+    let journal = Listener::at(&d, "journal");
+    let o = d.device.run_env(
+        &["confirm"],
+        &[(
+            "SWUPDATE_LAUNCHER_JOURNAL_SOCKET",
+            journal.1.to_str().unwrap(),
+        )],
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let records = journal.received();
+    for line in ["link up", "dns ok"] {
+        assert!(
+            records.iter().any(|r| r
+                .contains(&format!("MESSAGE=health check required/10-net: {line}\n"))
+                && r.contains("SWUPDATE_HEALTH_CHECK=required/10-net\n")),
+            "{line}: {records:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs libubootenv-tool and root (another process as the checks' user); run by scripts/test"]
+fn a_check_user_another_process_runs_as_is_refused_and_nothing_written() {
+    let d = AbDevice::new("ustate=1\nboot_part=B\n", "B", "");
+    d.check("required/10-ok", "#!/bin/sh\nexit 0\n");
+    let user = support::verification_user();
+    d.device
+        .lib("60-user", &format!("SWUPDATE_VERIFY_USER={user}\n"));
+    let (uid, gid) = user.split_once(':').unwrap();
+    let mut other = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "--",
+        ])
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("setpriv (util-linux)");
+    let started = Instant::now();
+    while !fs::read_to_string(format!("/proc/{}/status", other.id()))
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.contains(uid)))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other process never ran as {uid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = d.bytes();
+    let o = d.confirm();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(code(&o), Some(69), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not its own"), "{}", stderr(&o));
+    assert_eq!(d.bytes(), before);
 }

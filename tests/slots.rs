@@ -108,6 +108,21 @@ fn check_identifies_the_running_slot_on_the_device() {
 }
 
 #[test]
+fn check_warns_of_a_table_that_nothing_checks_against_the_disk() {
+    let o = ab_device("rauc.slot=A").run(&["check", "--static"]);
+    assert_eq!(code(&o), 0, "{}", support::stderr(&o));
+    let err = support::stderr(&o);
+    assert!(
+        err.contains("warning: booted-root-guarded: slot(s) A, B have no writes="),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: a-source-looks-at-the-disk: "),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_image_build_check_validates_the_table_without_a_running_slot() {
     let d = ab_device("rauc.slot=C");
     let o = d.run(&["check", "--static"]);

@@ -163,6 +163,20 @@ pub fn topology(
     s
 }
 
+/// A topology path (a device path): the value in force, or the built-in default; refused,
+/// located where it was set, when it is not absolute.
+pub fn topology_path(topology: &Settings, name: &str) -> Result<PathBuf, Error> {
+    match topology.get(name) {
+        Some(s) if !s.value.starts_with('/') => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is not an absolute path", s.value),
+        )),
+        Some(s) => Ok(PathBuf::from(&s.value)),
+        None => Ok(PathBuf::from(topology_default(name).unwrap_or_default())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +272,25 @@ mod tests {
     fn unrelated_environment_variables_are_not_topology() {
         let s = topology(&[], Path::new("/f"), &|_| Some("x".into()));
         assert_eq!(s.names().count(), TOPOLOGY.len());
+    }
+
+    #[test]
+    fn a_topology_path_is_its_value_or_the_default_and_never_relative() {
+        use crate::config::vocabulary::names::SWUPDATE_HEALTH_DIR;
+        let mut t = Settings::default();
+        assert_eq!(
+            topology_path(&t, SWUPDATE_HEALTH_DIR).unwrap(),
+            Path::new("/usr/lib/swupdate/health.d")
+        );
+        let at = Origin::EnvFile {
+            path: "/etc/default/swupdate".into(),
+            line: 3,
+        };
+        t.set(SWUPDATE_HEALTH_DIR, "health.d", at);
+        let e = topology_path(&t, SWUPDATE_HEALTH_DIR).unwrap_err();
+        assert!(e.message.contains("is not an absolute path"), "{}", e.message);
+        assert_eq!(e.location.map(|l| l.line), Some(3));
+        t.set(SWUPDATE_HEALTH_DIR, "/opt/health", Origin::Environment);
+        assert_eq!(topology_path(&t, SWUPDATE_HEALTH_DIR).unwrap(), Path::new("/opt/health"));
     }
 }

@@ -165,6 +165,56 @@ pub fn running(table: &Table, topology: &Topology, root: &Root) -> Result<Runnin
     identify(table, &seen)
 }
 
+/// One named check `check` runs over a valid table (bootc's style: a name, its doc, a
+/// function): what the table's rules accept but a person should hear about. A warning, never a
+/// refusal; the refusals are the table's own rules ([`Table::from_settings`]).
+pub struct Check {
+    pub name: &'static str,
+    pub doc: &'static str,
+    run: fn(&Table) -> Option<String>,
+}
+
+/// Every check, in the order `check` prints them.
+pub static CHECKS: &[Check] = &[
+    Check {
+        name: "booted-root-guarded",
+        doc: "Every slot says which device its selection writes (`writes=`): without it nothing compares the selection with the booted root at start, and a table whose selections are swapped installs over the running slot.",
+        run: |t| {
+            let unguarded: Vec<&str> = t
+                .slots
+                .iter()
+                .filter(|s| s.writes.is_none())
+                .map(|s| s.name.as_str())
+                .collect();
+            (!unguarded.is_empty()).then(|| {
+                format!(
+                    "booted-root-guarded: slot(s) {} have no writes=: their selection is not checked against the booted root",
+                    unguarded.join(", ")
+                )
+            })
+        },
+    },
+    Check {
+        name: "a-source-looks-at-the-disk",
+        doc: "At least one source is `root-device` or `cmdline-root`, or every slot has `writes=`: sources that only match names (`cmdline:KEY`, `bootenv:VAR`) say what the bootloader meant to boot, and only a device number says what was booted.",
+        run: |t| {
+            let by_device = t
+                .sources
+                .iter()
+                .any(|s| matches!(s, Source::RootDevice | Source::CmdlineRoot));
+            let guarded = t.slots.iter().all(|s| s.writes.is_some());
+            (!by_device && !guarded).then(|| {
+                "a-source-looks-at-the-disk: every source matches a name, and no device number confirms it: add root-device (or writes= to every slot)".to_string()
+            })
+        },
+    },
+];
+
+/// The warnings of [`CHECKS`] for `table`.
+pub fn check_notes(table: &Table) -> Vec<String> {
+    CHECKS.iter().filter_map(|c| (c.run)(table)).collect()
+}
+
 /// A value's words, blank-separated.
 fn non_blank<'v>(vars: &'v Settings, name: &str) -> Option<&'v Setting> {
     vars.get(name).filter(|s| !s.value.trim().is_empty())
@@ -607,6 +657,42 @@ mod tests {
         assert!(table(&lines).is_ok());
         lines.push((SWUPDATE_CONFIRM_PRIMARY, "boot_part"));
         assert!(refused_at(&lines, 4).contains("SWUPDATE_CONFIRM_PRIMARY"));
+    }
+
+    #[test]
+    fn every_check_has_a_name_of_its_own_and_a_doc() {
+        for (i, c) in CHECKS.iter().enumerate() {
+            assert!(c.doc.len() > 40, "{}", c.name);
+            assert!(!CHECKS[..i].iter().any(|d| d.name == c.name), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn a_table_guarded_by_writes_and_the_root_device_has_no_warning() {
+        let mut lines = good(&[]);
+        lines[1].1 = "root-device";
+        assert_eq!(check_notes(&table(&lines).unwrap().unwrap()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_slot_without_writes_is_warned_of_and_so_are_name_sources_then() {
+        let mut lines = good(&[]);
+        lines[3].1 = "device=PARTLABEL=rootfs-b bootname=B selection=stable,copy1";
+        let notes = check_notes(&table(&lines).unwrap().unwrap());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("booted-root-guarded: slot(s) B have no writes="), "{notes:?}");
+        lines[1].1 = "cmdline:rauc.slot";
+        let notes = check_notes(&table(&lines).unwrap().unwrap());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("booted-root-guarded: slot(s) B have no writes="), "{notes:?}");
+        assert!(notes[1].starts_with("a-source-looks-at-the-disk: "), "{notes:?}");
+    }
+
+    #[test]
+    fn name_sources_alone_are_warned_of_only_without_writes() {
+        let mut lines = good(&[]);
+        lines[1].1 = "cmdline:rauc.slot bootenv:boot_part";
+        assert_eq!(check_notes(&table(&lines).unwrap().unwrap()), Vec::<String>::new());
     }
 
     #[test]

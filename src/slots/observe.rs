@@ -1,4 +1,4 @@
-//! The edge that looks, for [`identify`](super::identify): the device of `/` (`st_dev`), the
+//! The edge that looks, for [`identify()`](super::identify()): the device of `/` (`st_dev`), the
 //! block devices the slots' spellings resolve to (`st_rdev` through udev's `/dev/disk/by-*`
 //! links), a device-mapper device's partitions (sysfs `slaves/`), the kernel command line, and
 //! the bootloader environment ([`crate::bootenv`]). Every path is placed under `--root`

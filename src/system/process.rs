@@ -203,15 +203,26 @@ pub struct Bounded {
     pub stderr: Vec<u8>,
 }
 
-/// Runs `cmd` with `input` on its stdin (nothing: `/dev/null`), its stdout and stderr read
-/// apart, at most `max_output` bytes of both together and at most `within`: a child past
-/// either bound is killed and waited for. Returns `Err` only when it cannot be spawned.
+/// Most bytes [`run_bounded`] gives a child on stdin: one pipe buffer's minimum (a page), so
+/// the write never blocks, whatever the child does.
+pub const MAX_INPUT: usize = 4096;
+
+/// Runs `cmd` with `input` (at most [`MAX_INPUT`] bytes) on its stdin (nothing: `/dev/null`),
+/// its stdout and stderr read apart, at most `max_output` bytes of both together and at most
+/// `within`: a child past either bound is killed and waited for. Returns `Err` only when it
+/// cannot be spawned (or the input is too long).
 pub fn run_bounded(
     cmd: &mut Command,
     input: &[u8],
     max_output: usize,
     within: Duration,
 ) -> io::Result<Bounded> {
+    if input.len() > MAX_INPUT {
+        return Err(io::Error::other(format!(
+            "{} bytes of input, at most {MAX_INPUT}",
+            input.len()
+        )));
+    }
     let deadline = Instant::now() + within;
     cmd.stdin(if input.is_empty() {
         Stdio::null()
@@ -221,31 +232,25 @@ pub fn run_bounded(
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
-    let stdin = child.stdin.take();
+    // The whole input fits the pipe's buffer: written at once, then the pipe is closed.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(io::Error::other("the child's output pipes are missing"));
     };
-    std::thread::scope(|scope| {
-        // A thread feeds stdin, so a child that writes before it reads cannot block on us; it
-        // ends with the child's end of the pipe at the latest (EPIPE once the child is gone).
-        if let Some(mut stdin) = stdin {
-            scope.spawn(move || {
-                let _ = stdin.write_all(input);
-            });
+    let mut bounded = collect(out, err, max_output, deadline);
+    bounded.ended = match bounded.ended {
+        Ended::Exited(_) => wait_until(&mut child, deadline),
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            other
         }
-        let mut bounded = collect(out, err, max_output, deadline);
-        bounded.ended = match bounded.ended {
-            Ended::Exited(_) => wait_until(&mut child, deadline),
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                other
-            }
-        };
-        Ok(bounded)
-    })
+    };
+    Ok(bounded)
 }
 
 /// Reads both pipes until both end, the deadline passes or `max_output` is exceeded (then
@@ -392,6 +397,12 @@ mod tests {
         let b = run_bounded(&mut sh("yes"), b"", 10_000, 5 * SECOND).unwrap();
         assert_eq!(b.ended, Ended::TooMuchOutput);
         assert!(b.stdout.len() <= 10_000 + 4096);
+    }
+
+    #[test]
+    fn input_beyond_a_pipe_buffer_is_refused_before_anything_runs() {
+        let big = vec![b'x'; MAX_INPUT + 1];
+        assert!(run_bounded(&mut sh("cat"), &big, 10, SECOND).is_err());
     }
 
     #[test]
