@@ -112,7 +112,7 @@ fn unknown(why: &str, lines: &[(String, String)]) -> Error {
         Kind::SlotUnknown,
         format!("the running slot is unknown ({why}): {}", saw.join("; ")),
     )
-    .hint("nothing was started: swupdate never guesses a slot; fix the sources or SWUPDATE_SLOT_<NAME> (`swupdate-launcher explain` shows each source)")
+    .hint("nothing was started: the launcher never picks a default slot; fix the sources or SWUPDATE_SLOT_<NAME> (`swupdate-launcher explain` shows each source)")
 }
 
 /// What a source's sight says, as a line, and the one slot it names (if exactly one).
