@@ -264,6 +264,8 @@ class Board:
     extra_loops: list[str] = field(default_factory=list)
     device: SlotDevice | None = None
     boots: list[BootChoice] = field(default_factory=list)
+    # False: the device shares the host's network (to reach a server on the host's 127.0.0.1).
+    private_network: bool = True
 
     def __enter__(self) -> "Board":
         image = slot_image(self.release)
@@ -313,12 +315,13 @@ class Board:
         return SlotDevice(self.slots[slot].loop, self.release,
                           Path(tempfile.mkdtemp(dir=self.workdir)), self.bins, self.pki)
 
-    def provision(self, configure) -> None:
-        """The factory image of both slots: the launcher and its units as the layer installs them,
-        the U-Boot environment's description, the release marker, then `configure(dev, slot)`."""
+    def provision(self, configure, source: str | None = "file") -> None:
+        """The factory image of both slots: the launcher and its units as the layer installs them
+        (`source`: as Device.provision), the U-Boot environment's description, the release marker,
+        then `configure(dev, slot)`."""
         for name in SLOTS:
             with self.mounted(name) as dev:
-                provision_slot(dev, name)
+                provision_slot(dev, name, source)
                 configure(dev, name)
 
     def read(self, slot: str, inside: str) -> bytes:
@@ -343,7 +346,7 @@ class Board:
         binds.append(f"--bind={self.env.directory}:{ENV_DIR}")
         dev = SlotDevice(self.slots[choice.slot].loop, self.release,
                          Path(tempfile.mkdtemp(dir=self.workdir)), self.bins, self.pki,
-                         nspawn_args=tuple(binds))
+                         nspawn_args=tuple(binds), private_network=self.private_network)
         dev.__enter__()
         self.device = dev
         try:
@@ -362,9 +365,20 @@ class Board:
         self.power_off()
         return self.power_on()
 
+    def wait_reboot(self, timeout: float = 120) -> SlotDevice:
+        """After the device asked for a reboot itself (`systemctl reboot`: nspawn exits 133), the
+        board comes back through the bootloader."""
+        assert self.device is not None and self.device.proc is not None
+        try:
+            rc = self.device.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the device did not reboot in {timeout}s") from None
+        assert rc == 133, f"nspawn exited {rc} (133 = the container asked to reboot)"
+        return self.reboot()
 
-def provision_slot(dev: SlotDevice, slot: str) -> None:
-    dev.provision(source="file")
+
+def provision_slot(dev: SlotDevice, slot: str, source: str | None = "file") -> None:
+    dev.provision(source=source)
     # The product's fragment: the board, and swupdate's U-Boot interface (Debian's builds default
     # to none), which keeps the update state (ustate) in the environment and applies the .swu's
     # bootenv section.
