@@ -3,9 +3,10 @@ A/B tier's board (tests/python/support/ab.py: two slots on loop devices, the U-B
 file, the bootloader played by the harness). The server learns the outcome from what `confirm`
 wrote (ustate), which suricatta reads at its start after the reboot.
 
-The product's drop-ins in fleet_slot are needed (seen failing without them, 2 runs in 4): the
-daemon must not run on a slot whose health checks failed, and must run after a fallback.
-Run by scripts/test-fleet."""
+The shipped confirm unit keeps the daemon from running on a slot whose health checks failed
+(RequiredBy=, enabled as an image enables it) and lets it run after a fallback
+(SuccessExitStatus=70): without that (product drop-ins first did it), suricatta installed the
+still-open deployment into the good slot in 2 runs of 4. Run by scripts/test-fleet."""
 
 from __future__ import annotations
 
@@ -39,14 +40,6 @@ def fleet_slot(dev, *, table: str, server_url: str, device_id: str, token: str) 
     dev.write("/etc/swupdate/identity.cfg",
               f'\tid = "{device_id}";\n\ttargettoken = "{token}";\n', 0o600)
     health_check(dev, "10-release-readable", "test -s /etc/ab-release\n")
-    # The daemon runs only on a confirmed or fallen-back system: on a slot whose health checks
-    # failed (confirm exits 69), suricatta would read ustate=1, report "testing pending", and
-    # take the still-open deployment again, installing it into the other slot (the good one).
-    # After a fallback (70) it must run, to report the failure. Seen without these drop-ins.
-    dev.write("/etc/systemd/system/swupdate-daemon.service.d/after-confirm.conf",
-              "[Unit]\nRequires=swupdate-confirm.service\nAfter=swupdate-confirm.service\n")
-    dev.write("/etc/systemd/system/swupdate-confirm.service.d/fallback-is-done.conf",
-              "[Service]\nSuccessExitStatus=70\n")
 
 
 def test_ab_rollout_is_reported_success_once_confirm_passed_on_the_new_slot(goosebit, keys,

@@ -388,13 +388,11 @@ def provision_slot(dev: SlotDevice, slot: str, source: str | None = "file") -> N
     dev.path(ENV_DIR).mkdir(parents=True, exist_ok=True)
     dev.write(RELEASE_FILE, FACTORY_RELEASE + "\n")
     dev.write(SLOT_FILE, slot + "\n")
-    unit = SYSTEMD_DIR / CONFIRM_UNIT
-    if unit.exists():
-        dev.write(f"{UNIT_DIR}/{CONFIRM_UNIT}", unit.read_text())
-        wants = dev.path(f"/etc/systemd/system/multi-user.target.wants/{CONFIRM_UNIT}")
-        wants.parent.mkdir(parents=True, exist_ok=True)
-        wants.unlink(missing_ok=True)
-        wants.symlink_to(f"{UNIT_DIR}/{CONFIRM_UNIT}")
+    # Enabled as an image build enables it (systemctl --root, as Yocto's systemd class does):
+    # its [Install] section, RequiredBy= the units that install included, is what is tested.
+    dev.write(f"{UNIT_DIR}/{CONFIRM_UNIT}", (SYSTEMD_DIR / CONFIRM_UNIT).read_text())
+    subprocess.run(["systemctl", f"--root={dev.path('/')}", "enable", CONFIRM_UNIT],
+                   check=True, capture_output=True)
 
 
 def health_check(dev: SlotDevice, name: str, script: str, kind: str = "required") -> None:
