@@ -111,6 +111,7 @@ impl<'a> Configured<'a> {
         Ok(Some(Setting {
             value,
             origin: Origin::CommandLine(option),
+            expanded: Vec::new(),
         }))
     }
 

@@ -197,6 +197,22 @@ vocabulary! {
     /// readable in /proc: put `targettoken`/`gatewaytoken` in the configuration file's
     /// `suricatta` section
     SWUPDATE_SURICATTA_ARGS: ConfD, Some(Assigned("")), env: false;
+    /// daemon mode: `yes` starts the webserver (`-w`), with the options of
+    /// `SWUPDATE_WEBSERVER_ARGS` or, when that is empty, with every setting from the
+    /// `webserver` section of swupdate's configuration file; `no`: no webserver (a
+    /// `SWUPDATE_WEBSERVER_ARGS` set then is an error). Unset: started when
+    /// `SWUPDATE_WEBSERVER_ARGS` is set; a blank value (`" "`, meta-swupdate's template for
+    /// "settings from swupdate.cfg") starts it with no options, as swupdate.sh's `-w " "` did
+    SWUPDATE_WEBSERVER: ConfD,
+        Some(Described("on when SWUPDATE_WEBSERVER_ARGS is set, blank too")), env: false;
+    /// daemon mode: `yes` starts suricatta (`-u`), with the options of
+    /// `SWUPDATE_SURICATTA_ARGS` or, when that is empty, with every setting from the
+    /// `suricatta` section of swupdate's configuration file; `no`: no suricatta (a
+    /// `SWUPDATE_SURICATTA_ARGS` set then is an error). Unset: started when
+    /// `SWUPDATE_SURICATTA_ARGS` is set; a blank value (`" "`) starts it with no options, as
+    /// swupdate.sh's `-u " "` did
+    SWUPDATE_SURICATTA: ConfD,
+        Some(Described("on when SWUPDATE_SURICATTA_ARGS is set, blank too")), env: false;
     /// download mode: `yes` accepts a plain `http` URL (the artifact is then protected by its
     /// signature alone)
     SWUPDATE_ALLOW_HTTP: ConfD, Some(WhenUnset("no")), env: false;
@@ -397,7 +413,7 @@ mod tests {
                 SWUPDATE_AGENT_UID,
             ]
         );
-        assert_eq!(CONF_D.len(), 23);
+        assert_eq!(CONF_D.len(), 25);
         assert_eq!(*HANDOFF, [URL]);
         assert_eq!(
             *FROM_ENVIRONMENT,
