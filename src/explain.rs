@@ -47,10 +47,16 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
         }
         let history = s.history(name);
         let Some(last) = history.last() else { continue };
-        let note = if used.contains(&name) {
-            ""
-        } else {
-            "   (not read by the launcher; fragments may expand it)"
+        let in_args = (name == names::SWUPDATE_EXTRA_ARGS)
+            .then(|| crate::plan::extra_args_in_args(s))
+            .flatten();
+        let note = match in_args {
+            Some(args) => format!(
+                "   (SWUPDATE_ARGS from {} expanded it and holds its words: not appended again)",
+                args.origin
+            ),
+            None if used.contains(&name) => String::new(),
+            None => "   (not read by the launcher; fragments may expand it)".into(),
         };
         let _ = writeln!(
             out,

@@ -697,3 +697,75 @@ fn a_swupdate_wrapper_without_its_interpreter_is_not_reported_as_missing() {
     assert_eq!(code(&o), 126, "{}", stderr(&o));
     assert!(stderr(&o).contains("/nonexistent/bin/sh"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_fragment_that_exports_tmpdir_is_refused_naming_the_environment_file_line_and_the_drop_in() {
+    let r = Root::file_mode();
+    r.etc("60-tmpdir", "export TMPDIR=/var/\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("60-tmpdir:1"), "{e}");
+    assert!(
+        e.contains("`export TMPDIR` would reach swupdate's environment"),
+        "{e}"
+    );
+    assert!(e.contains("`TMPDIR=...` in the EnvironmentFile"), "{e}");
+    assert!(e.contains("swupdate.service.d/tmpdir.conf"), "{e}");
+}
+
+fn daemon_with_suricatta_section() -> Root {
+    let r = Root::file_mode();
+    r.lib("10-source", "SWUPDATE_SOURCE=daemon\n").write(
+        "/etc/swupdate.cfg",
+        "globals: { verbose = true; };\nsuricatta: { tenant = \"default\"; url = \"https://h\"; id = \"dev\"; };\n",
+    );
+    r
+}
+
+#[test]
+fn a_blank_suricatta_string_starts_suricatta_with_the_configuration_files_settings() {
+    let r = daemon_with_suricatta_section();
+    r.lib("20-suricatta", "SWUPDATE_SURICATTA_ARGS=\" \"\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).ends_with(" -v -u ''\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn suricatta_yes_starts_suricatta_with_the_configuration_files_settings() {
+    let r = daemon_with_suricatta_section();
+    r.lib("20-suricatta", "SWUPDATE_SURICATTA=yes\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).ends_with(" -v -u ''\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn the_templates_swupdate_args_after_a_fragment_set_the_extra_args_passes_them_once() {
+    let r = Root::file_mode();
+    r.lib("20-hw", "SWUPDATE_EXTRA_ARGS=\"-H board:1.0\"\n")
+        .lib("30-args", "SWUPDATE_ARGS=\"-v ${SWUPDATE_EXTRA_ARGS}\"\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).matches("-H board:1.0").count(),
+        1,
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn explain_says_the_extra_args_are_in_swupdate_args_already() {
+    let r = Root::file_mode();
+    r.lib("20-hw", "SWUPDATE_EXTRA_ARGS=\"-H board:1.0\"\n")
+        .lib("30-args", "SWUPDATE_ARGS=\"-v ${SWUPDATE_EXTRA_ARGS}\"\n");
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("30-args:1 expanded it and holds its words: not appended again"),
+        "{}",
+        stdout(&o)
+    );
+}

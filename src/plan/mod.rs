@@ -18,7 +18,7 @@ pub mod url;
 mod values;
 mod verification;
 
-pub use build::{DIGEST_PROVIDERS, build};
+pub use build::{DIGEST_PROVIDERS, build, extra_args_in_args};
 pub use types::{
     Account, AntiRollback, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Program,
     Source, Traced, Verification,
