@@ -270,6 +270,13 @@ fn plan_section(out: &mut String, plan: &Plan, root: &Root) {
             v.timeout.value
         );
     }
+    if let Some(c) = &plan.config_file {
+        let _ = writeln!(
+            out,
+            "swupdate's configuration file: {}",
+            crate::preconditions::config_file_reason(c)
+        );
+    }
     let _ = writeln!(out, "Anti-rollback: {}", describe_anti_rollback(plan, root));
 }
 

@@ -769,3 +769,86 @@ fn explain_says_the_extra_args_are_in_swupdate_args_already() {
         stdout(&o)
     );
 }
+
+fn with_config_files() -> Root {
+    let r = Root::file_mode();
+    r.write("/etc/swupdate.cfg", "globals: { verbose = true; };\n")
+        .lib(
+            "20-cfg",
+            "SWUPDATE_CONFIG_FILES=\"/data/swupdate.cfg /etc/swupdate.cfg\"\n",
+        );
+    r
+}
+
+#[test]
+fn the_first_configuration_file_that_exists_is_passed_as_f() {
+    let r = with_config_files();
+    r.write("/data/swupdate.cfg", "globals: { verbose = true; };\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = r.path().display();
+    assert!(
+        stdout(&o).contains(&format!(" -f {p}/data/swupdate.cfg -v ")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn without_the_first_the_next_configuration_file_is_passed_and_explain_says_why() {
+    let r = with_config_files();
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = r.path().display();
+    assert!(
+        stdout(&o).contains(&format!(" -f {p}/etc/swupdate.cfg ")),
+        "{}",
+        stdout(&o)
+    );
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("swupdate's configuration file: /etc/swupdate.cfg: the first of /data/swupdate.cfg /etc/swupdate.cfg that exists (SWUPDATE_CONFIG_FILES from "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("; /data/swupdate.cfg missing)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn no_existing_configuration_file_of_the_list_is_refused_with_66() {
+    let r = with_config_files();
+    fs::remove_file(r.host("/etc/swupdate.cfg")).unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 66, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("none of /data/swupdate.cfg /etc/swupdate.cfg exists"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_chosen_configuration_file_that_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = with_config_files();
+    r.write("/data/swupdate.cfg", "globals: { verbose = true; };\n");
+    fs::set_permissions(
+        r.host("/data/swupdate.cfg"),
+        fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "data/swupdate.cfg: refusing a configuration file that is writable by group and others"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

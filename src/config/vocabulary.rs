@@ -213,6 +213,15 @@ vocabulary! {
     /// swupdate.sh's `-u " "` did
     SWUPDATE_SURICATTA: ConfD,
         Some(Described("on when SWUPDATE_SURICATTA_ARGS is set, blank too")), env: false;
+    /// swupdate's configuration file (`-f`) from a list: absolute paths separated by blanks,
+    /// the first that exists is passed ("the copy on /data if present, else the image's":
+    /// `/data/swupdate.cfg /etc/swupdate.cfg`). The chosen file must pass the ownership checks
+    /// (`SWUPDATE_STRICT_MODES`) as the image's; none existing is an error (66); `-f` in
+    /// `SWUPDATE_ARGS`/`SWUPDATE_EXTRA_ARGS` as well is an error; `explain` says which was
+    /// chosen and why
+    SWUPDATE_CONFIG_FILES: ConfD,
+        Some(Described("-f in SWUPDATE_ARGS, else swupdate's /etc/swupdate.cfg when it exists")),
+        env: false;
     /// download mode: `yes` accepts a plain `http` URL (the artifact is then protected by its
     /// signature alone)
     SWUPDATE_ALLOW_HTTP: ConfD, Some(WhenUnset("no")), env: false;
@@ -413,7 +422,7 @@ mod tests {
                 SWUPDATE_AGENT_UID,
             ]
         );
-        assert_eq!(CONF_D.len(), 25);
+        assert_eq!(CONF_D.len(), 26);
         assert_eq!(*HANDOFF, [URL]);
         assert_eq!(
             *FROM_ENVIRONMENT,

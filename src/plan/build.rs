@@ -40,6 +40,7 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
 
     let anti_rollback = anti_rollback(vars, !matches!(mode, Mode::Daemon { .. }))?;
     let verification = verification_stage(inputs, &mode)?;
+    let config_file = config_file(vars, &user_args, known)?;
 
     Ok(Plan {
         bin,
@@ -51,7 +52,48 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         mode_origin,
         anti_rollback,
         verification,
+        config_file,
     })
+}
+
+/// `SWUPDATE_CONFIG_FILES`: absolute paths, the first that exists is passed as `-f`. With it
+/// set, `-f` in the user's options would be a second answer to the same question: refused.
+fn config_file(
+    vars: &Settings,
+    user_args: &[Traced<Vec<String>>],
+    known: Option<Release>,
+) -> Result<Option<ConfigFile>, Error> {
+    let Some(s) = non_empty(vars, SWUPDATE_CONFIG_FILES) else {
+        return Ok(None);
+    };
+    let mut candidates = Vec::new();
+    for word in s.value.split_whitespace() {
+        let path = PathBuf::from(word);
+        if !path.is_absolute() || word.split('/').any(|c| c == "..") {
+            return Err(setting_error(
+                SWUPDATE_CONFIG_FILES,
+                s,
+                format!("`{word}` is not an absolute path without `..`"),
+            ));
+        }
+        candidates.push(path);
+    }
+    for a in user_args {
+        let found = crate::swupdate::options::parse(&a.value, known).unwrap_or_default();
+        if crate::swupdate::options::last_value(&found, 'f').is_some() {
+            let at = vars.get(a.name).unwrap_or(s);
+            return Err(setting_error(
+                a.name,
+                at,
+                format!("passes `-f`, but SWUPDATE_CONFIG_FILES ({}) chooses swupdate's configuration file", s.origin),
+            )
+            .hint("keep one: the list in SWUPDATE_CONFIG_FILES, or the -f option"));
+        }
+    }
+    Ok(Some(ConfigFile {
+        candidates: traced(candidates, SWUPDATE_CONFIG_FILES, s),
+        chosen: None,
+    }))
 }
 
 /// SWUPDATE_BIN and SWUPDATE_PUBLIC_KEY.
@@ -899,6 +941,40 @@ pub(super) mod tests {
             .ok();
         assert_eq!(p.user_args[1].value, ["-L"]);
         assert_eq!(p.user_args[1].name, SWUPDATE_EXTRA_ARGS);
+    }
+
+    #[test]
+    fn config_files_are_a_list_of_candidates_in_order() {
+        let p = T::new()
+            .var(SWUPDATE_CONFIG_FILES, "/data/swupdate.cfg  /etc/swupdate.cfg")
+            .ok();
+        let c = p.config_file.expect("configured");
+        assert_eq!(
+            c.candidates.value,
+            [
+                PathBuf::from("/data/swupdate.cfg"),
+                PathBuf::from("/etc/swupdate.cfg")
+            ]
+        );
+        assert_eq!(c.chosen, None, "chosen at the edge");
+    }
+
+    #[test]
+    fn a_relative_config_file_candidate_is_an_error_at_its_line() {
+        let e = T::new()
+            .var(SWUPDATE_CONFIG_FILES, "/data/../etc/x.cfg swupdate.cfg")
+            .err();
+        assert!(e.message.contains("not an absolute path"), "{}", e.message);
+        assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn f_in_the_users_options_with_config_files_set_is_an_error() {
+        let e = T::new()
+            .var(SWUPDATE_CONFIG_FILES, "/etc/swupdate.cfg")
+            .var(SWUPDATE_EXTRA_ARGS, "--file=/x.cfg")
+            .err();
+        assert!(e.message.starts_with("SWUPDATE_EXTRA_ARGS: passes `-f`"), "{}", e.message);
     }
 
     #[test]
