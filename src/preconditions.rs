@@ -142,6 +142,28 @@ pub fn config_file_reason(c: &ConfigFile) -> String {
     }
 }
 
+/// The configuration file `SWUPDATE_CONFIG_FILES` chose: there, readable, and the image's.
+fn chosen_config_file(c: &ConfigFile, root: &Root, policy: Option<&Policy>) -> Result<(), Error> {
+    let Some(chosen) = &c.chosen else {
+        return Err(Error::new(
+            Kind::MissingInput,
+            format!("swupdate's configuration file: {}", config_file_reason(c)),
+        )
+        .hint("the image ships the last of the list; or correct the list"));
+    };
+    let what = "swupdate's configuration file";
+    let traced = Traced {
+        value: chosen.clone(),
+        name: c.candidates.name,
+        origin: c.candidates.origin.clone(),
+    };
+    readable_file(&traced, root, what)?;
+    match policy {
+        Some(policy) => trust::check_file(root, chosen, what, policy),
+        None => Ok(()),
+    }
+}
+
 /// Checks the key, the update file and the preflight's CA. `with_binary` also checks swupdate
 /// itself (for `check`; a run lets exec report it, with the same exit codes).
 /// Returns what only the device can tell: the running version for anti-rollback, and warnings.
@@ -160,25 +182,7 @@ pub fn check(
     }
     // StrictModes over what decides the update too: swupdate, its key, the running version.
     if let Some(c) = &plan.config_file {
-        let Some(chosen) = &c.chosen else {
-            return Err(Error::new(
-                Kind::MissingInput,
-                format!("swupdate's configuration file: {}", config_file_reason(c)),
-            )
-            .hint("the image ships the last of the list; or correct the list"));
-        };
-        readable_file(
-            &Traced {
-                value: chosen.clone(),
-                name: c.candidates.name,
-                origin: c.candidates.origin.clone(),
-            },
-            root,
-            "swupdate's configuration file",
-        )?;
-        if let Some(policy) = policy {
-            trust::check_file(root, chosen, "swupdate's configuration file", policy)?;
-        }
+        chosen_config_file(c, root, policy)?;
     }
     if let Some(policy) = policy {
         trust::check_file(root, &plan.bin.value, "swupdate binary", policy)?;

@@ -287,11 +287,17 @@ impl Parser<'_, '_> {
     }
 
     /// `export NAME`: the variable, set earlier in this file or before it, is handed to the
-    /// programs the shell starts from now on; unset, nothing is.
+    /// programs the shell starts from now on; unset, nothing is. A file whose values are
+    /// literals (the agent's) never takes a value from before it this way either.
     fn export_existing(&mut self, name: String, line: usize) {
         if let Some(a) = self.latest.get(&name).and_then(|&i| self.out.get_mut(i)) {
             a.exported = true;
-        } else if let Some(value) = (self.lookup)(&name) {
+        } else if let Some(value) = self
+            .rules
+            .expansions
+            .then(|| (self.lookup)(&name))
+            .flatten()
+        {
             self.record(Assignment {
                 expanded: vec![(name.clone(), value.clone())],
                 name,
@@ -825,6 +831,12 @@ mod tests {
     fn export_of_a_name_set_before_the_file_exports_its_value() {
         let a = eval_with("export FROM_BEFORE\n", &[("FROM_BEFORE", "1")]).unwrap();
         assert_eq!((a[0].value.as_str(), a[0].exported), ("1", true));
+    }
+
+    #[test]
+    fn export_in_the_agents_file_never_takes_a_value_from_before_it() {
+        let a = evaluate_with(b"export URL\n", &|_| Some("IMAGE".into()), Rules::AGENT).unwrap();
+        assert!(a.is_empty(), "{a:?}");
     }
 
     #[test]
