@@ -41,11 +41,12 @@ OTA = "swupdate.service"
 DAEMON = "swupdate-daemon.service"
 SOCKET = "swupdate-daemon.socket"
 LOCAL = "swupdate-local@.service"
+CONFIRM = "swupdate-confirm.service"
 RULES = "90-swupdate-local.rules"
 TMPFILES = "tmpfiles-swupdate-launcher.conf"
 # Drop-in for swupdate-daemon.socket on releases that bind their sockets in /tmp (2022.12).
 SOCKET_PATHS_TMP = "socket-paths-tmp.conf"
-UNITS = (OTA, DAEMON, SOCKET, LOCAL)
+UNITS = (OTA, DAEMON, SOCKET, LOCAL, CONFIRM)
 # Instances the template is verified as: a USB partition and an SD card partition.
 LOCAL_INSTANCES = ("swupdate-local@sda1.service", "swupdate-local@mmcblk1p1.service")
 
@@ -57,7 +58,7 @@ REQUIRED_MOUNT_OPTIONS = {"ro", "nosuid", "nodev", "noexec"}
 SWUPDATE_SOCKET_NAMES = {"sockinstctrl", "swupdateprog"}
 
 # Targets that every unit with default dependencies pulls in; the verifier wants them present.
-STUB_TARGETS = ("sysinit", "basic", "shutdown", "sockets", "multi-user")
+STUB_TARGETS = ("sysinit", "basic", "shutdown", "sockets", "multi-user", "boot-complete")
 EXEC_KEYS = (
     "ExecCondition",
     "ExecStartPre",
@@ -272,6 +273,38 @@ def daemon_problems(unit: Unit) -> list[str]:
     return p
 
 
+def confirm_problems(unit: Unit) -> list[str]:
+    """Once per boot, after the product's boot-complete checks, before swupdate reads ustate."""
+    p = []
+    n = unit.name
+    s = "Service"
+    for key, want in (("Type", "oneshot"), ("RemainAfterExit", "yes"), ("KillMode", "mixed"), ("NotifyAccess", "main")):
+        if unit.value(s, key) != want:
+            p.append(f"{n}: {key}={unit.value(s, key)}, expected {want}")
+    if unit.values(s, "EnvironmentFile") != [ENV_FILE]:
+        p.append(f"{n}: EnvironmentFile={unit.values(s, 'EnvironmentFile')}, expected [{ENV_FILE}]")
+    starts = commands(unit, "ExecStart")
+    if [(c.prefix, c.argv) for c in starts] != [("", [LAUNCHER, "confirm"])]:
+        p.append(f"{n}: ExecStart={[(c.prefix, c.argv) for c in starts]}, expected the launcher's confirm, no prefix")
+    timeout = effective_start_timeout(unit)
+    if timeout not in ("infinity", "0"):
+        p.append(f"{n}: start timeout is {timeout!r}: a kill midway leaves the checks' verdict unwritten; the launcher bounds each check")
+    if unit.value(s, "Restart") not in (None, "no"):
+        p.append(f"{n}: Restart={unit.value(s, 'Restart')}; a failed confirmation is the bootloader's to act on")
+    for key in ("Requires", "After"):
+        if "boot-complete.target" not in unit.words("Unit", key):
+            p.append(f"{n}: not {key}=boot-complete.target (a product's check unit ordered before it must gate confirm)")
+    before = unit.words("Unit", "Before")
+    for other in (DAEMON, OTA):
+        if other not in before:
+            p.append(f"{n}: not Before={other}: swupdate must read ustate after confirm wrote it")
+    if "multi-user.target" in unit.words("Unit", "After"):
+        p.append(f"{n}: After=multi-user.target with Before={DAEMON}, which multi-user.target wants: an ordering cycle")
+    if "multi-user.target" not in unit.words("Install", "WantedBy"):
+        p.append(f"{n}: not WantedBy=multi-user.target")
+    return p
+
+
 def socket_problems(sock: Unit, daemon: Unit) -> list[str]:
     p = []
     if sock.name == "swupdate.socket":
@@ -453,7 +486,7 @@ def all_units() -> dict[str, str]:
     return {n: (UNIT_DIR / n).read_text(encoding="utf-8") for n in UNITS}
 
 
-@pytest.mark.parametrize("name", [OTA, DAEMON, SOCKET, *LOCAL_INSTANCES])
+@pytest.mark.parametrize("name", [OTA, DAEMON, SOCKET, CONFIRM, *LOCAL_INSTANCES])
 def test_systemd_analyze_verify(tmp_path, name):
     root = make_root(tmp_path, all_units())
     assert verify_problems(*analyze_verify(root, [name])) == []
@@ -461,7 +494,7 @@ def test_systemd_analyze_verify(tmp_path, name):
 
 def test_systemd_analyze_verify_all_together(tmp_path):
     root = make_root(tmp_path, all_units())
-    assert verify_problems(*analyze_verify(root, [OTA, DAEMON, SOCKET, *LOCAL_INSTANCES])) == []
+    assert verify_problems(*analyze_verify(root, [OTA, DAEMON, SOCKET, CONFIRM, *LOCAL_INSTANCES])) == []
 
 
 def test_systemd_analyze_verify_with_the_tmp_socket_paths_drop_in(tmp_path):
@@ -749,6 +782,10 @@ def test_daemon_socket_properties():
     assert socket_problems(read_unit(SOCKET), read_unit(DAEMON)) == []
 
 
+def test_confirm_service_properties():
+    assert confirm_problems(read_unit(CONFIRM)) == []
+
+
 def test_udev_rule_properties():
     assert rules_problems((UNIT_DIR / RULES).read_text(encoding="utf-8")) == []
 
@@ -849,6 +886,32 @@ DAEMON_MUTATIONS = [
 def test_daemon_checks_catch(line, replacement):
     text = mutate((UNIT_DIR / DAEMON).read_text(encoding="utf-8"), line, replacement)
     assert daemon_problems(read_unit(DAEMON, text))
+
+
+CONFIRM_LAUNCH = f"ExecStart={LAUNCHER} confirm"
+CONFIRM_MUTATIONS = [
+    ("Type=oneshot", "Type=simple"),
+    ("RemainAfterExit=yes", "RemainAfterExit=no"),
+    ("TimeoutStartSec=infinity", "TimeoutStartSec=90s"),
+    ("KillMode=mixed", "KillMode=process"),
+    ("NotifyAccess=main", ""),
+    ("EnvironmentFile=-/etc/default/swupdate", "EnvironmentFile=/etc/default/swupdate"),
+    (CONFIRM_LAUNCH, f"ExecStart=-{LAUNCHER} confirm"),
+    (CONFIRM_LAUNCH, f"ExecStart={LAUNCHER} check"),
+    (CONFIRM_LAUNCH, f"ExecStart=/bin/sh -c '{LAUNCHER} confirm'"),
+    (CONFIRM_LAUNCH, f"{CONFIRM_LAUNCH}\nRestart=on-failure"),
+    ("Requires=boot-complete.target", "Wants=boot-complete.target"),
+    ("After=boot-complete.target", "After=multi-user.target"),
+    ("Before=swupdate-daemon.service swupdate.service", "Before=swupdate.service"),
+    ("Before=swupdate-daemon.service swupdate.service", "Before=swupdate-daemon.service"),
+    ("WantedBy=multi-user.target", "WantedBy=default.target"),
+]
+
+
+@pytest.mark.parametrize("line,replacement", CONFIRM_MUTATIONS)
+def test_confirm_checks_catch(line, replacement):
+    text = mutate((UNIT_DIR / CONFIRM).read_text(encoding="utf-8"), line, replacement)
+    assert confirm_problems(read_unit(CONFIRM, text))
 
 
 SOCKET_MUTATIONS = [
