@@ -19,8 +19,8 @@
 # launcher recipe installs only its binary (TOLOMEO_UPDATE_ENABLED is empty).
 
 TOLOMEO_UPDATE_FEATURES = "update-ota update-ota-streaming update-local"
-# The A/B modifier: not a way to receive updates (it opts nothing in by itself), so not in the list above.
-TOLOMEO_UPDATE_AB = "${@bb.utils.contains('DISTRO_FEATURES', 'update-ab', '1', '', d)}"
+# update-ab is a modifier, not a way to receive updates (it opts nothing in by itself): not in the
+# list above; the recipes require their A/B .inc when DISTRO_FEATURES has it.
 # "1" when DISTRO_FEATURES has at least one of the flags: the product opted in.
 TOLOMEO_UPDATE_ENABLED = "${@bb.utils.contains_any('DISTRO_FEATURES', d.getVar('TOLOMEO_UPDATE_FEATURES'), '1', '', d)}"
 
