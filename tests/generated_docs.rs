@@ -327,7 +327,12 @@ fn the_migration_guide_quotes_every_migration_pair_as_it_is() {
         pairs += 1;
         for name in ["fragment.sh", "launcher.conf", "environment"] {
             let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
-                assert_ne!(name, "launcher.conf", "{} has no launcher.conf", dir.display());
+                assert_ne!(
+                    name,
+                    "launcher.conf",
+                    "{} has no launcher.conf",
+                    dir.display()
+                );
                 assert_ne!(name, "fragment.sh", "{} has no fragment.sh", dir.display());
                 continue;
             };

@@ -191,16 +191,19 @@ fn fits_the_unit(expect: Expect, source: Source, mode_origin: &Origin) -> Result
 /// A one-shot mode with the daemon's `-w`/`-u` strings set (a blank one too: it starts the
 /// daemon's part, [`daemon_part`]), or the daemon's parts switched on.
 fn no_daemon_strings(vars: &Settings, source: Source, mode_origin: &Origin) -> Result<(), Error> {
+    let mut on = Vec::new();
+    for name in [SWUPDATE_WEBSERVER, SWUPDATE_SURICATTA] {
+        if let Some(s) = non_empty(vars, name) {
+            if settings::yes_or_no(name, s)? {
+                on.push((name, s));
+            }
+        }
+    }
     let set = |name| vars.get(name).filter(|s| !s.value.is_empty());
-    let on = |name| vars.get(name).filter(|s| s.value == "yes");
     let mut found = [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS]
         .into_iter()
         .filter_map(|n| Some((n, set(n)?)))
-        .chain(
-            [SWUPDATE_WEBSERVER, SWUPDATE_SURICATTA]
-                .into_iter()
-                .filter_map(|n| Some((n, on(n)?))),
-        );
+        .chain(on);
     match found.next() {
         Some((name, s)) => Err(setting_error(
             name,
@@ -907,6 +910,17 @@ pub(super) mod tests {
     fn a_blank_daemon_string_in_a_one_shot_mode_is_an_error() {
         let e = file_mode().var(SWUPDATE_SURICATTA_ARGS, " ").err();
         assert!(e.message.contains("runs swupdate once"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_daemon_switch_takes_yes_or_no_only_in_a_one_shot_mode_too() {
+        let e = file_mode().var(SWUPDATE_SURICATTA, "maybe").err();
+        assert!(e.message.contains("neither yes nor no"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_daemon_switch_off_in_a_one_shot_mode_is_fine() {
+        assert_eq!(file_mode().var(SWUPDATE_SURICATTA, "no").ok().mode.name(), "file");
     }
 
     #[test]
