@@ -24,7 +24,17 @@ FRAGMENT = "/usr/lib/swupdate/conf.d/00-tolomeo-source"
 
 
 @pytest.fixture(scope="module")
-def ab_install(session, tmp_path_factory, launcher_binary):
+def oe_modules():
+    # The oe modules package.bbclass's python functions call, imported here where exec_func runs
+    # them (as test_install.py's installs fixture does).
+    import importlib
+    import oe
+    for module in oe.BBIMPORTS:
+        importlib.import_module("oe." + module)
+
+
+@pytest.fixture(scope="module")
+def ab_install(session, tmp_path_factory, launcher_binary, oe_modules):
     """The launcher and the device policy of an A/B image with systemd, installed and split."""
     launcher_d, _ = session.parse(LAUNCHER_RECIPE, AB, True, **KEY, **TABLE)
     conf_d, _ = session.parse(CONF_RECIPE, AB, True, **KEY, **TABLE, SWUPDATE_CONFIRM="ustate bootcount")
@@ -87,7 +97,7 @@ def test_the_ab_image_packages_pass_the_launchers_static_check(ab_install, launc
     assert result.returncode == 0, result.stderr
 
 
-def test_without_update_ab_the_slot_variables_are_not_written(session, tmp_path):
+def test_without_update_ab_the_slot_variables_are_not_written(session, tmp_path, oe_modules):
     d, _ = session.parse(CONF_RECIPE, ("update-ota",), True, **KEY, **TABLE)
     conf = install_and_package(d, tmp_path, no_preparation)
     assert "SWUPDATE_SLOT" not in conf.text(FRAGMENT)
