@@ -182,7 +182,9 @@ vocabulary! {
     /// swupdate options, split with shell quoting (as `swupdate.sh` started it: set it to `""`
     /// to drop `-v`)
     SWUPDATE_ARGS: ConfD, Some(Assigned("-v")), env: false;
-    /// more swupdate options, split with shell quoting, after `SWUPDATE_ARGS`
+    /// more swupdate options, split with shell quoting, after `SWUPDATE_ARGS`; not again when
+    /// `SWUPDATE_ARGS` expanded its value (meta-swupdate's `SWUPDATE_ARGS="-v
+    /// ${SWUPDATE_EXTRA_ARGS}"`: its words are there once, as swupdate.sh passed them)
     SWUPDATE_EXTRA_ARGS: ConfD, None, env: true;
     /// daemon mode: the string given to `-w` (swupdate splits it on whitespace and parses no
     /// quotes: a quote or backslash in it is an error). Set in file or download mode it is an
