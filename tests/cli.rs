@@ -852,3 +852,18 @@ fn a_chosen_configuration_file_that_others_may_write_is_refused() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_key_in_a_fragment_is_refused_with_the_environment_file_line_and_the_layers_variable() {
+    let r = Root::file_mode();
+    r.lib("20-key", "SWUPDATE_ARGS=\"-v -k /etc/ssl/product.pem\"\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("20-key:1"), "{e}");
+    assert!(
+        e.contains("`SWUPDATE_PUBLIC_KEY=/etc/ssl/product.pem` in /etc/default/swupdate"),
+        "{e}"
+    );
+    assert!(e.contains("SWUPDATE_LAUNCHER_PUBLIC_KEY"), "{e}");
+}
