@@ -6,7 +6,8 @@
 //! files the plan names and, for `check`, the swupdate binary run briefly
 //! ([`crate::preconditions`], [`crate::swupdate::compat`]), a removable medium's directory
 //! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
-//! verification program ([`crate::verify`]), stdout/stderr or the journal ([`crate::logging`]),
+//! verification program ([`crate::verify`]), the bootloader environment and the health checks
+//! (`confirm`: [`crate::confirm`]), stdout/stderr or the journal ([`crate::logging`]),
 //! the service manager's notify socket ([`crate::notify`]), then exec. What lies between is
 //! data: [`crate::plan`] and [`crate::explain`] touch nothing.
 //!
@@ -20,6 +21,7 @@ use crate::cli::{Action, Options, Update};
 use crate::config::confd::Verdict;
 use crate::config::load::{self, Loaded, Request};
 use crate::config::settings::{Origin, Setting};
+use crate::confirm;
 use crate::error::{Error, Kind};
 use crate::exec;
 use crate::explain;
@@ -28,11 +30,12 @@ use crate::logging::{self, Level, Logger};
 use crate::medium;
 use crate::net;
 use crate::notify;
-use crate::plan::argv::{self, Group, RunningVersion};
+use crate::plan::argv::{self, Group, RunningVersion, Slot};
 use crate::plan::{self, CheckAt, DownloadUrl, Inputs, Mode, Plan};
 use crate::preconditions::{self, Checked};
 use crate::rootfs::Root;
 use crate::secret;
+use crate::slots;
 use crate::verify;
 
 /// Runs the action the command line asked for (the one place it is matched); reports any
@@ -45,6 +48,7 @@ pub fn run(action: Action) -> u8 {
     let outcome = match &action {
         Action::Print(text) => return logging::print(text).map_or_else(|e| e.exit_code(), |()| 0),
         Action::Run(options) => return service_run(options, &env),
+        Action::Confirm(options) => return service_confirm(options, &env),
         Action::PrintArgv {
             options,
             show_secrets,
@@ -130,6 +134,16 @@ impl<'a> Configured<'a> {
         Ok(plan)
     }
 
+    /// The running A/B slot, when the plan has a slot table: observed on the device (under the
+    /// root) and identified; `None` without a table.
+    fn slot(&self, plan: &Plan) -> Result<Option<slots::Running>, Error> {
+        let Some(table) = &plan.slots else {
+            return Ok(None);
+        };
+        let topology = slots::Topology::from_topology(&self.loaded.topology, &self.root)?;
+        slots::running(table, &topology, &self.root).map(Some)
+    }
+
     /// The files the plan names, checked; `with_binary`: swupdate itself too (`check`).
     fn preconditions(
         &self,
@@ -163,19 +177,49 @@ fn service_run(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> u8 {
     let logger = Logger::for_service(&env);
     match locked_run(options, env, &logger) {
         Ok(()) => 0,
-        Err(e) => {
-            let summary = secret::redact(&e.summary());
-            if logger.is_journal() {
-                logger.log(Level::Error, &summary, &error_fields(&e));
-            } else {
-                logger.log(Level::Error, &e.to_string(), &[]);
-            }
-            let _ = notify::send(
-                env("NOTIFY_SOCKET").as_deref(),
-                &notify::failure(&format!("not started: {summary}"), e.kind),
-            );
-            e.exit_code()
+        Err(e) => service_refusal(&e, "not started", env, &logger),
+    }
+}
+
+/// A service's refusal: logged (the journal under systemd, with the fields that locate it) and
+/// told to the service manager (STATUS= after `what`, ERRNO=); the exit code.
+fn service_refusal(
+    e: &Error,
+    what: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    logger: &Logger,
+) -> u8 {
+    let summary = secret::redact(&e.summary());
+    if logger.is_journal() {
+        logger.log(Level::Error, &summary, &error_fields(e));
+    } else {
+        logger.log(Level::Error, &e.to_string(), &[]);
+    }
+    let _ = notify::send(
+        env("NOTIFY_SOCKET").as_deref(),
+        &notify::failure(&format!("{what}: {summary}"), e.kind),
+    );
+    e.exit_code()
+}
+
+/// `confirm` (swupdate-confirm.service): under the update lock (an install may be writing the
+/// bootloader environment), the configuration, then [`confirm::run`]; what it did, or why not,
+/// in the journal and STATUS=.
+fn service_confirm(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> u8 {
+    let logger = Logger::for_service(&env);
+    let done = (|| {
+        let root = Root::new(options.root.clone());
+        let _held = lock::acquire(&root.host(Path::new(lock::LOCK_FILE)))?;
+        let c = Configured::load(options, root, env, false)?;
+        confirm::run(&c.loaded, &c.root, &logger)
+    })();
+    match done {
+        Ok(what) => {
+            logger.log(Level::Info, &what, &[]);
+            let _ = notify::send(env("NOTIFY_SOCKET").as_deref(), &notify::status(&what));
+            0
         }
+        Err(e) => service_refusal(&e, "confirm", env, &logger),
     }
 }
 
@@ -208,12 +252,19 @@ fn start(
 ) -> Result<(), Error> {
     let plan = c.plan(c.update_file_override()?, CheckAt::Device)?;
     let checked = c.preconditions(&plan, CheckAt::Device, false)?;
+    let slot = c.slot(&plan)?;
     let root = &c.root;
     if plan.verification.is_none() {
         net::preflight(&plan, root, env, logger)?;
     }
     let verified = verify_update(&plan, root, env, logger)?;
-    let groups = argv::build(&plan, root, &checked.running, verified.as_deref())?;
+    let groups = argv::build(
+        &plan,
+        root,
+        &checked.running,
+        slot_of(slot.as_ref()),
+        verified.as_deref(),
+    )?;
     let argv = argv::flatten(&groups);
     let what = announcement(&plan, root);
     logger.log(Level::Info, &what, &plan_fields(&plan, root));
@@ -233,7 +284,14 @@ fn print_argv(
     let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
     let plan = c.plan(c.update_file_override()?, CheckAt::Device)?;
     let checked = c.preconditions(&plan, CheckAt::Device, false)?;
-    let argv = argv::flatten(&argv::build(&plan, &c.root, &checked.running, None)?);
+    let slot = c.slot(&plan)?;
+    let argv = argv::flatten(&argv::build(
+        &plan,
+        &c.root,
+        &checked.running,
+        slot_of(slot.as_ref()),
+        None,
+    )?);
     let shown: Vec<String> = if show_secrets {
         argv.clone()
     } else {
@@ -259,8 +317,26 @@ fn check(
     let c = Configured::load(options, Root::new(options.root.clone()), env, false)?;
     let plan = c.plan(c.update_file_override()?, at)?;
     let checked = c.preconditions(&plan, at, true)?;
-    let groups = groups_for(&plan, &c.root, &checked.running, at)?;
-    for n in &checked.notes {
+    // On the device the running slot is identified as a run would; while the image is built
+    // there is no running slot, and the table alone is checked.
+    let slot = match at {
+        CheckAt::Device => c.slot(&plan)?,
+        CheckAt::Image => None,
+    };
+    let slot_arg = match (&slot, at) {
+        (Some(r), _) => Slot::Running(r),
+        (None, CheckAt::Image) => Slot::Unknown,
+        (None, CheckAt::Device) => Slot::NotLooked,
+    };
+    let groups = groups_for(&plan, &c.root, &checked.running, slot_arg, at)?;
+    let slot_notes = plan.slots.as_deref().map(slots::check_notes);
+    let confirm_notes = confirm::check_notes(&c.loaded, &c.root)?;
+    for n in checked
+        .notes
+        .iter()
+        .chain(slot_notes.iter().flatten())
+        .chain(&confirm_notes)
+    {
         eprintln!("warning: {n}");
     }
     let files = c
@@ -269,8 +345,13 @@ fn check(
         .iter()
         .filter(|f| f.verdict == Verdict::Read)
         .count();
+    let slot_note = match (&slot, &plan.slots) {
+        (Some(r), _) => format!(", running slot {} (-e {})", r.slot, r.selection),
+        (None, Some(t)) => format!(", {} A/B slots", t.slots.len()),
+        (None, None) => String::new(),
+    };
     logging::print(&format!(
-        "ok: {} mode (from {}), {files} fragment(s) read{}\n",
+        "ok: {} mode (from {}), {files} fragment(s) read{slot_note}{}\n",
         plan.mode.name(),
         plan.mode_origin,
         if groups.is_empty() {
@@ -295,11 +376,37 @@ fn explain(options: &Options, env: &dyn Fn(&str) -> Option<String>) -> Result<()
         Ok(ch) => ch.running.clone(),
         Err(_) => RunningVersion::Unknown,
     };
-    let outcome =
-        plan.and_then(|p| groups_for(&p, &c.root, &running, CheckAt::Device).map(|g| (p, g)));
-    let report = explain::render(&c.loaded, &c.root, &outcome, checked.as_ref().err());
+    // The running slot, or why it is unknown (shown, and the exit code, as a run would).
+    let slot = match &plan {
+        Ok(p) => c.slot(p).transpose(),
+        Err(_) => None,
+    };
+    let slot_arg = match &slot {
+        Some(Ok(r)) => Slot::Running(r),
+        Some(Err(_)) => Slot::Unknown,
+        None => Slot::NotLooked,
+    };
+    let outcome = plan.and_then(|p| {
+        groups_for(&p, &c.root, &running, slot_arg, CheckAt::Device).map(|g| (p, g))
+    });
+    let report = explain::render(
+        &c.loaded,
+        &c.root,
+        &outcome,
+        checked.as_ref().err(),
+        slot.as_ref(),
+    );
     logging::print(&report)?;
-    outcome.and(checked).map(|_| ())
+    outcome.and(checked)?;
+    match slot {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The argv's view of the running slot.
+fn slot_of(slot: Option<&slots::Running>) -> Slot<'_> {
+    slot.map_or(Slot::NotLooked, Slot::Running)
 }
 
 /// The argv for a plan, or none yet in an image-build check of download mode (the agent
@@ -308,6 +415,7 @@ fn groups_for(
     plan: &Plan,
     root: &Root,
     running: &RunningVersion,
+    slot: Slot<'_>,
     check_at: CheckAt,
 ) -> Result<Vec<Group>, Error> {
     match (&plan.mode, check_at) {
@@ -318,7 +426,7 @@ fn groups_for(
             },
             CheckAt::Image,
         ) => Ok(Vec::new()),
-        _ => argv::build(plan, root, running, None),
+        _ => argv::build(plan, root, running, slot, None),
     }
 }
 

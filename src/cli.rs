@@ -35,6 +35,9 @@ pub enum Action {
     Check { options: Options, at: CheckAt },
     /// `explain`
     Explain(Options),
+    /// `confirm`: once per boot on an A/B device ([`crate::confirm`]); only `--env-file` and
+    /// `--root` apply.
+    Confirm(Options),
     /// `--help`, `help [COMMAND]` or `--version`: this text on stdout, exit 0.
     Print(String),
 }
@@ -167,7 +170,7 @@ const OPTIONS: [Opt; 9] = [
     },
 ];
 
-const COMMANDS: [(&str, &str); 3] = [
+const COMMANDS: [(&str, &str); 4] = [
     (
         "run",
         "Exec swupdate with the configured argv (the default)",
@@ -180,7 +183,14 @@ const COMMANDS: [(&str, &str); 3] = [
         "explain",
         "Show every variable, where it came from, which files were read, and why each argument",
     ),
+    (
+        "confirm",
+        "A/B: when an update waits for confirmation, run the health checks and write the outcome to the bootloader environment (once per boot: swupdate-confirm.service)",
+    ),
 ];
+
+/// Options that say what to install, which mean nothing to `confirm`.
+const NOT_FOR_CONFIRM: [Id; 4] = [Id::UpdateFile, Id::UpdateMedium, Id::OneShot, Id::Daemon];
 
 /// The `help` command, which `--help` and the man page list after [`COMMANDS`].
 const HELP_COMMAND: (&str, &str) = (
@@ -213,6 +223,9 @@ fn error(message: String, command: Option<&str>) -> UsageError {
 }
 
 fn in_scope(o: &Opt, command: Option<&str>) -> bool {
+    if command == Some("confirm") && NOT_FOR_CONFIRM.contains(&o.id) {
+        return false;
+    }
     matches!(
         (o.scope, command),
         (Scope::Global, _) | (Scope::Top, None) | (Scope::Check, Some("check"))
@@ -525,8 +538,22 @@ impl Parser {
             update,
             expect,
         };
-        // `--print-argv` is an option of the program, not of a command: before `check` or
-        // `explain` it has no effect (as when clap parsed the command line).
+        if command == Some("confirm") {
+            if let Some(o) = OPTIONS
+                .iter()
+                .find(|o| NOT_FOR_CONFIRM.contains(&o.id) && self.has(o.id))
+            {
+                return Err(error(
+                    format!(
+                        "the argument '{}' cannot be used with 'confirm': it confirms what the device runs",
+                        shown(o)
+                    ),
+                    command,
+                ));
+            }
+        }
+        // `--print-argv` is an option of the program, not of a command: before `check`,
+        // `explain` or `confirm` it has no effect (as when clap parsed the command line).
         Ok(match command {
             Some("check") => Action::Check {
                 options,
@@ -537,6 +564,7 @@ impl Parser {
                 },
             },
             Some("explain") => Action::Explain(options),
+            Some("confirm") => Action::Confirm(options),
             _ if print_argv => Action::PrintArgv {
                 options,
                 show_secrets: self.has(Id::ShowSecrets),
@@ -567,7 +595,8 @@ mod tests {
             Action::Run(o)
             | Action::PrintArgv { options: o, .. }
             | Action::Check { options: o, .. }
-            | Action::Explain(o) => o,
+            | Action::Explain(o)
+            | Action::Confirm(o) => o,
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -656,6 +685,41 @@ mod tests {
             action(&["--print-argv", "explain"]),
             Action::Explain(_)
         ));
+    }
+
+    #[test]
+    fn confirm_reads_the_configuration_like_the_other_commands() {
+        assert_eq!(
+            action(&["confirm", "--env-file", "/e", "--root=/r"]),
+            Action::Confirm(Options {
+                env_file: Some("/e".into()),
+                root: Some("/r".into()),
+                ..Options::default()
+            })
+        );
+    }
+
+    #[test]
+    fn confirm_refuses_the_options_that_say_what_to_install() {
+        for args in [&["--update-medium", "/m", "confirm"][..], &["--daemon", "confirm"]] {
+            assert!(
+                refused(args).contains("cannot be used with 'confirm'"),
+                "{args:?}"
+            );
+        }
+        for args in [&["confirm", "--update-file", "/u.swu"][..], &["confirm", "--one-shot"]] {
+            assert!(refused(args).contains("unexpected argument"), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn confirms_help_lists_only_its_own_options() {
+        let Ok(Action::Print(h)) = parse(&["confirm", "--help"]) else {
+            panic!()
+        };
+        assert!(h.starts_with("A/B: when an update waits"), "{h}");
+        assert!(h.contains("--env-file") && h.contains("--root"), "{h}");
+        assert!(!h.contains("--update-file") && !h.contains("--daemon"), "{h}");
     }
 
     #[test]

@@ -55,6 +55,16 @@ kinds! {
         "configuration error: syntax in the EnvironmentFile or a fragment, an invalid or contradictory value";
     MissingInput = 66,
         "an input the configuration names is missing or unreadable: UPDATE_FILE, the public key, an explicit --env-file, no single *.swu on a medium";
+    SlotUnknown = 67,
+        "A/B: the running slot could not be identified (no slot matched, two did, the sources disagree, or a source could not be read)";
+    SlotIsBooted = 68,
+        "A/B: the selection would write the booted root (its `writes` device is the root or the root's dm parent)";
+    Unhealthy = 69,
+        "confirm: a required health check failed; nothing was written, the bootloader's counter decides";
+    FellBack = 70,
+        "confirm: an update was pending but the device runs another slot than the bootloader tried; recorded as failed";
+    BootEnv = 71,
+        "the bootloader environment could not be read or written (fw_printenv or fw_setenv failed, timed out or said too much)";
     Io = 74,
         "a configuration file or directory could not be read, or is not what it must be (a FIFO, device or socket in place of a file; a symlink as descriptor.env or lock file)";
     Busy = 75, "another update is running (the lock is held)";

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::config::confd::{Dir, Verdict};
 use crate::config::load::Loaded;
 use crate::config::settings::Settings;
-use crate::config::vocabulary::{CONF_D, TOPOLOGY, names};
+use crate::config::vocabulary::{self, CONF_D, TOPOLOGY, names};
 use crate::error::Error;
 use crate::plan::argv::Group;
 use crate::plan::{Mode, Plan, Preflight};
@@ -55,7 +55,9 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
                 "   (SWUPDATE_ARGS from {} expanded it and holds its words: not appended again)",
                 args.origin
             ),
-            None if used.contains(&name) => String::new(),
+            None if used.contains(&name) || vocabulary::slot_of_variable(name).is_some() => {
+                String::new()
+            }
             None => "   (not read by the launcher; fragments may expand it)".into(),
         };
         let _ = writeln!(
@@ -135,6 +137,7 @@ pub fn render(
     root: &Root,
     outcome: &Result<(Plan, Vec<Group>), Error>,
     inputs: Option<&Error>,
+    slot: Option<&Result<crate::slots::Running, Error>>,
 ) -> String {
     let mut out = String::new();
     env_file_section(&mut out, loaded);
@@ -145,6 +148,9 @@ pub fn render(
     match outcome {
         Ok((plan, groups)) => {
             plan_section(&mut out, plan, root);
+            if let Some(table) = &plan.slots {
+                slots_section(&mut out, table, slot);
+            }
             argv_section(&mut out, groups);
             if let Some(e) = inputs {
                 not_started(&mut out, e);
@@ -244,6 +250,60 @@ fn variables_section(out: &mut String, loaded: &Loaded) {
     variables(out, &loaded.vars, None, &CONF_D);
     for why in crate::swupdate::secrets::unreadable(&loaded.vars) {
         let _ = writeln!(out, "  masked: {why}");
+    }
+}
+
+/// "A/B slots": the table, what each source saw, the running slot and the selection passed.
+fn slots_section(
+    out: &mut String,
+    table: &crate::slots::Table,
+    slot: Option<&Result<crate::slots::Running, Error>>,
+) {
+    let names: Vec<&str> = table.slots.iter().map(|s| s.name.as_str()).collect();
+    let sources: Vec<String> = table.sources.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "\nA/B slots: {} (SWUPDATE_SLOTS from {})\n  sources, in order: {} (SWUPDATE_SLOT_SOURCES from {})",
+        names.join(" "),
+        table.origin,
+        sources.join(", "),
+        table.sources_origin
+    );
+    for s in &table.slots {
+        let mut words = vec![format!("device={}", s.device)];
+        if let Some(b) = &s.bootname {
+            words.push(format!("bootname={b}"));
+        }
+        words.push(format!("selection={}", s.selection));
+        if let Some(w) = &s.writes {
+            words.push(format!("writes={w}"));
+        }
+        let _ = writeln!(out, "  slot {}: {} (from {})", s.name, words.join(" "), s.origin);
+    }
+    match slot {
+        Some(Ok(r)) => {
+            for (source, saw) in &r.sources {
+                let _ = writeln!(out, "  {source}: {saw}");
+            }
+            let agree: Vec<&str> = r.sources.iter().map(|(s, _)| s.as_str()).collect();
+            let verb = if agree.len() == 1 { "says so" } else { "agree" };
+            let writes = r
+                .writes
+                .as_ref()
+                .map(|(w, n)| format!(" writes {w} ({n}), not the booted root"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  running slot {} ({} {verb}) -> -e {}{writes}",
+                r.slot,
+                agree.join(", "),
+                r.selection
+            );
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(out, "  running slot not identified: {}", e.summary());
+        }
+        None => {}
     }
 }
 

@@ -43,11 +43,15 @@ mod system;
 modules_without_unsafe! {
     mod accounts;
     pub mod app;
+    pub mod bootenv;
     pub mod cli;
     pub mod config;
+    mod confirm;
+    mod containment;
     pub mod error;
     mod exec;
     mod explain;
+    mod health;
     mod lock;
     pub mod logging;
     mod medium;
@@ -59,6 +63,7 @@ modules_without_unsafe! {
     mod rollback;
     pub mod rootfs;
     mod secret;
+    pub mod slots;
     pub mod swupdate;
     mod trust;
     mod verify;

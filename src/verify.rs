@@ -13,7 +13,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,7 +22,11 @@ use crate::error::{Error, Kind};
 use crate::plan::Verification;
 use crate::rootfs::Root;
 use crate::system::fs::available_bytes;
-use crate::system::process::{self, Reaped, confine};
+use crate::containment::{self, Reaping};
+use crate::system::process;
+
+/// How messages name the program.
+const PROGRAM: &str = "the verification program";
 
 /// Names of private copies, so a later start can find a leftover one.
 pub const PRIVATE_PREFIX: &str = ".swupdate-launcher-verified.";
@@ -109,77 +113,6 @@ pub fn private_file(dir: &Path, tag: &str) -> Result<File, Error> {
         Error::new(Kind::Io, format!("cannot unlink the verified copy: {e}")).on(&path)
     })?;
     Ok(file)
-}
-
-/// Makes the launcher the "init" of the program's descendants: a process that leaves the
-/// program's process group (`setsid`, `setpgid`) and loses its parent is re-parented to the
-/// launcher, which can then still find and kill it. Undone by [`stop_reaping`] before swupdate
-/// is exec'd (the attribute survives exec).
-fn start_reaping() -> Result<(), Error> {
-    process::set_child_subreaper(true).map_err(|e| {
-        Error::new(
-            Kind::VerifyFailed,
-            format!("cannot become the subreaper of the verification program: {e}"),
-        )
-    })
-}
-
-fn stop_reaping() {
-    let _ = process::set_child_subreaper(false);
-}
-
-/// The launcher's living children, from /proc (their parent field); portable to kernels
-/// without CONFIG_PROC_CHILDREN.
-fn children() -> Vec<libc::pid_t> {
-    let me = std::process::id().to_string();
-    let Ok(rd) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
-        .filter(|pid| {
-            // `pid (comm) state ppid …`; comm may hold anything but the last `)` ends it.
-            fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    let after = &s[s.rfind(')')? + 1..];
-                    after.split_whitespace().nth(1).map(|p| p == me)
-                })
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
-/// How long containment may take before the launcher gives up (and refuses the update).
-const CONTAIN_LIMIT: Duration = Duration::from_secs(10);
-
-/// Kills the program's process group and every other descendant, and reaps them all: when
-/// this returns Ok, no process the program started is alive, so none holds a descriptor of
-/// the verified copy. The launcher is their subreaper ([`start_reaping`]), so a descendant
-/// outside the group becomes a child of the launcher as soon as its own parent is killed: the
-/// loop kills children until there are none.
-fn contain(pgid: libc::pid_t) -> Result<(), String> {
-    let started = Instant::now();
-    loop {
-        let _ = process::kill_group(pgid);
-        loop {
-            match process::reap_any() {
-                Reaped::One => continue,
-                Reaped::NoChildren => return Ok(()),
-                Reaped::NoneEnded | Reaped::Failed => break,
-            }
-        }
-        for pid in children() {
-            let _ = process::kill(pid);
-        }
-        if started.elapsed() > CONTAIN_LIMIT {
-            return Err(format!(
-                "processes the verification program started are still alive after {} s",
-                CONTAIN_LIMIT.as_secs()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// Refuses when `dir` cannot hold a copy of `size` bytes; returns the bound on the copy.
@@ -269,7 +202,7 @@ pub fn run(stage: &Verification, root: &Root, input: File, shown: &Path) -> Resu
     let program = &stage.program.value;
     let on = &root.host(&program.path);
     let dir = &root.host(&stage.dir.value);
-    dedicated(stage.user.value.uid).map_err(|why| Error::new(Kind::VerifyUserShared, why).on(on).hint(
+    containment::dedicated(stage.user.value.uid, PROGRAM).map_err(|why| Error::new(Kind::VerifyUserShared, why).on(on).hint(
         "give SWUPDATE_VERIFY_USER a uid of its own, which no daemon or login uses (not 65534, nobody, where other daemons run)",
     ))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
@@ -279,22 +212,16 @@ pub fn run(stage: &Verification, root: &Root, input: File, shown: &Path) -> Resu
         .try_clone()
         .map_err(|e| Error::new(Kind::Io, format!("cannot duplicate a descriptor: {e}")))?;
 
-    let mut cmd = Command::new(on);
+    let mut cmd = containment::command(on, stage.user.value, bound);
     cmd.args(&program.args)
         .stdin(Stdio::from(input))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir("/")
-        .gid(stage.user.value.gid)
-        .uid(stage.user.value.uid)
-        .process_group(0);
-    confine(&mut cmd, bound);
-    start_reaping()?;
+        .stderr(Stdio::inherit());
+    let reaping =
+        Reaping::start(PROGRAM).map_err(|why| Error::new(Kind::VerifyFailed, why))?;
     let timeout = Duration::from_secs(stage.timeout.value.into());
     let result = supervise(&mut cmd, timeout, on, sink, bound);
-    stop_reaping();
+    drop(reaping);
     let (ending, drained) = result?;
 
     if let Some(e) = &drained.write_error {
@@ -311,24 +238,6 @@ pub fn run(stage: &Verification, root: &Root, input: File, shown: &Path) -> Resu
         return Err(Error::new(kind, message).on(at));
     }
     reopen_read_only(&output)
-}
-
-/// The verification user must be the program's alone: another process of that uid could take
-/// the program's descriptors (`pidfd_getfd`) or trace it while it runs. Not checked where the
-/// launcher runs unprivileged as that uid itself (a developer's run: no separation to keep).
-fn dedicated(uid: u32) -> Result<(), String> {
-    if uid == 0 {
-        return Err("the verification program would run as root".into());
-    }
-    if crate::procfs::effective_uid(std::process::id()) == Some(uid) {
-        return Ok(());
-    }
-    match crate::procfs::running_as(uid) {
-        Some(pid) => Err(format!(
-            "its user (uid {uid}) is not its own: process {pid} runs as it and could take the program's descriptors while it runs; nothing was started"
-        )),
-        None => Ok(()),
-    }
 }
 
 /// The launcher's write of the verified copy failed: the copy is incomplete whatever the
@@ -456,7 +365,7 @@ fn supervise(
             }
         }
     };
-    contain(pgid).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
+    containment::contain(pgid, PROGRAM).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
     let status = status?;
     let contained = Instant::now();
     while pump.pipe.is_some() {
@@ -551,7 +460,7 @@ mod tests {
 
     #[test]
     fn the_verification_program_never_runs_as_root() {
-        assert!(dedicated(0).is_err());
+        assert!(containment::dedicated(0, PROGRAM).is_err());
     }
 
     #[test]

@@ -8,8 +8,10 @@
 #[allow(dead_code)]
 mod support;
 
+mod bootenv;
 mod cli;
 mod compat;
+mod confirm;
 mod descriptor_fuzz;
 mod e2e_swupdate;
 mod examples;
@@ -21,5 +23,6 @@ mod parsers_properties;
 mod preflight;
 mod releases;
 mod service;
+mod slots;
 mod streaming;
 mod verify;

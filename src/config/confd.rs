@@ -14,7 +14,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::config::syntax::Assignment;
-use crate::config::vocabulary::{HANDOFF, TOPOLOGY, lookup};
+use crate::config::vocabulary::{HANDOFF, TOPOLOGY, lookup, slot_of_variable};
 
 /// The management agent's file.
 pub const DESCRIPTOR: &str = "descriptor.env";
@@ -211,7 +211,7 @@ pub enum Handed {
 /// swupdate's process, which the launcher leaves to the unit. The launcher's own variables
 /// are read as configuration, exported or not.
 pub fn reaches_swupdate(a: &Assignment, in_environment: bool) -> Option<Handed> {
-    if lookup(&a.name).is_some() {
+    if lookup(&a.name).is_some() || slot_of_variable(&a.name).is_some() {
         None
     } else if a.exported {
         Some(Handed::Exported)
@@ -490,6 +490,11 @@ mod tests {
     #[test]
     fn the_launchers_own_variables_are_configuration_exported_or_not() {
         assert_eq!(reaches_swupdate(&assignment("SWUPDATE_ARGS", true), true), None);
+    }
+
+    #[test]
+    fn a_slots_variable_is_the_launchers_own_exported_or_not() {
+        assert_eq!(reaches_swupdate(&assignment("SWUPDATE_SLOT_A", true), false), None);
     }
 
     #[test]

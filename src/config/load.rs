@@ -176,12 +176,27 @@ fn read_bounded(
     limit: u64,
     what: &str,
 ) -> Result<Vec<u8>, Error> {
-    // Room for what fstat said and one byte more: the end is seen without growing the buffer.
+    // Room for what fstat said and one byte more: a read that stops short of the room, at or
+    // past the size fstat gave, is the end of a regular file, seen without a second read (a
+    // thousand fragments, a thousand system calls fewer). A file that grew is read on to the
+    // limit and one byte.
     let room = usize::try_from(stat.size.min(limit) + 1).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(room);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    let mut bytes = vec![0u8; room];
+    let mut reader = file;
+    let first = loop {
+        match reader.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            r => break r,
+        }
+    }
+    .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    bytes.truncate(first);
+    if first == room || (first as u64) < stat.size {
+        reader
+            .take((limit + 1).saturating_sub(first as u64))
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(path, &format!("read the {what}"), &e))?;
+    }
     if bytes.len() as u64 > limit {
         return Err(Error::new(
             Kind::Config,
@@ -236,13 +251,17 @@ fn open_conf_dir(
 impl ConfDir {
     /// Opens (judging the way to it) and lists a conf.d directory. Nothing in it is opened
     /// but symlinks of names that may be merged, followed to learn what they stand for
-    /// (nothing is read, no descriptor kept); regular files are `lstat`ed for their size.
+    /// (nothing is read, no descriptor kept). A regular file is `lstat`ed for its size only
+    /// when `shadows(name)`: an empty file masks the lib file of its name, and elsewhere
+    /// emptiness changes nothing (an empty file read gives nothing), so a thousand fragments
+    /// cost no thousand `lstat`s.
     fn open(
         root: &Root,
         which: Dir,
         device: &Path,
         own: Role,
         policy: Option<&Policy>,
+        shadows: &dyn Fn(&OsStr) -> bool,
     ) -> Result<ConfDir, Error> {
         let path = root.host(device);
         let mut dir = ConfDir {
@@ -259,7 +278,7 @@ impl ConfDir {
         // never followed: a symlink there is refused, not opened) nor a name that never counts.
         let merged = |n: &OsStr| confd::skip_reason(n).is_none() && n != DESCRIPTOR;
         let listed = handle
-            .list_typed(limits::ENTRIES, &merged)
+            .list_typed(limits::ENTRIES, &|n| merged(n) && shadows(n))
             .map_err(|e| io_error(&dir.path, "list the conf.d directory", &e))?
             .ok_or_else(|| {
                 Error::new(
@@ -566,13 +585,17 @@ fn open_conf_dirs(
     layout: &Layout,
     policy: Option<&Policy>,
 ) -> Result<(ConfDir, ConfDir), Error> {
-    let lib = ConfDir::open(root, Dir::Lib, &layout.lib, Role::Image, policy)?;
+    let lib = ConfDir::open(root, Dir::Lib, &layout.lib, Role::Image, policy, &|_| false)?;
+    let in_lib: std::collections::HashSet<&OsStr> =
+        lib.entries.iter().map(|e| e.name.as_os_str()).collect();
     let etc_role = if layout.separate {
         Role::Image
     } else {
         Role::Handoff
     };
-    let mut etc = ConfDir::open(root, Dir::Etc, &layout.etc, etc_role, policy)?;
+    let mut etc = ConfDir::open(root, Dir::Etc, &layout.etc, etc_role, policy, &|n| {
+        in_lib.contains(n)
+    })?;
     let etc_use = EtcUse {
         agent_owned: match (policy, &etc.handle) {
             (Some(policy), Some(d)) => policy.agent_owns(&d.stat),
@@ -920,6 +943,58 @@ fn trust_policy(topology: &Settings) -> Result<Option<Policy>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file with `text`, and a Stat that says it is `size` bytes long.
+    fn file_said(text: &[u8], size: u64) -> (std::fs::File, Stat) {
+        let mut f = unlinked_temp_file();
+        std::io::Write::write_all(&mut f, text).unwrap();
+        std::io::Seek::rewind(&mut f).unwrap();
+        let stat = Stat {
+            uid: 0,
+            mode: libc::S_IFREG | 0o644,
+            nlink: 1,
+            size,
+            dev: 0,
+            ino: 0,
+        };
+        (f, stat)
+    }
+
+    fn unlinked_temp_file() -> std::fs::File {
+        let dir = std::env::temp_dir().join(format!("load-read-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+
+    #[test]
+    fn a_file_that_grew_after_its_fstat_is_read_whole() {
+        let (f, st) = file_said(b"A=1\nB=2\nC=3\n", 4);
+        let bytes = read_bounded(&f, &st, Path::new("/f"), 100, "fragment").unwrap();
+        assert_eq!(bytes, b"A=1\nB=2\nC=3\n");
+    }
+
+    #[test]
+    fn a_file_that_shrank_after_its_fstat_is_read_as_it_is() {
+        let (f, st) = file_said(b"A=1\n", 40);
+        let bytes = read_bounded(&f, &st, Path::new("/f"), 100, "fragment").unwrap();
+        assert_eq!(bytes, b"A=1\n");
+    }
+
+    #[test]
+    fn a_file_that_grew_past_the_limit_after_its_fstat_is_refused() {
+        let (f, st) = file_said(&[b'#'; 200], 4);
+        let e = read_bounded(&f, &st, Path::new("/f"), 100, "fragment").unwrap_err();
+        assert!(e.to_string().contains("larger than 100 bytes"), "{e}");
+    }
 
     #[test]
     fn the_descriptor_is_the_ota_paths_alone() {

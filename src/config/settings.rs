@@ -102,6 +102,12 @@ impl Settings {
         self.vars.get(name).map_or(&[], |h| h.as_slice())
     }
 
+    /// Every name with its history, in no particular order: for what the order does not
+    /// change (a thousand fragments' names are not sorted for it).
+    pub fn histories(&self) -> impl Iterator<Item = (&str, &[Setting])> {
+        self.vars.iter().map(|(n, h)| (n.as_str(), h.as_slice()))
+    }
+
     /// The names, in byte order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
@@ -176,6 +182,20 @@ pub fn topology(
         }
     }
     s
+}
+
+/// A topology path (a device path): the value in force, or the built-in default; refused,
+/// located where it was set, when it is not absolute.
+pub fn topology_path(topology: &Settings, name: &str) -> Result<PathBuf, Error> {
+    match topology.get(name) {
+        Some(s) if !s.value.starts_with('/') => Err(setting_error(
+            name,
+            s,
+            format!("`{}` is not an absolute path", s.value),
+        )),
+        Some(s) => Ok(PathBuf::from(&s.value)),
+        None => Ok(PathBuf::from(topology_default(name).unwrap_or_default())),
+    }
 }
 
 #[cfg(test)]
@@ -276,5 +296,25 @@ mod tests {
     fn unrelated_environment_variables_are_not_topology() {
         let s = topology(&[], Path::new("/f"), &|_| Some("x".into()));
         assert_eq!(s.names().count(), TOPOLOGY.len());
+    }
+
+    #[test]
+    fn a_topology_path_is_its_value_or_the_default_and_never_relative() {
+        use crate::config::vocabulary::names::SWUPDATE_HEALTH_DIR;
+        let mut t = Settings::default();
+        assert_eq!(
+            topology_path(&t, SWUPDATE_HEALTH_DIR).unwrap(),
+            Path::new("/usr/lib/swupdate/health.d")
+        );
+        let at = Origin::EnvFile {
+            path: "/etc/default/swupdate".into(),
+            line: 3,
+        };
+        t.set(SWUPDATE_HEALTH_DIR, "health.d", at);
+        let e = topology_path(&t, SWUPDATE_HEALTH_DIR).unwrap_err();
+        assert!(e.message.contains("is not an absolute path"), "{}", e.message);
+        assert_eq!(e.location.map(|l| l.line), Some(3));
+        t.set(SWUPDATE_HEALTH_DIR, "/opt/health", Origin::Environment);
+        assert_eq!(topology_path(&t, SWUPDATE_HEALTH_DIR).unwrap(), Path::new("/opt/health"));
     }
 }

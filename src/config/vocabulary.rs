@@ -162,6 +162,20 @@ vocabulary! {
     /// the management agent's numeric uid, allowed to own `descriptor.env` and its directory
     /// (an etc directory it owns may then hold nothing else)
     SWUPDATE_AGENT_UID: Topology, None, env: true;
+    /// A/B: the kernel command line the `cmdline-root` and `cmdline:KEY` slot sources read
+    /// (absolute path; tests point it at a file of their own)
+    SWUPDATE_KERNEL_CMDLINE: Topology, Some(Assigned("/proc/cmdline")), env: true;
+    /// A/B: libubootenv-tool's `fw_printenv`, the only reader of the bootloader environment
+    /// (the `bootenv:VAR` slot source, `confirm`)
+    SWUPDATE_FW_PRINTENV: Topology, Some(Assigned("/usr/bin/fw_printenv")), env: true;
+    /// A/B: libubootenv-tool's `fw_setenv`, the only writer of the bootloader environment
+    /// (`confirm`: one call, so a redundant environment is switched atomically)
+    SWUPDATE_FW_SETENV: Topology, Some(Assigned("/usr/bin/fw_setenv")), env: true;
+    /// A/B: where the bootloader environment is, passed to both tools as `-c FILE`
+    SWUPDATE_FW_ENV_CONFIG: Topology, Some(Assigned("/etc/fw_env.config")), env: true;
+    /// A/B: `confirm`'s health checks: executables in `required/` (must pass) and `wanted/`
+    /// (only warn), run in byte order of their names
+    SWUPDATE_HEALTH_DIR: Topology, Some(Assigned("/usr/lib/swupdate/health.d")), env: true;
 
     /// `file`: install `UPDATE_FILE` once; `download`: stream `URL` once; `daemon`: long-lived
     /// swupdate (webserver, suricatta, IPC) as `swupdate.sh` did. Set but empty is an error
@@ -262,6 +276,27 @@ vocabulary! {
     SWUPDATE_VERIFY_DIR: ConfD, Some(WhenUnset("/var/lib/swupdate/verify")), env: false;
     /// seconds before it is killed, a positive whole number
     SWUPDATE_VERIFY_TIMEOUT: ConfD, Some(WhenUnset("600")), env: false;
+    /// A/B: the slot names (`[A-Za-z0-9]+`, at least two, no repeats; `SOURCES` is
+    /// reserved). Each has its `SWUPDATE_SLOT_<NAME>`. Set: the running slot is identified at
+    /// every start and its selection passed as `-e`, and `-e`/`--select` in the options
+    /// variables is an error. Unset: no A/B handling ([ab.md](ab.md))
+    SWUPDATE_SLOTS: ConfD, None, env: false;
+    /// A/B: how the running slot is recognised, in order, each opt-in, at least one:
+    /// `root-device` (the device of `/`, dm-verity/LUKS traced to their partition),
+    /// `cmdline-root` (the command line's `root=`), `cmdline:KEY` (a command-line key matched
+    /// to `bootname`), `bootenv:VAR` (a bootloader variable matched to `bootname`, only one the
+    /// bootloader sets to the slot it booted). All must name the same slot
+    SWUPDATE_SLOT_SOURCES: ConfD, None, env: false;
+    /// A/B: what `confirm` writes when it confirms: words of `ustate` (swupdate's and
+    /// suricatta's state: 2 confirmed, 3 failed) and `bootcount` (U-Boot's
+    /// `upgrade_available=0 bootcount=0`)
+    SWUPDATE_CONFIRM: ConfD, Some(WhenUnset("ustate")), env: false;
+    /// A/B: a bootloader variable naming (by `bootname`) the slot the bootloader was told to
+    /// boot; when it differs from the running slot with an update pending, the bootloader fell
+    /// back and `confirm` records the update as failed
+    SWUPDATE_CONFIRM_PRIMARY: ConfD, None, env: false;
+    /// A/B: seconds each health check of `confirm` may take, a whole number 1..3600
+    SWUPDATE_HEALTH_TIMEOUT: ConfD, Some(WhenUnset("60")), env: false;
 
     /// lowest level that is logged: `error`, `warning`, `info` or `debug` (anything else:
     /// `info`)
@@ -325,6 +360,30 @@ pub static SCRIPT_DEFAULTS: LazyLock<Vec<(&str, &str)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The per-slot variables: `SWUPDATE_SLOT_<NAME>` for each name of `SWUPDATE_SLOTS`.
+pub const SLOT_VARIABLE_PREFIX: &str = "SWUPDATE_SLOT_";
+
+/// The slot a per-slot variable is for (`SWUPDATE_SLOT_A` -> `A`); `None` for any other name,
+/// `SWUPDATE_SLOT_SOURCES` included.
+pub fn slot_of_variable(name: &str) -> Option<&str> {
+    let slot = name.strip_prefix(SLOT_VARIABLE_PREFIX)?;
+    (!slot.is_empty() && slot != "SOURCES" && slot.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(slot)
+}
+
+/// The per-slot variables' row of the reference (they have no fixed name, so no entry).
+const SLOT_VARIABLE_DOC: &str = "A/B: one slot, whitespace-separated `key=value` words: \
+    `device=` (required: the slot's root file system, `/dev/...`, `PARTUUID=`, `PARTLABEL=`, \
+    `UUID=` or `LABEL=`), `selection=` (required: swupdate's `-e set,mode` while THIS slot \
+    runs, which selects the image for the other one), `bootname=` (required with a \
+    `cmdline:KEY` or `bootenv:VAR` source or `SWUPDATE_CONFIRM_PRIMARY`), `writes=` \
+    (optional: the device that selection writes; refused at start when it is the booted root)";
+
+/// Whether the launcher reads `name` from conf.d: a vocabulary entry or a per-slot variable.
+pub fn read_from_conf_d(name: &str) -> bool {
+    CONF_D.contains(&name) || slot_of_variable(name).is_some()
+}
+
 /// The entry of a variable the launcher reads.
 pub fn lookup(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
@@ -387,6 +446,13 @@ pub fn render_markdown() -> String {
                 cell(v.doc())
             );
         }
+        if scope == Scope::ConfD {
+            let _ = writeln!(
+                out,
+                "| `{SLOT_VARIABLE_PREFIX}<NAME>` | *(unset)* | no | {} |",
+                cell(SLOT_VARIABLE_DOC)
+            );
+        }
     }
     out
 }
@@ -422,9 +488,14 @@ mod tests {
                 SWUPDATE_STRICT_MODES,
                 SWUPDATE_TRUSTED_UID,
                 SWUPDATE_AGENT_UID,
+                SWUPDATE_KERNEL_CMDLINE,
+                SWUPDATE_FW_PRINTENV,
+                SWUPDATE_FW_SETENV,
+                SWUPDATE_FW_ENV_CONFIG,
+                SWUPDATE_HEALTH_DIR,
             ]
         );
-        assert_eq!(CONF_D.len(), 26);
+        assert_eq!(CONF_D.len(), 31);
         assert_eq!(*HANDOFF, [URL]);
         assert_eq!(
             *FROM_ENVIRONMENT,
@@ -541,6 +612,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_per_slot_variable_names_its_slot_and_sources_is_not_one() {
+        assert_eq!(slot_of_variable("SWUPDATE_SLOT_A"), Some("A"));
+        assert_eq!(slot_of_variable("SWUPDATE_SLOT_b2"), Some("b2"));
+        assert_eq!(slot_of_variable(SWUPDATE_SLOT_SOURCES), None);
+        assert_eq!(slot_of_variable(SWUPDATE_SLOTS), None);
+        assert_eq!(slot_of_variable("SWUPDATE_SLOT_"), None);
+        assert_eq!(slot_of_variable("SWUPDATE_SLOT_A_B"), None);
+        assert!(read_from_conf_d("SWUPDATE_SLOT_A") && read_from_conf_d(SWUPDATE_CONFIRM));
+        assert!(!read_from_conf_d("SWUPDATE_SLOTX"));
     }
 
     #[test]

@@ -2,11 +2,10 @@
 //! of words with the variables that asked for it. The plan's device paths become the paths
 //! swupdate opens here, under the root.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::settings::Origin;
-use crate::config::vocabulary::names::SWUPDATE_SOURCE;
+use crate::config::vocabulary::names::{SWUPDATE_SLOT_SOURCES, SWUPDATE_SLOTS, SWUPDATE_SOURCE};
 use crate::error::{Error, Kind};
 use crate::plan::url::Url;
 use crate::plan::{AntiRollback, DownloadUrl, Mode, Plan, Traced};
@@ -39,17 +38,33 @@ pub enum RunningVersion {
     Unknown,
 }
 
-/// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options,
-/// anti-rollback, the mode. Paths are placed under `root`; `running` is the version the device
-/// runs (read from it); `verified` the verification stage's private copy as swupdate opens it
-/// (`/proc/self/fd/N`), once the stage ran (before, a placeholder is shown).
+/// The running A/B slot, for `-e`.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Slot<'a> {
+    /// Not looked for: an argv of a plan with a slot table is refused.
+    #[default]
+    NotLooked,
+    /// Identified at the edge.
+    Running(&'a crate::slots::Running),
+    /// Could not be identified, or not on this machine (an image-build check): only `explain`
+    /// and `check --static` build an argv with it, where the words say so.
+    Unknown,
+}
+
+/// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options, the
+/// A/B selection, anti-rollback, the mode. Paths are placed under `root`; `running` is the
+/// version the device runs (read from it); `slot` the running A/B slot; `verified` the
+/// verification stage's private copy as swupdate opens it (`/proc/self/fd/N`), once the stage
+/// ran (before, a placeholder is shown).
 pub fn build(
     plan: &Plan,
     root: &Root,
     running: &RunningVersion,
+    slot: Slot<'_>,
     verified: Option<&Path>,
 ) -> Result<Vec<Group>, Error> {
     let mut out = binary_and_options(plan, root);
+    out.extend(selection(plan, slot)?);
     out.extend(anti_rollback(&plan.anti_rollback, running)?);
     out.extend(mode(plan, root, verified)?);
     Ok(out)
@@ -84,6 +99,37 @@ fn binary_and_options(plan: &Plan, root: &Root) -> Vec<Group> {
     }
     out
 }
+
+/// `-e set,mode`: the running slot's selection (`SWUPDATE_SLOTS`), in every mode.
+fn selection(plan: &Plan, slot: Slot<'_>) -> Result<Option<Group>, Error> {
+    let Some(table) = &plan.slots else {
+        return Ok(None);
+    };
+    let mut because = vec![(SWUPDATE_SLOTS, table.origin.clone())];
+    let selection = match slot {
+        Slot::Running(r) => {
+            if let Some(s) = table.slot(&r.slot) {
+                because.push((SWUPDATE_SLOT_SOURCES, table.sources_origin.clone()));
+                because.push((SLOT_VARIABLE, s.origin.clone()));
+            }
+            r.selection.to_string()
+        }
+        Slot::Unknown => "<the running slot's selection, not identified>".to_string(),
+        Slot::NotLooked => {
+            return Err(Error::new(
+                Kind::SlotUnknown,
+                "SWUPDATE_SLOTS is set but the running slot was not identified",
+            ));
+        }
+    };
+    Ok(Some(Group {
+        words: vec!["-e".into(), selection],
+        because,
+    }))
+}
+
+/// The per-slot variable, as a group's reason names it.
+const SLOT_VARIABLE: &str = "SWUPDATE_SLOT_<NAME>";
 
 /// `-N`/`-R` from the running version, and `--max-version`.
 fn anti_rollback(ar: &AntiRollback, running: &RunningVersion) -> Result<Vec<Group>, Error> {
@@ -259,7 +305,10 @@ pub fn shell_word(word: &str) -> String {
                 // Its UTF-8 bytes: `\xHH` is a byte in every shell that reads `$'...'`.
                 c => {
                     for b in c.encode_utf8(&mut [0; 4]).bytes() {
-                        let _ = write!(out, "\\x{b:02x}");
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        out.push_str("\\x");
+                        out.push(char::from(HEX[usize::from(b >> 4)]));
+                        out.push(char::from(HEX[usize::from(b & 0xf)]));
                     }
                 }
             }
@@ -312,7 +361,7 @@ mod tests {
 
     /// The argv on a device running 1.0, without `--root`.
     fn argv(topo: &[(&str, &str)], vars: &[(&str, &str)]) -> Vec<String> {
-        flatten(&build(&plan_of(topo, vars), &Root::default(), &running(), None).unwrap())
+        flatten(&build(&plan_of(topo, vars), &Root::default(), &running(), Slot::NotLooked, None).unwrap())
     }
 
     #[test]
@@ -398,7 +447,7 @@ mod tests {
     #[test]
     fn every_group_says_why() {
         let p = plan_of(&[], &[("SWUPDATE_SOURCE", "file"), ("UPDATE_FILE", "/u")]);
-        let g = build(&p, &Root::default(), &running(), None).unwrap();
+        let g = build(&p, &Root::default(), &running(), Slot::NotLooked, None).unwrap();
         assert!(g.iter().all(|g| !g.because.is_empty()));
         let mode = g.last().unwrap();
         assert_eq!(mode.because[0].0, "SWUPDATE_SOURCE");
@@ -445,7 +494,7 @@ mod tests {
     #[test]
     fn an_unknown_running_version_builds_no_argv() {
         let p = plan_of(&[], &FILE);
-        assert!(build(&p, &Root::default(), &RunningVersion::NotRead, None).is_err());
+        assert!(build(&p, &Root::default(), &RunningVersion::NotRead, Slot::NotLooked, None).is_err());
     }
 
     #[test]
@@ -453,11 +502,11 @@ mod tests {
         let vars = file_with(&[("SWUPDATE_VERIFY_PROGRAM", "/usr/bin/unpack --strict")]);
         let p = plan_of(&[], &vars);
         let copy = Path::new("/proc/self/fd/7");
-        let g = build(&p, &Root::default(), &running(), Some(copy)).unwrap();
+        let g = build(&p, &Root::default(), &running(), Slot::NotLooked, Some(copy)).unwrap();
         let mode = g.last().unwrap();
         assert_eq!(mode.words, ["-i", "/proc/self/fd/7"]);
         assert_eq!(mode.because.last().unwrap().0, "SWUPDATE_VERIFY_PROGRAM");
-        let before = flatten(&build(&p, &Root::default(), &running(), None).unwrap());
+        let before = flatten(&build(&p, &Root::default(), &running(), Slot::NotLooked, None).unwrap());
         assert_eq!(before.last().unwrap(), "/proc/self/fd/N");
     }
 
@@ -466,14 +515,14 @@ mod tests {
         let vars = file_with(&[("SWUPDATE_VERIFY_PROGRAM", "/usr/bin/unpack")]);
         let p = plan_of(&[(SWUPDATE_PUBLIC_KEY, "/etc/k.pem")], &FILE);
         let root = Root::new(Some("/img".into()));
-        let a = flatten(&build(&p, &root, &running(), None).unwrap());
+        let a = flatten(&build(&p, &root, &running(), Slot::NotLooked, None).unwrap());
         assert_eq!(a[0], "/img/usr/bin/swupdate");
         assert_eq!(a[1..3], ["-k", "/img/etc/k.pem"]);
         assert_eq!(a.last().unwrap(), "/img/u.swu");
         // The verified copy is swupdate's own descriptor, never under the root.
         let p = plan_of(&[], &vars);
         let copy = Path::new("/proc/self/fd/7");
-        let a = flatten(&build(&p, &root, &running(), Some(copy)).unwrap());
+        let a = flatten(&build(&p, &root, &running(), Slot::NotLooked, Some(copy)).unwrap());
         assert_eq!(a.last().unwrap(), "/proc/self/fd/7");
     }
 

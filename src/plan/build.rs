@@ -24,6 +24,7 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
     let (release, digest_provider) = release_and_provider(topology)?;
     let known = release.as_ref().map(|r| r.value);
     let user_args = user_args(vars, known)?;
+    let slots = slot_table(vars, &user_args, known)?;
 
     let (source, mode_origin) = source(inputs)?;
     fits_the_unit(inputs.expect, source, &mode_origin)?;
@@ -53,6 +54,7 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         anti_rollback,
         verification,
         config_file,
+        slots,
     })
 }
 
@@ -94,6 +96,40 @@ fn config_file(
         candidates: traced(candidates, SWUPDATE_CONFIG_FILES, s),
         chosen: None,
     }))
+}
+
+/// The A/B slot table, if `SWUPDATE_SLOTS` is set; then the table alone chooses `-e`: a
+/// `-e`/`--select` in the user's options (in any spelling swupdate's getopt_long takes, read by
+/// the one option reader) is refused at the line that set it.
+fn slot_table(
+    vars: &Settings,
+    user_args: &[Traced<Vec<String>>],
+    known: Option<Release>,
+) -> Result<Option<Box<crate::slots::Table>>, Error> {
+    let Some(table) = crate::slots::Table::from_settings(vars)? else {
+        return Ok(None);
+    };
+    for args in user_args {
+        let found = crate::swupdate::options::parse(&args.value, known).unwrap_or_default();
+        if let Some(select) = found.iter().find(|f| f.opt.short == Some('e')) {
+            let at = Setting {
+                value: args.value.join(" "),
+                origin: args.origin.clone(),
+                expanded: Vec::new(),
+            };
+            return Err(setting_error(
+                args.name,
+                &at,
+                format!(
+                    "has {} {}, but SWUPDATE_SLOTS is set: the slot table chooses -e",
+                    select.spelled,
+                    select.value.as_deref().unwrap_or_default()
+                ),
+            )
+            .hint("remove it; each SWUPDATE_SLOT_<NAME>'s selection= is passed as -e while that slot runs"));
+        }
+    }
+    Ok(Some(Box::new(table)))
 }
 
 /// SWUPDATE_BIN and SWUPDATE_PUBLIC_KEY.

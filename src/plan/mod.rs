@@ -24,6 +24,8 @@ pub use types::{
     Source, Traced, Verification,
 };
 pub use values::{setting_error, yes_no};
+pub(crate) use values::or_default;
+pub use verification::verification_user;
 
 /// Longest URL accepted: far beyond any real artifact URL, short of abuse.
 pub const MAX_URL_LEN: usize = 4096;

@@ -137,6 +137,9 @@ pub struct Plan {
     pub verification: Option<Box<Verification>>,
     /// swupdate's configuration file (`-f`) from a first-existing list, when one is configured.
     pub config_file: Option<ConfigFile>,
+    /// A/B (`SWUPDATE_SLOTS`): the slot table; the running slot, found at the edge, chooses
+    /// `-e`.
+    pub slots: Option<Box<crate::slots::Table>>,
 }
 
 /// `SWUPDATE_CONFIG_FILES`: swupdate's configuration file is the first of these device paths

@@ -41,7 +41,7 @@ pub(super) fn absolute_path(name: &'static str, s: &Setting) -> Result<Traced<Pa
 
 /// The setting in force, or, when it is unset or empty, the vocabulary's default as a setting
 /// of origin `default`: a default is read and checked by the same reader as a user's value.
-pub(super) fn or_default<'a>(vars: &'a Settings, name: &str) -> Result<Cow<'a, Setting>, Error> {
+pub(crate) fn or_default<'a>(vars: &'a Settings, name: &str) -> Result<Cow<'a, Setting>, Error> {
     if let Some(s) = non_empty(vars, name) {
         return Ok(Cow::Borrowed(s));
     }

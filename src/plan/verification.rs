@@ -69,6 +69,12 @@ fn program_words(program: &Setting) -> Result<Traced<Program>, Error> {
     ))
 }
 
+/// `SWUPDATE_VERIFY_USER` (or its default), read as for the verification stage: the user the
+/// product's contained programs run as (the health checks of `confirm` too).
+pub fn verification_user(vars: &Settings, accounts: &dyn Accounts) -> Result<Account, Error> {
+    Ok(user(&*or_default(vars, SWUPDATE_VERIFY_USER)?, accounts)?.value)
+}
+
 /// `user[:group]`, numbers or the device's names (a user's primary group when none is given);
 /// never root.
 fn user(s: &Setting, accounts: &dyn Accounts) -> Result<Traced<Account>, Error> {

@@ -26,8 +26,8 @@ const MIN_RECORDED_UNREAD: usize = 4;
 /// message cost thousands of comparisons; `explain` shows its earlier values with
 /// [`crate::secret::redact_whole`].
 pub fn mark_settings(vars: &Settings) {
-    for name in vars.names() {
-        let history = vars.history(name);
+    // Unordered: which values are secret does not depend on the order they are looked at.
+    for (name, history) in vars.histories() {
         // Every value an image file wrote, overridden ones too (`explain` shows them): secrecy is
         // a property of the value, not of which file won. The agent's handoff keeps its last
         // value only (see above); `explain` masks its earlier ones whole.
@@ -53,7 +53,14 @@ pub fn mark_settings(vars: &Settings) {
 /// them is masked.
 pub fn unreadable(vars: &Settings) -> Vec<String> {
     let mut out = Vec::new();
-    for name in vars.names() {
+    // Only options variables can be unreadable: those are sorted, not every name.
+    let mut options: Vec<&str> = vars
+        .histories()
+        .map(|(n, _)| n)
+        .filter(|n| n.ends_with("_ARGS"))
+        .collect();
+    options.sort_unstable();
+    for name in options {
         let Some(last) = vars.history(name).last() else {
             continue;
         };

@@ -1,14 +1,16 @@
 //! Processes: the verification program's confinement between fork and exec, the launcher as
 //! the subreaper of its descendants, `kill` and `waitpid` of processes std did not spawn, a
-//! pipe with `poll` for reading a probe's output within a deadline, and the launcher's
-//! effective uid (whose lock it is).
+//! pipe with `poll` for reading a probe's output within a deadline, a helper tool run with its
+//! input, output and time bounded ([`run_bounded`]), and the launcher's effective uid (whose
+//! lock it is).
 
 use std::fs::File;
 use std::io;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use super::last_error;
 
@@ -182,6 +184,165 @@ pub fn readable_within(fd: impl AsFd, within: Duration) -> bool {
     unsafe { libc::poll(&mut p, 1, ms) > 0 }
 }
 
+/// How a [`run_bounded`] child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited (or was killed by a signal someone else sent) within the time.
+    Exited(ExitStatus),
+    /// It was still running at the deadline and was killed.
+    TimedOut,
+    /// It wrote more than the bound and was killed.
+    TooMuchOutput,
+}
+
+/// What a [`run_bounded`] child wrote, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounded {
+    pub ended: Ended,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Most bytes [`run_bounded`] gives a child on stdin: one pipe buffer's minimum (a page), so
+/// the write never blocks, whatever the child does.
+pub const MAX_INPUT: usize = 4096;
+
+/// Runs `cmd` with `input` (at most [`MAX_INPUT`] bytes) on its stdin (nothing: `/dev/null`),
+/// its stdout and stderr read apart, at most `max_output` bytes of both together and at most
+/// `within`: a child past either bound is killed and waited for. Returns `Err` only when it
+/// cannot be spawned (or the input is too long).
+pub fn run_bounded(
+    cmd: &mut Command,
+    input: &[u8],
+    max_output: usize,
+    within: Duration,
+) -> io::Result<Bounded> {
+    if input.len() > MAX_INPUT {
+        return Err(io::Error::other(format!(
+            "{} bytes of input, at most {MAX_INPUT}",
+            input.len()
+        )));
+    }
+    let deadline = Instant::now() + within;
+    cmd.stdin(if input.is_empty() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    // The whole input fits the pipe's buffer: written at once, then the pipe is closed.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(io::Error::other("the child's output pipes are missing"));
+    };
+    let mut bounded = collect(out, err, max_output, deadline);
+    bounded.ended = match bounded.ended {
+        Ended::Exited(_) => wait_until(&mut child, deadline),
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            other
+        }
+    };
+    Ok(bounded)
+}
+
+/// Reads both pipes until both end, the deadline passes or `max_output` is exceeded (then
+/// `ended` says which; `Exited` is a placeholder the caller replaces).
+fn collect(
+    mut out: std::process::ChildStdout,
+    mut err: std::process::ChildStderr,
+    max_output: usize,
+    deadline: Instant,
+) -> Bounded {
+    let placeholder = Ended::Exited(ExitStatus::default());
+    let mut b = Bounded {
+        ended: placeholder,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let (mut out_open, mut err_open) = (true, true);
+    let mut buf = [0u8; 4096];
+    while out_open || err_open {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            b.ended = Ended::TimedOut;
+            break;
+        }
+        let fds = [
+            out_open.then(|| out.as_raw_fd()),
+            err_open.then(|| err.as_raw_fd()),
+        ];
+        let [out_ready, err_ready] = poll_readable(fds, left);
+        for (ready, open, pipe, text) in [
+            (
+                out_ready,
+                &mut out_open,
+                &mut out as &mut dyn Read,
+                &mut b.stdout,
+            ),
+            (
+                err_ready,
+                &mut err_open,
+                &mut err as &mut dyn Read,
+                &mut b.stderr,
+            ),
+        ] {
+            if !ready {
+                continue;
+            }
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => *open = false,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        if b.stdout.len() + b.stderr.len() > max_output {
+            b.ended = Ended::TooMuchOutput;
+            break;
+        }
+    }
+    b
+}
+
+/// Waits for `child` until `deadline`; kills it past that.
+fn wait_until(child: &mut Child, deadline: Instant) -> Ended {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ended::Exited(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ended::TimedOut;
+            }
+        }
+    }
+}
+
+/// Which of (up to) two descriptors have something to read, or their end, within `within`
+/// (`poll`); `None` entries are not watched and come back `false`.
+fn poll_readable(fds: [Option<std::os::fd::RawFd>; 2], within: Duration) -> [bool; 2] {
+    let mut p = fds.map(|fd| libc::pollfd {
+        fd: fd.unwrap_or(-1),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ms = within.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: poll reads and writes the local array of two pollfds; a negative fd is ignored by
+    // poll, and the open ones are kept open by the caller's pipes.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), 2, ms) };
+    if r <= 0 {
+        return [false, false];
+    }
+    p.map(|p| p.fd >= 0 && p.revents != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +354,60 @@ mod tests {
             assert!(kill(pid).is_err(), "kill({pid})");
             assert!(kill_group(pid).is_err(), "kill_group({pid})");
         }
+    }
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_bounded_run_keeps_stdout_and_stderr_apart_and_feeds_stdin() {
+        let b = run_bounded(
+            &mut sh("cat; echo oops >&2; exit 3"),
+            b"in\n",
+            1024,
+            5 * SECOND,
+        )
+        .unwrap();
+        assert_eq!(b.stdout, b"in\n");
+        assert_eq!(b.stderr, b"oops\n");
+        assert!(matches!(b.ended, Ended::Exited(s) if s.code() == Some(3)));
+    }
+
+    #[test]
+    fn a_bounded_run_past_its_time_is_killed() {
+        let started = Instant::now();
+        let b = run_bounded(&mut sh("exec sleep 30"), b"", 1024, SECOND / 5).unwrap();
+        assert_eq!(b.ended, Ended::TimedOut);
+        assert!(started.elapsed() < 10 * SECOND);
+    }
+
+    #[test]
+    fn a_bounded_run_that_closes_its_output_and_lingers_is_killed_at_the_deadline() {
+        let b = run_bounded(&mut sh("exec >&- 2>&-; sleep 30"), b"", 1024, SECOND / 5).unwrap();
+        assert_eq!(b.ended, Ended::TimedOut);
+    }
+
+    #[test]
+    fn a_bounded_run_that_writes_too_much_is_killed() {
+        let b = run_bounded(&mut sh("yes"), b"", 10_000, 5 * SECOND).unwrap();
+        assert_eq!(b.ended, Ended::TooMuchOutput);
+        assert!(b.stdout.len() <= 10_000 + 4096);
+    }
+
+    #[test]
+    fn input_beyond_a_pipe_buffer_is_refused_before_anything_runs() {
+        let big = vec![b'x'; MAX_INPUT + 1];
+        assert!(run_bounded(&mut sh("cat"), &big, 10, SECOND).is_err());
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_spawned_is_an_error() {
+        let mut cmd = Command::new("/nonexistent/tool");
+        assert!(run_bounded(&mut cmd, b"", 10, SECOND).is_err());
     }
 }

@@ -107,6 +107,23 @@ fn tool(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// libubootenv-tool's `fw_setenv`, which the A/B tests run to set up an environment.
+pub const FW_SETENV: &str = "/usr/bin/fw_setenv";
+
+/// Writes the first valid U-Boot environment that `fw_env_config` describes, holding the
+/// `NAME=value` lines of `default_env` (a file), as U-Boot leaves it after its first `saveenv`.
+/// Fixture only: the real tool writes it (`fw_setenv -f FILE`), never the launcher.
+pub fn first_saveenv(fw_env_config: &Path, default_env: &Path) {
+    tool(
+        Command::new(FW_SETENV)
+            .arg("-c")
+            .arg(fw_env_config)
+            .arg("-f")
+            .arg(default_env)
+            .args(["-s", "/dev/null"]),
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // ---------------------------------------------------------------------------------------------
 // Running
