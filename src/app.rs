@@ -115,20 +115,23 @@ impl<'a> Configured<'a> {
         Ok(Some(Setting {
             value,
             origin: Origin::CommandLine(option),
+            expanded: Vec::new(),
         }))
     }
 
     /// The plan, or why there is none (kept: `explain` shows what is known either way).
     fn plan(&self, over: Option<Setting>, check_at: CheckAt) -> Result<Plan, Error> {
         let accounts = crate::accounts::Files { root: &self.root };
-        plan::build(&Inputs {
+        let mut plan = plan::build(&Inputs {
             accounts: &accounts,
             expect: self.options.expect,
             topology: &self.loaded.topology,
             vars: &self.loaded.vars,
             update_file_override: over,
             check_at,
-        })
+        })?;
+        preconditions::choose_config_file(&mut plan, &self.root);
+        Ok(plan)
     }
 
     /// The running A/B slot, when the plan has a slot table: observed on the device (under the

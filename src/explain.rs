@@ -47,10 +47,18 @@ fn variables(out: &mut String, s: &Settings, only: Option<&[&str]>, used: &[&str
         }
         let history = s.history(name);
         let Some(last) = history.last() else { continue };
-        let note = if used.contains(&name) || vocabulary::slot_of_variable(name).is_some() {
-            ""
-        } else {
-            "   (not read by the launcher; fragments may expand it)"
+        let in_args = (name == names::SWUPDATE_EXTRA_ARGS)
+            .then(|| crate::plan::extra_args_in_args(s))
+            .flatten();
+        let note = match in_args {
+            Some(args) => format!(
+                "   (SWUPDATE_ARGS from {} expanded it and holds its words: not appended again)",
+                args.origin
+            ),
+            None if used.contains(&name) || vocabulary::slot_of_variable(name).is_some() => {
+                String::new()
+            }
+            None => "   (not read by the launcher; fragments may expand it)".into(),
         };
         let _ = writeln!(
             out,
@@ -320,6 +328,13 @@ fn plan_section(out: &mut String, plan: &Plan, root: &Root) {
             v.user.value.gid,
             root.host(&v.dir.value).display(),
             v.timeout.value
+        );
+    }
+    if let Some(c) = &plan.config_file {
+        let _ = writeln!(
+            out,
+            "swupdate's configuration file: {}",
+            crate::preconditions::config_file_reason(c)
         );
     }
     let _ = writeln!(out, "Anti-rollback: {}", describe_anti_rollback(plan, root));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Kind};
 use crate::plan::argv::RunningVersion;
-use crate::plan::{CheckAt, Mode, Plan, Traced};
+use crate::plan::{CheckAt, ConfigFile, Mode, Plan, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
 use crate::swupdate::compat::{self, SwupdateCfg};
@@ -121,6 +121,74 @@ fn executable(path: &Path) -> Result<(), Error> {
     }
 }
 
+/// Chooses swupdate's configuration file from `SWUPDATE_CONFIG_FILES`: the first candidate that
+/// exists inside the root (symlinks followed there, as swupdate's `stat` follows them). One that
+/// exists but cannot be examined is chosen, never passed over: [`check`] then says why it
+/// cannot be used. Nothing chosen when none exists: [`check`] refuses that, `explain` shows it.
+pub fn choose_config_file(plan: &mut Plan, root: &Root) {
+    if let Some(c) = &mut plan.config_file {
+        c.chosen = c
+            .candidates
+            .value
+            .iter()
+            .find(|p| {
+                !root
+                    .walk(p, &mut |_: &Path, _: &crate::rootfs::Stat, _| Ok(()))
+                    .is_err_and(|e| e.is_not_found())
+            })
+            .cloned();
+    }
+}
+
+/// Why this configuration file is the one swupdate reads, for a person.
+pub fn config_file_reason(c: &ConfigFile) -> String {
+    let list: Vec<String> = c
+        .candidates
+        .value
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let from = format!("{} from {}", c.candidates.name, c.candidates.origin);
+    match &c.chosen {
+        Some(p) => {
+            let skipped = list.iter().take_while(|q| Path::new(q) != p).count();
+            let missing = if skipped == 0 {
+                String::new()
+            } else {
+                format!("; {} missing", list[..skipped].join(", "))
+            };
+            format!(
+                "{}: the first of {} that exists ({from}{missing})",
+                p.display(),
+                list.join(" ")
+            )
+        }
+        None => format!("none of {} exists ({from})", list.join(" ")),
+    }
+}
+
+/// The configuration file `SWUPDATE_CONFIG_FILES` chose: there, readable, and the image's.
+fn chosen_config_file(c: &ConfigFile, root: &Root, policy: Option<&Policy>) -> Result<(), Error> {
+    let Some(chosen) = &c.chosen else {
+        return Err(Error::new(
+            Kind::MissingInput,
+            format!("swupdate's configuration file: {}", config_file_reason(c)),
+        )
+        .hint("the image ships the last of the list; or correct the list"));
+    };
+    let what = "swupdate's configuration file";
+    let traced = Traced {
+        value: chosen.clone(),
+        name: c.candidates.name,
+        origin: c.candidates.origin.clone(),
+    };
+    readable_file(&traced, root, what)?;
+    match policy {
+        Some(policy) => trust::check_file(root, chosen, what, policy),
+        None => Ok(()),
+    }
+}
+
 /// An executable regular file at a device path, resolved inside the root: an absolute symlink
 /// of the image (`/usr/libexec/unpack -> /opt/verify/unpack`) is the image's, never the build
 /// host's, under `check --static --root`. A refusal names the file where the walk stopped (the
@@ -179,6 +247,9 @@ pub fn check(
         readable_file(k, root, "public key")?;
     }
     // StrictModes over what decides the update too: swupdate, its key, the running version.
+    if let Some(c) = &plan.config_file {
+        chosen_config_file(c, root, policy)?;
+    }
     if let Some(policy) = policy {
         trust::check_file(root, &plan.bin.value, "swupdate binary", policy)?;
         if let Some(k) = &plan.public_key {

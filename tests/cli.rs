@@ -697,3 +697,173 @@ fn a_swupdate_wrapper_without_its_interpreter_is_not_reported_as_missing() {
     assert_eq!(code(&o), 126, "{}", stderr(&o));
     assert!(stderr(&o).contains("/nonexistent/bin/sh"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_fragment_that_exports_tmpdir_is_refused_naming_the_environment_file_line_and_the_drop_in() {
+    let r = Root::file_mode();
+    r.etc("60-tmpdir", "export TMPDIR=/var/\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("60-tmpdir:1"), "{e}");
+    assert!(
+        e.contains("`export TMPDIR` would reach swupdate's environment"),
+        "{e}"
+    );
+    assert!(e.contains("`TMPDIR=...` in the EnvironmentFile"), "{e}");
+    assert!(e.contains("swupdate.service.d/tmpdir.conf"), "{e}");
+}
+
+fn daemon_with_suricatta_section() -> Root {
+    let r = Root::file_mode();
+    r.lib("10-source", "SWUPDATE_SOURCE=daemon\n").write(
+        "/etc/swupdate.cfg",
+        "globals: { verbose = true; };\nsuricatta: { tenant = \"default\"; url = \"https://h\"; id = \"dev\"; };\n",
+    );
+    r
+}
+
+#[test]
+fn a_blank_suricatta_string_starts_suricatta_with_the_configuration_files_settings() {
+    let r = daemon_with_suricatta_section();
+    r.lib("20-suricatta", "SWUPDATE_SURICATTA_ARGS=\" \"\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).ends_with(" -v -u ''\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn suricatta_yes_starts_suricatta_with_the_configuration_files_settings() {
+    let r = daemon_with_suricatta_section();
+    r.lib("20-suricatta", "SWUPDATE_SURICATTA=yes\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).ends_with(" -v -u ''\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn the_templates_swupdate_args_after_a_fragment_set_the_extra_args_passes_them_once() {
+    let r = Root::file_mode();
+    r.lib("20-hw", "SWUPDATE_EXTRA_ARGS=\"-H board:1.0\"\n")
+        .lib("30-args", "SWUPDATE_ARGS=\"-v ${SWUPDATE_EXTRA_ARGS}\"\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).matches("-H board:1.0").count(),
+        1,
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn explain_says_the_extra_args_are_in_swupdate_args_already() {
+    let r = Root::file_mode();
+    r.lib("20-hw", "SWUPDATE_EXTRA_ARGS=\"-H board:1.0\"\n")
+        .lib("30-args", "SWUPDATE_ARGS=\"-v ${SWUPDATE_EXTRA_ARGS}\"\n");
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("30-args:1 expanded it and holds its words: not appended again"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+fn with_config_files() -> Root {
+    let r = Root::file_mode();
+    r.write("/etc/swupdate.cfg", "globals: { verbose = true; };\n")
+        .lib(
+            "20-cfg",
+            "SWUPDATE_CONFIG_FILES=\"/data/swupdate.cfg /etc/swupdate.cfg\"\n",
+        );
+    r
+}
+
+#[test]
+fn the_first_configuration_file_that_exists_is_passed_as_f() {
+    let r = with_config_files();
+    r.write("/data/swupdate.cfg", "globals: { verbose = true; };\n");
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = r.path().display();
+    assert!(
+        stdout(&o).contains(&format!(" -f {p}/data/swupdate.cfg -v ")),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn without_the_first_the_next_configuration_file_is_passed_and_explain_says_why() {
+    let r = with_config_files();
+    let o = r.run(&["--print-argv"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let p = r.path().display();
+    assert!(
+        stdout(&o).contains(&format!(" -f {p}/etc/swupdate.cfg ")),
+        "{}",
+        stdout(&o)
+    );
+    let o = r.run(&["explain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("swupdate's configuration file: /etc/swupdate.cfg: the first of /data/swupdate.cfg /etc/swupdate.cfg that exists (SWUPDATE_CONFIG_FILES from "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("; /data/swupdate.cfg missing)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn no_existing_configuration_file_of_the_list_is_refused_with_66() {
+    let r = with_config_files();
+    fs::remove_file(r.host("/etc/swupdate.cfg")).unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 66, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("none of /data/swupdate.cfg /etc/swupdate.cfg exists"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_chosen_configuration_file_that_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = with_config_files();
+    r.write("/data/swupdate.cfg", "globals: { verbose = true; };\n");
+    fs::set_permissions(
+        r.host("/data/swupdate.cfg"),
+        fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "data/swupdate.cfg: refusing a configuration file that is writable by group and others"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_key_in_a_fragment_is_refused_with_the_environment_file_line_and_the_layers_variable() {
+    let r = Root::file_mode();
+    r.lib("20-key", "SWUPDATE_ARGS=\"-v -k /etc/ssl/product.pem\"\n");
+    let o = r.run(&["check"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("20-key:1"), "{e}");
+    assert!(
+        e.contains("`SWUPDATE_PUBLIC_KEY=/etc/ssl/product.pem` in /etc/default/swupdate"),
+        "{e}"
+    );
+    assert!(e.contains("SWUPDATE_LAUNCHER_PUBLIC_KEY"), "{e}");
+}

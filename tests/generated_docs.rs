@@ -311,3 +311,37 @@ fn the_code_map_names_no_file_that_is_gone() {
         }
     }
 }
+
+/// docs/migration-ab.md shows each pair of tests/migration/ (what the booted tier runs) as it
+/// is: a pair changed without the guide, or the guide without the pair, fails here.
+#[test]
+fn the_migration_guide_quotes_every_migration_pair_as_it_is() {
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(top.join("docs/migration-ab.md")).unwrap_or_default();
+    let mut pairs = 0;
+    for entry in std::fs::read_dir(top.join("tests/migration")).expect("tests/migration") {
+        let dir = entry.expect("an entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        pairs += 1;
+        for name in ["fragment.sh", "launcher.conf", "environment"] {
+            let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+                assert_ne!(
+                    name,
+                    "launcher.conf",
+                    "{} has no launcher.conf",
+                    dir.display()
+                );
+                assert_ne!(name, "fragment.sh", "{} has no fragment.sh", dir.display());
+                continue;
+            };
+            assert!(
+                guide.contains(&format!("```sh\n{text}```\n")),
+                "docs/migration-ab.md does not show {}/{name} as it is",
+                dir.display()
+            );
+        }
+    }
+    assert_eq!(pairs, 8, "one pair per pattern of issue 20 point 5");
+}

@@ -5,6 +5,9 @@
 #   update-ota            the management agent hands an update to swupdate.service
 #   update-ota-streaming  ... and swupdate streams it from a URL (download mode); needs update-ota
 #   update-local          an update from removable media: a udev rule starts swupdate-local@.service
+#   update-ab             an A/B device: the slot table (SWUPDATE_SLOTS, ...) in the device policy,
+#                         swupdate-confirm.service enabled, libubootenv's tools; needs update-ota or
+#                         update-local (it says how updates are installed, not how they arrive)
 #
 # The flags are independent and composable, with one rule: update-ota-streaming is a way of doing
 # update-ota, so it is refused without it. That rule is a distro design error, not a recipe's, and
@@ -16,6 +19,8 @@
 # launcher recipe installs only its binary (TOLOMEO_UPDATE_ENABLED is empty).
 
 TOLOMEO_UPDATE_FEATURES = "update-ota update-ota-streaming update-local"
+# update-ab is a modifier, not a way to receive updates (it opts nothing in by itself): not in the
+# list above; the recipes require their A/B .inc when DISTRO_FEATURES has it.
 # "1" when DISTRO_FEATURES has at least one of the flags: the product opted in.
 TOLOMEO_UPDATE_ENABLED = "${@bb.utils.contains_any('DISTRO_FEATURES', d.getVar('TOLOMEO_UPDATE_FEATURES'), '1', '', d)}"
 
@@ -43,6 +48,10 @@ def tolomeo_update_features_error(d):
                 "of doing OTA updates and needs 'update-ota'. Fix: add 'update-ota' to DISTRO_FEATURES "
                 "(DISTRO_FEATURES:append = \" update-ota update-ota-streaming\"), or remove "
                 "'update-ota-streaming'.")
+    if 'update-ab' in features and not ({'update-ota', 'update-local'} & set(features)):
+        return ("DISTRO_FEATURES has 'update-ab' without 'update-ota' or 'update-local': A/B says which slot "
+                "an update is installed into, and needs a way to receive one. Fix: add 'update-ota' "
+                "(and/or 'update-local') to DISTRO_FEATURES, or remove 'update-ab'.")
     return None
 
 def tolomeo_signing_error(d):

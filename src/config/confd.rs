@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-use crate::config::vocabulary::{HANDOFF, TOPOLOGY};
+use crate::config::syntax::Assignment;
+use crate::config::vocabulary::{HANDOFF, TOPOLOGY, lookup, slot_of_variable};
 
 /// The management agent's file.
 pub const DESCRIPTOR: &str = "descriptor.env";
@@ -192,6 +193,33 @@ pub enum Refused {
     NotHandoff,
     /// Path topology ([`TOPOLOGY`]) is read before conf.d and decides where conf.d is.
     Topology,
+}
+
+/// How a fragment's variable would have reached swupdate's environment under swupdate.sh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handed {
+    /// `export NAME=value`, or `export NAME`.
+    Exported,
+    /// A plain assignment to a name the environment already has: the shell changed what it
+    /// passes on.
+    AlreadyInTheEnvironment,
+}
+
+/// Whether a fragment's assignment is one a shell would have handed to swupdate (exported,
+/// or already in the environment, `in_environment`) and the launcher does not read: such a
+/// variable (`export TMPDIR=/var/`, moving swupdate's unpack directory) is meant for
+/// swupdate's process, which the launcher leaves to the unit. The launcher's own variables
+/// are read as configuration, exported or not.
+pub fn reaches_swupdate(a: &Assignment, in_environment: bool) -> Option<Handed> {
+    if lookup(&a.name).is_some() || slot_of_variable(&a.name).is_some() {
+        None
+    } else if a.exported {
+        Some(Handed::Exported)
+    } else if in_environment {
+        Some(Handed::AlreadyInTheEnvironment)
+    } else {
+        None
+    }
 }
 
 /// Whether a conf.d file may set `name`: `handoff` for descriptor.env, else a fragment.
@@ -426,6 +454,47 @@ mod tests {
             refused_assignment("SWUPDATE_CONF_DIR_ETC", true),
             Some(Refused::NotHandoff)
         );
+    }
+
+    fn assignment(name: &str, exported: bool) -> Assignment {
+        Assignment {
+            name: name.into(),
+            value: "/var/".into(),
+            line: 1,
+            exported,
+            expanded: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_exported_variable_the_launcher_does_not_read_would_reach_swupdate() {
+        assert_eq!(
+            reaches_swupdate(&assignment("TMPDIR", true), false),
+            Some(Handed::Exported)
+        );
+    }
+
+    #[test]
+    fn a_plain_assignment_to_a_name_of_the_environment_would_reach_swupdate() {
+        assert_eq!(
+            reaches_swupdate(&assignment("TMPDIR", false), true),
+            Some(Handed::AlreadyInTheEnvironment)
+        );
+    }
+
+    #[test]
+    fn a_plain_helper_variable_stays_a_fragment_variable() {
+        assert_eq!(reaches_swupdate(&assignment("MY_HW", false), false), None);
+    }
+
+    #[test]
+    fn the_launchers_own_variables_are_configuration_exported_or_not() {
+        assert_eq!(reaches_swupdate(&assignment("SWUPDATE_ARGS", true), true), None);
+    }
+
+    #[test]
+    fn a_slots_variable_is_the_launchers_own_exported_or_not() {
+        assert_eq!(reaches_swupdate(&assignment("SWUPDATE_SLOT_A", true), false), None);
     }
 
     #[test]

@@ -94,6 +94,8 @@ fn assignment(cur: &mut Cursor) -> Result<Assignment, SyntaxError> {
         name: key,
         value,
         line: start.line,
+        exported: false,
+        expanded: Vec::new(),
     })
 }
 

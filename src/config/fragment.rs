@@ -81,6 +81,7 @@ pub fn evaluate_with(
         rules,
         depth: 0,
         expanded: 0,
+        seen: Vec::new(),
     };
     p.script()?;
     Ok(p.out)
@@ -114,6 +115,8 @@ struct Parser<'a, 'l> {
     depth: usize,
     /// Bytes copied by expansions so far.
     expanded: usize,
+    /// The variables the word being read expanded, with the values they had.
+    seen: Vec<(String, String)>,
 }
 
 const OPERATORS: &[char] = &[';', '&', '|', '<', '>', '(', ')'];
@@ -198,11 +201,14 @@ impl Parser<'_, '_> {
             }
             let pos = self.cur.pos();
             if let Some(name) = self.assignment_name() {
+                self.seen.clear();
                 let value = self.word(Ctx::Value)?;
                 let a = Assignment {
                     name,
                     value,
                     line: pos.line,
+                    exported: export,
+                    expanded: std::mem::take(&mut self.seen),
                 };
                 if self.out.len() + pending.as_ref().map_or(0, |p| p.len()) >= limits::ASSIGNMENTS {
                     return Err(SyntaxError::new(
@@ -221,8 +227,8 @@ impl Parser<'_, '_> {
                     Some(p) => p.push(a),
                     None => self.record(a),
                 }
-            } else if export && self.export_name().is_some() {
-                // `export NAME`: everything is passed on anyway.
+            } else if let Some(name) = export.then(|| self.export_name()).flatten() {
+                self.export_existing(name, pos.line);
             } else if first {
                 return Err(self.command_error(line_start.pos(), &line_start.rest_of_line()));
             } else {
@@ -277,6 +283,28 @@ impl Parser<'_, '_> {
                 "only NAME=value assignments are understood (the text is not shown: \
                  the file may hold what the reader of this message must not see)",
             )
+        }
+    }
+
+    /// `export NAME`: the variable, set earlier in this file or before it, is handed to the
+    /// programs the shell starts from now on; unset, nothing is. A file whose values are
+    /// literals (the agent's) never takes a value from before it this way either.
+    fn export_existing(&mut self, name: String, line: usize) {
+        if let Some(a) = self.latest.get(&name).and_then(|&i| self.out.get_mut(i)) {
+            a.exported = true;
+        } else if let Some(value) = self
+            .rules
+            .expansions
+            .then(|| (self.lookup)(&name))
+            .flatten()
+        {
+            self.record(Assignment {
+                expanded: vec![(name.clone(), value.clone())],
+                name,
+                value,
+                line,
+                exported: true,
+            });
         }
     }
 
@@ -469,6 +497,7 @@ impl Parser<'_, '_> {
             Some(c) if is_name_start(c) => {
                 let name = take_name(&mut self.cur).unwrap_or_default();
                 let v = self.value_of(&name).unwrap_or_default();
+                self.seen.push((name, v.clone()));
                 self.account(dollar, v)
             }
             Some(c) if is_special_parameter(c) => Err(special_parameter_error(dollar, c)),
@@ -531,6 +560,7 @@ impl Parser<'_, '_> {
             Some('}') => {
                 self.cur.bump();
                 let v = self.value_of(&name).unwrap_or_default();
+                self.seen.push((name, v.clone()));
                 return self.account(dollar, v);
             }
             Some(':') if self.cur.peek2() == Some('-') => {
@@ -560,6 +590,8 @@ impl Parser<'_, '_> {
             return Err(unterminated(dollar, "`${`"));
         }
         let current = self.value_of(&name);
+        self.seen
+            .push((name, current.clone().unwrap_or_default()));
         match (op, current) {
             (DefaultIf::Unset, Some(v)) => self.account(dollar, v),
             (DefaultIf::UnsetOrEmpty, Some(v)) if !v.is_empty() => self.account(dollar, v),
@@ -770,6 +802,62 @@ mod tests {
     #[test]
     fn export_expands_all_its_words_before_assigning_as_sh_does() {
         assert_eq!(vars("A=0\nexport A=1 B=$A\n")[2], ("B".into(), "0".into()));
+    }
+
+    fn exported(text: &str) -> Vec<(String, bool)> {
+        eval_with(text, &[("FROM_BEFORE", "1")])
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.name, a.exported))
+            .collect()
+    }
+
+    #[test]
+    fn an_export_assignment_is_marked_exported() {
+        assert_eq!(exported("export TMPDIR=/var/\n"), [("TMPDIR".into(), true)]);
+    }
+
+    #[test]
+    fn a_plain_assignment_is_not_exported() {
+        assert_eq!(exported("TMPDIR=/var/\n"), [("TMPDIR".into(), false)]);
+    }
+
+    #[test]
+    fn export_of_a_name_assigned_earlier_in_the_file_marks_that_assignment() {
+        assert_eq!(exported("A=1\nexport A\n"), [("A".into(), true)]);
+    }
+
+    #[test]
+    fn export_of_a_name_set_before_the_file_exports_its_value() {
+        let a = eval_with("export FROM_BEFORE\n", &[("FROM_BEFORE", "1")]).unwrap();
+        assert_eq!((a[0].value.as_str(), a[0].exported), ("1", true));
+    }
+
+    #[test]
+    fn export_in_the_agents_file_never_takes_a_value_from_before_it() {
+        let a = evaluate_with(b"export URL\n", &|_| Some("IMAGE".into()), Rules::AGENT).unwrap();
+        assert!(a.is_empty(), "{a:?}");
+    }
+
+    #[test]
+    fn export_of_an_unset_name_assigns_nothing() {
+        assert!(exported("export NEVER_SET\n").is_empty());
+    }
+
+    #[test]
+    fn an_assignment_records_the_variables_it_expanded_with_their_values() {
+        let a = eval_with(
+            "E=\"-e a,b\"\nSWUPDATE_ARGS=\"-v ${E} $OUTSIDE ${UNSET:-x}\"\n",
+            &[("OUTSIDE", "-l 3")],
+        )
+        .unwrap();
+        let seen: Vec<(&str, &str)> = a[1]
+            .expanded
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(seen, [("E", "-e a,b"), ("OUTSIDE", "-l 3"), ("UNSET", "")]);
+        assert!(a[0].expanded.is_empty());
     }
 
     #[test]

@@ -900,17 +900,44 @@ impl Apply<'_> {
                     )));
                 }
             }
-            vars.set(
+            if let Some(how) = confd::reaches_swupdate(&a, (self.env)(&a.name).is_some()) {
+                return Err(reaches_swupdate_error(&a, how, self.env_file).at(at));
+            }
+            vars.set_expanded(
                 &a.name,
                 a.value,
                 Origin::Fragment {
                     path: path.to_path_buf(),
                     line: a.line,
                 },
+                a.expanded,
             );
         }
         Ok(())
     }
+}
+
+/// A fragment hands a variable to swupdate's environment, as swupdate.sh's shell did: refused
+/// with the place that does it for the unit.
+fn reaches_swupdate_error(a: &fragment::Assignment, how: confd::Handed, env_file: &Path) -> Error {
+    let name = &a.name;
+    let what = match how {
+        confd::Handed::Exported => format!("`export {name}`"),
+        confd::Handed::AlreadyInTheEnvironment => {
+            format!("{name}, which is in the launcher's environment,")
+        }
+    };
+    Error::new(
+        Kind::Config,
+        format!(
+            "{what} would reach swupdate's environment under swupdate.sh; the launcher reads fragments as configuration and passes none of their variables to swupdate"
+        ),
+    )
+    .hint(format!(
+        "set it for the service: `{name}=...` in the EnvironmentFile ({}), which systemd loads into the environment of every swupdate unit, or a drop-in /etc/systemd/system/swupdate.service.d/{}.conf (and swupdate-daemon.service.d/, swupdate-local@.service.d/) with [Service] Environment={name}=...; swupdate inherits the launcher's environment unchanged",
+        env_file.display(),
+        name.to_ascii_lowercase(),
+    ))
 }
 
 /// The policy the EnvironmentFile itself is judged by before it is read: from the environment

@@ -48,6 +48,9 @@ impl fmt::Display for Origin {
 pub struct Setting {
     pub value: String,
     pub origin: Origin,
+    /// The variables a fragment's value expanded, with the values they had then (empty for
+    /// every other origin).
+    pub expanded: Vec<(String, String)>,
 }
 
 /// Variables, each with every value it was given; the last one counts.
@@ -60,9 +63,21 @@ pub struct Settings {
 
 impl Settings {
     pub fn set(&mut self, name: &str, value: impl Into<String>, origin: Origin) {
+        self.set_expanded(name, value, origin, Vec::new());
+    }
+
+    /// [`Settings::set`] for a fragment's value that expanded other variables.
+    pub fn set_expanded(
+        &mut self,
+        name: &str,
+        value: impl Into<String>,
+        origin: Origin,
+        expanded: Vec<(String, String)>,
+    ) {
         let setting = Setting {
             value: value.into(),
             origin,
+            expanded,
         };
         match self.vars.get_mut(name) {
             Some(history) => history.push(setting),
@@ -194,6 +209,8 @@ mod tests {
             name: name.into(),
             value: value.into(),
             line,
+            exported: false,
+            expanded: Vec::new(),
         }
     }
 
@@ -244,6 +261,7 @@ mod tests {
                 path: "/f".into(),
                 line: 3,
             },
+            expanded: Vec::new(),
         }
     }
 

@@ -9,6 +9,12 @@ pub struct Assignment {
     pub name: String,
     pub value: String,
     pub line: usize,
+    /// Behind `export` (or named by a later `export NAME` of the same file): a shell would
+    /// hand it to every program it starts. Never in an EnvironmentFile.
+    pub exported: bool,
+    /// The variables the value expanded, each with the value it saw, in order (a fragment's
+    /// `SWUPDATE_ARGS="-v ${SWUPDATE_EXTRA_ARGS}"` holds the extra options' words already).
+    pub expanded: Vec<(String, String)>,
 }
 
 /// A syntax error inside one file; the caller adds the file name.

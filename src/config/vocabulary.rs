@@ -196,7 +196,9 @@ vocabulary! {
     /// swupdate options, split with shell quoting (as `swupdate.sh` started it: set it to `""`
     /// to drop `-v`)
     SWUPDATE_ARGS: ConfD, Some(Assigned("-v")), env: false;
-    /// more swupdate options, split with shell quoting, after `SWUPDATE_ARGS`
+    /// more swupdate options, split with shell quoting, after `SWUPDATE_ARGS`; not again when
+    /// `SWUPDATE_ARGS` expanded its value (meta-swupdate's `SWUPDATE_ARGS="-v
+    /// ${SWUPDATE_EXTRA_ARGS}"`: its words are there once, as swupdate.sh passed them)
     SWUPDATE_EXTRA_ARGS: ConfD, None, env: true;
     /// daemon mode: the string given to `-w` (swupdate splits it on whitespace and parses no
     /// quotes: a quote or backslash in it is an error). Set in file or download mode it is an
@@ -211,6 +213,31 @@ vocabulary! {
     /// readable in /proc: put `targettoken`/`gatewaytoken` in the configuration file's
     /// `suricatta` section
     SWUPDATE_SURICATTA_ARGS: ConfD, Some(Assigned("")), env: false;
+    /// daemon mode: `yes` starts the webserver (`-w`), with the options of
+    /// `SWUPDATE_WEBSERVER_ARGS` or, when that is empty, with every setting from the
+    /// `webserver` section of swupdate's configuration file; `no`: no webserver (a
+    /// `SWUPDATE_WEBSERVER_ARGS` set then is an error). Unset: started when
+    /// `SWUPDATE_WEBSERVER_ARGS` is set; a blank value (`" "`, meta-swupdate's template for
+    /// "settings from swupdate.cfg") starts it with no options, as swupdate.sh's `-w " "` did
+    SWUPDATE_WEBSERVER: ConfD,
+        Some(Described("on when SWUPDATE_WEBSERVER_ARGS is set, blank too")), env: false;
+    /// daemon mode: `yes` starts suricatta (`-u`), with the options of
+    /// `SWUPDATE_SURICATTA_ARGS` or, when that is empty, with every setting from the
+    /// `suricatta` section of swupdate's configuration file; `no`: no suricatta (a
+    /// `SWUPDATE_SURICATTA_ARGS` set then is an error). Unset: started when
+    /// `SWUPDATE_SURICATTA_ARGS` is set; a blank value (`" "`) starts it with no options, as
+    /// swupdate.sh's `-u " "` did
+    SWUPDATE_SURICATTA: ConfD,
+        Some(Described("on when SWUPDATE_SURICATTA_ARGS is set, blank too")), env: false;
+    /// swupdate's configuration file (`-f`) from a list: absolute paths separated by blanks,
+    /// the first that exists is passed ("the copy on /data if present, else the image's":
+    /// `/data/swupdate.cfg /etc/swupdate.cfg`). The chosen file must pass the ownership checks
+    /// (`SWUPDATE_STRICT_MODES`) as the image's; none existing is an error (66); `-f` in
+    /// `SWUPDATE_ARGS`/`SWUPDATE_EXTRA_ARGS` as well is an error; `explain` says which was
+    /// chosen and why
+    SWUPDATE_CONFIG_FILES: ConfD,
+        Some(Described("-f in SWUPDATE_ARGS, else swupdate's /etc/swupdate.cfg when it exists")),
+        env: false;
     /// download mode: `yes` accepts a plain `http` URL (the artifact is then protected by its
     /// signature alone)
     SWUPDATE_ALLOW_HTTP: ConfD, Some(WhenUnset("no")), env: false;
@@ -468,7 +495,7 @@ mod tests {
                 SWUPDATE_HEALTH_DIR,
             ]
         );
-        assert_eq!(CONF_D.len(), 28);
+        assert_eq!(CONF_D.len(), 31);
         assert_eq!(*HANDOFF, [URL]);
         assert_eq!(
             *FROM_ENVIRONMENT,

@@ -88,6 +88,13 @@ fn binary_and_options(plan: &Plan, root: &Root) -> Vec<Group> {
             &[p],
         ));
     }
+    if let Some(c) = &plan.config_file {
+        let file = match &c.chosen {
+            Some(chosen) => placed(root, chosen),
+            None => "<none of SWUPDATE_CONFIG_FILES exists>".to_string(),
+        };
+        out.push(group(vec!["-f".into(), file], &[&c.candidates]));
+    }
     for a in &plan.user_args {
         out.push(group(a.value.clone(), &[a]));
     }

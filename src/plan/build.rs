@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use crate::config::settings::{Origin, Setting, Settings};
+use crate::config::settings::{self, Origin, Setting, Settings};
 use crate::config::vocabulary::names::*;
 use crate::error::{Error, Kind};
 use crate::plan::url::Url;
@@ -41,6 +41,7 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
 
     let anti_rollback = anti_rollback(vars, !matches!(mode, Mode::Daemon { .. }))?;
     let verification = verification_stage(inputs, &mode)?;
+    let config_file = config_file(vars, &user_args, known)?;
 
     Ok(Plan {
         bin,
@@ -52,8 +53,49 @@ pub fn build(inputs: &Inputs) -> Result<Plan, Error> {
         mode_origin,
         anti_rollback,
         verification,
+        config_file,
         slots,
     })
+}
+
+/// `SWUPDATE_CONFIG_FILES`: absolute paths, the first that exists is passed as `-f`. With it
+/// set, `-f` in the user's options would be a second answer to the same question: refused.
+fn config_file(
+    vars: &Settings,
+    user_args: &[Traced<Vec<String>>],
+    known: Option<Release>,
+) -> Result<Option<ConfigFile>, Error> {
+    let Some(s) = non_empty(vars, SWUPDATE_CONFIG_FILES) else {
+        return Ok(None);
+    };
+    let mut candidates = Vec::new();
+    for word in s.value.split_whitespace() {
+        let path = PathBuf::from(word);
+        if !path.is_absolute() || word.split('/').any(|c| c == "..") {
+            return Err(setting_error(
+                SWUPDATE_CONFIG_FILES,
+                s,
+                format!("`{word}` is not an absolute path without `..`"),
+            ));
+        }
+        candidates.push(path);
+    }
+    for a in user_args {
+        let found = crate::swupdate::options::parse(&a.value, known).unwrap_or_default();
+        if crate::swupdate::options::last_value(&found, 'f').is_some() {
+            let at = vars.get(a.name).unwrap_or(s);
+            return Err(setting_error(
+                a.name,
+                at,
+                format!("passes `-f`, but SWUPDATE_CONFIG_FILES ({}) chooses swupdate's configuration file", s.origin),
+            )
+            .hint("keep one: the list in SWUPDATE_CONFIG_FILES, or the -f option"));
+        }
+    }
+    Ok(Some(ConfigFile {
+        candidates: traced(candidates, SWUPDATE_CONFIG_FILES, s),
+        chosen: None,
+    }))
 }
 
 /// The A/B slot table, if `SWUPDATE_SLOTS` is set; then the table alone chooses `-e`: a
@@ -73,6 +115,7 @@ fn slot_table(
             let at = Setting {
                 value: args.value.join(" "),
                 origin: args.origin.clone(),
+                expanded: Vec::new(),
             };
             return Err(setting_error(
                 args.name,
@@ -106,10 +149,14 @@ fn binary_and_key(
 }
 
 /// The words of SWUPDATE_ARGS and SWUPDATE_EXTRA_ARGS, each checked against the release's
-/// options; an empty list is left out.
+/// options; an empty list is left out, and so are the extra options when SWUPDATE_ARGS holds
+/// them already ([`extra_args_in_args`]).
 fn user_args(vars: &Settings, known: Option<Release>) -> Result<Vec<Traced<Vec<String>>>, Error> {
     let mut user_args = Vec::new();
     for name in [SWUPDATE_ARGS, SWUPDATE_EXTRA_ARGS] {
+        if name == SWUPDATE_EXTRA_ARGS && extra_args_in_args(vars).is_some() {
+            continue;
+        }
         if let Some(s) = vars.get(name) {
             let t = user_words(name, s, known)?;
             if !t.value.is_empty() {
@@ -118,6 +165,20 @@ fn user_args(vars: &Settings, known: Option<Release>) -> Result<Vec<Traced<Vec<S
         }
     }
     Ok(user_args)
+}
+
+/// The SWUPDATE_ARGS setting whose value expanded SWUPDATE_EXTRA_ARGS as it is now: the
+/// template's `SWUPDATE_ARGS="-v ${SWUPDATE_EXTRA_ARGS}"`, which holds the extra options'
+/// words already. swupdate.sh passed them once, inside SWUPDATE_ARGS; so does the launcher
+/// (appended again, swupdate would see them twice). A value set after the expansion is still
+/// appended: never dropped.
+pub fn extra_args_in_args(vars: &Settings) -> Option<&Setting> {
+    let args = vars.get(SWUPDATE_ARGS)?;
+    let extra = vars.get(SWUPDATE_EXTRA_ARGS)?;
+    args.expanded
+        .iter()
+        .any(|(n, v)| n == SWUPDATE_EXTRA_ARGS && *v == extra.value)
+        .then_some(args)
 }
 
 /// The mode, and what chose it: the command line's file, SWUPDATE_SOURCE, or (unset) the
@@ -163,22 +224,34 @@ fn fits_the_unit(expect: Expect, source: Source, mode_origin: &Origin) -> Result
     }
 }
 
-/// A one-shot mode with the daemon's `-w`/`-u` strings set.
+/// A one-shot mode with the daemon's `-w`/`-u` strings set (a blank one too: it starts the
+/// daemon's part, [`daemon_part`]), or the daemon's parts switched on.
 fn no_daemon_strings(vars: &Settings, source: Source, mode_origin: &Origin) -> Result<(), Error> {
-    for name in [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS] {
+    let mut on = Vec::new();
+    for name in [SWUPDATE_WEBSERVER, SWUPDATE_SURICATTA] {
         if let Some(s) = non_empty(vars, name) {
-            return Err(setting_error(
-                name,
-                s,
-                format!(
-                    "is set, but SWUPDATE_SOURCE={} ({mode_origin}) runs swupdate once",
-                    source.name()
-                ),
-            )
-            .hint("a one-shot update and the long-lived webserver/suricatta exclude each other: unset one of them"));
+            if settings::yes_or_no(name, s)? {
+                on.push((name, s));
+            }
         }
     }
-    Ok(())
+    let set = |name| vars.get(name).filter(|s| !s.value.is_empty());
+    let mut found = [SWUPDATE_WEBSERVER_ARGS, SWUPDATE_SURICATTA_ARGS]
+        .into_iter()
+        .filter_map(|n| Some((n, set(n)?)))
+        .chain(on);
+    match found.next() {
+        Some((name, s)) => Err(setting_error(
+            name,
+            s,
+            format!(
+                "is set, but SWUPDATE_SOURCE={} ({mode_origin}) runs swupdate once",
+                source.name()
+            ),
+        )
+        .hint("a one-shot update and the long-lived webserver/suricatta exclude each other: unset one of them")),
+        None => Ok(()),
+    }
 }
 
 /// `-i`: the command line's file, else UPDATE_FILE.
@@ -267,14 +340,48 @@ fn url(s: &Setting, allow_http: bool) -> Result<Traced<Url>, Error> {
 
 /// The long-lived daemon: the `-u` string read as suricatta reads it, and the `-w` string.
 fn daemon_mode(vars: &Settings, known: Option<Release>) -> Result<Mode, Error> {
-    let suricatta = daemon_string(SWUPDATE_SURICATTA_ARGS, vars)?;
+    let suricatta = daemon_part(SWUPDATE_SURICATTA, SWUPDATE_SURICATTA_ARGS, vars)?;
     if let (Some(t), Some(s)) = (&suricatta, vars.get(SWUPDATE_SURICATTA_ARGS)) {
         crate::swupdate::suricatta::parse(&t.value, known)
             .map_err(|e| setting_error(SWUPDATE_SURICATTA_ARGS, s, e))?;
     }
     Ok(Mode::Daemon {
-        webserver: daemon_string(SWUPDATE_WEBSERVER_ARGS, vars)?,
+        webserver: daemon_part(SWUPDATE_WEBSERVER, SWUPDATE_WEBSERVER_ARGS, vars)?,
         suricatta,
+    })
+}
+
+/// Whether the daemon starts its webserver (`-w`) or suricatta (`-u`), and the string it gets:
+/// `switch` (`SWUPDATE_WEBSERVER`, `SWUPDATE_SURICATTA`) says so explicitly, `yes` with an
+/// empty string meaning every setting from swupdate's configuration file; unset, a set string
+/// starts it, and a blank one (`" "`, meta-swupdate's template) starts it with an empty string,
+/// as swupdate.sh's `-u " "` did (swupdate gives the part no options: its section of the
+/// configuration file has them all). `no` with a string set is a contradiction, refused.
+fn daemon_part(
+    switch: &'static str,
+    args: &'static str,
+    vars: &Settings,
+) -> Result<Option<Traced<String>>, Error> {
+    let string = daemon_string(args, vars)?;
+    let given = vars.get(args).filter(|s| !s.value.is_empty());
+    let on = match non_empty(vars, switch) {
+        Some(s) => Some((s, settings::yes_or_no(switch, s)?)),
+        None => None,
+    };
+    Ok(match (on, given) {
+        (Some((s, false)), Some(a)) => {
+            return Err(setting_error(
+                args,
+                a,
+                format!("is set, but {switch}=no ({}) does not start it", s.origin),
+            )
+            .hint(format!("unset one of them: {switch}=no wins over nothing")));
+        }
+        (Some((_, false)), None) | (None, None) => None,
+        (Some((s, true)), _) => {
+            Some(string.unwrap_or_else(|| traced(String::new(), switch, s)))
+        }
+        (None, Some(a)) => Some(string.unwrap_or_else(|| traced(String::new(), args, a))),
     })
 }
 
@@ -454,6 +561,16 @@ pub(super) mod tests {
         pub(crate) fn var(mut self, n: &str, v: &str) -> T {
             let line = self.vars.names().count() + 1;
             self.vars.set(n, v, at(line));
+            self
+        }
+        /// A fragment's value that expanded `expanded` (name, value it saw).
+        fn var_expanding(mut self, n: &str, v: &str, expanded: &[(&str, &str)]) -> T {
+            let line = self.vars.names().count() + 1;
+            let expanded = expanded
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            self.vars.set_expanded(n, v, at(line), expanded);
             self
         }
         fn topo(mut self, n: &str, v: &str) -> T {
@@ -763,6 +880,153 @@ pub(super) mod tests {
         }
     }
 
+    fn daemon_parts(t: T) -> (Option<Traced<String>>, Option<Traced<String>>) {
+        match t.ok().mode {
+            Mode::Daemon {
+                webserver,
+                suricatta,
+            } => (webserver, suricatta),
+            m => panic!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn a_blank_suricatta_string_starts_suricatta_with_no_options_as_swupdate_sh_did() {
+        let (_, suricatta) = daemon_parts(T::new().var(SWUPDATE_SURICATTA_ARGS, " "));
+        let s = suricatta.expect("started");
+        assert_eq!(s.value, "");
+        assert_eq!(s.name, SWUPDATE_SURICATTA_ARGS);
+    }
+
+    #[test]
+    fn a_blank_webserver_string_starts_the_webserver_with_no_options_as_swupdate_sh_did() {
+        let (webserver, _) = daemon_parts(T::new().var(SWUPDATE_WEBSERVER_ARGS, " \t"));
+        assert_eq!(webserver.expect("started").value, "");
+    }
+
+    #[test]
+    fn suricatta_yes_without_a_string_takes_every_setting_from_the_configuration_file() {
+        let (_, suricatta) = daemon_parts(T::new().var(SWUPDATE_SURICATTA, "yes"));
+        let s = suricatta.expect("started");
+        assert_eq!((s.value.as_str(), s.name), ("", SWUPDATE_SURICATTA));
+    }
+
+    #[test]
+    fn webserver_yes_with_a_string_passes_the_string() {
+        let (webserver, _) = daemon_parts(
+            T::new()
+                .var(SWUPDATE_WEBSERVER, "yes")
+                .var(SWUPDATE_WEBSERVER_ARGS, "-r /www"),
+        );
+        assert_eq!(webserver.expect("started").value, "-r /www");
+    }
+
+    #[test]
+    fn suricatta_no_with_a_string_set_is_a_contradiction_at_the_strings_line() {
+        let e = T::new()
+            .var(SWUPDATE_SURICATTA, "no")
+            .var(SWUPDATE_SURICATTA_ARGS, " ")
+            .err();
+        assert!(e.message.contains("SWUPDATE_SURICATTA=no"), "{}", e.message);
+        assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn suricatta_no_with_an_empty_string_starts_nothing() {
+        assert!(daemon_parts(T::new().var(SWUPDATE_SURICATTA, "no")).1.is_none());
+    }
+
+    #[test]
+    fn a_daemon_switch_takes_yes_or_no_only() {
+        let e = T::new().var(SWUPDATE_WEBSERVER, "on").err();
+        assert!(e.message.contains("neither yes nor no"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_blank_daemon_string_in_a_one_shot_mode_is_an_error() {
+        let e = file_mode().var(SWUPDATE_SURICATTA_ARGS, " ").err();
+        assert!(e.message.contains("runs swupdate once"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_daemon_switch_takes_yes_or_no_only_in_a_one_shot_mode_too() {
+        let e = file_mode().var(SWUPDATE_SURICATTA, "maybe").err();
+        assert!(e.message.contains("neither yes nor no"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_daemon_switch_off_in_a_one_shot_mode_is_fine() {
+        assert_eq!(file_mode().var(SWUPDATE_SURICATTA, "no").ok().mode.name(), "file");
+    }
+
+    #[test]
+    fn a_daemon_switch_on_in_a_one_shot_mode_is_an_error() {
+        let e = download_mode().var(SWUPDATE_WEBSERVER, "yes").err();
+        assert!(e.message.starts_with("SWUPDATE_WEBSERVER:"), "{}", e.message);
+    }
+
+    #[test]
+    fn extra_args_that_swupdate_args_expanded_are_passed_once() {
+        let p = T::new()
+            .var(SWUPDATE_EXTRA_ARGS, "-e stable,copy1")
+            .var_expanding(
+                SWUPDATE_ARGS,
+                "-v -e stable,copy1",
+                &[(SWUPDATE_EXTRA_ARGS, "-e stable,copy1")],
+            )
+            .ok();
+        let words: Vec<&str> = p
+            .user_args
+            .iter()
+            .flat_map(|a| a.value.iter().map(String::as_str))
+            .collect();
+        assert_eq!(words, ["-v", "-e", "stable,copy1"]);
+    }
+
+    #[test]
+    fn extra_args_set_after_swupdate_args_expanded_them_are_still_appended() {
+        let p = T::new()
+            .var_expanding(SWUPDATE_ARGS, "-v -l 3", &[(SWUPDATE_EXTRA_ARGS, "-l 3")])
+            .var(SWUPDATE_EXTRA_ARGS, "-L")
+            .ok();
+        assert_eq!(p.user_args[1].value, ["-L"]);
+        assert_eq!(p.user_args[1].name, SWUPDATE_EXTRA_ARGS);
+    }
+
+    #[test]
+    fn config_files_are_a_list_of_candidates_in_order() {
+        let p = T::new()
+            .var(SWUPDATE_CONFIG_FILES, "/data/swupdate.cfg  /etc/swupdate.cfg")
+            .ok();
+        let c = p.config_file.expect("configured");
+        assert_eq!(
+            c.candidates.value,
+            [
+                PathBuf::from("/data/swupdate.cfg"),
+                PathBuf::from("/etc/swupdate.cfg")
+            ]
+        );
+        assert_eq!(c.chosen, None, "chosen at the edge");
+    }
+
+    #[test]
+    fn a_relative_config_file_candidate_is_an_error_at_its_line() {
+        let e = T::new()
+            .var(SWUPDATE_CONFIG_FILES, "/data/../etc/x.cfg swupdate.cfg")
+            .err();
+        assert!(e.message.contains("not an absolute path"), "{}", e.message);
+        assert!(e.location.is_some());
+    }
+
+    #[test]
+    fn f_in_the_users_options_with_config_files_set_is_an_error() {
+        let e = T::new()
+            .var(SWUPDATE_CONFIG_FILES, "/etc/swupdate.cfg")
+            .var(SWUPDATE_EXTRA_ARGS, "--file=/x.cfg")
+            .err();
+        assert!(e.message.starts_with("SWUPDATE_EXTRA_ARGS: passes `-f`"), "{}", e.message);
+    }
+
     #[test]
     fn quotes_in_a_daemon_string_are_an_error() {
         let e = T::new().var(SWUPDATE_WEBSERVER_ARGS, "-r '/tmp/a b'").err();
@@ -781,6 +1045,7 @@ pub(super) mod tests {
         t.over = Some(Setting {
             value: "/media/u.swu".into(),
             origin: Origin::CommandLine("--update-file"),
+            expanded: Vec::new(),
         });
         let p = t.ok();
         assert_eq!(p.mode.name(), "file");

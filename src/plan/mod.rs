@@ -18,9 +18,9 @@ pub mod url;
 mod values;
 mod verification;
 
-pub use build::{DIGEST_PROVIDERS, build};
+pub use build::{DIGEST_PROVIDERS, build, extra_args_in_args};
 pub use types::{
-    Account, AntiRollback, CheckAt, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Program,
+    Account, AntiRollback, CheckAt, ConfigFile, DownloadUrl, Expect, Inputs, Mode, Plan, Preflight, Program,
     Source, Traced, Verification,
 };
 pub use values::{setting_error, yes_no};

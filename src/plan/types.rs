@@ -135,9 +135,21 @@ pub struct Plan {
     pub anti_rollback: AntiRollback,
     /// File mode only: the product's program that vets the update before swupdate sees it.
     pub verification: Option<Box<Verification>>,
+    /// swupdate's configuration file (`-f`) from a first-existing list, when one is configured.
+    pub config_file: Option<ConfigFile>,
     /// A/B (`SWUPDATE_SLOTS`): the slot table; the running slot, found at the edge, chooses
     /// `-e`.
     pub slots: Option<Box<crate::slots::Table>>,
+}
+
+/// `SWUPDATE_CONFIG_FILES`: swupdate's configuration file is the first of these device paths
+/// that exists ("the copy on /data if present, else the image's").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    pub candidates: Traced<Vec<PathBuf>>,
+    /// The first that exists, chosen at the edge
+    /// ([`crate::preconditions::choose_config_file`]); `None`: none does, or not looked yet.
+    pub chosen: Option<PathBuf>,
 }
 
 /// `-N`/`-R`/`--max-version` from the version the device runs.

@@ -49,6 +49,7 @@ pub(crate) fn or_default<'a>(vars: &'a Settings, name: &str) -> Result<Cow<'a, S
         Some(value) => Ok(Cow::Owned(Setting {
             value: value.to_string(),
             origin: Origin::Default,
+            expanded: Vec::new(),
         })),
         None => Err(Error::new(
             Kind::Config,

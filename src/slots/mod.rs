@@ -268,6 +268,7 @@ impl Table {
             let setting = vars.get(&var).cloned().unwrap_or(Setting {
                 value: String::new(),
                 origin: slot.origin.clone(),
+                expanded: Vec::new(),
             });
             setting_error(&var, &setting, message)
         };

@@ -700,10 +700,17 @@ pub(crate) fn user_options(plan: &Plan) -> Vec<Found> {
     parse(&words, plan.release.as_ref().map(|r| r.value)).unwrap_or_default()
 }
 
-/// The configuration file swupdate will read: the last `-f` among the user's options (in any
-/// form its getopt_long accepts: `--file=`, `-vf/x`, `--fi /x`), else `/etc/swupdate.cfg`
-/// (which swupdate reads when it exists).
+/// The configuration file swupdate will read: the one `SWUPDATE_CONFIG_FILES` chose (its first
+/// when none exists: the start is refused then), else the last `-f` among the user's options
+/// (in any form its getopt_long accepts: `--file=`, `-vf/x`, `--fi /x`), else
+/// `/etc/swupdate.cfg` (which swupdate reads when it exists).
 pub(crate) fn config_file(plan: &Plan) -> PathBuf {
+    if let Some(c) = &plan.config_file {
+        let first = c.candidates.value.first();
+        if let Some(p) = c.chosen.as_ref().or(first) {
+            return p.clone();
+        }
+    }
     PathBuf::from(last_value(&user_options(plan), 'f').unwrap_or("/etc/swupdate.cfg"))
 }
 

@@ -324,18 +324,32 @@ pub fn check(words: &[String]) -> Result<(), OptionError> {
 /// exit at once, no positional words (swupdate refuses those at start).
 pub fn parse(words: &[String], release: Target) -> Result<Vec<Found>, OptionError> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    getopt::read(&MAIN, &words, release, &mut UserWords).map(|r| r.found)
+    getopt::read(&MAIN, &words, release, &mut UserWords::default()).map(|r| r.found)
 }
 
 /// What the user may add to swupdate's command line.
-struct UserWords;
+#[derive(Default)]
+struct UserWords {
+    /// The word of a key option (`-k`, `--key`, `--ca-path`) whose value is being read: it is
+    /// refused once the value is known, with the line that replaces it.
+    key_word: Option<String>,
+}
 
 impl Policy for UserWords {
     fn option(&mut self, opt: &'static Opt, spelled: &str, word: &str) -> Result<(), OptionError> {
+        if is_key(opt) {
+            // Refused once its value is read: the refusal writes the line that replaces it.
+            self.key_word = Some(word.to_string());
+            return Ok(());
+        }
         refuse(opt, spelled, word)
     }
 
     fn found(&mut self, f: &Found) -> Result<(), OptionError> {
+        if is_key(f.opt) {
+            let word = self.key_word.take().unwrap_or_else(|| f.spelled.clone());
+            return Err(key_refusal(f, &word));
+        }
         match &f.value {
             Some(v) if v.starts_with('-') => Err(error(
                 format!(
@@ -368,6 +382,27 @@ impl Policy for UserWords {
 }
 
 pub use getopt::last_value;
+
+/// The public key's option (`-k`, `--key`, `--ca-path`).
+fn is_key(opt: &Opt) -> bool {
+    opt.role == Role::Owned(KEY)
+}
+
+/// `-k` in the user's words (`word`): the key is the image's topology, set where a fragment
+/// cannot change it; the refusal writes the EnvironmentFile line that replaces it, and names
+/// the layer's variable that writes that line.
+fn key_refusal(f: &Found, word: &str) -> OptionError {
+    let path = f.value.as_deref().unwrap_or("/path/to/key.pem");
+    let refused = refuse(f.opt, &f.spelled, word)
+        .err()
+        .map_or_else(|| format!("`{}` is set by the launcher", f.spelled), |e| e.message);
+    error(
+        refused,
+        Some(format!(
+            "set {KEY} instead: write `SWUPDATE_PUBLIC_KEY={path}` in /etc/default/swupdate, and every start passes it as -k and checks the file first; with meta-tolomeo-rust, set SWUPDATE_LAUNCHER_PUBLIC_KEY (the key's file in the product layer), which installs the key and writes that line"
+        )),
+    )
+}
 
 fn refuse(o: &Opt, spelled: &str, word: &str) -> Result<(), OptionError> {
     let within = if word == spelled || word.starts_with(&format!("{spelled}=")) {
@@ -521,6 +556,25 @@ mod tests {
     }
 
     #[test]
+    fn a_key_in_the_users_words_is_refused_with_the_environment_file_line_to_write() {
+        for spelled in [
+            "-k /etc/k.pem",
+            "-vk/etc/k.pem",
+            "--key=/etc/k.pem",
+            "--ca-path /etc/k.pem",
+        ] {
+            let e = err(spelled);
+            assert!(e.message.contains("set by the launcher"), "{spelled}: {e:?}");
+            let hint = e.hint.unwrap();
+            assert!(
+                hint.contains("`SWUPDATE_PUBLIC_KEY=/etc/k.pem` in /etc/default/swupdate"),
+                "{spelled}: {hint}"
+            );
+            assert!(hint.contains("SWUPDATE_LAUNCHER_PUBLIC_KEY"), "{hint}");
+        }
+    }
+
+    #[test]
     fn ca_path_is_the_key_option() {
         let e = err("--ca-path /x/evil.pem");
         assert!(e.message.contains("set by the launcher"));
@@ -661,10 +715,12 @@ mod tests {
                 };
                 let e = err(&form);
                 assert!(e.message.contains("set by the launcher"), "{form}");
-                assert_eq!(
-                    e.hint.as_deref(),
-                    Some(&*format!("set {owner} instead")),
-                    "{form}"
+                // The key's hint goes on with the line to write.
+                let hint = e.hint.unwrap_or_default();
+                assert!(
+                    hint == format!("set {owner} instead")
+                        || hint.starts_with(&format!("set {owner} instead: ")),
+                    "{form}: {hint}"
                 );
             }
         }

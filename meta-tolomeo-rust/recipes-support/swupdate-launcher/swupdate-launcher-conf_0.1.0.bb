@@ -118,6 +118,9 @@ def swupdate_launcher_conf_error(d):
                    d.getVar('SWUPDATE_LAUNCHER_PUBLIC_KEY_PATH')))
     return None
 
+# An A/B device (update-ab): the slot table in the fragment.
+require ${@bb.utils.contains('DISTRO_FEATURES', 'update-ab', 'swupdate-launcher-conf-ab.inc', '', d)}
+
 # nooelint: oelint.task.noanonpython - a configuration error skips this recipe (only builds that install it stop)
 python __anonymous() {
     tolomeo_skip_on_error(d, swupdate_launcher_conf_error(d))

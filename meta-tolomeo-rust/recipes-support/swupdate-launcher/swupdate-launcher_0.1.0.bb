@@ -114,6 +114,9 @@ RREPLACES:${PN}:append:class-target = " ${@'swupdate' if d.getVar('TOLOMEO_UPDAT
 SYSTEMD_SERVICE:${PN} = "${SWUPDATE_LAUNCHER_UNITS}"
 SYSTEMD_AUTO_ENABLE:${PN} = "disable"
 
+# An A/B device (update-ab): the confirm unit in a package of its own, enabled; libubootenv's tools.
+require ${@bb.utils.contains('DISTRO_FEATURES', 'update-ab', 'swupdate-launcher-ab.inc', '', d)}
+
 # The native variant only builds the binary: images run `swupdate-launcher check --static` on
 # their rootfs with it (classes/swupdate-launcher-check.bbclass).
 BBCLASSEXTEND = "native"

@@ -22,7 +22,11 @@ def layer_files(*suffixes):
 
 
 # oelint-adv lints an .inc as part of the recipe (or bbappend) that requires it.
-INCLUDES = {h.LAUNCHER_RECIPE: [h.CRATES_INC], h.SWUPDATE_APPEND: [h.SWUPDATE_INC, h.KCONFIG_INC]}
+INCLUDES = {
+    h.LAUNCHER_RECIPE: [h.CRATES_INC, h.LAUNCHER_AB_INC],
+    h.CONF_RECIPE: [h.CONF_AB_INC],
+    h.SWUPDATE_APPEND: [h.SWUPDATE_INC, h.KCONFIG_INC],
+}
 TARGETS = [[p] + INCLUDES.get(p, []) for p in layer_files(".conf", ".bbclass", ".bbappend", ".bb")]
 
 
