@@ -691,6 +691,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ab")]
     fn confirm_reads_the_configuration_like_the_other_commands() {
         assert_eq!(
             action(&["confirm", "--env-file", "/e", "--root=/r"]),
@@ -713,6 +714,12 @@ mod tests {
         for args in [&["confirm", "--update-file", "/u.swu"][..], &["confirm", "--one-shot"]] {
             assert!(refused(args).contains("unexpected argument"), "{args:?}");
         }
+    }
+
+    #[test]
+    #[cfg(not(feature = "ab"))]
+    fn confirm_without_the_ab_feature_is_a_usage_error_that_says_so() {
+        assert!(refused(&["confirm"]).contains("'confirm' is not available: this swupdate-launcher was built without A/B support"));
     }
 
     #[test]
