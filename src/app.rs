@@ -254,7 +254,10 @@ fn start(
     if plan.verification.is_none() {
         net::preflight(&plan, root, env, logger)?;
     }
-    let verified = verify_update(&plan, root, env, logger)?;
+    let verified = match verify_update(&plan, root, env, logger)? {
+        Some(copy) => Some(copy),
+        None => preconditions::hand_over_update_file(&plan, root)?,
+    };
     let groups = argv::build(
         &plan,
         root,

@@ -14,7 +14,6 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -25,7 +24,7 @@ use crate::containment::{self, Reaping};
 use crate::error::{Error, Kind};
 use crate::plan::Account;
 use crate::rootfs::{Hop, Root, Stat};
-use crate::system::process;
+use crate::system::{process, signals};
 use crate::trust::{self, Policy, Role};
 
 /// How messages name a check's program.
@@ -59,7 +58,7 @@ pub struct Limits {
 }
 
 /// The checks in `dir` (a device path), required then wanted, each in byte order of names;
-/// names starting with `.` are left out. A missing directory or subdirectory holds none. With
+/// names starting with `.` are left out, a name that is not UTF-8 is refused. A missing directory or subdirectory holds none. With
 /// a `policy`, the way to every check and the check itself must be the image's.
 pub fn find(root: &Root, dir: &Path, policy: Option<&Policy>) -> Result<Vec<Check>, Error> {
     let mut checks = Vec::new();
@@ -74,22 +73,35 @@ pub fn find(root: &Root, dir: &Path, policy: Option<&Policy>) -> Result<Vec<Chec
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(trust::walk_error(e, "health check directory")),
         };
-        let mut names: Vec<OsString> = handle.list().map_err(|e| {
+        let listed: Vec<OsString> = handle.list().map_err(|e| {
             Error::new(
                 Kind::Io,
                 format!("cannot list the health check directory: {e}"),
             )
             .on(&root.host(&sub))
         })?;
-        names.retain(|n| !n.as_bytes().starts_with(b"."));
-        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let mut names = Vec::with_capacity(listed.len());
+        for n in &listed {
+            let Some(name) = n.to_str() else {
+                return Err(Error::new(
+                    Kind::Config,
+                    "refusing a health check whose name is not UTF-8",
+                )
+                .on(&root.host(&sub.join(n))));
+            };
+            if !name.starts_with('.') {
+                names.push(name);
+            }
+        }
+        // Byte order: `str`'s order is its bytes'.
+        names.sort_unstable();
         for n in names {
-            let path = sub.join(&n);
+            let path = sub.join(n);
             if let Some(policy) = policy {
                 trust::check_file(root, &path, "health check", policy)?;
             }
             checks.push(Check {
-                name: format!("{kind}/{}", crate::error::printable(&n.to_string_lossy())),
+                name: format!("{kind}/{}", crate::error::printable(n)),
                 required,
                 path,
             });
@@ -166,7 +178,9 @@ fn run_one(program: &Path, limits: &Limits) -> (CheckEnd, Output) {
         Err(e) => return (CheckEnd::Failed(format!("cannot execute it: {e}")), output),
     };
     let (end, pgid) = wait(child, &mut pipe, &mut output, limits.timeout);
-    if let Err(why) = containment::contain(pgid, PROGRAM) {
+    let contained = containment::contain(pgid, PROGRAM);
+    signals::forget_group();
+    if let Err(why) = contained {
         return (CheckEnd::Failed(why), output);
     }
     if !drain(&mut pipe, &mut output) {
@@ -190,7 +204,13 @@ fn spawn(program: &Path, user: Account) -> std::io::Result<(File, Child)> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(write.try_clone()?))
         .stderr(Stdio::from(write));
-    let child = cmd.spawn()?;
+    // A stop of the launcher (systemd's SIGTERM to `confirm`) from the spawn on kills the
+    // check's whole group, as for the verification program.
+    let child = signals::group_killed_on_stop(|| {
+        let child = cmd.spawn()?;
+        let group = child.id();
+        Ok((child, group))
+    })?;
     // `cmd` holds the write end: dropped here, so the pipe ends with the check's processes.
     drop(cmd);
     Ok((read, child))
@@ -355,4 +375,15 @@ mod tests {
         assert!(e.message.contains("writable by group and others"), "{}", e.message);
     }
 
+
+    #[test]
+    fn a_check_whose_name_is_not_utf8_is_refused() {
+        use std::os::unix::ffi::OsStrExt;
+        let (t, root) = root_with(&["required/10-ok"]);
+        let odd = t.path().join("h/required").join(std::ffi::OsStr::from_bytes(b"20-\xff"));
+        fs::write(odd, "#!/bin/sh\n").unwrap();
+        let e = find(&root, Path::new("/h"), Some(&policy())).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(e.message.contains("not UTF-8"), "{}", e.message);
+    }
 }

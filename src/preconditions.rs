@@ -58,6 +58,31 @@ pub fn open_regular(path: &Path) -> Result<File, String> {
     }
 }
 
+/// In file mode without a verification stage, the update file opened (without blocking) and
+/// judged a regular file, handed to swupdate as `/proc/self/fd/N`: swupdate installs the file
+/// the launcher checked, not whatever the agent renames onto `UPDATE_FILE` between this open
+/// and swupdate's (a FIFO that would hold swupdate and the lock, a symlink to a root-only
+/// file, another pack). `None` in the other modes (the verification stage hands over its own
+/// copy; download and daemon mode name no file). The descriptor stays open for the exec.
+pub fn hand_over_update_file(plan: &Plan, root: &Root) -> Result<Option<PathBuf>, Error> {
+    let Mode::File { update_file } = &plan.mode else {
+        return Ok(None);
+    };
+    if plan.verification.is_some() {
+        return Ok(None);
+    }
+    let host = root.host(&update_file.value);
+    let file = open_regular(&host).map_err(|m| {
+        Error::new(
+            Kind::MissingInput,
+            format!("update file ({} from {}): {m}", update_file.name, update_file.origin),
+        )
+        .on(&host)
+    })?;
+    let fd = crate::exec::inherit(file);
+    Ok(Some(PathBuf::from(format!("/proc/self/fd/{fd}"))))
+}
+
 /// No directory on the way to the verification directory may be the agent's: it could swap the
 /// directory (or a parent) for one of its own and read or replace the verified copy.
 fn agent_free_dir(root: &Root, dir: &Path, policy: &Policy) -> Result<(), Error> {
@@ -93,6 +118,47 @@ fn executable(path: &Path) -> Result<(), Error> {
         )
         .on(path)),
         Ok(_) => Ok(()),
+    }
+}
+
+/// An executable regular file at a device path, resolved inside the root: an absolute symlink
+/// of the image (`/usr/libexec/unpack -> /opt/verify/unpack`) is the image's, never the build
+/// host's, under `check --static --root`. A refusal names the file where the walk stopped (the
+/// link's target, not the link). Only the image's programs: tests link the host's swupdate into
+/// their roots, which only the host resolves (see [`trust::check_file`]).
+fn executable_in_root(root: &Root, device_path: &Path) -> Result<(), (PathBuf, Error)> {
+    let mut last = root.host(device_path);
+    let walked = root.walk(device_path, &mut |p: &Path, _: &crate::rootfs::Stat, _| {
+        last = p.to_path_buf();
+        Ok(())
+    });
+    let not_executable = |at: PathBuf, what: String| {
+        let e = Error::new(Kind::ExecFailed, what);
+        Err((at, e))
+    };
+    match walked {
+        Ok(crate::rootfs::Found::File(_, st)) if st.mode & 0o111 != 0 => Ok(()),
+        Ok(crate::rootfs::Found::File(..)) => {
+            not_executable(last, "it is not an executable file".into())
+        }
+        Ok(crate::rootfs::Found::DevNull) => {
+            not_executable(last, "it is /dev/null, not an executable file".into())
+        }
+        Err(crate::rootfs::WalkError::Io(at, e)) => {
+            let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                Kind::ExecNotFound
+            } else {
+                Kind::ExecFailed
+            };
+            Err((at, Error::new(kind, e.to_string())))
+        }
+        Err(crate::rootfs::WalkError::Kind(at, kind)) => {
+            not_executable(at, format!("it is {kind}, not an executable file"))
+        }
+        Err(e) => {
+            let e = trust::walk_error(e, "verification program");
+            Err((last, e))
+        }
     }
 }
 
@@ -146,8 +212,7 @@ pub fn check(
     }
     if let Some(v) = &plan.verification {
         let program = &v.program.value.path;
-        let host = root.host(program);
-        executable(&host).map_err(|e| {
+        executable_in_root(root, program).map_err(|(at, e)| {
             Error::new(
                 e.kind,
                 format!(
@@ -155,7 +220,7 @@ pub fn check(
                     v.program.origin, e.message
                 ),
             )
-            .on(&host)
+            .on(&at)
         })?;
         // It decides what swupdate gets: it must be the image's, like the configuration, and
         // neither its user nor its directory may be the agent's.

@@ -75,6 +75,28 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Values of a private file that are recorded all the same are no secret: the switches and
+/// modes of the vocabulary (every reader of the docs knows them), and values shorter than
+/// this, which protect nothing and would blank every lone `3` of every message.
+const PUBLIC_WORDS: [&str; 5] = ["yes", "no", "file", "download", "daemon"];
+const MIN_RECORDED_PRIVATE: usize = 4;
+
+/// Records a value set by a file not every reader of the output could read (a `0600`
+/// fragment, or one in a `0700` directory): what only such a file holds is as private as the
+/// file, whatever the variable (a helper variable holding a token, a path, a header). The
+/// vocabulary's switch and mode words and values shorter than 4 characters are left shown
+/// (see [`PUBLIC_WORDS`]).
+pub fn mark_private(value: &str) {
+    let v = value.trim();
+    if v.len() < MIN_RECORDED_PRIVATE || PUBLIC_WORDS.contains(&v) {
+        return;
+    }
+    record(value);
+    if v != value {
+        record(v);
+    }
+}
+
 /// Records `value` in the mask list (without a [`Secret`] to carry it).
 pub fn record(value: &str) {
     if value.is_empty() || value == MASK {
@@ -393,6 +415,18 @@ mod tests {
     fn a_long_secret_is_masked_inside_a_word() {
         let secrets = vec!["abcdefgh".to_string()];
         assert_eq!(mask("Bearerabcdefghx", &secrets), "Bearer***x");
+    }
+
+    #[test]
+    fn a_private_files_value_is_recorded_but_not_a_switch_a_mode_or_a_short_one() {
+        for v in ["yes", "no", "download", "file", "daemon", "42"] {
+            mark_private(v);
+        }
+        mark_private("private-helper-value");
+        assert_eq!(
+            redact("yes no download file daemon 42 private-helper-value"),
+            "yes no download file daemon 42 ***"
+        );
     }
 
     #[test]

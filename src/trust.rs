@@ -125,8 +125,11 @@ pub fn hop(path: &Path, st: &Stat, hop: Hop, role: Role, policy: &Policy) -> Res
             judge(path, &link, role, policy)
         }
         // A sticky directory (`/tmp`) owned by the image lets others add names but not rename
-        // or remove the image's: what is below it is judged on its own owner anyway.
-        Hop::Dir if st.mode & 0o1000 != 0 => judge(
+        // or remove the image's: what is below it is judged on its own owner anyway. Not the
+        // descriptor's directory: others adding names there (a `descriptor.env` of their own
+        // while the agent's is absent, thousands of files over the listing bound) would take
+        // the OTA path from the agent.
+        Hop::Dir if st.mode & 0o1000 != 0 && role != Role::Handoff => judge(
             path,
             &Stat {
                 mode: st.mode & !0o022,
@@ -138,6 +141,14 @@ pub fn hop(path: &Path, st: &Stat, hop: Hop, role: Role, policy: &Policy) -> Res
         Hop::Dir => judge(path, st, role, policy),
         Hop::File => {
             judge(path, st, role, policy)?;
+            if role == Role::Handoff && st.nlink == 0 {
+                return Err(refusal(
+                    path,
+                    "refusing a descriptor that was removed or replaced while it was opened; nothing was read".into(),
+                    policy,
+                )
+                .hint("the agent renames a new descriptor.env into place; the next start reads it"));
+            }
             if role == Role::Handoff && st.nlink != 1 {
                 return Err(refusal(
                     path,

@@ -24,6 +24,7 @@ use crate::rootfs::Root;
 use crate::system::fs::available_bytes;
 use crate::containment::{self, Reaping};
 use crate::system::process;
+use crate::system::signals;
 
 /// How messages name the program.
 const PROGRAM: &str = "the verification program";
@@ -328,7 +329,14 @@ fn supervise(
     sink: File,
     bound: u64,
 ) -> Result<(Ending, Drained<File>), Error> {
-    let mut child = cmd.spawn().map_err(|e| {
+    // A stop of the launcher (systemd's SIGTERM) from the spawn on kills the program's whole
+    // group, not only the program (which dies with the launcher by PDEATHSIG).
+    let mut child = signals::group_killed_on_stop(|| {
+        let child = cmd.spawn()?;
+        let group = child.id();
+        Ok((child, group))
+    })
+    .map_err(|e| {
         Error::new(
             Kind::VerifyFailed,
             format!("cannot execute the verification program: {e}"),
@@ -365,7 +373,9 @@ fn supervise(
             }
         }
     };
-    containment::contain(pgid, PROGRAM).map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
+    let contained = containment::contain(pgid, PROGRAM);
+    signals::forget_group();
+    contained.map_err(|why| Error::new(Kind::VerifyFailed, why).on(on))?;
     let status = status?;
     let contained = Instant::now();
     while pump.pipe.is_some() {

@@ -266,6 +266,62 @@ fn a_hung_check_is_killed_at_the_timeout_and_fails() {
 
 #[test]
 #[ignore = "needs libubootenv-tool; run by scripts/test"]
+fn processes_a_check_started_do_not_survive_a_sigterm_of_confirm() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = AbDevice::new(
+        "ustate=1\nboot_part=B\n",
+        "B",
+        "SWUPDATE_HEALTH_TIMEOUT=60\n",
+    );
+    let marker = format!("3598.{}", std::process::id());
+    d.check(
+        "required/10-hangs",
+        &format!("#!/bin/sh\nsleep {marker} </dev/null >/dev/null 2>&1 &\nexec sleep {marker}\n"),
+    );
+    let before = d.bytes();
+    let mut confirm = d
+        .device
+        .command(&["confirm"], &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while sleeping(&marker) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the check did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kill with plain integers, to the launcher this test started.
+    unsafe { libc::kill(confirm.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(s) = confirm.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "confirm did not end on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let gone = Instant::now();
+    while sleeping(&marker) > 0 && gone.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert_eq!(
+        sleeping(&marker),
+        0,
+        "the check and what it started are gone"
+    );
+    assert_eq!(d.bytes(), before, "nothing written");
+}
+
+#[test]
+#[ignore = "needs libubootenv-tool; run by scripts/test"]
 fn an_environment_that_cannot_be_read_exits_71_and_runs_no_check() {
     let d = AbDevice::new("ustate=1\nboot_part=B\n", "B", "");
     d.check("required/10-ok", "#!/bin/sh\necho ran\n");

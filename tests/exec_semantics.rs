@@ -213,8 +213,11 @@ fn socket_activation_and_notify_variables_reach_swupdate_unchanged() {
     assert_eq!(probe.get("NOTIFY_SOCKET"), NOTIFY_SOCKET);
 }
 
+/// The argv `--print-argv` prints, word for word, but for the update file: at a run swupdate
+/// gets the descriptor the launcher opened and judged (`-i /proc/self/fd/N`), which is that
+/// file, so nothing renamed onto the path after the check is installed.
 #[test]
-fn swupdate_gets_exactly_the_argv_that_print_argv_prints() {
+fn swupdate_gets_the_argv_that_print_argv_prints_with_the_checked_update_file_as_a_descriptor() {
     let tmp = tempfile::tempdir().unwrap();
     let device = probe_device(tmp.path());
     let printed = device.outcome(&["--print-argv"]);
@@ -222,7 +225,16 @@ fn swupdate_gets_exactly_the_argv_that_print_argv_prints() {
     let line = printed.stdout.strip_suffix('\n').unwrap_or(&printed.stdout);
     let printed = shell_words::split(line).expect("--print-argv prints shell words");
     let (_, probe, _) = activated_run_on(&device, SYSTEMD);
-    assert_eq!(probe.argv(), printed);
+    let mut got = probe.argv();
+    let i = got.iter().position(|w| w == "-i").expect("an -i") + 1;
+    let fd: u32 = got[i]
+        .strip_prefix("/proc/self/fd/")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("-i {}: not a descriptor", got[i]));
+    let opened = probe.descriptors().into_iter().find(|(n, _)| *n == fd);
+    assert_eq!(opened.map(|(_, what)| what), Some(printed[i].clone()));
+    got[i] = printed[i].clone();
+    assert_eq!(got, printed);
     // Words with blanks arrive whole (a comparison of two equally wrong splits would pass).
     assert!(printed.iter().any(|w| w == "Test Signer"), "{printed:?}");
     assert!(
@@ -261,11 +273,11 @@ fn descriptor_kinds(p: &Probe) -> Vec<String> {
     kinds
 }
 
-/// README: "Descriptors the launcher opens itself are close-on-exec, but for the lock." The
-/// probe started directly, the same way, is the baseline: the shell and the test harness have
-/// descriptors of their own.
+/// docs/service.md: "Descriptors the launcher opens itself are close-on-exec, but for the lock
+/// and the update swupdate installs." The probe started directly, the same way, is the
+/// baseline: the shell and the test harness have descriptors of their own.
 #[test]
-fn swupdate_inherits_no_descriptor_of_the_launchers_but_the_lock() {
+fn swupdate_inherits_no_descriptor_of_the_launchers_but_the_lock_and_the_update_file() {
     let tmp = tempfile::tempdir().unwrap();
     let device = probe_device(tmp.path());
     let (_, through_launcher, _) = activated_run_on(&device, SYSTEMD);
@@ -281,6 +293,8 @@ fn swupdate_inherits_no_descriptor_of_the_launchers_but_the_lock() {
     let lock = device.host("/run/swupdate-launcher.lock");
     let mut expected = descriptor_kinds(&directly);
     expected.push(lock.display().to_string());
+    let update = device.host("/var/lib/swupdate/update 1.swu");
+    expected.push(update.display().to_string());
     expected.sort();
     assert_eq!(descriptor_kinds(&through_launcher), expected);
 }

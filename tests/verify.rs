@@ -589,3 +589,110 @@ fn a_download_for_verification_stops_at_the_room_checked_beforehand() {
     );
     assert!(!r.host("/received").exists());
 }
+
+/// Waits (bounded) until `pid` is gone (or a zombie); whether it went.
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while alive(pid) {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+#[test]
+fn processes_the_program_started_do_not_survive_a_sigterm_of_the_launcher() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = Scratch::new("sigterm");
+    let pidfile = s.path("pid");
+    let r = device(&format!(
+        "#!/bin/sh\nsh -c 'echo $$ > {pidfile}; exec sleep 30' </dev/null >/dev/null 2>&1 &\nexec sleep 30\n"
+    ));
+    r.lib("41-timeout", "SWUPDATE_VERIFY_TIMEOUT=60\n");
+    let mut launcher = r
+        .command(&[], &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeper = pid_in(&pidfile);
+    // SAFETY: kill with plain integers, to the launcher this test started.
+    unsafe { libc::kill(launcher.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = launcher.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = launcher.kill();
+            kill(sleeper);
+            panic!("the launcher did not end on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let went = gone_within(sleeper, Duration::from_secs(2));
+    kill(sleeper);
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert!(went, "pid {sleeper} outlived the launcher's SIGTERM");
+    assert!(!r.host("/received").exists(), "swupdate was not started");
+}
+
+#[test]
+fn check_static_under_root_resolves_an_absolute_program_symlink_inside_the_root() {
+    // The image's program is a link to /opt/verify/unpack, which only the image has.
+    let r = device("#!/bin/sh\ncat\n");
+    r.write_executable("/opt/verify/unpack", "#!/bin/sh\ncat\n");
+    fs::remove_file(r.host("/usr/libexec/unpack")).unwrap();
+    r.symlink("/opt/verify/unpack", "/usr/libexec/unpack");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn check_static_under_root_reports_the_images_missing_target_not_the_hosts_file() {
+    // A link to /bin/sh: the build host has one, the image does not.
+    let r = device("#!/bin/sh\ncat\n");
+    fs::remove_file(r.host("/usr/libexec/unpack")).unwrap();
+    r.symlink("/bin/sh", "/usr/libexec/unpack");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    let e = stderr(&o);
+    // The walk stopped inside the root, where the image lacks /bin.
+    assert!(e.contains(&format!("{}:", r.host("/bin").display())), "{e}");
+    assert!(e.contains("SWUPDATE_VERIFY_PROGRAM"), "{e}");
+}
+
+#[test]
+fn check_static_under_root_reports_a_target_that_is_not_executable() {
+    let r = device("#!/bin/sh\ncat\n");
+    r.write("/opt/verify/unpack", "#!/bin/sh\ncat\n");
+    fs::remove_file(r.host("/usr/libexec/unpack")).unwrap();
+    r.symlink("/opt/verify/unpack", "/usr/libexec/unpack");
+    let o = r.run(&["check", "--static"]);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&r.host("/opt/verify/unpack").display().to_string()),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_program_runs_with_no_stop_signal_blocked() {
+    // The launcher holds SIGTERM, SIGINT and SIGHUP back while it spawns the program (so a stop
+    // cannot come between the spawn and the handler that kills its group); the program must
+    // get them again. Python leaves the mask it inherited alone (dash would clear it).
+    let r = device(
+        "#!/usr/bin/python3\nimport sys\nsys.stdin.read()\nprint([l for l in open('/proc/self/status') if l.startswith('SigBlk:')][0].split()[1])\n",
+    );
+    let o = r.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let blocked = fs::read_to_string(r.host("/received")).unwrap();
+    let mask = u64::from_str_radix(blocked.trim(), 16).unwrap();
+    for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        assert_eq!(mask & (1 << (s - 1)), 0, "signal {s} blocked: {blocked}");
+    }
+}

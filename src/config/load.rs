@@ -25,6 +25,7 @@ use crate::config::vocabulary::names::{
 use crate::config::vocabulary::{FROM_ENVIRONMENT, HANDOFF, SCRIPT_DEFAULTS};
 use crate::error::{Error, Kind, Location};
 use crate::rootfs::{DirHandle, EntryType, Found, Hop, Root, Stat, WalkError};
+use crate::secret;
 use crate::system::signals;
 use crate::trust::{self, Policy, Role};
 
@@ -79,6 +80,8 @@ pub struct ConfDir {
     pub path: PathBuf,
     /// `None`: the directory does not exist.
     handle: Option<DirHandle>,
+    /// Everybody may search every directory on the way to it, itself included.
+    reached: bool,
     /// The listing, in the order the directory gave it (the merge sorts).
     entries: Vec<Entry>,
     /// What the listing said each entry is (parallel to `entries`).
@@ -207,20 +210,39 @@ fn read_bounded(
     Ok(bytes)
 }
 
-/// Whether a message may quote this file's text: only a file that everybody may read, and
-/// never the agent's (what a message shows reaches the journal and `systemctl status`).
-fn may_quote(st: &Stat, role: Role) -> bool {
-    role == Role::Image && st.mode & 0o004 != 0
+/// Whether a message may quote this file's text, and show the values it sets: only a file that
+/// everybody may read, at the end of a path everybody may search (a `0644` file in a `0700`
+/// directory is as private as a `0600` one), and never the agent's (what a message shows
+/// reaches the journal and `systemctl status`). `reached`: every directory on the way to it is
+/// searchable by others ([`everybody_searches`]).
+fn may_quote(st: &Stat, role: Role, reached: bool) -> bool {
+    role == Role::Image && reached && st.mode & 0o004 != 0
+}
+
+/// Whether every directory among `hops` may be searched by users other than its owner and
+/// group (`o+x`): a reader of the output could reach what is below them.
+fn everybody_searches<'a>(mut hops: impl Iterator<Item = (&'a Stat, Hop)>) -> bool {
+    hops.all(|(st, h)| h != Hop::Dir || st.mode & 0o001 != 0)
+}
+
+/// A file's values are private when a message may not quote it: each is recorded as a secret
+/// ([`secret::mark_private`]) before anything can show it, so neither `explain` nor an error
+/// in STATUS= prints what only a private file holds.
+fn mark_private_values<'a>(quotable: bool, values: impl Iterator<Item = &'a str>) {
+    if !quotable {
+        values.for_each(secret::mark_private);
+    }
 }
 
 /// A directory of the device, opened with every component judged as the image's but its own
 /// (`own`: the descriptor's directory may be the agent's). `None` when it does not exist.
+/// With it, whether everybody may search every directory on the way ([`everybody_searches`]).
 fn open_conf_dir(
     root: &Root,
     device: &Path,
     own: Role,
     policy: Option<&Policy>,
-) -> Result<Option<DirHandle>, Error> {
+) -> Result<Option<(DirHandle, bool)>, Error> {
     let mut hops = Hops::new();
     let dir = root.open_dir(device, &mut recorder(&mut hops));
     let dir = match dir {
@@ -245,7 +267,8 @@ fn open_conf_dir(
             trust::hop(p, st, *h, role, policy)?;
         }
     }
-    Ok(Some(dir))
+    let reached = everybody_searches(hops.iter().map(|(_, st, h)| (st, *h)));
+    Ok(Some((dir, reached)))
 }
 
 impl ConfDir {
@@ -264,10 +287,12 @@ impl ConfDir {
         shadows: &dyn Fn(&OsStr) -> bool,
     ) -> Result<ConfDir, Error> {
         let path = root.host(device);
+        let opened = open_conf_dir(root, device, own, policy)?;
         let mut dir = ConfDir {
             which,
             path,
-            handle: open_conf_dir(root, device, own, policy)?,
+            reached: opened.as_ref().is_some_and(|(_, r)| *r),
+            handle: opened.map(|(h, _)| h),
             entries: Vec::new(),
             types: Vec::new(),
         };
@@ -312,13 +337,14 @@ impl ConfDir {
     }
 
     /// Opens the chosen entry `at` for reading, judging every hop as the image's. `None`:
-    /// it stands for /dev/null now.
+    /// it stands for /dev/null now. With the file, whether a message may quote it
+    /// ([`may_quote`]: everybody may read it and search every directory on the way).
     fn open_chosen(
         &self,
         at: usize,
         shown: &Path,
         policy: Option<&Policy>,
-    ) -> Result<Option<(std::fs::File, Stat)>, Error> {
+    ) -> Result<Option<(std::fs::File, Stat, bool)>, Error> {
         let (Some(handle), Some(entry), Some(ty)) =
             (&self.handle, self.entries.get(at), self.types.get(at))
         else {
@@ -333,7 +359,8 @@ impl ConfDir {
             match handle.open_entry_file(name) {
                 Ok((file, st)) if st.is_file() => {
                     judge_as(Role::Image, policy)(shown, &st, Hop::File)?;
-                    return Ok(Some((file, st)));
+                    let quotable = may_quote(&st, Role::Image, self.reached);
+                    return Ok(Some((file, st, quotable)));
                 }
                 Ok((_, st)) => {
                     return Err(Error::new(
@@ -349,8 +376,18 @@ impl ConfDir {
                 Err(e) => return Err(io_error(shown, "open the fragment", &e)),
             }
         }
-        match handle.open(name, true, &mut judge_as(Role::Image, policy)) {
-            Ok(Found::File(file, st)) => Ok(Some((file, st))),
+        // Followed through symlinks: every directory the walk passes must be searchable too.
+        let mut reached = self.reached;
+        let mut judge = judge_as(Role::Image, policy);
+        let opened = handle.open(name, true, &mut |p: &Path, st: &Stat, h: Hop| {
+            reached &= everybody_searches(std::iter::once((st, h)));
+            judge(p, st, h)
+        });
+        match opened {
+            Ok(Found::File(file, st)) => {
+                let quotable = may_quote(&st, Role::Image, reached);
+                Ok(Some((file, st, quotable)))
+            }
             Ok(Found::DevNull) => Ok(None),
             Err(WalkError::Io(at, e)) => {
                 let via = if at == shown {
@@ -520,14 +557,13 @@ fn read_env_file(
     match walked {
         Ok(Found::File(file, stat)) => {
             let bytes = read_bounded(&file, &stat, env_path, limits::FILE, "EnvironmentFile")?;
+            let reached = everybody_searches(env_hops.iter().map(|(_, st, h)| (st, *h)));
+            let quotable = may_quote(&stat, Role::Image, reached);
             let assignments = envfile::parse(&bytes).map_err(|e| {
-                let e = if may_quote(&stat, Role::Image) {
-                    e
-                } else {
-                    e.unquoted()
-                };
+                let e = if quotable { e } else { e.unquoted() };
                 located(e, env_path)
             })?;
+            mark_private_values(quotable, assignments.iter().map(|a| a.value.as_str()));
             Ok((assignments, Some(env_hops)))
         }
         Ok(Found::DevNull) => Ok((Vec::new(), None)),
@@ -692,7 +728,7 @@ impl Chosen<'_> {
                 continue;
             }
             let dir = dir_of(self.lib, self.etc, d.dir);
-            let Some((file, stat)) = dir.open_chosen(d.at, &f.path, self.policy)? else {
+            let Some((file, stat, quotable)) = dir.open_chosen(d.at, &f.path, self.policy)? else {
                 return Err(Error::new(
                     Kind::Io,
                     "cannot read the fragment: it changed while it was read",
@@ -703,7 +739,7 @@ impl Chosen<'_> {
             drop(file);
             let rules = Rules {
                 expansions: true,
-                quote: may_quote(&stat, Role::Image),
+                quote: quotable,
             };
             ctx.apply(vars, &bytes, &f.path, rules, Role::Image)?;
         }
@@ -736,6 +772,7 @@ impl Descriptor<'_> {
                 Role::Handoff,
                 self.policy,
             )?
+            .map(|(h, _)| h)
         } else {
             self.etc_handle.cloned()
         };
@@ -831,6 +868,9 @@ impl Apply<'_> {
             };
             fragment::evaluate_with(bytes, &lookup, rules).map_err(|e| located(e, path))?
         };
+        if role == Role::Image {
+            mark_private_values(rules.quote, assignments.iter().map(|a| a.value.as_str()));
+        }
         let handoff = role == Role::Handoff;
         for a in assignments {
             let at = Location {

@@ -53,9 +53,10 @@ pub enum Slot<'a> {
 
 /// The argv in groups; `argv[0]` is the binary. Order: binary, key, the user's options, the
 /// A/B selection, anti-rollback, the mode. Paths are placed under `root`; `running` is the
-/// version the device runs (read from it); `slot` the running A/B slot; `verified` the
-/// verification stage's private copy as swupdate opens it (`/proc/self/fd/N`), once the stage
-/// ran (before, a placeholder is shown).
+/// version the device runs (read from it); `slot` the running A/B slot; `verified` the update
+/// as swupdate opens it (`/proc/self/fd/N`) at a run: the verification stage's private copy
+/// once the stage ran (before, a placeholder is shown), or in file mode the update file the
+/// launcher opened and judged.
 pub fn build(
     plan: &Plan,
     root: &Root,
@@ -175,9 +176,10 @@ fn mode(plan: &Plan, root: &Root, verified: Option<&Path>) -> Result<Vec<Group>,
     let mut out = Vec::new();
     match &plan.mode {
         Mode::File { update_file } => {
-            let input = match &plan.verification {
-                Some(_) => verified_input(verified),
-                None => placed(root, &update_file.value),
+            let input = match (&plan.verification, verified) {
+                (Some(_), _) => verified_input(verified),
+                (None, Some(opened)) => opened.to_string_lossy().into_owned(),
+                (None, None) => placed(root, &update_file.value),
             };
             let mut g = group(vec!["-i".into(), input], &[update_file]);
             g.because.insert(0, mode_because);

@@ -49,10 +49,28 @@ fn host_problem(authority: &str) -> Option<UrlError> {
         )));
     }
     // `[v6]:port` or `name:port`; a bare IPv6 literal has its colons inside the brackets.
-    let port = match authority.rfind(']') {
-        Some(end) => authority[end + 1..].strip_prefix(':'),
-        None => authority.rsplit_once(':').map(|(_, p)| p),
-    }?;
+    let (name, port) = match authority.rfind(']') {
+        Some(end) => (&authority[..=end], authority[end + 1..].strip_prefix(':')),
+        None => match authority.rsplit_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (authority, None),
+        },
+    };
+    // A name is letters, digits, `-`, `_` and dots (an IPv4 address too); an IPv6 literal hex
+    // digits, colons and dots. Nothing percent-encoded: `%0a` or `%1b[2J` in a host would be
+    // decoded by the downloader into a name a person never saw.
+    let (chars, ok): (&str, fn(char) -> bool) =
+        match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(v6) => (v6, |c| c.is_ascii_hexdigit() || c == ':' || c == '.'),
+            None => (name, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')),
+        };
+    if let Some(c) = chars.chars().find(|c| !ok(*c)) {
+        return Some(UrlError(format!(
+            "has the character U+{:04X} in its host: a host name is letters, digits, `-`, `_` and dots",
+            c as u32
+        )));
+    }
+    let port = port?;
     match port.parse::<u16>() {
         Ok(n) if n > 0 => None,
         _ if port.is_empty() => None,

@@ -42,6 +42,8 @@ fn confine_child(max_file: u64) -> io::Result<()> {
         return last_error();
     }
     cloexec_inherited_descriptors();
+    // The launcher held the stop signals back while it spawned (signals::group_killed_on_stop).
+    super::signals::unblock_stop_signals();
     Ok(())
 }
 
