@@ -348,11 +348,7 @@ fn check(
         .iter()
         .filter(|f| f.verdict == Verdict::Read)
         .count();
-    let slot_note = match (&slot, &plan.slots) {
-        (Some(r), _) => format!(", running slot {} (-e {})", r.slot, r.selection),
-        (None, Some(t)) => format!(", {} A/B slots", t.slots.len()),
-        (None, None) => String::new(),
-    };
+    let slot_note = slot_note(slot.as_ref(), plan.slots.as_deref());
     logging::print(&format!(
         "ok: {} mode (from {}), {files} fragment(s) read{slot_note}{}\n",
         plan.mode.name(),
@@ -363,6 +359,26 @@ fn check(
             ""
         }
     ))
+}
+
+/// `check`'s word on A/B: the running slot and its selection, or the table's size.
+#[cfg(feature = "ab")]
+fn slot_note(slot: Option<&slots::Running>, table: Option<&slots::Table>) -> String {
+    match (slot, table) {
+        (Some(r), _) => format!(", running slot {} (-e {})", r.slot, r.selection),
+        (None, Some(t)) => format!(", {} A/B slots", t.slots.len()),
+        (None, None) => String::new(),
+    }
+}
+
+/// Without the `ab` feature no slot table exists ([`crate::without_ab`]): no word.
+#[cfg(not(feature = "ab"))]
+fn slot_note(slot: Option<&slots::Running>, table: Option<&slots::Table>) -> String {
+    match (slot, table) {
+        (Some(r), _) => match *r {},
+        (None, Some(t)) => match *t {},
+        (None, None) => String::new(),
+    }
 }
 
 /// `explain`: the report, shown even when the plan or an input is missing, with what is known.

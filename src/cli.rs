@@ -185,7 +185,7 @@ const COMMANDS: [(&str, &str); 4] = [
     ),
     (
         "confirm",
-        "A/B: when an update waits for confirmation, run the health checks and write the outcome to the bootloader environment (once per boot: swupdate-confirm.service)",
+        "A/B (cargo feature `ab`): when an update waits for confirmation, run the health checks and write the outcome to the bootloader environment (once per boot: swupdate-confirm.service)",
     ),
 ];
 
@@ -564,7 +564,10 @@ impl Parser {
                 },
             },
             Some("explain") => Action::Explain(options),
-            Some("confirm") => Action::Confirm(options),
+            Some("confirm") => {
+                crate::confirm::available().map_err(|why| error(why, command))?;
+                Action::Confirm(options)
+            }
             _ if print_argv => Action::PrintArgv {
                 options,
                 show_secrets: self.has(Id::ShowSecrets),
@@ -688,6 +691,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ab")]
     fn confirm_reads_the_configuration_like_the_other_commands() {
         assert_eq!(
             action(&["confirm", "--env-file", "/e", "--root=/r"]),
@@ -713,11 +717,17 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "ab"))]
+    fn confirm_without_the_ab_feature_is_a_usage_error_that_says_so() {
+        assert!(refused(&["confirm"]).contains("'confirm' is not available: this swupdate-launcher was built without A/B support"));
+    }
+
+    #[test]
     fn confirms_help_lists_only_its_own_options() {
         let Ok(Action::Print(h)) = parse(&["confirm", "--help"]) else {
             panic!()
         };
-        assert!(h.starts_with("A/B: when an update waits"), "{h}");
+        assert!(h.starts_with("A/B (cargo feature `ab`): when an update waits"), "{h}");
         assert!(h.contains("--env-file") && h.contains("--root"), "{h}");
         assert!(!h.contains("--update-file") && !h.contains("--daemon"), "{h}");
     }

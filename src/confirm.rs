@@ -323,6 +323,12 @@ fn shown_writes(writes: &[(String, Option<String>)]) -> String {
         .join(" ")
 }
 
+/// Whether this build has `confirm`: it has (built with the `ab` feature; without it,
+/// `without_ab`'s refuses).
+pub fn available() -> Result<(), String> {
+    Ok(())
+}
+
 /// The health checks `check` warns about: none at all (the release would be confirmed as soon
 /// as it boots). Also refuses what `confirm` would refuse: its configuration, and a check the
 /// image does not own. Only on A/B devices (`SWUPDATE_SLOTS` set).

@@ -1,5 +1,6 @@
 //! A product's program, run contained: the verification program ([`crate::verify`]) and the
-//! health checks ([`crate::health`]) share these rules, so they are written once.
+//! health checks (`crate::health`, with the `ab` feature) share these rules, so they are
+//! written once.
 //!
 //! - its user is its own ([`dedicated`]): never root, and no other process runs as it (such a
 //!   process could take the program's descriptors or trace it while it runs);

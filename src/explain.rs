@@ -253,7 +253,18 @@ fn variables_section(out: &mut String, loaded: &Loaded) {
     }
 }
 
+/// Without the `ab` feature no slot table exists ([`crate::without_ab`]).
+#[cfg(not(feature = "ab"))]
+fn slots_section(
+    _out: &mut String,
+    table: &crate::slots::Table,
+    _slot: Option<&Result<crate::slots::Running, Error>>,
+) {
+    match *table {}
+}
+
 /// "A/B slots": the table, what each source saw, the running slot and the selection passed.
+#[cfg(feature = "ab")]
 fn slots_section(
     out: &mut String,
     table: &crate::slots::Table,

@@ -28,8 +28,8 @@
 // `unsafe_code` in it and its submodules; a module declared outside it is still under the
 // root's `deny`.
 macro_rules! modules_without_unsafe {
-    ($($vis:vis mod $name:ident;)*) => {
-        $(#[forbid(unsafe_code)] $vis mod $name;)*
+    ($($(#[$attr:meta])* $vis:vis mod $name:ident;)*) => {
+        $($(#[$attr])* #[forbid(unsafe_code)] $vis mod $name;)*
     };
 }
 
@@ -43,14 +43,17 @@ mod system;
 modules_without_unsafe! {
     mod accounts;
     pub mod app;
+    #[cfg(feature = "ab")]
     pub mod bootenv;
     pub mod cli;
     pub mod config;
+    #[cfg(feature = "ab")]
     mod confirm;
     mod containment;
     pub mod error;
     mod exec;
     mod explain;
+    #[cfg(feature = "ab")]
     mod health;
     mod lock;
     pub mod logging;
@@ -63,8 +66,16 @@ modules_without_unsafe! {
     mod rollback;
     pub mod rootfs;
     mod secret;
+    #[cfg(feature = "ab")]
     pub mod slots;
     pub mod swupdate;
     mod trust;
     mod verify;
+    // Without the `ab` feature: `slots` and `confirm`'s interface, refusing A/B.
+    #[cfg(not(feature = "ab"))]
+    mod without_ab;
 }
+#[cfg(not(feature = "ab"))]
+use without_ab::confirm;
+#[cfg(not(feature = "ab"))]
+pub use without_ab::slots;

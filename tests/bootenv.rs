@@ -2,6 +2,7 @@
 //! an environment file of the test's own, described by its own `fw_env.config`): what the
 //! launcher reads and writes is what the tools and U-Boot see. Needs libubootenv-tool, so the
 //! tests are ignored by `cargo test` and run by scripts/test, which installs it.
+#![cfg(feature = "ab")]
 
 use std::fs;
 use std::path::Path;

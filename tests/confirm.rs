@@ -4,6 +4,7 @@
 //! identified from the kernel command line (`cmdline:rauc.slot`, a file of the device's). The
 //! tests that run the tools need libubootenv-tool, so they are ignored by `cargo test` and run
 //! by scripts/test, which installs it; `check`'s part needs no tool.
+#![cfg(feature = "ab")]
 
 use crate::support;
 

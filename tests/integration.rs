@@ -29,3 +29,4 @@ mod service;
 mod slots;
 mod streaming;
 mod verify;
+mod without_ab;

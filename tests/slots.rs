@@ -3,6 +3,7 @@
 //! selection passed as `-e` in every mode, and every refusal's code. The sources that need a
 //! system part run at the end, ignored by `cargo test`: the bootloader environment
 //! (libubootenv-tool) and the device of `/` on real loop devices (root).
+#![cfg(feature = "ab")]
 
 use crate::support;
 

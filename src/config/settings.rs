@@ -185,7 +185,8 @@ pub fn topology(
 }
 
 /// A topology path (a device path): the value in force, or the built-in default; refused,
-/// located where it was set, when it is not absolute.
+/// located where it was set, when it is not absolute. (Its readers are the A/B modules.)
+#[cfg_attr(not(feature = "ab"), allow(dead_code))]
 pub fn topology_path(topology: &Settings, name: &str) -> Result<PathBuf, Error> {
     match topology.get(name) {
         Some(s) if !s.value.starts_with('/') => Err(setting_error(

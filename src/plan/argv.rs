@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::config::settings::Origin;
-use crate::config::vocabulary::names::{SWUPDATE_SLOT_SOURCES, SWUPDATE_SLOTS, SWUPDATE_SOURCE};
+use crate::config::vocabulary::names::SWUPDATE_SOURCE;
 use crate::error::{Error, Kind};
 use crate::plan::url::Url;
 use crate::plan::{AntiRollback, DownloadUrl, Mode, Plan, Traced};
@@ -101,8 +101,19 @@ fn binary_and_options(plan: &Plan, root: &Root) -> Vec<Group> {
     out
 }
 
-/// `-e set,mode`: the running slot's selection (`SWUPDATE_SLOTS`), in every mode.
+/// Without the `ab` feature no slot table exists ([`crate::without_ab`]): no `-e`.
+#[cfg(not(feature = "ab"))]
 fn selection(plan: &Plan, slot: Slot<'_>) -> Result<Option<Group>, Error> {
+    if let Slot::Running(r) = slot {
+        match *r {}
+    }
+    Ok(plan.slots.as_deref().map(|table| match *table {}))
+}
+
+/// `-e set,mode`: the running slot's selection (`SWUPDATE_SLOTS`), in every mode.
+#[cfg(feature = "ab")]
+fn selection(plan: &Plan, slot: Slot<'_>) -> Result<Option<Group>, Error> {
+    use crate::config::vocabulary::names::{SWUPDATE_SLOT_SOURCES, SWUPDATE_SLOTS};
     let Some(table) = &plan.slots else {
         return Ok(None);
     };
@@ -130,6 +141,7 @@ fn selection(plan: &Plan, slot: Slot<'_>) -> Result<Option<Group>, Error> {
 }
 
 /// The per-slot variable, as a group's reason names it.
+#[cfg(feature = "ab")]
 const SLOT_VARIABLE: &str = "SWUPDATE_SLOT_<NAME>";
 
 /// `-N`/`-R` from the running version, and `--max-version`.

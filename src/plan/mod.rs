@@ -24,6 +24,8 @@ pub use types::{
     Source, Traced, Verification,
 };
 pub use values::{setting_error, yes_no};
+// Read outside the plan by `confirm` alone (the `ab` feature).
+#[cfg_attr(not(feature = "ab"), allow(unused_imports))]
 pub(crate) use values::or_default;
 pub use verification::verification_user;
 

@@ -15,6 +15,9 @@
 
 pub mod fs;
 pub mod handover;
+// The bounded run of a helper tool ([`process::run_bounded`]) serves the A/B modules alone
+// (the bootloader environment, the health checks): unused without the `ab` feature.
+#[cfg_attr(not(feature = "ab"), allow(dead_code))]
 pub mod process;
 pub mod signals;
 

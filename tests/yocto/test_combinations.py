@@ -77,13 +77,14 @@ def test_the_launcher_parses_without_warnings(session, combo, systemd):
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
 def test_the_native_launcher_parses_without_warnings_and_is_never_wired(session, combo, systemd):
     # The native variant (the image check's tool): DISTRO_FEATURES of native recipes are filtered, so
-    # it never sees a flag. (It is parsed with the target variant of the same file, whose key check
-    # applies to both.)
+    # it never sees a flag; it is built with `ab` alone, so that it checks an A/B image's slot table.
+    # (It is parsed with the target variant of the same file, whose key check applies to both.)
     d, messages = session.parse("virtual:native:%s" % LAUNCHER_RECIPE, combo, systemd, **KEY)
     assert messages == []
     assert d.getVar("PN") == "swupdate-launcher-native"
     assert not d.getVar("TOLOMEO_UPDATE_ENABLED") and not skipped(d)
-    assert d.getVar("SWUPDATE_LAUNCHER_UNITS").split() == [] and d.getVar("PACKAGECONFIG").split() == []
+    assert d.getVar("SWUPDATE_LAUNCHER_UNITS").split() == [] and d.getVar("PACKAGECONFIG").split() == ["ab"]
+    assert d.getVar("PACKAGECONFIG_CONFARGS").split() == ["--features", "ab"]
     assert "virtual-swupdate-launcher-conf" not in (d.getVar("RDEPENDS:swupdate-launcher-native") or "")
 
 
@@ -215,12 +216,14 @@ def test_swupdate_enables_no_unit_but_the_progress_reporter(session, combo, syst
 # -- the launcher recipe --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)
-def test_the_launcher_is_built_with_streaming_exactly_with_the_streaming_flag(session, combo, systemd):
+def test_the_launcher_is_built_with_each_cargo_feature_exactly_with_its_flag(session, combo, systemd):
     d, _ = launcher(session, combo, systemd)
-    streaming = "update-ota-streaming" in combo
-    assert d.getVar("PACKAGECONFIG").split() == (["streaming"] if streaming else [])
-    # What oe-core's cargo class passes to `cargo build` (oe_cargo_build, which cargo_do_compile runs).
-    assert d.getVar("PACKAGECONFIG_CONFARGS").split() == (["--features", "streaming"] if streaming else [])
+    features = [f for f, flag in (("streaming", "update-ota-streaming"), ("ab", "update-ab")) if flag in combo]
+    assert d.getVar("PACKAGECONFIG").split() == features
+    # What oe-core's cargo class passes to `cargo build` (oe_cargo_build, which cargo_do_compile runs):
+    # `--features F` for each (in the order PACKAGECONFIG_CONFARGS lists them).
+    words = d.getVar("PACKAGECONFIG_CONFARGS").split()
+    assert words[0::2] == ["--features"] * len(features) and sorted(words[1::2]) == sorted(features)
     assert "${PACKAGECONFIG_CONFARGS}" in d.getVar("oe_cargo_build", False)
 
 
@@ -229,6 +232,11 @@ def test_a_product_turns_streaming_on_or_off_as_any_packageconfig(session):
     assert d.getVar("PACKAGECONFIG_CONFARGS").split() == []
     d, _ = launcher(session, ("update-ota",), True, PACKAGECONFIG="streaming")
     assert d.getVar("PACKAGECONFIG_CONFARGS").split() == ["--features", "streaming"]
+
+
+def test_a_product_turns_ab_on_as_any_packageconfig(session):
+    d, _ = launcher(session, ("update-ota",), True, PACKAGECONFIG="ab")
+    assert d.getVar("PACKAGECONFIG_CONFARGS").split() == ["--features", "ab"]
 
 
 @pytest.mark.parametrize("combo,systemd", ALL, ids=ALL_IDS)

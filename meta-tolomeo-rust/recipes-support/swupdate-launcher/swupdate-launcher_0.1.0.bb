@@ -72,11 +72,20 @@ SWUPDATE_LAUNCHER_CARGO_HOME_DBGSRC = "${TARGET_DBGSRC_DIR}/${@os.path.relpath(d
 DEBUG_PREFIX_MAP:append = " -ffile-prefix-map=${CARGO_HOME}=${SWUPDATE_LAUNCHER_CARGO_HOME_DBGSRC}"
 RUSTFLAGS:append = " --remap-path-prefix=${CARGO_HOME}=${SWUPDATE_LAUNCHER_CARGO_HOME_DBGSRC}"
 
-# The launcher's cargo feature `streaming` (download mode's network preflight), on by default exactly
+# The launcher's cargo features. `streaming` (download mode's network preflight), on by default exactly
 # when update-ota-streaming is set; a product changes it as any PACKAGECONFIG. oe-core's cargo class
 # passes PACKAGECONFIG_CONFARGS to `cargo build`.
-PACKAGECONFIG ??= "${@bb.utils.contains('DISTRO_FEATURES', 'update-ota-streaming', 'streaming', '', d)}"
+PACKAGECONFIG ??= "${@bb.utils.contains('DISTRO_FEATURES', 'update-ota-streaming', 'streaming', '', d)} \
+                   ${@bb.utils.contains('DISTRO_FEATURES', 'update-ab', 'ab', '', d)}"
 PACKAGECONFIG[streaming] = "--features streaming"
+# The cargo feature `ab` (A/B updates: the slot table, the bootloader environment, `confirm`), on by
+# default exactly when update-ab is set; without it the launcher refuses the A/B variables and
+# `confirm`, and is about 85 KB smaller.
+PACKAGECONFIG[ab] = "--features ab"
+# The native variant is the image check's tool (swupdate-launcher-check.bbclass): it validates any
+# image's configuration, an A/B image's slot table included, so it is always built with `ab` (its
+# DISTRO_FEATURES are filtered, so no flag would turn it on); `check --static` needs no `streaming`.
+PACKAGECONFIG:class-native = "ab"
 
 # The units, the tmpfiles.d file and the udev rule of the enabled features (none without a flag or
 # without systemd). The device policy (/etc/default/swupdate, the conf.d fragment of the flags, the

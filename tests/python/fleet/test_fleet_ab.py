@@ -14,7 +14,7 @@ import secrets
 
 from support.ab import (BOOTLIMIT, RELEASE_FILE, SLOT_FILE, Board, build_ab_swu, health_check,
                         slot_table)
-from support.device import (FLEET_BOARD, FLEET_LAUNCHER, HW_REVISION, UNIT_DIR, device_workdir,
+from support.device import (AB_LAUNCHER, FLEET_BOARD, HW_REVISION, UNIT_DIR, device_workdir,
                             fleet_fragment, fleet_swupdate_cfg)
 
 RELEASE = "sid"
@@ -46,7 +46,7 @@ def test_ab_rollout_is_reported_success_once_confirm_passed_on_the_new_slot(goos
                                                                              tmp_path):
     device_id, token = f"ab-{secrets.token_hex(4)}", secrets.token_hex(16)
     goosebit.register_device(device_id, token)
-    with Board(RELEASE, device_workdir(), {"plain": FLEET_LAUNCHER}, keys["release"],
+    with Board(RELEASE, device_workdir(), {"ab": AB_LAUNCHER}, keys["release"],
                private_network=False) as board:
         table = slot_table(board.devices())
         board.provision(lambda dev, slot: fleet_slot(
@@ -84,7 +84,7 @@ def test_ab_rollout_failing_its_health_checks_is_reported_failed_after_the_fallb
         goosebit, keys, tmp_path):
     device_id, token = f"ab-{secrets.token_hex(4)}", secrets.token_hex(16)
     goosebit.register_device(device_id, token)
-    with Board(RELEASE, device_workdir(), {"plain": FLEET_LAUNCHER}, keys["release"],
+    with Board(RELEASE, device_workdir(), {"ab": AB_LAUNCHER}, keys["release"],
                private_network=False) as board:
         table = slot_table(board.devices())
         board.provision(lambda dev, slot: fleet_slot(

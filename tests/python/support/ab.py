@@ -378,7 +378,8 @@ class Board:
 
 
 def provision_slot(dev: SlotDevice, slot: str, source: str | None = "file") -> None:
-    dev.provision(source=source)
+    # The launcher built with the `ab` feature (the plain build refuses the slot table).
+    dev.provision(source=source, variant="ab")
     # The product's fragment: the board, and swupdate's U-Boot interface (Debian's builds default
     # to none), which keeps the update state (ustate) in the environment and applies the .swu's
     # bootenv section.

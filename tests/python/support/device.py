@@ -55,18 +55,27 @@ def device_workdir() -> Path:
     return Path(tempfile.mkdtemp(dir=base))
 
 
+# The release build with the `ab` feature (scripts/test-system and scripts/test-fleet build it):
+# the launcher of the A/B devices (`Device.provision(variant="ab")`); the plain build refuses the
+# A/B variables and `confirm`.
+AB_LAUNCHER = Path(os.environ.get("SWUPDATE_LAUNCHER_AB",
+                                  REPO / "target" / "ab" / "release" / "swupdate-launcher"))
+
+
 def launcher_binaries() -> dict[str, Path]:
-    """The release builds scripts/test-system made (plain and with the streaming feature)."""
+    """The release builds scripts/test-system made (plain, with the streaming feature, with the
+    ab feature); a device installs them all and runs `variant`'s."""
     bins = {
         "plain": Path(os.environ.get("SWUPDATE_LAUNCHER_PLAIN",
                                      REPO / "target" / "release" / "swupdate-launcher")),
         "streaming": Path(os.environ.get(
             "SWUPDATE_LAUNCHER_STREAMING",
             REPO / "target" / "streaming" / "release" / "swupdate-launcher")),
+        "ab": AB_LAUNCHER,
     }
     for name, path in bins.items():
         assert path.is_file(), (f"{path} missing: scripts/test-system builds the {name} launcher "
-                                "(cargo build --release [--features streaming]) before pytest")
+                                "(cargo build --release [--features streaming|ab]) before pytest")
     return bins
 
 
