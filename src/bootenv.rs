@@ -21,11 +21,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::config::settings::{Settings, setting_error};
+use crate::config::settings::{Settings, topology_path};
 use crate::config::vocabulary::names::{
     SWUPDATE_FW_ENV_CONFIG, SWUPDATE_FW_PRINTENV, SWUPDATE_FW_SETENV,
 };
-use crate::config::vocabulary::topology_default;
 use crate::error::{Error, Kind};
 use crate::rootfs::Root;
 use crate::system::process::{self, Bounded, Ended};
@@ -63,20 +62,7 @@ impl Tools {
     /// `SWUPDATE_FW_PRINTENV`, `SWUPDATE_FW_SETENV` and `SWUPDATE_FW_ENV_CONFIG` (absolute
     /// paths; unset: the built-in ones), under `root`.
     pub fn from_topology(topology: &Settings, root: &Root) -> Result<Tools, Error> {
-        let path = |name: &str| -> Result<PathBuf, Error> {
-            let value = match topology.get(name) {
-                Some(s) if !s.value.starts_with('/') => {
-                    return Err(setting_error(
-                        name,
-                        s,
-                        format!("`{}` is not an absolute path", s.value),
-                    ));
-                }
-                Some(s) => s.value.as_str(),
-                None => topology_default(name).unwrap_or_default(),
-            };
-            Ok(root.host(std::path::Path::new(value)))
-        };
+        let path = |name: &str| Ok::<_, Error>(root.host(&topology_path(topology, name)?));
         Ok(Tools {
             printenv: path(SWUPDATE_FW_PRINTENV)?,
             setenv: path(SWUPDATE_FW_SETENV)?,

@@ -453,27 +453,7 @@ fn a_check_user_another_process_runs_as_is_refused_and_nothing_written() {
     let user = support::verification_user();
     d.device
         .lib("60-user", &format!("SWUPDATE_VERIFY_USER={user}\n"));
-    let (uid, gid) = user.split_once(':').unwrap();
-    let mut other = Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={gid}"),
-            "--clear-groups",
-            "--",
-        ])
-        .args(["sleep", "30"])
-        .spawn()
-        .expect("setpriv (util-linux)");
-    let started = Instant::now();
-    while !fs::read_to_string(format!("/proc/{}/status", other.id()))
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.contains(uid)))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the other process never ran as {uid}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut other = support::another_process_as(&user);
     let before = d.bytes();
     let o = d.confirm();
     let _ = other.kill();

@@ -445,27 +445,7 @@ fn the_program_writes_into_a_pipe_never_into_the_copy() {
 fn a_verification_user_another_process_runs_as_is_refused() {
     let r = device("#!/bin/sh\ncat\n");
     let user = unprivileged();
-    let (uid, gid) = user.split_once(':').unwrap();
-    let mut other = std::process::Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={gid}"),
-            "--clear-groups",
-            "--",
-        ])
-        .args(["sleep", "30"])
-        .spawn()
-        .expect("setpriv (util-linux)");
-    let started = Instant::now();
-    while !fs::read_to_string(format!("/proc/{}/status", other.id()))
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.contains(uid)))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the other process never ran as {uid}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut other = support::another_process_as(&user);
     let o = r.run(&[]);
     let _ = other.kill();
     let _ = other.wait();

@@ -20,11 +20,11 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::bootenv;
-use crate::config::settings::{Origin, Setting, Settings, setting_error};
+use crate::config::settings::{Origin, Setting, Settings, setting_error, topology_path};
 use crate::config::vocabulary::names::{
     SWUPDATE_CONFIRM_PRIMARY, SWUPDATE_KERNEL_CMDLINE, SWUPDATE_SLOT_SOURCES, SWUPDATE_SLOTS,
 };
-use crate::config::vocabulary::{SLOT_VARIABLE_PREFIX, slot_of_variable, topology_default};
+use crate::config::vocabulary::{SLOT_VARIABLE_PREFIX, slot_of_variable};
 use crate::error::Error;
 use crate::rootfs::Root;
 
@@ -138,21 +138,9 @@ pub struct Topology {
 
 impl Topology {
     pub fn from_topology(topology: &Settings, root: &Root) -> Result<Topology, Error> {
-        let cmdline = match topology.get(SWUPDATE_KERNEL_CMDLINE) {
-            Some(s) if !s.value.starts_with('/') => {
-                return Err(setting_error(
-                    SWUPDATE_KERNEL_CMDLINE,
-                    s,
-                    format!("`{}` is not an absolute path", s.value),
-                ));
-            }
-            Some(s) => s.value.clone(),
-            None => topology_default(SWUPDATE_KERNEL_CMDLINE)
-                .unwrap_or_default()
-                .to_string(),
-        };
+        let cmdline = topology_path(topology, SWUPDATE_KERNEL_CMDLINE)?;
         Ok(Topology {
-            cmdline: root.host(std::path::Path::new(&cmdline)),
+            cmdline: root.host(&cmdline),
             bootenv: bootenv::Tools::from_topology(topology, root)?,
         })
     }

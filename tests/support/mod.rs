@@ -271,3 +271,30 @@ pub fn verification_user() -> String {
         format!("{uid}:{gid}")
     }
 }
+
+/// Another process running as `user` (`UID:GID`, with `setpriv` of util-linux; needs root),
+/// returned once /proc shows it under that uid: a user a contained program may not share.
+pub fn another_process_as(user: &str) -> std::process::Child {
+    let (uid, gid) = user.split_once(':').expect("UID:GID");
+    let other = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={gid}"),
+            "--clear-groups",
+            "--",
+        ])
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("setpriv (util-linux)");
+    let started = Instant::now();
+    while !fs::read_to_string(format!("/proc/{}/status", other.id()))
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.contains(uid)))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other process never ran as {uid}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    other
+}
