@@ -19,7 +19,7 @@ use crate::config::vocabulary::names::{
     SWUPDATE_SLOTS,
 };
 use crate::error::{Error, Kind};
-use crate::health::{self, Check, Limits};
+use crate::health::{self, Check, CheckEnd, Health, Limits};
 use crate::logging::{Level, Logger};
 use crate::plan::{Account, or_default, verification_user};
 use crate::rootfs::Root;
@@ -129,42 +129,6 @@ impl Facts<'_> {
             w.push((BOOTCOUNT.to_string(), Some("0".to_string())));
         }
         w
-    }
-}
-
-/// How one health check ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckEnd {
-    Passed,
-    /// Exited non-zero, killed by a signal, timed out or could not run: what happened.
-    Failed(String),
-}
-
-/// One health check's name (`required/10-network`) and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckResult {
-    pub name: String,
-    pub required: bool,
-    pub end: CheckEnd,
-}
-
-/// What the health checks said, in the order they ran; empty when there are none.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Health {
-    pub results: Vec<CheckResult>,
-}
-
-impl Health {
-    /// `name: why` of each failed check, required (`true`) or wanted.
-    fn failed(&self, required: bool) -> Vec<String> {
-        self.results
-            .iter()
-            .filter(|r| r.required == required)
-            .filter_map(|r| match &r.end {
-                CheckEnd::Passed => None,
-                CheckEnd::Failed(why) => Some(format!("{}: {why}", r.name)),
-            })
-            .collect()
     }
 }
 
@@ -510,6 +474,7 @@ fn act(decision: Decision, tools: &Tools, slot: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::CheckResult;
 
     const USTATE_ONLY: Schemes = Schemes {
         ustate: true,

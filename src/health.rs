@@ -19,12 +19,47 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::confirm::{CheckEnd, CheckResult, Health};
 use crate::containment::{self, Reaping};
 use crate::error::{Error, Kind};
 use crate::plan::Account;
 use crate::rootfs::{Hop, Root, Stat};
 use crate::system::{process, signals};
+
+/// How one health check ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckEnd {
+    Passed,
+    /// Exited non-zero, killed by a signal, timed out or could not run: what happened.
+    Failed(String),
+}
+
+/// One health check's name (`required/10-network`) and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub name: String,
+    pub required: bool,
+    pub end: CheckEnd,
+}
+
+/// What the health checks said, in the order they ran; empty when there are none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    pub results: Vec<CheckResult>,
+}
+
+impl Health {
+    /// `name: why` of each failed check, required (`true`) or wanted.
+    pub(crate) fn failed(&self, required: bool) -> Vec<String> {
+        self.results
+            .iter()
+            .filter(|r| r.required == required)
+            .filter_map(|r| match &r.end {
+                CheckEnd::Passed => None,
+                CheckEnd::Failed(why) => Some(format!("{}: {why}", r.name)),
+            })
+            .collect()
+    }
+}
 use crate::trust::{self, Policy, Role};
 
 /// How messages name a check's program.
