@@ -4,7 +4,7 @@
 //! Everything the launcher does to the system is started from here, in this order: the update
 //! lock (a run only, [`crate::lock`]), the configuration files ([`crate::config::load`]), the
 //! files the plan names and, for `check`, the swupdate binary run briefly
-//! ([`crate::preconditions`], [`crate::swupdate::compat`]), a removable medium's directory
+//! ([`crate::preconditions`], [`crate::compat`]), a removable medium's directory
 //! ([`crate::medium`]), the network ([`crate::net`]: preflight or the verified download), the
 //! verification program ([`crate::verify`]), the bootloader environment and the health checks
 //! (`confirm`: [`crate::confirm`]), stdout/stderr or the journal ([`crate::logging`]),

@@ -4,9 +4,9 @@
 //! their provenance, [`plan`] turns them into a typed, validated plan and then into swupdate's
 //! argv, [`net`] is what the launcher itself does on the network, and [`exec`] hands over.
 //! [`swupdate`] is everything the launcher knows about swupdate's interface (its releases, the
-//! one reader of its command line and strings, its configuration file, the checks against the
-//! installed release). The flat modules are the edges ([`app`] drives them) and the checks
-//! against the device.
+//! one reader of its command line and strings, its configuration file); [`compat`] checks a plan
+//! against the installed release, over both. The flat modules are the edges ([`app`] drives
+//! them) and the checks against the device.
 //!
 //! # Unsafe code
 //!
@@ -46,6 +46,7 @@ modules_without_unsafe! {
     #[cfg(feature = "ab")]
     pub mod bootenv;
     pub mod cli;
+    pub mod compat;
     pub mod config;
     #[cfg(feature = "ab")]
     mod confirm;

@@ -4,7 +4,7 @@
 //! Touches the file system only, and only to look: it stats the binary and the verification
 //! program, opens the key, the update file and the CA bundle, judges their owners (StrictModes),
 //! and reads the version file for anti-rollback and swupdate's configuration file. For `check`
-//! it also has [`crate::swupdate::compat`] run the binary (`--version`, `-h`); a start never does.
+//! it also has [`crate::compat`] run the binary (`--version`, `-h`); a start never does.
 
 use std::fs::{self, File};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -15,7 +15,7 @@ use crate::plan::argv::RunningVersion;
 use crate::plan::{CheckAt, ConfigFile, Mode, Plan, Traced};
 use crate::rollback;
 use crate::rootfs::Root;
-use crate::swupdate::compat::{self, SwupdateCfg};
+use crate::compat::{self, SwupdateCfg};
 use crate::trust::{self, Policy};
 
 /// What the checks learned from the device.

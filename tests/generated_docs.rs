@@ -49,21 +49,21 @@ fn variables_md_is_the_rendered_vocabulary() {
     );
 }
 
-/// The named checks of `src/swupdate/compat.rs`, between the markers of
+/// The named checks of `src/compat.rs`, between the markers of
 /// docs/swupdate-releases.md (the prose around them is written by hand).
 #[test]
 fn swupdate_releases_md_lists_the_checks() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/swupdate-releases.md");
     let text = std::fs::read_to_string(&path).unwrap();
     let (start, end) = (
-        "<!-- checks: generated from src/swupdate/compat.rs -->\n",
+        "<!-- checks: generated from src/compat.rs -->\n",
         "<!-- end of checks -->",
     );
     let (before, rest) = text.split_once(start).expect("the start marker");
     let (_, after) = rest.split_once(end).expect("the end marker");
     let rendered = format!(
         "{before}{start}{}{end}{after}",
-        swupdate_launcher::swupdate::checks_markdown()
+        swupdate_launcher::compat::checks_markdown()
     );
     check("swupdate-releases.md", &rendered);
 }

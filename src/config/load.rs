@@ -1,6 +1,6 @@
 //! Reading the configuration from disk: the EnvironmentFile, the two conf.d directories, every
 //! fragment and the agent's descriptor. This is the only place that reads the launcher's own
-//! configuration files (swupdate's is read by [`crate::swupdate::compat`]); what it returns is data.
+//! configuration files (swupdate's is read by [`crate::compat`]); what it returns is data.
 //!
 //! Its one write is the claim: a run renames `descriptor.env` to [`CLAIMED_DESCRIPTOR`] before
 //! reading it, and renames it back when swupdate is not started ([`Loaded::release_claim`]).

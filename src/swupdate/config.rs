@@ -7,7 +7,7 @@
 //! most [`MAX_LEN`] bytes and nesting deeper than [`MAX_DEPTH`] is an error, never a stack
 //! overflow.
 //!
-//! Pure: the text and the reader of `@include`d files are the caller's ([`crate::swupdate::compat`] reads
+//! Pure: the text and the reader of `@include`d files are the caller's ([`crate::compat`] reads
 //! them from the device).
 
 /// Longest configuration file read.

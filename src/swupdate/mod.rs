@@ -2,10 +2,10 @@
 //! ([`release`]), the one reader of its getopt_long grammar ([`getopt`]) over the option tables
 //! of its command line ([`options`]), of the `-u` string as suricatta's hawkBit module reads it
 //! ([`suricatta`]) and of the `-d` and `-w` strings ([`strings`]), which of the values found are
-//! secret ([`secrets`]), its libconfig file ([`config`]), and the checks that make a
-//! configuration fit the installed release, key and configuration file ([`compat`]).
+//! secret ([`secrets`]) and its libconfig file ([`config`]). The checks that make a plan fit the
+//! installed release, key and configuration file read all of these and the plan: they stand
+//! above both, in [`crate::compat`].
 
-pub(crate) mod compat;
 pub(crate) mod config;
 pub mod getopt;
 pub mod options;
@@ -14,5 +14,4 @@ pub(crate) mod secrets;
 pub mod strings;
 pub(crate) mod suricatta;
 
-pub use compat::checks_markdown;
 pub use release::Release;
