@@ -115,6 +115,26 @@ fn sleeping(marker: &str) -> usize {
         .count()
 }
 
+/// Kills what still runs `sleep MARKER` when dropped: a test that fails leaves no process
+/// behind (one that outlived its check would run as the checks' user for an hour, and every
+/// later contained program's user check would refuse that user).
+struct Sleepers(String);
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if cmdline.split(|b| *b == 0).any(|w| w == self.0.as_bytes()) {
+                // SAFETY: kill with plain integers, to a process this test's check started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 fn code(o: &Output) -> Option<i32> {
     o.status.code()
 }
@@ -242,6 +262,7 @@ fn a_hung_check_is_killed_at_the_timeout_and_fails() {
     );
     // A time no other process sleeps: what is still alive afterwards is this check's.
     let marker = format!("3599.{}", std::process::id());
+    let _sleepers = Sleepers(marker.clone());
     d.check(
         "required/10-hangs",
         &format!("#!/bin/sh\nsleep {marker} &\nexec sleep {marker}\n"),
@@ -274,6 +295,7 @@ fn processes_a_check_started_do_not_survive_a_sigterm_of_confirm() {
         "SWUPDATE_HEALTH_TIMEOUT=60\n",
     );
     let marker = format!("3598.{}", std::process::id());
+    let _sleepers = Sleepers(marker.clone());
     d.check(
         "required/10-hangs",
         &format!("#!/bin/sh\nsleep {marker} </dev/null >/dev/null 2>&1 &\nexec sleep {marker}\n"),

@@ -14,7 +14,7 @@
 //! by every local user.
 //!
 //! Pure: it reads the string it is given (the configuration file's `suricatta` section is the
-//! caller's, [`super::compat`]).
+//! caller's, [`crate::compat`]).
 
 use super::getopt::{
     self, Accept, Arg, Long, Opt, OptionError, PassOver, Policy, Read, Role, Table, l,
