@@ -2,7 +2,7 @@
 """Writes one benchmark conf.d tree: DIR/lib and DIR/etc with N fragment names in all.
 
 The mix is what device trees hold: plain assignments, single and double quotes, backslash
-escapes, `export`, several assignments on a line, `${X:-default}` / `${X-default}` expansions
+escapes, several assignments on a line, `${X:-default}` / `${X-default}` expansions
 that reach back into earlier fragments, comments. Of the N names, one lib file is shadowed by an
 etc file of the same name and one is masked by an empty etc file (an empty file, not a symlink to
 /dev/null: swupdate.sh's `[ -f ]` would source the lib file behind a /dev/null link, and every
@@ -32,7 +32,7 @@ def fragment(i: int) -> str:
     if kind == 1:  # quoting
         return (
             f"# quoting\n"
-            f"export {v}_A='single $quoted \"text\"'\n"
+            f"{v}_A='single $quoted \"text\"'\n"
             f'{v}_B="double \\"quoted\\" \\$literal and ${{{v}_A}}"\n'
             f"{v}_C=plain\\ escaped\\ words\n"
         )
@@ -42,11 +42,13 @@ def fragment(i: int) -> str:
             f"{v}_E=${{BENCH_UNSET_{i}-fallback}}\n"
             f'{v}_X="${{{v}_D}}/sub"\n'
         )
-    # descriptor.env style: several assignments on a line, export of a name
+    # descriptor.env style: several assignments on a line. (No `export`: since issue 20 the
+    # launcher refuses exporting a variable that is not its own, which under swupdate.sh reached
+    # swupdate's environment; trees with it would not start.)
     return (
         f"# written by the agent\n"
         f"{v}_F=1 {v}_G=2\n"
-        f"export {v}_G\n"
+        f"{v}_G2=${v}_G\n"
         f'{v}_H="${v}_F${v}_G"\n'
     )
 
