@@ -11,6 +11,7 @@ still-open deployment into the good slot in 2 runs of 4. Run by scripts/test-fle
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 
 from support.ab import (BOOTLIMIT, RELEASE_FILE, SLOT_FILE, Board, build_ab_swu, health_check,
                         slot_table)
@@ -42,8 +43,10 @@ def fleet_slot(dev, *, table: str, server_url: str, device_id: str, token: str) 
     health_check(dev, "10-release-readable", "test -s /etc/ab-release\n")
 
 
-def test_ab_rollout_is_reported_success_once_confirm_passed_on_the_new_slot(goosebit, keys,
-                                                                             tmp_path):
+@contextmanager
+def fleet_board(goosebit, keys):
+    """The A/B board whose slots are a registered fleet device (the same identity in both), and
+    that device's id; nothing booted yet."""
     device_id, token = f"ab-{secrets.token_hex(4)}", secrets.token_hex(16)
     goosebit.register_device(device_id, token)
     with Board(RELEASE, device_workdir(), {"ab": AB_LAUNCHER}, keys["release"],
@@ -52,6 +55,12 @@ def test_ab_rollout_is_reported_success_once_confirm_passed_on_the_new_slot(goos
         board.provision(lambda dev, slot: fleet_slot(
             dev, table=table, server_url=goosebit.url, device_id=device_id, token=token),
             source=None)
+        yield board, device_id
+
+
+def test_ab_rollout_is_reported_success_once_confirm_passed_on_the_new_slot(goosebit, keys,
+                                                                             tmp_path):
+    with fleet_board(goosebit, keys) as (board, device_id):
         a = board.power_on()
         assert a.run(["cat", SLOT_FILE]).stdout.strip() == "A"
         goosebit.wait_device(device_id, lambda x: x["last_state"] == "registered", 60,
@@ -82,14 +91,7 @@ def test_ab_rollout_is_reported_success_once_confirm_passed_on_the_new_slot(goos
 
 def test_ab_rollout_failing_its_health_checks_is_reported_failed_after_the_fallback(
         goosebit, keys, tmp_path):
-    device_id, token = f"ab-{secrets.token_hex(4)}", secrets.token_hex(16)
-    goosebit.register_device(device_id, token)
-    with Board(RELEASE, device_workdir(), {"ab": AB_LAUNCHER}, keys["release"],
-               private_network=False) as board:
-        table = slot_table(board.devices())
-        board.provision(lambda dev, slot: fleet_slot(
-            dev, table=table, server_url=goosebit.url, device_id=device_id, token=token),
-            source=None)
+    with fleet_board(goosebit, keys) as (board, device_id):
         board.power_on()
         goosebit.wait_device(device_id, lambda x: x["last_state"] == "registered", 60,
                              "registered")
